@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Money } from "./common.js";
+import { SpendingPolicy } from "./ledger.js";
 
 export const protobufPackage = "biopay.v1";
 
@@ -123,7 +124,15 @@ export interface EnrollRequest {
   /** Credential id to use; empty lets the node choose one. */
   credentialId: string;
   modality: Modality;
-  embedding: Embedding | undefined;
+  embedding:
+    | Embedding
+    | undefined;
+  /** The spending policy of the new credential; absent means unrestricted (the owner). */
+  policy:
+    | SpendingPolicy
+    | undefined;
+  /** Idempotency key of the enrollment. */
+  idempotencyKey: string;
 }
 
 export interface EnrollResponse {
@@ -918,7 +927,15 @@ export const IdentifyResponse: MessageFns<IdentifyResponse> = {
 };
 
 function createBaseEnrollRequest(): EnrollRequest {
-  return { accountId: "", isoTemplate: Buffer.alloc(0), credentialId: "", modality: 0, embedding: undefined };
+  return {
+    accountId: "",
+    isoTemplate: Buffer.alloc(0),
+    credentialId: "",
+    modality: 0,
+    embedding: undefined,
+    policy: undefined,
+    idempotencyKey: "",
+  };
 }
 
 export const EnrollRequest: MessageFns<EnrollRequest> = {
@@ -937,6 +954,12 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     }
     if (message.embedding !== undefined) {
       Embedding.encode(message.embedding, writer.uint32(42).fork()).join();
+    }
+    if (message.policy !== undefined) {
+      SpendingPolicy.encode(message.policy, writer.uint32(50).fork()).join();
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(58).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -994,6 +1017,22 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
             message.embedding = Embedding.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.policy = SpendingPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1025,6 +1064,12 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
         : "",
       modality: isSet(object.modality) ? modalityFromJSON(object.modality) : 0,
       embedding: isSet(object.embedding) ? Embedding.fromJSON(object.embedding) : undefined,
+      policy: isSet(object.policy) ? SpendingPolicy.fromJSON(object.policy) : undefined,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1045,6 +1090,12 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     if (message.embedding !== undefined) {
       obj.embedding = Embedding.toJSON(message.embedding);
     }
+    if (message.policy !== undefined) {
+      obj.policy = SpendingPolicy.toJSON(message.policy);
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1060,6 +1111,10 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     message.embedding = (object.embedding !== undefined && object.embedding !== null)
       ? Embedding.fromPartial(object.embedding)
       : undefined;
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? SpendingPolicy.fromPartial(object.policy)
+      : undefined;
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };

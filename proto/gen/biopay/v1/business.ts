@@ -19,6 +19,8 @@ export interface BusinessCommand {
   action: string;
   item: string;
   issuedUnixMs: bigint;
+  /** After this instant the terminal has given up (and voids): the command must not be executed. */
+  deadlineUnixMs: bigint;
 }
 
 /** The record of one execution of a business command. */
@@ -36,7 +38,7 @@ export interface GetBusinessRecordRequest {
 }
 
 function createBaseBusinessCommand(): BusinessCommand {
-  return { paymentId: "", terminalId: "", action: "", item: "", issuedUnixMs: 0n };
+  return { paymentId: "", terminalId: "", action: "", item: "", issuedUnixMs: 0n, deadlineUnixMs: 0n };
 }
 
 export const BusinessCommand: MessageFns<BusinessCommand> = {
@@ -58,6 +60,12 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
         throw new globalThis.Error("value provided for field message.issuedUnixMs of type int64 too large");
       }
       writer.uint32(40).int64(message.issuedUnixMs);
+    }
+    if (message.deadlineUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.deadlineUnixMs) !== message.deadlineUnixMs) {
+        throw new globalThis.Error("value provided for field message.deadlineUnixMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.deadlineUnixMs);
     }
     return writer;
   },
@@ -115,6 +123,14 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
             message.issuedUnixMs = reader.int64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.deadlineUnixMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -146,6 +162,11 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
         : isSet(object.issued_unix_ms)
         ? BigInt(object.issued_unix_ms)
         : 0n,
+      deadlineUnixMs: isSet(object.deadlineUnixMs)
+        ? BigInt(object.deadlineUnixMs)
+        : isSet(object.deadline_unix_ms)
+        ? BigInt(object.deadline_unix_ms)
+        : 0n,
     };
   },
 
@@ -166,6 +187,9 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
     if (message.issuedUnixMs !== 0n) {
       obj.issuedUnixMs = message.issuedUnixMs.toString();
     }
+    if (message.deadlineUnixMs !== 0n) {
+      obj.deadlineUnixMs = message.deadlineUnixMs.toString();
+    }
     return obj;
   },
 
@@ -180,6 +204,9 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
     message.item = object.item ?? "";
     message.issuedUnixMs = (object.issuedUnixMs !== undefined && object.issuedUnixMs !== null)
       ? BigInt(object.issuedUnixMs)
+      : 0n;
+    message.deadlineUnixMs = (object.deadlineUnixMs !== undefined && object.deadlineUnixMs !== null)
+      ? BigInt(object.deadlineUnixMs)
       : 0n;
     return message;
   },

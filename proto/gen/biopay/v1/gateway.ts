@@ -27,16 +27,20 @@ import {
 } from "./biometrics.js";
 import {
   Account,
+  CaptureRequest,
   Credential,
   DepositRequest,
   GetAccountRequest,
   GetPolicyRequest,
   OpenAccountRequest,
+  PaymentState,
+  RefundRequest,
   SetPolicyRequest,
   Statement,
   StatementRequest,
+  VoidRequest,
 } from "./ledger.js";
-import { PaymentResult, PayRequest } from "./payment.js";
+import { GetTerminalRequest, PaymentResult, PayRequest, RegisterTerminalRequest, Terminal } from "./payment.js";
 
 export const protobufPackage = "biopay.v1";
 
@@ -137,6 +141,52 @@ export const GatewayServiceService = {
     responseSerialize: (value: Credential): Buffer => Buffer.from(Credential.encode(value).finish()),
     responseDeserialize: (value: Buffer): Credential => Credential.decode(value),
   },
+  capture: {
+    path: "/biopay.v1.GatewayService/Capture" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CaptureRequest): Buffer => Buffer.from(CaptureRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CaptureRequest => CaptureRequest.decode(value),
+    responseSerialize: (value: PaymentState): Buffer => Buffer.from(PaymentState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PaymentState => PaymentState.decode(value),
+  },
+  void: {
+    path: "/biopay.v1.GatewayService/Void" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VoidRequest): Buffer => Buffer.from(VoidRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VoidRequest => VoidRequest.decode(value),
+    responseSerialize: (value: PaymentState): Buffer => Buffer.from(PaymentState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PaymentState => PaymentState.decode(value),
+  },
+  refund: {
+    path: "/biopay.v1.GatewayService/Refund" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefundRequest): Buffer => Buffer.from(RefundRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefundRequest => RefundRequest.decode(value),
+    responseSerialize: (value: PaymentState): Buffer => Buffer.from(PaymentState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PaymentState => PaymentState.decode(value),
+  },
+  registerTerminal: {
+    path: "/biopay.v1.GatewayService/RegisterTerminal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterTerminalRequest): Buffer =>
+      Buffer.from(RegisterTerminalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterTerminalRequest => RegisterTerminalRequest.decode(value),
+    responseSerialize: (value: Terminal): Buffer => Buffer.from(Terminal.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Terminal => Terminal.decode(value),
+  },
+  getTerminal: {
+    path: "/biopay.v1.GatewayService/GetTerminal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTerminalRequest): Buffer => Buffer.from(GetTerminalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTerminalRequest => GetTerminalRequest.decode(value),
+    responseSerialize: (value: Terminal): Buffer => Buffer.from(Terminal.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Terminal => Terminal.decode(value),
+  },
 } as const;
 
 export interface GatewayServiceServer extends UntypedServiceImplementation {
@@ -150,6 +200,11 @@ export interface GatewayServiceServer extends UntypedServiceImplementation {
   pay: handleUnaryCall<PayRequest, PaymentResult>;
   getPolicy: handleUnaryCall<GetPolicyRequest, Credential>;
   setPolicy: handleUnaryCall<SetPolicyRequest, Credential>;
+  capture: handleUnaryCall<CaptureRequest, PaymentState>;
+  void: handleUnaryCall<VoidRequest, PaymentState>;
+  refund: handleUnaryCall<RefundRequest, PaymentState>;
+  registerTerminal: handleUnaryCall<RegisterTerminalRequest, Terminal>;
+  getTerminal: handleUnaryCall<GetTerminalRequest, Terminal>;
 }
 
 export interface GatewayServiceClient extends Client {
@@ -296,6 +351,78 @@ export interface GatewayServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Credential) => void,
+  ): ClientUnaryCall;
+  capture(
+    request: CaptureRequest,
+    callback: (error: ServiceError | null, response: PaymentState) => void,
+  ): ClientUnaryCall;
+  capture(
+    request: CaptureRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PaymentState) => void,
+  ): ClientUnaryCall;
+  capture(
+    request: CaptureRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PaymentState) => void,
+  ): ClientUnaryCall;
+  void(request: VoidRequest, callback: (error: ServiceError | null, response: PaymentState) => void): ClientUnaryCall;
+  void(
+    request: VoidRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PaymentState) => void,
+  ): ClientUnaryCall;
+  void(
+    request: VoidRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PaymentState) => void,
+  ): ClientUnaryCall;
+  refund(
+    request: RefundRequest,
+    callback: (error: ServiceError | null, response: PaymentState) => void,
+  ): ClientUnaryCall;
+  refund(
+    request: RefundRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PaymentState) => void,
+  ): ClientUnaryCall;
+  refund(
+    request: RefundRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PaymentState) => void,
+  ): ClientUnaryCall;
+  registerTerminal(
+    request: RegisterTerminalRequest,
+    callback: (error: ServiceError | null, response: Terminal) => void,
+  ): ClientUnaryCall;
+  registerTerminal(
+    request: RegisterTerminalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Terminal) => void,
+  ): ClientUnaryCall;
+  registerTerminal(
+    request: RegisterTerminalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Terminal) => void,
+  ): ClientUnaryCall;
+  getTerminal(
+    request: GetTerminalRequest,
+    callback: (error: ServiceError | null, response: Terminal) => void,
+  ): ClientUnaryCall;
+  getTerminal(
+    request: GetTerminalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Terminal) => void,
+  ): ClientUnaryCall;
+  getTerminal(
+    request: GetTerminalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Terminal) => void,
   ): ClientUnaryCall;
 }
 

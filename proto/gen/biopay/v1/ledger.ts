@@ -253,10 +253,16 @@ export interface SetPolicyRequest {
    */
   authorizedByCredentialId: string;
   idempotencyKey: string;
+  /** Gateway only: the credential to change found by its biometric instead of credential_id. */
+  isoTemplate: Buffer;
+  /** Gateway only: the authorizing biometric; matched 1:N to fill authorized_by_credential_id. */
+  authorizingIsoTemplate: Buffer;
 }
 
 export interface GetPolicyRequest {
   credentialId: string;
+  /** Gateway only: find the credential by its biometric instead. */
+  isoTemplate: Buffer;
 }
 
 /** Where and how a payment is asked for; the policy is checked against it. */
@@ -339,6 +345,20 @@ export interface Statement {
   entries: StatementEntry[];
   nextAfterSequence: bigint;
   hasMore: boolean;
+}
+
+export interface RegisterCredentialRequest {
+  accountId: string;
+  credentialId: string;
+  policy: SpendingPolicy | undefined;
+}
+
+export interface RemoveCredentialRequest {
+  credentialId: string;
+}
+
+export interface RemoveCredentialResponse {
+  removed: boolean;
 }
 
 function createBaseOpenAccountRequest(): OpenAccountRequest {
@@ -1615,7 +1635,14 @@ export const Credential: MessageFns<Credential> = {
 };
 
 function createBaseSetPolicyRequest(): SetPolicyRequest {
-  return { credentialId: "", policy: undefined, authorizedByCredentialId: "", idempotencyKey: "" };
+  return {
+    credentialId: "",
+    policy: undefined,
+    authorizedByCredentialId: "",
+    idempotencyKey: "",
+    isoTemplate: Buffer.alloc(0),
+    authorizingIsoTemplate: Buffer.alloc(0),
+  };
 }
 
 export const SetPolicyRequest: MessageFns<SetPolicyRequest> = {
@@ -1631,6 +1658,12 @@ export const SetPolicyRequest: MessageFns<SetPolicyRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(34).string(message.idempotencyKey);
+    }
+    if (message.isoTemplate.length !== 0) {
+      writer.uint32(42).bytes(message.isoTemplate);
+    }
+    if (message.authorizingIsoTemplate.length !== 0) {
+      writer.uint32(50).bytes(message.authorizingIsoTemplate);
     }
     return writer;
   },
@@ -1680,6 +1713,22 @@ export const SetPolicyRequest: MessageFns<SetPolicyRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.isoTemplate = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.authorizingIsoTemplate = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1710,6 +1759,16 @@ export const SetPolicyRequest: MessageFns<SetPolicyRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      isoTemplate: isSet(object.isoTemplate)
+        ? Buffer.from(bytesFromBase64(object.isoTemplate))
+        : isSet(object.iso_template)
+        ? Buffer.from(bytesFromBase64(object.iso_template))
+        : Buffer.alloc(0),
+      authorizingIsoTemplate: isSet(object.authorizingIsoTemplate)
+        ? Buffer.from(bytesFromBase64(object.authorizingIsoTemplate))
+        : isSet(object.authorizing_iso_template)
+        ? Buffer.from(bytesFromBase64(object.authorizing_iso_template))
+        : Buffer.alloc(0),
     };
   },
 
@@ -1727,6 +1786,12 @@ export const SetPolicyRequest: MessageFns<SetPolicyRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.isoTemplate.length !== 0) {
+      obj.isoTemplate = base64FromBytes(message.isoTemplate);
+    }
+    if (message.authorizingIsoTemplate.length !== 0) {
+      obj.authorizingIsoTemplate = base64FromBytes(message.authorizingIsoTemplate);
+    }
     return obj;
   },
 
@@ -1741,18 +1806,23 @@ export const SetPolicyRequest: MessageFns<SetPolicyRequest> = {
       : undefined;
     message.authorizedByCredentialId = object.authorizedByCredentialId ?? "";
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.isoTemplate = object.isoTemplate ?? Buffer.alloc(0);
+    message.authorizingIsoTemplate = object.authorizingIsoTemplate ?? Buffer.alloc(0);
     return message;
   },
 };
 
 function createBaseGetPolicyRequest(): GetPolicyRequest {
-  return { credentialId: "" };
+  return { credentialId: "", isoTemplate: Buffer.alloc(0) };
 }
 
 export const GetPolicyRequest: MessageFns<GetPolicyRequest> = {
   encode(message: GetPolicyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.credentialId !== "") {
       writer.uint32(10).string(message.credentialId);
+    }
+    if (message.isoTemplate.length !== 0) {
+      writer.uint32(18).bytes(message.isoTemplate);
     }
     return writer;
   },
@@ -1778,6 +1848,14 @@ export const GetPolicyRequest: MessageFns<GetPolicyRequest> = {
             message.credentialId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.isoTemplate = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1797,6 +1875,11 @@ export const GetPolicyRequest: MessageFns<GetPolicyRequest> = {
         : isSet(object.credential_id)
         ? globalThis.String(object.credential_id)
         : "",
+      isoTemplate: isSet(object.isoTemplate)
+        ? Buffer.from(bytesFromBase64(object.isoTemplate))
+        : isSet(object.iso_template)
+        ? Buffer.from(bytesFromBase64(object.iso_template))
+        : Buffer.alloc(0),
     };
   },
 
@@ -1804,6 +1887,9 @@ export const GetPolicyRequest: MessageFns<GetPolicyRequest> = {
     const obj: any = {};
     if (message.credentialId !== "") {
       obj.credentialId = message.credentialId;
+    }
+    if (message.isoTemplate.length !== 0) {
+      obj.isoTemplate = base64FromBytes(message.isoTemplate);
     }
     return obj;
   },
@@ -1814,6 +1900,7 @@ export const GetPolicyRequest: MessageFns<GetPolicyRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetPolicyRequest>, I>>(object: I): GetPolicyRequest {
     const message = createBaseGetPolicyRequest();
     message.credentialId = object.credentialId ?? "";
+    message.isoTemplate = object.isoTemplate ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -3222,6 +3309,265 @@ export const Statement: MessageFns<Statement> = {
     return message;
   },
 };
+
+function createBaseRegisterCredentialRequest(): RegisterCredentialRequest {
+  return { accountId: "", credentialId: "", policy: undefined };
+}
+
+export const RegisterCredentialRequest: MessageFns<RegisterCredentialRequest> = {
+  encode(message: RegisterCredentialRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.credentialId !== "") {
+      writer.uint32(18).string(message.credentialId);
+    }
+    if (message.policy !== undefined) {
+      SpendingPolicy.encode(message.policy, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterCredentialRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterCredentialRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.credentialId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.policy = SpendingPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterCredentialRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      credentialId: isSet(object.credentialId)
+        ? globalThis.String(object.credentialId)
+        : isSet(object.credential_id)
+        ? globalThis.String(object.credential_id)
+        : "",
+      policy: isSet(object.policy) ? SpendingPolicy.fromJSON(object.policy) : undefined,
+    };
+  },
+
+  toJSON(message: RegisterCredentialRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.credentialId !== "") {
+      obj.credentialId = message.credentialId;
+    }
+    if (message.policy !== undefined) {
+      obj.policy = SpendingPolicy.toJSON(message.policy);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegisterCredentialRequest>, I>>(base?: I): RegisterCredentialRequest {
+    return RegisterCredentialRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegisterCredentialRequest>, I>>(object: I): RegisterCredentialRequest {
+    const message = createBaseRegisterCredentialRequest();
+    message.accountId = object.accountId ?? "";
+    message.credentialId = object.credentialId ?? "";
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? SpendingPolicy.fromPartial(object.policy)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveCredentialRequest(): RemoveCredentialRequest {
+  return { credentialId: "" };
+}
+
+export const RemoveCredentialRequest: MessageFns<RemoveCredentialRequest> = {
+  encode(message: RemoveCredentialRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.credentialId !== "") {
+      writer.uint32(10).string(message.credentialId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCredentialRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCredentialRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.credentialId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveCredentialRequest {
+    return {
+      credentialId: isSet(object.credentialId)
+        ? globalThis.String(object.credentialId)
+        : isSet(object.credential_id)
+        ? globalThis.String(object.credential_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RemoveCredentialRequest): unknown {
+    const obj: any = {};
+    if (message.credentialId !== "") {
+      obj.credentialId = message.credentialId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveCredentialRequest>, I>>(base?: I): RemoveCredentialRequest {
+    return RemoveCredentialRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveCredentialRequest>, I>>(object: I): RemoveCredentialRequest {
+    const message = createBaseRemoveCredentialRequest();
+    message.credentialId = object.credentialId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveCredentialResponse(): RemoveCredentialResponse {
+  return { removed: false };
+}
+
+export const RemoveCredentialResponse: MessageFns<RemoveCredentialResponse> = {
+  encode(message: RemoveCredentialResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.removed !== false) {
+      writer.uint32(8).bool(message.removed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCredentialResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCredentialResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.removed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveCredentialResponse {
+    return { removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false };
+  },
+
+  toJSON(message: RemoveCredentialResponse): unknown {
+    const obj: any = {};
+    if (message.removed !== false) {
+      obj.removed = message.removed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveCredentialResponse>, I>>(base?: I): RemoveCredentialResponse {
+    return RemoveCredentialResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveCredentialResponse>, I>>(object: I): RemoveCredentialResponse {
+    const message = createBaseRemoveCredentialResponse();
+    message.removed = object.removed ?? false;
+    return message;
+  },
+};
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

@@ -67,7 +67,11 @@ export interface PayRequest {
   capture: Capture | undefined;
   amount: Money | undefined;
   action: string;
-  context: PaymentContext | undefined;
+  context:
+    | PaymentContext
+    | undefined;
+  /** What the business step hands out, e.g. a product code; empty for a gate. */
+  item: string;
 }
 
 export interface PaymentTimings {
@@ -98,8 +102,24 @@ export interface Terminal {
   hint: string;
 }
 
+export interface GetTerminalRequest {
+  terminalId: string;
+}
+
+export interface RegisterTerminalRequest {
+  terminal: Terminal | undefined;
+}
+
 function createBasePayRequest(): PayRequest {
-  return { paymentId: "", terminalId: "", capture: undefined, amount: undefined, action: "", context: undefined };
+  return {
+    paymentId: "",
+    terminalId: "",
+    capture: undefined,
+    amount: undefined,
+    action: "",
+    context: undefined,
+    item: "",
+  };
 }
 
 export const PayRequest: MessageFns<PayRequest> = {
@@ -121,6 +141,9 @@ export const PayRequest: MessageFns<PayRequest> = {
     }
     if (message.context !== undefined) {
       PaymentContext.encode(message.context, writer.uint32(50).fork()).join();
+    }
+    if (message.item !== "") {
+      writer.uint32(58).string(message.item);
     }
     return writer;
   },
@@ -186,6 +209,14 @@ export const PayRequest: MessageFns<PayRequest> = {
             message.context = PaymentContext.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.item = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -214,6 +245,7 @@ export const PayRequest: MessageFns<PayRequest> = {
       amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
       action: isSet(object.action) ? globalThis.String(object.action) : "",
       context: isSet(object.context) ? PaymentContext.fromJSON(object.context) : undefined,
+      item: isSet(object.item) ? globalThis.String(object.item) : "",
     };
   },
 
@@ -237,6 +269,9 @@ export const PayRequest: MessageFns<PayRequest> = {
     if (message.context !== undefined) {
       obj.context = PaymentContext.toJSON(message.context);
     }
+    if (message.item !== "") {
+      obj.item = message.item;
+    }
     return obj;
   },
 
@@ -257,6 +292,7 @@ export const PayRequest: MessageFns<PayRequest> = {
     message.context = (object.context !== undefined && object.context !== null)
       ? PaymentContext.fromPartial(object.context)
       : undefined;
+    message.item = object.item ?? "";
     return message;
   },
 };
@@ -763,6 +799,148 @@ export const Terminal: MessageFns<Terminal> = {
       : undefined;
     message.action = object.action ?? "";
     message.hint = object.hint ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTerminalRequest(): GetTerminalRequest {
+  return { terminalId: "" };
+}
+
+export const GetTerminalRequest: MessageFns<GetTerminalRequest> = {
+  encode(message: GetTerminalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTerminalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTerminalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTerminalRequest {
+    return {
+      terminalId: isSet(object.terminalId)
+        ? globalThis.String(object.terminalId)
+        : isSet(object.terminal_id)
+        ? globalThis.String(object.terminal_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTerminalRequest): unknown {
+    const obj: any = {};
+    if (message.terminalId !== "") {
+      obj.terminalId = message.terminalId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTerminalRequest>, I>>(base?: I): GetTerminalRequest {
+    return GetTerminalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTerminalRequest>, I>>(object: I): GetTerminalRequest {
+    const message = createBaseGetTerminalRequest();
+    message.terminalId = object.terminalId ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterTerminalRequest(): RegisterTerminalRequest {
+  return { terminal: undefined };
+}
+
+export const RegisterTerminalRequest: MessageFns<RegisterTerminalRequest> = {
+  encode(message: RegisterTerminalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminal !== undefined) {
+      Terminal.encode(message.terminal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterTerminalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterTerminalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminal = Terminal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterTerminalRequest {
+    return { terminal: isSet(object.terminal) ? Terminal.fromJSON(object.terminal) : undefined };
+  },
+
+  toJSON(message: RegisterTerminalRequest): unknown {
+    const obj: any = {};
+    if (message.terminal !== undefined) {
+      obj.terminal = Terminal.toJSON(message.terminal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegisterTerminalRequest>, I>>(base?: I): RegisterTerminalRequest {
+    return RegisterTerminalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegisterTerminalRequest>, I>>(object: I): RegisterTerminalRequest {
+    const message = createBaseRegisterTerminalRequest();
+    message.terminal = (object.terminal !== undefined && object.terminal !== null)
+      ? Terminal.fromPartial(object.terminal)
+      : undefined;
     return message;
   },
 };

@@ -1,0 +1,105 @@
+/**
+ * Wall-clock arithmetic in IANA time zones with Intl.DateTimeFormat only (no dependency).
+ * Formatters are costly to build, so they are cached per zone in a bounded map.
+ */
+import { BiopayError, ErrorCode } from '../errors.js';
+
+/** Local calendar fields of one instant; month 1-12, weekday 0 = Monday ... 6 = Sunday. */
+export interface LocalTime {
+  year: number;
+  month: number;
+  day: number;
+  weekday: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+const FORMATTERS_MAX = 64;
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const WEEKDAY_BY_SHORT_NAME: Readonly<Record<string, number>> = {
+  Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6,
+};
+/** Payments happen between 1970 and the end of year 9999 (keeps eras and negative years out). */
+const INSTANT_MS_MAX = 253_402_300_799_999;
+const DAY_MS = 86_400_000;
+
+/** An empty zone is UTC (as for accounts opened without one). */
+export function zoneOrUtc(timeZone: string): string {
+  return timeZone === '' ? 'UTC' : timeZone;
+}
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  const zone = zoneOrUtc(timeZone);
+  const cached = formatters.get(zone);
+  if (cached) return cached;
+  let formatter: Intl.DateTimeFormat;
+  try {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', weekday: 'short',
+      year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+  } catch (error) {
+    throw new BiopayError(ErrorCode.BadRequest, `unknown time zone "${timeZone}" (use an IANA name such as Europe/Berlin)`, { cause: error });
+  }
+  // Bounded: forget the oldest zone; Map keeps insertion order.
+  if (formatters.size >= FORMATTERS_MAX) formatters.delete(formatters.keys().next().value!);
+  formatters.set(zone, formatter);
+  return formatter;
+}
+
+/** Throws BAD_REQUEST unless the zone is empty (UTC) or a zone Intl knows. */
+export function assertTimeZone(timeZone: string): string {
+  formatterFor(timeZone);
+  return timeZone;
+}
+
+export function assertInstant(atUnixMs: number): number {
+  if (!Number.isInteger(atUnixMs) || atUnixMs < 0 || atUnixMs > INSTANT_MS_MAX) {
+    throw new BiopayError(ErrorCode.BadRequest, `instant ${atUnixMs} ms is not a valid time`);
+  }
+  return atUnixMs;
+}
+
+export function localTime(atUnixMs: number, timeZone: string): LocalTime {
+  return localFields(assertInstant(atUnixMs), timeZone);
+}
+
+/** Unchecked: also used a day either side of the checked range. */
+function localFields(atUnixMs: number, timeZone: string): LocalTime {
+  const fields: Record<string, string> = {};
+  for (const part of formatterFor(timeZone).formatToParts(atUnixMs)) fields[part.type] = part.value;
+  return {
+    year: Number(fields.year),
+    month: Number(fields.month),
+    day: Number(fields.day),
+    weekday: WEEKDAY_BY_SHORT_NAME[fields.weekday!]!,
+    hour: Number(fields.hour),
+    minute: Number(fields.minute),
+    second: Number(fields.second),
+  };
+}
+
+/** The zone's offset from UTC at an instant, in ms (whole seconds; sub-second offsets do not exist). */
+export function offsetMs(atUnixMs: number, timeZone: string): number {
+  const floored = Math.floor(atUnixMs / 1000) * 1000;
+  const t = localFields(floored, timeZone);
+  return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second) - floored;
+}
+
+/**
+ * The first instant whose local date is year-month-day (month may overflow, Date.UTC normalizes).
+ * Usually local midnight; where midnight is skipped by a DST gap, the instant the gap ends; where
+ * midnight happens twice, the earlier one.
+ */
+export function startOfLocalDayUnixMs(year: number, month: number, day: number, timeZone: string): number {
+  const wallMs = Date.UTC(year, month - 1, day);
+  // Assumes at most one offset change within a day either side, true of every real zone.
+  const offsetBeforeMs = offsetMs(wallMs - DAY_MS, timeZone);
+  const offsetAfterMs = offsetMs(wallMs + DAY_MS, timeZone);
+  const candidates = [wallMs - offsetBeforeMs, wallMs - offsetAfterMs]
+    .filter((at) => at + offsetMs(at, timeZone) === wallMs)
+    .sort((a, b) => a - b);
+  // No candidate: midnight is inside a gap, and the day starts when the gap ends.
+  return candidates[0] ?? wallMs - offsetBeforeMs;
+}
