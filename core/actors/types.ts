@@ -51,6 +51,8 @@ export interface ActorKindOptions {
   /** An actor idle this long is stopped and forgotten; it comes back on its next message. */
   readonly idleTimeoutMs?: number;
   readonly restart?: RestartPolicy;
+  /** Live actors of this kind in one process; a message for a new key beyond it fails with UNAVAILABLE. */
+  readonly actorsMax?: number;
 }
 
 export type ActorFactory = (key: string) => Actor;

@@ -15,7 +15,7 @@ import { distanceM, isInsideGeofence, isValidGeoPoint } from './geo.js';
 import { periodAdjective, periodCode } from './period.js';
 import { localTime, zoneOrUtc } from './time-zone.js';
 import { RefusalCode, type PolicyCheckInput, type PolicyUsage } from './types.js';
-import { DAY_NAMES, formatMinute, formatWindow, isWithinWindow } from './window.js';
+import { DAY_NAMES, describeWindow, formatMinute, isWithinWindow } from './window.js';
 
 function money(amountMinor: bigint, currency: string): string {
   return `${formatAmount(amountMinor, currency)} ${currency}`;
@@ -84,10 +84,10 @@ function checkWindows(policy: SpendingPolicy, atUnixMs: number, accountTimeZone:
   const t = localTime(atUnixMs, zone);
   const minuteOfDay = t.hour * 60 + t.minute;
   if (policy.windows.some((window) => isWithinWindow(window, t.weekday, minuteOfDay))) return undefined;
-  const allowed = policy.windows.map(formatWindow).join(', ');
+  const allowed = policy.windows.map(describeWindow).join('; ');
   return {
     code: RefusalCode.TimeWindow,
-    message: `outside the allowed times (${allowed}, ${zone}): now ${DAY_NAMES[t.weekday]} ${formatMinute(minuteOfDay)}`,
+    message: `outside the allowed times (${allowed}; ${zone}): now ${DAY_NAMES[t.weekday]} ${formatMinute(minuteOfDay)}`,
   };
 }
 

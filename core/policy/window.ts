@@ -48,3 +48,9 @@ export function formatWindow(window: TimeWindow): string {
   const end = window.endMinute === 0 && window.startMinute === 0 ? '24:00' : formatMinute(window.endMinute);
   return `${formatDays(window.days)}@${formatMinute(window.startMinute)}-${end}`;
 }
+
+/** For people: "mon-fri 07:00-15:00", "sat,sun 22:00-02:00 next day". */
+export function describeWindow(window: TimeWindow): string {
+  const end = window.endMinute <= window.startMinute ? `${formatMinute(window.endMinute)} next day` : formatMinute(window.endMinute);
+  return `${formatDays(window.days)} ${formatMinute(window.startMinute)}-${end}`;
+}

@@ -133,6 +133,8 @@ export interface EnrollRequest {
     | undefined;
   /** Idempotency key of the enrollment. */
   idempotencyKey: string;
+  /** Narrowing hint (e.g. a merchant community) terminals may send to shrink the search. */
+  hint: string;
 }
 
 export interface EnrollResponse {
@@ -147,6 +149,22 @@ export interface DeleteEnrollmentRequest {
 
 export interface DeleteEnrollmentResponse {
   deleted: boolean;
+}
+
+/**
+ * One enrollment as association nodes keep it (the latest record per credential wins). The
+ * template is encrypted (AES-256-GCM); a deletion is a record with `deleted` set and no template.
+ */
+export interface EnrollmentRecord {
+  credentialId: string;
+  accountId: string;
+  modality: Modality;
+  /** Key id, 12-byte nonce, ciphertext and 16-byte tag; see core/association/template-crypto.ts. */
+  sealedTemplate: Buffer;
+  deleted: boolean;
+  changedUnixMs: bigint;
+  /** Narrowing hint (e.g. a merchant community) under which the credential can also be searched. */
+  hint: string;
 }
 
 function createBaseSensorEvent(): SensorEvent {
@@ -935,6 +953,7 @@ function createBaseEnrollRequest(): EnrollRequest {
     embedding: undefined,
     policy: undefined,
     idempotencyKey: "",
+    hint: "",
   };
 }
 
@@ -960,6 +979,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(58).string(message.idempotencyKey);
+    }
+    if (message.hint !== "") {
+      writer.uint32(66).string(message.hint);
     }
     return writer;
   },
@@ -1033,6 +1055,14 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.hint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1070,6 +1100,7 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      hint: isSet(object.hint) ? globalThis.String(object.hint) : "",
     };
   },
 
@@ -1096,6 +1127,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.hint !== "") {
+      obj.hint = message.hint;
+    }
     return obj;
   },
 
@@ -1115,6 +1149,7 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
       ? SpendingPolicy.fromPartial(object.policy)
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.hint = object.hint ?? "";
     return message;
   },
 };
@@ -1368,6 +1403,200 @@ export const DeleteEnrollmentResponse: MessageFns<DeleteEnrollmentResponse> = {
   fromPartial<I extends Exact<DeepPartial<DeleteEnrollmentResponse>, I>>(object: I): DeleteEnrollmentResponse {
     const message = createBaseDeleteEnrollmentResponse();
     message.deleted = object.deleted ?? false;
+    return message;
+  },
+};
+
+function createBaseEnrollmentRecord(): EnrollmentRecord {
+  return {
+    credentialId: "",
+    accountId: "",
+    modality: 0,
+    sealedTemplate: Buffer.alloc(0),
+    deleted: false,
+    changedUnixMs: 0n,
+    hint: "",
+  };
+}
+
+export const EnrollmentRecord: MessageFns<EnrollmentRecord> = {
+  encode(message: EnrollmentRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.credentialId !== "") {
+      writer.uint32(10).string(message.credentialId);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.modality !== 0) {
+      writer.uint32(24).int32(message.modality);
+    }
+    if (message.sealedTemplate.length !== 0) {
+      writer.uint32(34).bytes(message.sealedTemplate);
+    }
+    if (message.deleted !== false) {
+      writer.uint32(40).bool(message.deleted);
+    }
+    if (message.changedUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.changedUnixMs) !== message.changedUnixMs) {
+        throw new globalThis.Error("value provided for field message.changedUnixMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.changedUnixMs);
+    }
+    if (message.hint !== "") {
+      writer.uint32(58).string(message.hint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnrollmentRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnrollmentRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.credentialId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.modality = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sealedTemplate = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.changedUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.hint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnrollmentRecord {
+    return {
+      credentialId: isSet(object.credentialId)
+        ? globalThis.String(object.credentialId)
+        : isSet(object.credential_id)
+        ? globalThis.String(object.credential_id)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      modality: isSet(object.modality) ? modalityFromJSON(object.modality) : 0,
+      sealedTemplate: isSet(object.sealedTemplate)
+        ? Buffer.from(bytesFromBase64(object.sealedTemplate))
+        : isSet(object.sealed_template)
+        ? Buffer.from(bytesFromBase64(object.sealed_template))
+        : Buffer.alloc(0),
+      deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false,
+      changedUnixMs: isSet(object.changedUnixMs)
+        ? BigInt(object.changedUnixMs)
+        : isSet(object.changed_unix_ms)
+        ? BigInt(object.changed_unix_ms)
+        : 0n,
+      hint: isSet(object.hint) ? globalThis.String(object.hint) : "",
+    };
+  },
+
+  toJSON(message: EnrollmentRecord): unknown {
+    const obj: any = {};
+    if (message.credentialId !== "") {
+      obj.credentialId = message.credentialId;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.modality !== 0) {
+      obj.modality = modalityToJSON(message.modality);
+    }
+    if (message.sealedTemplate.length !== 0) {
+      obj.sealedTemplate = base64FromBytes(message.sealedTemplate);
+    }
+    if (message.deleted !== false) {
+      obj.deleted = message.deleted;
+    }
+    if (message.changedUnixMs !== 0n) {
+      obj.changedUnixMs = message.changedUnixMs.toString();
+    }
+    if (message.hint !== "") {
+      obj.hint = message.hint;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnrollmentRecord>, I>>(base?: I): EnrollmentRecord {
+    return EnrollmentRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnrollmentRecord>, I>>(object: I): EnrollmentRecord {
+    const message = createBaseEnrollmentRecord();
+    message.credentialId = object.credentialId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.modality = object.modality ?? 0;
+    message.sealedTemplate = object.sealedTemplate ?? Buffer.alloc(0);
+    message.deleted = object.deleted ?? false;
+    message.changedUnixMs = (object.changedUnixMs !== undefined && object.changedUnixMs !== null)
+      ? BigInt(object.changedUnixMs)
+      : 0n;
+    message.hint = object.hint ?? "";
     return message;
   },
 };

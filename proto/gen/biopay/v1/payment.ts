@@ -100,6 +100,8 @@ export interface Terminal {
   location: GeoPoint | undefined;
   action: string;
   hint: string;
+  /** What the business step hands out when the payment names nothing (a vending slot, say). */
+  item: string;
 }
 
 export interface GetTerminalRequest {
@@ -661,7 +663,7 @@ export const PaymentResult: MessageFns<PaymentResult> = {
 };
 
 function createBaseTerminal(): Terminal {
-  return { terminalId: "", merchantAccountId: "", location: undefined, action: "", hint: "" };
+  return { terminalId: "", merchantAccountId: "", location: undefined, action: "", hint: "", item: "" };
 }
 
 export const Terminal: MessageFns<Terminal> = {
@@ -680,6 +682,9 @@ export const Terminal: MessageFns<Terminal> = {
     }
     if (message.hint !== "") {
       writer.uint32(42).string(message.hint);
+    }
+    if (message.item !== "") {
+      writer.uint32(50).string(message.item);
     }
     return writer;
   },
@@ -737,6 +742,14 @@ export const Terminal: MessageFns<Terminal> = {
             message.hint = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.item = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -764,6 +777,7 @@ export const Terminal: MessageFns<Terminal> = {
       location: isSet(object.location) ? GeoPoint.fromJSON(object.location) : undefined,
       action: isSet(object.action) ? globalThis.String(object.action) : "",
       hint: isSet(object.hint) ? globalThis.String(object.hint) : "",
+      item: isSet(object.item) ? globalThis.String(object.item) : "",
     };
   },
 
@@ -784,6 +798,9 @@ export const Terminal: MessageFns<Terminal> = {
     if (message.hint !== "") {
       obj.hint = message.hint;
     }
+    if (message.item !== "") {
+      obj.item = message.item;
+    }
     return obj;
   },
 
@@ -799,6 +816,7 @@ export const Terminal: MessageFns<Terminal> = {
       : undefined;
     message.action = object.action ?? "";
     message.hint = object.hint ?? "";
+    message.item = object.item ?? "";
     return message;
   },
 };

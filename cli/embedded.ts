@@ -1,0 +1,68 @@
+/**
+ * The embedded network on one machine: a nats-server child with JetStream, the ledger on PGlite
+ * and every node role in this process. Used by `biopay demo` (temporary data) and `biopay dev`.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TemplateSealer } from '../core/association/template-crypto.js';
+import type { Logger } from '../core/log.js';
+import { startNatsServerProcess, type NatsServerProcess } from '../core/transport/nats-server-process.js';
+import { ROLES, startNetwork, type Network } from '../nodes/network.js';
+
+export interface EmbeddedOptions {
+  /** Holds the JetStream store, the PGlite database and the template key. */
+  readonly dataDir: string;
+  readonly grpcPort: number;
+  readonly log: Logger;
+  /** PostgreSQL instead of PGlite. */
+  readonly databaseUrl?: string;
+  readonly matchWorkers?: number;
+  readonly natsPort?: number;
+}
+
+export interface Embedded {
+  readonly nats: NatsServerProcess;
+  readonly network: Network;
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const nats = await startNatsServerProcess({
+    jetstream: true, storeDir: join(options.dataDir, 'nats'), port: options.natsPort,
+  });
+  try {
+    const network = await startNetwork({
+      roles: ROLES,
+      natsUrl: nats.url,
+      log: options.log,
+      databaseUrl: options.databaseUrl,
+      dataDir: join(options.dataDir, 'ledger'),
+      grpcPort: options.grpcPort,
+      sealer: TemplateSealer.fromBase64(templateKey(options.dataDir)),
+      matchWorkers: options.matchWorkers,
+      nodeName: `biopay-embedded-${process.pid}`,
+    });
+    return {
+      nats,
+      network,
+      async stop() {
+        await network.stop();
+        await nats.stop();
+      },
+    };
+  } catch (error) {
+    await nats.stop();
+    throw error;
+  }
+}
+
+/** The environment's key when set; otherwise one kept (owner-only) in the data folder. */
+function templateKey(dataDir: string): string {
+  if (process.env.BIOPAY_TEMPLATE_KEY) return process.env.BIOPAY_TEMPLATE_KEY;
+  const file = process.env.BIOPAY_TEMPLATE_KEY_FILE ?? join(dataDir, 'template.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = TemplateSealer.generateKeyBase64();
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}

@@ -1,0 +1,69 @@
+/** `biopay node <role>`: one node role in this process, joined to a network over NATS. */
+import { parseArgs } from 'node:util';
+import { onShutdown } from '../core/lifecycle.js';
+import { createLogger } from '../core/log.js';
+import { isRole, ROLES, startNetwork } from '../nodes/network.js';
+import { ExitCode, toJson, type CommandIo } from './io.js';
+
+const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
+                   [--grpc-port N] [--workers N] [--fail-business] [--json]
+
+Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
+
+  --nats URL        NATS server(s), comma-separated (env BIOPAY_NATS_URL; default nats://127.0.0.1:4222)
+  --database URL    account role: postgres://... (env DATABASE_URL); PGlite in --data otherwise
+  --data DIR        account role: PGlite data folder (default: in memory)
+  --grpc-port N     gateway role: port (default 50051)
+  --workers N       association role: matcher worker threads (default 2)
+  --fail-business   business role: the simulated device fails every command
+  --json            print the started node as one JSON object
+  --help            this text
+
+The association role needs BIOPAY_TEMPLATE_KEY (base64 of 32 bytes) or BIOPAY_TEMPLATE_KEY_FILE.`;
+
+export async function nodeCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      nats: { type: 'string', default: process.env.BIOPAY_NATS_URL ?? 'nats://127.0.0.1:4222' },
+      database: { type: 'string', default: process.env.DATABASE_URL },
+      data: { type: 'string' },
+      'grpc-port': { type: 'string', default: '50051' },
+      workers: { type: 'string', default: '2' },
+      'fail-business': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout(HELP);
+    return ExitCode.Ok;
+  }
+  const role = positionals[0];
+  if (!role || !isRole(role) || positionals.length > 1) {
+    io.stderr(`biopay node: expected one role of ${ROLES.join(', ')}\n\n${HELP}`);
+    return ExitCode.Usage;
+  }
+  const grpcPort = Number(values['grpc-port']);
+  const workers = Number(values.workers);
+  if (!Number.isInteger(grpcPort) || !Number.isInteger(workers) || workers < 0 || workers > 64) {
+    io.stderr('--grpc-port must be a port number and --workers an integer from 0 to 64');
+    return ExitCode.Usage;
+  }
+  const log = createLogger({ fields: { role } });
+  const network = await startNetwork({
+    roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, dataDir: values.data,
+    grpcPort, matchWorkers: workers, businessFailAll: values['fail-business'],
+  });
+  const started = { role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null };
+  io.stdout(values.json ? toJson({ ready: true, ...started }) : `biopay ${role} node ready (pid ${process.pid})`);
+  await new Promise<void>((resolve) => {
+    onShutdown(async () => {
+      log.info('draining');
+      await network.stop();
+      resolve();
+    });
+  });
+  return ExitCode.Ok;
+}

@@ -1,0 +1,65 @@
+/**
+ * Encoding of actor messages on NATS: an ActorEnvelope carries the request, an ActorReply carries
+ * either the response or an ErrorDetail. Every decoding failure becomes MALFORMED_MESSAGE.
+ */
+import { ActorEnvelope, ActorReply } from '../../proto/gen/biopay/v1/actor.js';
+import { BiopayError, ErrorCode } from '../errors.js';
+import type { Codec } from './types.js';
+
+export function encodePayload<T>(codec: Codec<T>, message: T, what: string): Buffer {
+  try {
+    return asBuffer(codec.encode(message).finish());
+  } catch (error) {
+    throw new BiopayError(ErrorCode.BadRequest, `${what}: message cannot be encoded`, { cause: error });
+  }
+}
+
+export function decodePayload<T>(codec: Codec<T>, bytes: Uint8Array, what: string): T {
+  try {
+    return codec.decode(bytes);
+  } catch (error) {
+    throw new BiopayError(ErrorCode.MalformedMessage, `${what}: payload is not a valid message`, { cause: error });
+  }
+}
+
+export function encodeEnvelope(envelope: ActorEnvelope): Uint8Array {
+  return ActorEnvelope.encode(envelope).finish();
+}
+
+/** An envelope without kind or method is as useless as undecodable bytes. */
+export function decodeEnvelope(bytes: Uint8Array): ActorEnvelope {
+  const envelope = decodePayload(ActorEnvelope, bytes, 'actor envelope');
+  if (!envelope.kind || !envelope.method) {
+    throw new BiopayError(ErrorCode.MalformedMessage, 'actor envelope: kind and method are required');
+  }
+  if (envelope.deadlineUnixMs < 0n || envelope.deadlineUnixMs > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new BiopayError(ErrorCode.MalformedMessage, 'actor envelope: deadline out of range');
+  }
+  return envelope;
+}
+
+export function encodeReplyPayload(payload: Buffer): Uint8Array {
+  return ActorReply.encode({ result: { $case: 'payload', value: payload } }).finish();
+}
+
+export function encodeReplyError(error: BiopayError): Uint8Array {
+  return ActorReply.encode({ result: { $case: 'error', value: error.toDetail() } }).finish();
+}
+
+/** The response, or the callee's error rethrown as a BiopayError. */
+export function decodeReply<T>(codec: Codec<T>, bytes: Uint8Array, what: string): T {
+  const reply = decodePayload(ActorReply, bytes, `${what} reply`);
+  switch (reply.result?.$case) {
+    case 'payload':
+      return decodePayload(codec, reply.result.value, `${what} response`);
+    case 'error':
+      throw BiopayError.fromDetail(reply.result.value);
+    default:
+      throw new BiopayError(ErrorCode.MalformedMessage, `${what} reply: neither payload nor error`);
+  }
+}
+
+/** A Buffer view of the same bytes (the generated envelope types want Buffer). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,88 @@
+/**
+ * Enrollment changes travel as a JetStream stream that every association node replays at start and
+ * follows afterwards, so all galleries converge. One subject per credential keeping only its latest
+ * record: a deletion replaces the sealed template, which is then gone from the stream too.
+ */
+import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { EnrollmentRecord } from '../../proto/gen/biopay/v1/biometrics.js';
+import { subjectToken } from '../business/subjects.js';
+import { BiopayError, ErrorCode } from '../errors.js';
+
+export const ENROLLMENT_STREAM = 'BIOPAY_ENROLLMENTS';
+const ENROLLMENT_DUPLICATE_WINDOW_MS = 120_000;
+/** Credentials kept at most (one message each). */
+const ENROLLMENTS_MAX = 10_000_000;
+
+export function enrollmentSubject(credentialId: string): string {
+  return `biopay.enrollment.${subjectToken(credentialId)}`;
+}
+
+export class EnrollmentLog {
+  private messages: ConsumerMessages | undefined;
+  private following: Promise<void> | undefined;
+
+  private constructor(private readonly nc: NatsConnection) {}
+
+  static async open(nc: NatsConnection): Promise<EnrollmentLog> {
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(ENROLLMENT_STREAM);
+    } catch {
+      try {
+        await jsm.streams.add({
+          name: ENROLLMENT_STREAM,
+          subjects: ['biopay.enrollment.>'],
+          max_msgs_per_subject: 1,
+          max_msgs: ENROLLMENTS_MAX,
+          duplicate_window: nanos(ENROLLMENT_DUPLICATE_WINDOW_MS),
+        });
+      } catch (error) {
+        if (!/already in use|already exists/i.test(String((error as Error).message))) throw error;
+      }
+    }
+    return new EnrollmentLog(nc);
+  }
+
+  async append(record: EnrollmentRecord, messageId: string): Promise<void> {
+    try {
+      await jetstream(this.nc).publish(enrollmentSubject(record.credentialId), EnrollmentRecord.encode(record).finish(), {
+        msgID: messageId,
+      });
+    } catch (error) {
+      throw new BiopayError(ErrorCode.Unavailable, 'enrollment could not be recorded', { cause: error });
+    }
+  }
+
+  /**
+   * Replays every stored record, resolves once the replay reached the records that existed at the
+   * call, and keeps delivering new ones until close().
+   */
+  async follow(apply: (record: EnrollmentRecord) => void, onMalformed: (error: unknown) => void): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    const lastSequence = (await jsm.streams.info(ENROLLMENT_STREAM)).state.last_seq;
+    const consumer = await jetstream(this.nc).consumers.get(ENROLLMENT_STREAM, { deliver_policy: DeliverPolicy.All });
+    const messages = await consumer.consume({ max_messages: 1_000 });
+    this.messages = messages;
+    let caughtUp!: () => void;
+    const replayed = new Promise<void>((resolve) => (caughtUp = resolve));
+    if (lastSequence === 0) caughtUp();
+    this.following = (async () => {
+      for await (const message of messages) {
+        try {
+          apply(EnrollmentRecord.decode(message.data));
+        } catch (error) {
+          onMalformed(error);
+        }
+        if (message.seq >= lastSequence) caughtUp();
+      }
+      caughtUp();
+    })();
+    await replayed;
+  }
+
+  async close(): Promise<void> {
+    await this.messages?.close();
+    await this.following;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Parameters of our Minutia Cylinder-Code matcher (Cappelli, Ferrara, Maltoni, "Minutia
+ * Cylinder-Code: a new representation and matching technique for fingerprint recognition",
+ * IEEE TPAMI 32(12), 2010), bit-vector variant with LSS-R consolidation.
+ *
+ * The paper's values are for 500 dpi images; the FVC2002 templates we calibrate on were extracted
+ * after a resize to 300 x 400 pixels, so lengths are scaled. Changing any value here changes every
+ * score: recalibrate (bench/match.ts, core/biometrics/calibration.json) after an edit.
+ */
+export interface MccParams {
+  /** Cylinder radius. */
+  radiusPx: number;
+  /** Spatial cells per side (Ns). */
+  spatialCells: number;
+  /** Directional cells (Nd). */
+  directionCells: number;
+  /** Spatial Gaussian sigma. */
+  sigmaSpatialPx: number;
+  /** Directional Gaussian sigma. */
+  sigmaDirectionRad: number;
+  /** A cell bit is set when the summed contribution exceeds this. */
+  bitThreshold: number;
+  /** Convex hull enlargement when deciding whether a cell lies on the finger. */
+  hullMarginPx: number;
+  /** Minimum share of valid cells for a cylinder to be used. */
+  minValidCellShare: number;
+  /** Minimum neighbours within reach for a cylinder to be used. */
+  minNeighbours: number;
+  /** Largest direction difference of two minutiae whose cylinders are compared. */
+  maxDirectionDiffRad: number;
+  /** Minimum share of cells valid in both cylinders for a comparison. */
+  minMatchableCellShare: number;
+  /** Relaxation: compatibility sigmoids (distance, relative direction, radial angle). */
+  relaxDistanceMuPx: number;
+  relaxDistanceTau: number;
+  relaxAngleMuRad: number;
+  relaxAngleTau: number;
+  relaxIterations: number;
+  relaxWeight: number;
+  /** Number of pairs averaged for the score: minPairs..maxPairs by a sigmoid of the minutia count. */
+  minPairs: number;
+  maxPairs: number;
+  pairsMu: number;
+  pairsTau: number;
+  /** Templates with more minutiae keep this many, nearest to their centroid. */
+  maxMinutiae: number;
+}
+
+const scale = 0.8;
+
+export const defaultMccParams: Readonly<MccParams> = Object.freeze({
+  radiusPx: 70 * scale,
+  spatialCells: 8,
+  directionCells: 6,
+  sigmaSpatialPx: (28 / 3) * scale,
+  sigmaDirectionRad: (2 * Math.PI) / 9,
+  bitThreshold: 0.01,
+  hullMarginPx: 50 * scale,
+  minValidCellShare: 0.75,
+  minNeighbours: 2,
+  maxDirectionDiffRad: Math.PI / 2,
+  minMatchableCellShare: 0.6,
+  relaxDistanceMuPx: 5 * scale,
+  relaxDistanceTau: -8 / 5 / scale,
+  relaxAngleMuRad: Math.PI / 12,
+  relaxAngleTau: -30,
+  relaxIterations: 5,
+  relaxWeight: 0.5,
+  minPairs: 4,
+  maxPairs: 12,
+  pairsMu: 20,
+  pairsTau: 2 / 5,
+  maxMinutiae: 128,
+});
+
+/** 32-bit words per cylinder bit vector. */
+export function cylinderWords(params: MccParams): number {
+  return Math.ceil((params.spatialCells * params.spatialCells * params.directionCells) / 32);
+}

@@ -1,0 +1,96 @@
+/**
+ * The matcher form of a finger template: one flat Uint32Array (floats stored through a Float32Array
+ * view of the same words) so that it can be copied into a SharedArrayBuffer gallery and read by
+ * workers without any decoding. Built once, at enrollment.
+ *
+ * Layout in 32-bit words, n = usable minutiae, W = words per cylinder:
+ *   [0] layout tag   [1] n
+ *   [2, 2+n) x   [2+n, 2+2n) y   [2+2n, 2+3n) direction (f32, math axes: y up, radians)
+ *   [2+3n, 2+3n+nW) cylinder bits   [2+3n+nW, 2+3n+2nW) cylinder validity
+ */
+import { BiopayError, ErrorCode } from '../errors.js';
+import { buildCylinders } from './cylinder.js';
+import { normalizeAngle } from './geometry.js';
+import { parseIsoRecord, type FingerView, type IsoRecord } from './iso.js';
+import { cylinderWords, defaultMccParams, type MccParams } from './mcc-params.js';
+
+export const templateLayoutTag = 0x4d434331; // "MCC1"
+export const templateHeaderWords = 2;
+
+export function templateWords(minutiae: number, words: number): number {
+  return templateHeaderWords + 3 * minutiae + 2 * minutiae * words;
+}
+
+/** Word offsets of the parts of a template of n minutiae starting at base. */
+export function templateOffsets(base: number, n: number, words: number) {
+  const x = base + templateHeaderWords;
+  return { x, y: x + n, theta: x + 2 * n, bits: x + 3 * n, valid: x + 3 * n + n * words };
+}
+
+/** The view a record is matched by: best quality, then most minutiae. */
+function chooseView(record: IsoRecord): FingerView {
+  return record.views.reduce((best, view) =>
+    view.quality > best.quality || (view.quality === best.quality && view.minutiae.length > best.minutiae.length) ? view : best,
+  );
+}
+
+interface Points {
+  xs: Float32Array;
+  ys: Float32Array;
+  thetas: Float32Array;
+  count: number;
+}
+
+/** Keeps at most `limit` minutiae, nearest to the centroid (no quality in our templates to rank by). */
+function selectPoints(view: FingerView, limit: number): Points {
+  const all = view.minutiae;
+  const cx = all.reduce((sum, m) => sum + m.xPx, 0) / Math.max(1, all.length);
+  const cy = all.reduce((sum, m) => sum + m.yPx, 0) / Math.max(1, all.length);
+  const kept = all.length <= limit ? all : [...all].sort((a, b) => Math.hypot(a.xPx - cx, a.yPx - cy) - Math.hypot(b.xPx - cx, b.yPx - cy)).slice(0, limit);
+  const count = kept.length;
+  const points: Points = { xs: new Float32Array(count), ys: new Float32Array(count), thetas: new Float32Array(count), count };
+  kept.forEach((minutia, index) => {
+    points.xs[index] = minutia.xPx;
+    points.ys[index] = -minutia.yPx; // image rows grow downwards; angles are counter-clockwise
+    points.thetas[index] = normalizeAngle(minutia.angleRad);
+  });
+  return points;
+}
+
+export function templateFromRecord(record: IsoRecord, params: MccParams = defaultMccParams): Uint32Array {
+  const points = selectPoints(chooseView(record), params.maxMinutiae);
+  const words = cylinderWords(params);
+  const cylinders = buildCylinders(points.xs, points.ys, points.thetas, points.count, params);
+  const keep: number[] = [];
+  for (let m = 0; m < points.count; m++) if (cylinders.usable[m]) keep.push(m);
+  const n = keep.length;
+  const template = new Uint32Array(templateWords(n, words));
+  const floats = new Float32Array(template.buffer);
+  const at = templateOffsets(0, n, words);
+  template[0] = templateLayoutTag;
+  template[1] = n;
+  keep.forEach((m, index) => {
+    floats[at.x + index] = points.xs[m]!;
+    floats[at.y + index] = points.ys[m]!;
+    floats[at.theta + index] = points.thetas[m]!;
+    template.set(cylinders.bits.subarray(m * words, (m + 1) * words), at.bits + index * words);
+    template.set(cylinders.valid.subarray(m * words, (m + 1) * words), at.valid + index * words);
+  });
+  return template;
+}
+
+/** ISO bytes to matcher form; throws INVALID_TEMPLATE for bad records. */
+export function templateFromIso(bytes: Uint8Array, params: MccParams = defaultMccParams): Uint32Array {
+  return templateFromRecord(parseIsoRecord(bytes), params);
+}
+
+/** Checks a matcher-form template read from untrusted storage before the kernel trusts it. */
+export function checkTemplate(template: Uint32Array, params: MccParams = defaultMccParams): void {
+  const words = cylinderWords(params);
+  if (template.length < templateHeaderWords || template[0] !== templateLayoutTag) {
+    throw new BiopayError(ErrorCode.InvalidTemplate, 'not a matcher template');
+  }
+  if (template[1]! > params.maxMinutiae || template.length !== templateWords(template[1]!, words)) {
+    throw new BiopayError(ErrorCode.InvalidTemplate, 'matcher template length does not match its minutia count');
+  }
+}

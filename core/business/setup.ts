@@ -1,0 +1,55 @@
+/**
+ * Creates (idempotently) the JetStream stream, durable consumer and KV bucket of the business tier.
+ * Every node that touches them calls this at start, so the order nodes start in does not matter.
+ */
+import { AckPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  BUSINESS_CONSUMER, BUSINESS_DUPLICATE_WINDOW_MS, BUSINESS_RECORDS_BUCKET, BUSINESS_STREAM,
+  BUSINESS_STREAM_MESSAGES_MAX,
+} from './subjects.js';
+
+/** A command unacknowledged this long is redelivered (the executing node died). */
+const BUSINESS_ACK_WAIT_MS = 10_000;
+/** Commands in flight on one consumer at most: bounds the work a slow device can pile up. */
+export const BUSINESS_ACK_PENDING_MAX = 1_000;
+const BUSINESS_DELIVERIES_MAX = 5;
+
+export async function ensureBusinessStream(nc: NatsConnection): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  const config = {
+    name: BUSINESS_STREAM,
+    subjects: ['biopay.business.command.>'],
+    max_msgs: BUSINESS_STREAM_MESSAGES_MAX,
+    duplicate_window: nanos(BUSINESS_DUPLICATE_WINDOW_MS),
+  };
+  try {
+    await jsm.streams.info(BUSINESS_STREAM);
+  } catch {
+    await addIgnoringRace(() => jsm.streams.add(config));
+  }
+  await addIgnoringRace(() =>
+    jsm.consumers.add(BUSINESS_STREAM, {
+      durable_name: BUSINESS_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(BUSINESS_ACK_WAIT_MS),
+      max_ack_pending: BUSINESS_ACK_PENDING_MAX,
+      max_deliver: BUSINESS_DELIVERIES_MAX,
+    }),
+  );
+  return jsm;
+}
+
+export async function openBusinessRecords(nc: NatsConnection): Promise<KV> {
+  return new Kvm(nc).create(BUSINESS_RECORDS_BUCKET, { history: 1 });
+}
+
+/** Two nodes starting together may both add: the second one's "already in use" is fine. */
+async function addIgnoringRace(add: () => Promise<unknown>): Promise<void> {
+  try {
+    await add();
+  } catch (error) {
+    if (!/already in use|already exists/i.test(String((error as Error).message))) throw error;
+  }
+}

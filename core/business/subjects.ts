@@ -1,0 +1,31 @@
+/**
+ * Where business commands and their records travel. Commands go through a JetStream stream so a
+ * business node that restarts misses none; the outcome of one command is answered on a core NATS
+ * subject the terminal listens to while it waits, and recorded in a KV bucket.
+ */
+export const BUSINESS_STREAM = 'BIOPAY_BUSINESS';
+export const BUSINESS_CONSUMER = 'business-executor';
+export const BUSINESS_RECORDS_BUCKET = 'biopay_business_records';
+
+/** Commands per stream kept at most; older ones are dropped (they are long past their deadline). */
+export const BUSINESS_STREAM_MESSAGES_MAX = 1_000_000;
+/** How long JetStream remembers a message id to drop a duplicate publish (the terminal's retries). */
+export const BUSINESS_DUPLICATE_WINDOW_MS = 120_000;
+
+export function businessCommandSubject(terminalId: string): string {
+  return `biopay.business.command.${subjectToken(terminalId)}`;
+}
+
+export function businessResultSubject(paymentId: string): string {
+  return `biopay.business.result.${subjectToken(paymentId)}`;
+}
+
+/** NATS subject tokens may not hold dots, spaces or wildcards; ids that do are hex-encoded. */
+export function subjectToken(id: string): string {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(id) ? id : `x${Buffer.from(id, 'utf8').toString('hex')}`;
+}
+
+/** KV keys allow [-/_=.a-zA-Z0-9]; the same encoding keeps any id usable as a key. */
+export function recordKey(paymentId: string): string {
+  return subjectToken(paymentId);
+}

@@ -1,0 +1,169 @@
+/**
+ * One payment from one capture: identify -> authorize (hold) -> business step -> capture or void.
+ * Every step is idempotent on the payment id, so a retry after any failure converges to one
+ * outcome; the ledger's hold expiry voids what a vanished terminal leaves behind.
+ */
+import type { IdentifyRequest, IdentifyResponse } from '../../proto/gen/biopay/v1/biometrics.js';
+import type { BusinessCommand, BusinessRecord } from '../../proto/gen/biopay/v1/business.js';
+import type { Refusal } from '../../proto/gen/biopay/v1/common.js';
+import type {
+  AuthorizeRequest, AuthorizeResponse, CaptureRequest, PaymentState, VoidRequest,
+} from '../../proto/gen/biopay/v1/ledger.js';
+import {
+  PaymentOutcome, type PaymentResult, type PaymentTimings, type PayRequest, type Terminal,
+} from '../../proto/gen/biopay/v1/payment.js';
+import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
+import { assertPositiveAmount } from '../money.js';
+
+/** The calls a payment makes; the terminal node binds them to actors and JetStream. */
+export interface PaymentPorts {
+  identify(request: IdentifyRequest, timeoutMs: number): Promise<IdentifyResponse>;
+  authorize(accountId: string, request: AuthorizeRequest, timeoutMs: number): Promise<AuthorizeResponse>;
+  business(command: BusinessCommand, timeoutMs: number): Promise<BusinessRecord>;
+  capture(accountId: string, request: CaptureRequest, timeoutMs: number): Promise<PaymentState>;
+  void(accountId: string, request: VoidRequest, timeoutMs: number): Promise<PaymentState>;
+}
+
+export interface PaymentTimeouts {
+  readonly identifyMs: number;
+  readonly authorizeMs: number;
+  readonly businessMs: number;
+  readonly settleMs: number;
+  /** Attempts of capture and void; they are idempotent, so retrying is safe. */
+  readonly settleAttemptsMax: number;
+}
+
+export const DEFAULT_PAYMENT_TIMEOUTS: PaymentTimeouts = {
+  identifyMs: 2_000, authorizeMs: 2_000, businessMs: 3_000, settleMs: 2_000, settleAttemptsMax: 3,
+};
+
+export const RefusalCode = {
+  NoMatch: 'NO_MATCH',
+  IdentifyFailed: 'IDENTIFY_FAILED',
+  AuthorizeFailed: 'AUTHORIZE_FAILED',
+  BusinessFailed: 'BUSINESS_FAILED',
+  BusinessTimeout: 'BUSINESS_TIMEOUT',
+} as const;
+
+export async function runPayment(
+  ports: PaymentPorts, terminal: Terminal, request: PayRequest, timeouts: PaymentTimeouts = DEFAULT_PAYMENT_TIMEOUTS,
+): Promise<PaymentResult> {
+  const clock = new StageClock();
+  const amount = request.amount;
+  if (!amount) throw new BiopayError(ErrorCode.BadRequest, 'a payment needs an amount');
+  assertPositiveAmount(amount.amountMinor);
+  const result = (outcome: PaymentOutcome, refusals: Refusal[], who?: IdentifyResponse): PaymentResult => ({
+    paymentId: request.paymentId, outcome, refusals, amount,
+    accountId: who?.accountId ?? '', credentialId: who?.credentialId ?? '', matchScore: who?.score ?? 0,
+    timings: clock.timings(),
+  });
+
+  const who = await clock.stage('identifyUs', () =>
+    ports.identify({ capture: request.capture, targetFmr: 0 }, timeouts.identifyMs));
+  if (!who.matched) return result(PaymentOutcome.PAYMENT_OUTCOME_REFUSED, [noMatch()], who);
+
+  const authorizeRequest: AuthorizeRequest = {
+    paymentId: request.paymentId,
+    accountId: who.accountId,
+    credentialId: who.credentialId,
+    merchantAccountId: terminal.merchantAccountId,
+    amount,
+    context: {
+      terminalId: terminal.terminalId,
+      merchantId: terminal.merchantAccountId,
+      location: request.context?.location ?? terminal.location,
+      atUnixMs: request.context?.atUnixMs || BigInt(Date.now()),
+    },
+    holdTimeoutMs: 0,
+  };
+  let authorization: AuthorizeResponse;
+  try {
+    authorization = await clock.stage('authorizeUs', () =>
+      ports.authorize(who.accountId, authorizeRequest, timeouts.authorizeMs));
+  } catch (error) {
+    // The hold may exist although the answer was lost: release it before reporting.
+    await settle(() => ports.void(who.accountId, { paymentId: request.paymentId, reason: 'authorize failed' }, timeouts.settleMs), timeouts, true);
+    throw error;
+  }
+  if (!authorization.approved) return result(PaymentOutcome.PAYMENT_OUTCOME_REFUSED, authorization.refusals, who);
+
+  const record = await clock.stage('businessUs', () => runBusiness(ports, terminal, request, timeouts));
+  if (!record.succeeded) {
+    await clock.stage('settleUs', () =>
+      settle(() => ports.void(who.accountId, { paymentId: request.paymentId, reason: record.detail }, timeouts.settleMs), timeouts, false));
+    return result(PaymentOutcome.PAYMENT_OUTCOME_VOIDED, [businessRefusal(record)], who);
+  }
+  await clock.stage('settleUs', () =>
+    settle(() => ports.capture(who.accountId, { paymentId: request.paymentId, amountMinor: 0n }, timeouts.settleMs), timeouts, false));
+  return result(PaymentOutcome.PAYMENT_OUTCOME_APPROVED, [], who);
+}
+
+async function runBusiness(
+  ports: PaymentPorts, terminal: Terminal, request: PayRequest, timeouts: PaymentTimeouts,
+): Promise<BusinessRecord> {
+  const issuedUnixMs = Date.now();
+  const command: BusinessCommand = {
+    paymentId: request.paymentId,
+    terminalId: terminal.terminalId,
+    action: request.action || terminal.action || 'open-gate',
+    item: request.item || terminal.item,
+    issuedUnixMs: BigInt(issuedUnixMs),
+    deadlineUnixMs: BigInt(issuedUnixMs + timeouts.businessMs),
+  };
+  try {
+    return await ports.business(command, timeouts.businessMs);
+  } catch (error) {
+    const reason = asBiopayError(error);
+    const timedOut = reason.code === ErrorCode.Timeout;
+    return {
+      paymentId: request.paymentId, terminalId: terminal.terminalId, action: command.action, succeeded: false,
+      detail: timedOut ? `no answer from the business node within ${timeouts.businessMs} ms` : reason.message,
+      executedUnixMs: 0n,
+    };
+  }
+}
+
+/** Capture and void are idempotent: retry a bounded number of times, then surface the error. */
+async function settle(step: () => Promise<PaymentState>, timeouts: PaymentTimeouts, unknownIsFine: boolean): Promise<void> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < timeouts.settleAttemptsMax; attempt++) {
+    try {
+      await step();
+      return;
+    } catch (error) {
+      if (unknownIsFine && asBiopayError(error).code === ErrorCode.UnknownPayment) return;
+      lastError = error;
+    }
+  }
+  throw new BiopayError(ErrorCode.Unavailable, `settlement failed after ${timeouts.settleAttemptsMax} attempts; the hold expires on its own`, { cause: lastError });
+}
+
+function noMatch(): Refusal {
+  return { code: RefusalCode.NoMatch, message: 'finger not recognised: no enrolled person matches' };
+}
+
+function businessRefusal(record: BusinessRecord): Refusal {
+  const timedOut = record.executedUnixMs === 0n && record.detail.startsWith('no answer');
+  return {
+    code: timedOut ? RefusalCode.BusinessTimeout : RefusalCode.BusinessFailed,
+    message: `${record.detail}; the payment was voided`,
+  };
+}
+
+class StageClock {
+  private readonly startedNs = process.hrtime.bigint();
+  private readonly spentUs: Omit<PaymentTimings, 'totalUs'> = { identifyUs: 0, authorizeUs: 0, businessUs: 0, settleUs: 0 };
+
+  async stage<T>(name: keyof Omit<PaymentTimings, 'totalUs'>, run: () => Promise<T>): Promise<T> {
+    const beganNs = process.hrtime.bigint();
+    try {
+      return await run();
+    } finally {
+      (this.spentUs as Record<string, number>)[name] = Number((process.hrtime.bigint() - beganNs) / 1000n);
+    }
+  }
+
+  timings(): PaymentTimings {
+    return { ...this.spentUs, totalUs: Number((process.hrtime.bigint() - this.startedNs) / 1000n) };
+  }
+}

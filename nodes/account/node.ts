@@ -1,0 +1,74 @@
+/**
+ * Account node: the ledger served as the `ledger` actor kind, keyed by account id so that one
+ * account's operations are handled one at a time and in order. Holds past their expiry are voided
+ * by a sweeper even when their terminal is gone.
+ */
+import type {
+  AuthorizeRequest, CaptureRequest, DepositRequest, GetAccountRequest, GetPolicyRequest, OpenAccountRequest,
+  RefundRequest, RegisterCredentialRequest, RemoveCredentialRequest, SetPolicyRequest, StatementRequest, VoidRequest,
+} from '../../proto/gen/biopay/v1/ledger.js';
+import { ActorSystem } from '../../core/actors/index.js';
+import { BiopayError, ErrorCode } from '../../core/errors.js';
+import { Ledger } from '../../core/ledger/index.js';
+import type { Logger } from '../../core/log.js';
+import { ActorKind, LedgerProtocol } from '../../core/protocols.js';
+
+export interface AccountNodeOptions {
+  readonly system: ActorSystem;
+  readonly ledger: Ledger;
+  readonly log: Logger;
+  /** How often expired holds are looked for. */
+  readonly expirySweepIntervalMs?: number;
+}
+
+export interface AccountNode {
+  stop(): Promise<void>;
+}
+
+/** Expired holds voided per sweep at most, so one sweep never holds the database for long. */
+const EXPIRED_HOLDS_PER_SWEEP_MAX = 1_000;
+
+export async function startAccountNode(options: AccountNodeOptions): Promise<AccountNode> {
+  const { system, ledger, log } = options;
+  system.register(ActorKind.Ledger, LedgerProtocol, () => ({
+    receive: (method, message) => dispatch(ledger, method, message),
+  }), { idleTimeoutMs: 60_000 });
+  await system.serve(ActorKind.Ledger);
+
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    sweeping = ledger.expireHolds(Date.now(), EXPIRED_HOLDS_PER_SWEEP_MAX)
+      .then((expired) => { if (expired > 0) log.info('expired holds voided', { expired }); })
+      .catch((error: unknown) => log.warn('hold expiry sweep failed', { error: String(error) }));
+  }, options.expirySweepIntervalMs ?? 1_000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sweeping;
+    },
+  };
+}
+
+function dispatch(ledger: Ledger, method: string, message: unknown): Promise<unknown> {
+  switch (method) {
+    case 'openAccount': return ledger.openAccount(message as OpenAccountRequest);
+    case 'deposit': return ledger.deposit(message as DepositRequest);
+    case 'getAccount': return ledger.getAccount((message as GetAccountRequest).accountId);
+    case 'statement': return ledger.statement(message as StatementRequest);
+    case 'registerCredential': return ledger.registerCredential(message as RegisterCredentialRequest);
+    case 'removeCredential': return removeCredential(ledger, message as RemoveCredentialRequest);
+    case 'getPolicy': return ledger.getPolicy((message as GetPolicyRequest).credentialId);
+    case 'setPolicy': return ledger.setPolicy(message as SetPolicyRequest);
+    case 'authorize': return ledger.authorize(message as AuthorizeRequest);
+    case 'capture': return ledger.capture(message as CaptureRequest);
+    case 'void': return ledger.void(message as VoidRequest);
+    case 'refund': return ledger.refund(message as RefundRequest);
+    default: return Promise.reject(new BiopayError(ErrorCode.BadRequest, `ledger has no method ${method}`));
+  }
+}
+
+async function removeCredential(ledger: Ledger, request: RemoveCredentialRequest): Promise<{ removed: boolean }> {
+  await ledger.removeCredential(request.credentialId);
+  return { removed: true };
+}

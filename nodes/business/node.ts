@@ -1,0 +1,125 @@
+/**
+ * Business node: executes the business authorization that follows a payment (open a gate, dispense
+ * goods), taken from a JetStream durable consumer, records each execution in a KV bucket and
+ * answers the waiting terminal. A command is executed at most once per payment id as long as its
+ * record exists, and never after the terminal's deadline (the terminal voids by then).
+ */
+import { jetstream, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BusinessCommand, BusinessRecord } from '../../proto/gen/biopay/v1/business.js';
+import { ActorSystem } from '../../core/actors/index.js';
+import { BiopayError, ErrorCode } from '../../core/errors.js';
+import { BusinessProtocol, ActorKind } from '../../core/protocols.js';
+import type { BusinessDevice } from '../../core/business/device.js';
+import { BUSINESS_ACK_PENDING_MAX, ensureBusinessStream, openBusinessRecords } from '../../core/business/setup.js';
+import { BUSINESS_CONSUMER, BUSINESS_STREAM, businessResultSubject, recordKey } from '../../core/business/subjects.js';
+import type { Logger } from '../../core/log.js';
+
+export interface BusinessNodeOptions {
+  readonly nc: NatsConnection;
+  readonly system: ActorSystem;
+  readonly device: BusinessDevice;
+  readonly log: Logger;
+}
+
+export interface BusinessNode {
+  stop(): Promise<void>;
+}
+
+export async function startBusinessNode(options: BusinessNodeOptions): Promise<BusinessNode> {
+  const { nc, system, device, log } = options;
+  await ensureBusinessStream(nc);
+  const records = await openBusinessRecords(nc);
+  const consumer = await jetstream(nc).consumers.get(BUSINESS_STREAM, BUSINESS_CONSUMER);
+  const messages = await consumer.consume({ max_messages: Math.min(256, BUSINESS_ACK_PENDING_MAX) });
+  const loop = consumeCommands(messages, { nc, records, device, log });
+
+  system.register(ActorKind.Business, BusinessProtocol, () => ({
+    async receive(_method, message) {
+      const { paymentId } = message as { paymentId: string };
+      const entry = await records.get(recordKey(paymentId));
+      if (!entry || entry.length === 0) {
+        throw new BiopayError(ErrorCode.NotFound, `no business record for payment ${paymentId}`);
+      }
+      return BusinessRecord.decode(entry.value);
+    },
+  }));
+  await system.serve(ActorKind.Business);
+
+  return {
+    async stop() {
+      await messages.close();
+      await loop;
+    },
+  };
+}
+
+interface ExecutionContext {
+  readonly nc: NatsConnection;
+  readonly records: KV;
+  readonly device: BusinessDevice;
+  readonly log: Logger;
+}
+
+async function consumeCommands(messages: ConsumerMessages, context: ExecutionContext): Promise<void> {
+  for await (const message of messages) {
+    try {
+      await handleCommand(message, context);
+    } catch (error) {
+      // The KV or the connection failed: let JetStream redeliver after ack_wait.
+      context.log.warn('business command not executed, will be redelivered', { error: String(error) });
+      message.nak(1_000);
+    }
+  }
+}
+
+async function handleCommand(message: JsMsg, context: ExecutionContext): Promise<void> {
+  let command: BusinessCommand;
+  try {
+    command = BusinessCommand.decode(message.data);
+  } catch (error) {
+    context.log.warn('malformed business command dropped', { subject: message.subject, error: String(error) });
+    message.term();
+    return;
+  }
+  const record = (await existingRecord(context.records, command.paymentId)) ?? (await execute(command, context));
+  context.nc.publish(businessResultSubject(command.paymentId), BusinessRecord.encode(record).finish());
+  message.ack();
+}
+
+async function existingRecord(records: KV, paymentId: string): Promise<BusinessRecord | undefined> {
+  const entry = await records.get(recordKey(paymentId));
+  return entry && entry.length > 0 ? BusinessRecord.decode(entry.value) : undefined;
+}
+
+async function execute(command: BusinessCommand, context: ExecutionContext): Promise<BusinessRecord> {
+  const nowUnixMs = Date.now();
+  const expired = command.deadlineUnixMs > 0n && BigInt(nowUnixMs) > command.deadlineUnixMs;
+  const outcome = expired
+    ? { succeeded: false, detail: 'deadline passed before execution: not executed' }
+    : await context.device.execute(command).catch((error: unknown) => ({
+        succeeded: false,
+        detail: `device error: ${(error as Error).message}`,
+      }));
+  const record: BusinessRecord = {
+    paymentId: command.paymentId,
+    terminalId: command.terminalId,
+    action: command.action,
+    succeeded: outcome.succeeded,
+    detail: outcome.detail,
+    executedUnixMs: BigInt(nowUnixMs),
+  };
+  try {
+    await context.records.create(recordKey(command.paymentId), BusinessRecord.encode(record).finish());
+  } catch (error) {
+    // Another node recorded this payment first (a redelivery raced us): its record is the truth.
+    const first = await existingRecord(context.records, command.paymentId);
+    if (first) return first;
+    throw error;
+  }
+  context.log.info('business command executed', {
+    paymentId: command.paymentId, terminalId: command.terminalId, succeeded: outcome.succeeded,
+  });
+  return record;
+}

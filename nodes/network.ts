@@ -1,0 +1,109 @@
+/**
+ * Composes node roles into one process: one role (`biopay node <role>`) or all of them (the
+ * embedded network of `biopay demo` / `biopay dev`). Each process has one NATS connection and one
+ * actor system; kinds registered here are served to the other processes over NATS.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ActorSystem } from '../core/actors/index.js';
+import { TemplateSealer } from '../core/association/template-crypto.js';
+import { SimulatedDevice } from '../core/business/device.js';
+import { openDatabase, type SqlClient } from '../core/db/index.js';
+import { Ledger } from '../core/ledger/index.js';
+import type { Logger } from '../core/log.js';
+import { connectNats } from '../core/transport/nats.js';
+import { startAccountNode } from './account/node.js';
+import { startAssociationNode } from './association/node.js';
+import { startBusinessNode } from './business/node.js';
+import { startGateway } from './gateway/index.js';
+import { startTerminalNode } from './terminal/node.js';
+
+export const ROLES = ['terminal', 'association', 'account', 'business', 'gateway'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function isRole(text: string): text is Role {
+  return (ROLES as readonly string[]).includes(text);
+}
+
+export interface NetworkOptions {
+  readonly roles: readonly Role[];
+  readonly natsUrl: string | string[];
+  readonly log: Logger;
+  /** postgres://... for PostgreSQL; otherwise PGlite in `dataDir` (or in memory). Account role only. */
+  readonly databaseUrl?: string;
+  readonly dataDir?: string;
+  /** Gateway role: port (0 = a free one) and host. */
+  readonly grpcPort?: number;
+  readonly grpcHost?: string;
+  /** Association role: the template sealing key; from the environment when omitted. */
+  readonly sealer?: TemplateSealer;
+  readonly matchWorkers?: number;
+  /** Business role: make every business step fail (the simulated device is out of order). */
+  readonly businessFailAll?: boolean;
+  readonly nodeName?: string;
+}
+
+export interface Network {
+  readonly nc: NatsConnection;
+  readonly system: ActorSystem;
+  readonly grpcPort: number | undefined;
+  readonly ledger: Ledger | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startNetwork(options: NetworkOptions): Promise<Network> {
+  const name = options.nodeName ?? `biopay-${options.roles.join('+')}-${process.pid}`;
+  const nc = await connectNats({ servers: options.natsUrl, name });
+  const system = new ActorSystem({ nodeId: name, nats: nc });
+  const stops: Array<() => Promise<void>> = [];
+  let stopGateway: () => Promise<void> = async () => undefined;
+  const has = (role: Role) => options.roles.includes(role);
+  let ledger: Ledger | undefined;
+  let database: SqlClient | undefined;
+  let grpcPort: number | undefined;
+  try {
+    if (has('account')) {
+      database = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir });
+      ledger = await Ledger.open(database);
+      stops.push((await startAccountNode({ system, ledger, log: options.log.child({ role: 'account' }) })).stop);
+    }
+    if (has('association')) {
+      const sealer = options.sealer ?? TemplateSealer.fromEnvironment();
+      const node = await startAssociationNode({
+        nc, system, sealer, log: options.log.child({ role: 'association' }), workers: options.matchWorkers,
+      });
+      stops.push(node.stop);
+    }
+    if (has('business')) {
+      const device = new SimulatedDevice({ failAll: options.businessFailAll });
+      stops.push((await startBusinessNode({ nc, system, device, log: options.log.child({ role: 'business' }) })).stop);
+    }
+    if (has('terminal')) {
+      stops.push((await startTerminalNode({ nc, system, log: options.log.child({ role: 'terminal' }) })).stop);
+    }
+    if (has('gateway')) {
+      const gateway = await startGateway({ system, host: options.grpcHost, port: options.grpcPort ?? 50051 });
+      grpcPort = gateway.port;
+      stopGateway = gateway.stop;
+    }
+  } catch (error) {
+    await stopAll(stopGateway, stops, system, nc, database);
+    throw error;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    nc, system, grpcPort, ledger,
+    stop: () => (stopped ??= stopAll(stopGateway, stops, system, nc, database)),
+  };
+}
+
+/** Gateway first (no new work), then the actors drain, then the roles, then connections. */
+async function stopAll(
+  stopGateway: () => Promise<void>, stops: Array<() => Promise<void>>, system: ActorSystem, nc: NatsConnection,
+  database: SqlClient | undefined,
+): Promise<void> {
+  await stopGateway().catch(() => undefined);
+  await system.drain().catch(() => undefined);
+  for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
+  await nc.drain().catch(() => undefined);
+  await database?.close().catch(() => undefined);
+}
