@@ -1,0 +1,59 @@
+/**
+ * One SQL interface over PostgreSQL (`pg`) and PGlite, so the ledger runs the same SQL on both.
+ * int8 columns come back as bigint on both; numeric (e.g. sum of int8) comes back as text.
+ */
+import { BiopayError, ErrorCode } from '../errors.js';
+
+export type SqlDialect = 'postgres' | 'pglite';
+
+export interface SqlClient {
+  query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+  /** A transaction; inside one, a nested call opens a savepoint that rolls back alone on error. */
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  readonly dialect: SqlDialect;
+}
+
+export interface OpenDatabaseOptions {
+  /** postgres://... opens a pg pool; anything else (or none) opens PGlite. */
+  url?: string;
+  /** PGlite data folder; none means in memory. */
+  dataDir?: string;
+  /** Every query runs with this search_path; created when missing. */
+  schema?: string;
+  poolSize?: number;
+}
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Schema names are interpolated into SQL, so only plain lowercase identifiers are accepted. */
+export function assertSchemaName(schema: string): string {
+  if (!SCHEMA_PATTERN.test(schema)) {
+    throw new BiopayError(ErrorCode.BadRequest, `schema must match ${SCHEMA_PATTERN}, got "${schema}"`);
+  }
+  return schema;
+}
+
+/** SQLSTATE of a database error from either driver, or undefined. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** Serialization failure, deadlock, or a unique violation between racing inserts: safe to retry. */
+export function isRetryableSqlError(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === '40001' || state === '40P01' || state === '23505';
+}
+
+/** bigint parameters travel as decimal text: neither driver's array encoding takes bigint. */
+export function normalizeParams(params: unknown[] | undefined): unknown[] | undefined {
+  if (!params) return params;
+  return params.map(normalizeParam);
+}
+
+function normalizeParam(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map(normalizeParam);
+  return value;
+}

@@ -1,0 +1,108 @@
+/**
+ * Database targets for tests: PGlite always, PostgreSQL when reachable (DATABASE_URL, else
+ * 127.0.0.1:5432 database `test`). Each open() gives a fresh schema and a cleanup that drops it.
+ * With BIOPAY_REQUIRE_POSTGRES=1 an unreachable PostgreSQL fails loudly instead of being skipped.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
+import { createPGliteInstance, openDatabase, sharedPGliteClient, type SqlClient } from '../../core/db/index.js';
+
+export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const PROBE_TIMEOUT_MS = 1_500;
+
+export interface OpenedDatabase {
+  db: SqlClient;
+  schema: string;
+  /** Another client on the same schema (for PostgreSQL a separate pool, as a second node would have). */
+  openAnother(): Promise<SqlClient>;
+  cleanup(): Promise<void>;
+}
+
+export interface DatabaseTarget {
+  name: 'pglite' | 'postgres';
+  open(): Promise<OpenedDatabase>;
+}
+
+export function postgresUrl(): string {
+  return process.env.DATABASE_URL || DEFAULT_POSTGRES_URL;
+}
+
+export async function isPostgresReachable(url = postgresUrl()): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function databaseTargets(): Promise<DatabaseTarget[]> {
+  const targets: DatabaseTarget[] = [{ name: 'pglite', open: openPGliteSchema }];
+  const url = postgresUrl();
+  if (await isPostgresReachable(url)) {
+    targets.push({ name: 'postgres', open: () => openPostgresSchema(url) });
+  } else if (process.env.BIOPAY_REQUIRE_POSTGRES === '1') {
+    throw new Error(`BIOPAY_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at ${url.replace(/:[^:@/]*@/, ':***@')}`);
+  }
+  return targets;
+}
+
+export function freshSchemaName(): string {
+  return `t_${randomBytes(6).toString('hex')}`;
+}
+
+/** One PGlite per test process: creating one costs seconds (initdb), a schema costs milliseconds. */
+let sharedInstance: Promise<PGlite> | undefined;
+
+function pgliteInstance(): Promise<PGlite> {
+  sharedInstance ??= createPGliteInstance();
+  return sharedInstance;
+}
+
+async function openPGliteSchema(): Promise<OpenedDatabase> {
+  const instance = await pgliteInstance();
+  const schema = freshSchemaName();
+  const clients: SqlClient[] = [await sharedPGliteClient(instance, schema)];
+  return {
+    db: clients[0]!,
+    schema,
+    async openAnother() {
+      const client = await sharedPGliteClient(instance, schema);
+      clients.push(client);
+      return client;
+    },
+    async cleanup() {
+      for (const client of clients) await client.close();
+      await instance.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    },
+  };
+}
+
+async function openPostgresSchema(url: string): Promise<OpenedDatabase> {
+  const schema = freshSchemaName();
+  const clients: SqlClient[] = [await openDatabase({ url, schema, poolSize: 8 })];
+  return {
+    db: clients[0]!,
+    schema,
+    async openAnother() {
+      const client = await openDatabase({ url, schema, poolSize: 8 });
+      clients.push(client);
+      return client;
+    },
+    async cleanup() {
+      for (const client of clients) await client.close();
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}

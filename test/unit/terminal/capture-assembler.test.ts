@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { firstValueFrom, Subject, toArray } from 'rxjs';
+import { Modality, type SensorEvent } from '../../../proto/gen/biopay/v1/biometrics.js';
+import { assembleCaptures } from '../../../core/terminal/capture-assembler.js';
+
+function event(partial: Partial<SensorEvent> & { sessionId: string }): SensorEvent {
+  return {
+    terminalId: 'T1', sensorId: 'finger-0', modality: Modality.MODALITY_FINGERPRINT, features: undefined,
+    quality: 50, liveness: 90, capturedUnixMs: 0n, amount: undefined, hint: '', ...partial,
+  };
+}
+
+const finger = (text: string) => ({ $case: 'isoTemplate' as const, value: Buffer.from(text) });
+
+describe('capture assembly (RxJS)', () => {
+  it('groups one touch into one capture with the best-quality finger, the face and the amount', async () => {
+    const events = new Subject<SensorEvent>();
+    const captures = firstValueFrom(events.pipe(assembleCaptures({ windowMs: 20, livenessMin: 50, eventsPerSessionMax: 16 }), toArray()));
+    events.next(event({ sessionId: 's1', quality: 40, features: finger('weak') }));
+    events.next(event({ sessionId: 's2', quality: 60, features: finger('other-session'), amount: { amountMinor: 5n, currency: 'EUR' } }));
+    events.next(event({ sessionId: 's1', quality: 90, features: finger('strong'), amount: { amountMinor: 1234n, currency: 'EUR' } }));
+    events.next(event({ sessionId: 's1', modality: Modality.MODALITY_FACE, features: { $case: 'embedding', value: { values: [0.5, 0.5] } } }));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    events.complete();
+    const touches = await captures;
+    expect(touches).toHaveLength(2);
+    const s1 = touches.find((touch) => touch.sessionId === 's1')!;
+    expect(s1.capture.isoTemplate.toString()).toBe('strong');
+    expect(s1.capture.face?.values).toEqual([0.5, 0.5]);
+    expect(s1.amount).toEqual({ amountMinor: 1234n, currency: 'EUR' });
+    expect(s1.capture.captureId).toBe('T1:s1');
+  });
+
+  it('drops readings that fail liveness, and touches left with nothing', async () => {
+    const events = new Subject<SensorEvent>();
+    const captures = firstValueFrom(events.pipe(assembleCaptures({ windowMs: 10, livenessMin: 50, eventsPerSessionMax: 16 }), toArray()));
+    events.next(event({ sessionId: 'spoof', liveness: 10, features: finger('silicone') }));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    events.complete();
+    expect(await captures).toEqual([]);
+  });
+
+  it('bounds the events kept per session', async () => {
+    const events = new Subject<SensorEvent>();
+    const captures = firstValueFrom(events.pipe(assembleCaptures({ windowMs: 1_000, livenessMin: 0, eventsPerSessionMax: 3 }), toArray()));
+    for (let index = 0; index < 10; index++) events.next(event({ sessionId: 'stuck', quality: index, features: finger(`q${index}`) }));
+    events.complete();
+    const touches = await captures;
+    expect(touches[0]!.capture.isoTemplate.toString()).toBe('q2');
+  });
+});
