@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccountKind } from '../proto/gen/biopay/v1/ledger.js';
 import { PaymentOutcome, type PaymentResult } from '../proto/gen/biopay/v1/payment.js';
-import { enroll } from '../core/flows/index.js';
+import { enroll, flowClients } from '../core/flows/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
 import { formatAmount, parseAmount } from '../core/money.js';
 import { ActorKind, LedgerProtocol, TerminalProtocol } from '../core/protocols.js';
@@ -82,7 +82,7 @@ type Summary = Awaited<ReturnType<typeof runStory>>;
 async function runStory(network: Network, loopPayments: number, progress: (line: string) => void) {
   const ledger = network.system.client(ActorKind.Ledger, LedgerProtocol);
   const terminals = network.system.client(ActorKind.Terminal, TerminalProtocol);
-  const clients = { system: network.system };
+  const clients = flowClients(network.system);
   const amount = (decimal: string) => ({ amountMinor: parseAmount(decimal, CURRENCY), currency: CURRENCY });
   const open = (owner: string, kind: AccountKind) =>
     ledger.ask(owner, 'openAccount', { owner, currency: CURRENCY, kind, timeZone: 'Europe/Berlin', idempotencyKey: `demo-open-${owner}` });

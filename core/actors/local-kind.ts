@@ -94,14 +94,28 @@ export class LocalKind {
     this.cells.clear();
   }
 
+  /** Waits for the matching actors to finish their work, then passivates them (shard hand-over). */
+  async quiesce(matches: (key: string) => boolean): Promise<void> {
+    const selected = [...this.cells].filter(([key]) => matches(key));
+    await Promise.all(
+      selected.map(async ([key, cell]) => {
+        await cell.whenIdle();
+        await this.passivate(key, cell);
+      }),
+    );
+  }
+
   private sweep(): void {
     const idleBeforeMs = Date.now() - this.options.idleTimeoutMs;
     for (const [key, cell] of this.cells) {
       if (!cell.isIdle || cell.idleSinceMs > idleBeforeMs) continue;
-      void cell.passivate().then((stopped) => {
-        if (stopped && this.cells.get(key) === cell && !this.closing) this.cells.delete(key);
-      });
+      void this.passivate(key, cell);
     }
+  }
+
+  private async passivate(key: string, cell: ActorCell): Promise<void> {
+    const stopped = await cell.passivate();
+    if (stopped && this.cells.get(key) === cell && !this.closing) this.cells.delete(key);
   }
 }
 

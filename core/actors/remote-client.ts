@@ -76,10 +76,10 @@ export class RemoteKindClient {
 
 /** True when the error or one of its causes (bounded depth) is an instance of the class. */
 function hasCause(error: unknown, type: abstract new (...args: never[]) => Error): boolean {
-  let current = error;
+  let current: unknown = error;
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
     if (current instanceof type) return true;
-    current = current.cause;
+    current = (current as Error).cause;
   }
   return false;
 }

@@ -9,7 +9,8 @@ import { LocalKind } from './local-kind.js';
 import { stderrLogger, type ActorLogger } from './log.js';
 import { KindServer } from './remote-server.js';
 import { RemoteKindClient } from './remote-client.js';
-import { assertShardCount, DEFAULT_SHARD_COUNT } from './shard.js';
+import { assertShardCount, DEFAULT_SHARD_COUNT, shardOf } from './shard.js';
+import { openShardBucket, ShardLeases, type LeaseOptions } from './shard-leases.js';
 import { actorSubject, actorWildcardSubject, assertKind } from './subjects.js';
 import type { ActorFactory, ActorKindOptions, AskOptions, Protocol, RequestOf, ResponseOf } from './types.js';
 
@@ -29,6 +30,12 @@ export interface ActorSystemOptions {
 export interface ServeOptions {
   /** Shards this node answers for; every shard (one wildcard subscription) when omitted. */
   readonly shards?: readonly number[];
+  /**
+   * 'lease': serve only the shards this node holds a lease on (NATS KV bucket biopay-shards), taking
+   * a fair share and rebalancing as nodes come and go, so one shard has one owner at a time.
+   */
+  readonly ownership?: 'static' | 'lease';
+  readonly lease?: LeaseOptions;
 }
 
 export interface ActorClient<P extends Protocol> {
@@ -50,6 +57,7 @@ export class ActorSystem {
   private readonly log: ActorLogger;
   private readonly kinds = new Map<string, LocalKind>();
   private readonly servers = new Map<string, KindServer>();
+  private readonly leases = new Map<string, ShardLeases>();
   private draining: Promise<void> | undefined;
 
   constructor(options: ActorSystemOptions = {}) {
@@ -73,7 +81,13 @@ export class ActorSystem {
   /** Makes a registered kind reachable over NATS (queue group per kind, subjects per shard). */
   async serve(kind: string, options: ServeOptions = {}): Promise<void> {
     const server = this.kindServer(kind);
+    if (options.ownership === 'lease') return this.serveLeased(kind, server, options.lease ?? {});
     await server.add(this.subjectsFor(kind, options.shards));
+  }
+
+  /** Shards of a kind this node serves under a lease (empty without lease ownership). */
+  ownedShards(kind: string): number[] {
+    return this.leases.get(kind)?.owned() ?? [];
   }
 
   /** Stops serving some shards of a kind over NATS (in-flight messages still finish). */
@@ -84,9 +98,11 @@ export class ActorSystem {
   client<P extends Protocol>(kind: string, protocol: P): ActorClient<P> {
     assertKind(kind);
     let remote: RemoteKindClient | undefined;
-    const route = (): LocalKind | RemoteKindClient => {
+    const route = (key: string): LocalKind | RemoteKindClient => {
       const local = this.kinds.get(kind);
-      if (local) return local;
+      const leases = this.leases.get(kind);
+      // Under leases the local instance is used only for owned shards: elsewhere it lives on the owner.
+      if (local && (!leases || !this.nats || leases.owns(shardOf(key, this.shardCount)))) return local;
       if (!this.nats) throw new BiopayError(ErrorCode.Unavailable, `actor kind ${kind} is not local and NATS is not configured`);
       remote ??= new RemoteKindClient(this.nats, kind, protocol, this.shardCount, this.log);
       return remote;
@@ -97,14 +113,14 @@ export class ActorSystem {
           const timeoutMs = options?.timeoutMs ?? this.defaultAskTimeoutMs;
           assertAskTimeout(timeoutMs);
           if (!Object.hasOwn(protocol, method)) throw new BiopayError(ErrorCode.BadRequest, `actor kind ${kind} has no method "${method}"`);
-          return route().ask(key, method, message, timeoutMs) as Promise<ResponseOf<typeof protocol, typeof method>>;
+          return route(key).ask(key, method, message, timeoutMs) as Promise<ResponseOf<typeof protocol, typeof method>>;
         } catch (error) {
           return Promise.reject(error);
         }
       },
       tell: (key, method, message) => {
         try {
-          route().tell(key, method, message);
+          route(key).tell(key, method, message);
         } catch (error) {
           this.log('warn', 'actor.tell_failed', { kind, key, method, code: (error as BiopayError).code });
         }
@@ -128,8 +144,26 @@ export class ActorSystem {
 
   private async drainOnce(): Promise<void> {
     const deadlineMs = Date.now() + this.drainTimeoutMs;
+    await Promise.all([...this.leases.values()].map((leases) => leases.halt()));
     await Promise.all([...this.servers.values()].map((server) => server.drain()));
     await Promise.all([...this.kinds.values()].map((kind) => kind.drain(deadlineMs)));
+    // Leases go last: another node may take a shard only once its work here is finished.
+    await Promise.all([...this.leases.values()].map((leases) => leases.releaseAll()));
+  }
+
+  private async serveLeased(kind: string, server: KindServer, options: LeaseOptions): Promise<void> {
+    if (this.leases.has(kind)) return;
+    const local = this.kinds.get(kind)!;
+    const { kv, ttlMs } = await openShardBucket(this.nats!, options);
+    const leases = new ShardLeases(kv, kind, this.nodeId, this.shardCount, ttlMs, {
+      acquired: (shard) => server.add([actorSubject(kind, shard)]),
+      relinquished: async (shard) => {
+        await server.remove([actorSubject(kind, shard)]);
+        await local.quiesce((key) => shardOf(key, this.shardCount) === shard);
+      },
+    }, this.log);
+    this.leases.set(kind, leases);
+    await leases.start();
   }
 
   private kindServer(kind: string): KindServer {

@@ -11,15 +11,15 @@ export const calibration: Calibration = {
   "points": [
     {
       "fmr": 0.001,
-      "threshold": 0.023807
+      "threshold": 0.023627
     },
     {
       "fmr": 0.0001,
-      "threshold": 0.031468
+      "threshold": 0.032255
     },
     {
       "fmr": 0.00001,
-      "threshold": 0.043683
+      "threshold": 0.044708
     }
   ]
 };

@@ -33,6 +33,23 @@ export function loadFvcFolder(dir: string): FvcSample[] {
   });
 }
 
+/** Every `*.iso` file of a folder, its name without extension as id. */
+export function loadTemplateFolder(dir: string): { id: string; bytes: Uint8Array }[] {
+  const names = readdirSync(dir).filter((name) => name.endsWith('.iso')).sort();
+  if (names.length > maxFolderFiles) throw new BiopayError(ErrorCode.BadRequest, `more than ${maxFolderFiles} templates in ${dir}`);
+  return names.map((name) => ({ id: name.slice(0, -4), bytes: new Uint8Array(readFileSync(join(dir, name))) }));
+}
+
+/** A folder of FVC templates, or a folder of such folders (one per database). */
+export function fvcFolders(dir: string): string[] {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  if (entries.some((entry) => entry.isFile() && fvcName.test(entry.name))) return [dir];
+  const folders = entries.filter((entry) => entry.isDirectory()).map((entry) => join(dir, entry.name)).sort();
+  const withTemplates = folders.filter((folder) => readdirSync(folder).some((name) => fvcName.test(name)));
+  if (withTemplates.length === 0) throw new BiopayError(ErrorCode.BadRequest, `no FINGER_IMPRESSION.iso files in ${dir} or its folders`);
+  return withTemplates;
+}
+
 export function fvcPairs(samples: readonly FvcSample[]): FvcPairs {
   const pairs: FvcPairs = { genuine: [], impostorAll: [], impostorFvc: [] };
   const firstImpression = new Map<string, number>();

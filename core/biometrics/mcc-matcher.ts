@@ -3,12 +3,23 @@
  * global consolidation (greedy one-to-one pair selection, relaxation on geometric compatibility,
  * average of the most efficient pairs). Pure CPU on typed arrays, no allocation per comparison:
  * it runs inside piscina workers over a SharedArrayBuffer gallery.
+ *
+ * Cost control (the budget is about 10 µs per comparison):
+ *   - only cylinders of minutiae with close directions are compared (maxDirectionDiffRad);
+ *   - similarity 1 - sqrt(popcount(a xor b)) / (|a| + |b|), norms precomputed at enrollment;
+ *   - pairs are ordered by a counting sort on the top 8 bits of their similarity;
+ *   - compatibility sigmoids come from tables, and incompatible pairs (the usual case between
+ *     impostors) are dropped, so relaxation works on a sparse matrix.
  */
-import { cellsWithinRadius } from './cylinder.js';
 import { cylinderWords, defaultMccParams, type MccParams } from './mcc-params.js';
+import { SimdLocalStage, simdCylinderWords } from './simd-local-stage.js';
 import { templateOffsets } from './template.js';
 
 const twoPi = 2 * Math.PI;
+const buckets = 256;
+/** Sigmoid tables: 1024 steps up to where the sigmoid falls under `negligible`. */
+const tableSize = 1024;
+const negligible = 1e-4;
 
 function popcount(v: number): number {
   v = v - ((v >>> 1) & 0x55555555);
@@ -26,6 +37,38 @@ function sigmoid(value: number, mu: number, tau: number): number {
   return 1 / (1 + Math.exp(-tau * (value - mu)));
 }
 
+/** atan2 within about 0.004 rad (enough against compatibility tolerances of 0.26 rad). */
+function fastAtan2(y: number, x: number): number {
+  const ax = Math.abs(x);
+  const ay = Math.abs(y);
+  if (ax === 0 && ay === 0) return 0;
+  const swap = ay > ax;
+  const z = swap ? ax / ay : ay / ax;
+  let angle = z * (Math.PI / 4 + 0.273 * (1 - z));
+  if (swap) angle = Math.PI / 2 - angle;
+  if (x < 0) angle = Math.PI - angle;
+  return y < 0 ? -angle : angle;
+}
+
+/** A decreasing sigmoid tabulated on [0, limit), zero beyond. */
+class SigmoidTable {
+  readonly values = new Float64Array(tableSize + 1);
+  readonly scale: number;
+
+  constructor(mu: number, tau: number) {
+    // tau < 0: the sigmoid falls from ~1 to 0 as the difference grows.
+    const limit = mu + Math.log(1 / negligible - 1) / -tau;
+    this.scale = tableSize / limit;
+    for (let index = 0; index < tableSize; index++) this.values[index] = sigmoid(index / this.scale, mu, tau);
+    this.values[tableSize] = 0;
+  }
+
+  at(value: number): number {
+    const index = (value * this.scale) | 0;
+    return index < tableSize ? this.values[index]! : 0;
+  }
+}
+
 /** A view of one template inside a word array (the gallery or a standalone template). */
 export interface TemplateRef {
   words: Uint32Array;
@@ -40,35 +83,59 @@ export function templateRef(template: Uint32Array, base = 0): TemplateRef {
 export class MccMatcher {
   private readonly params: MccParams;
   private readonly words: number;
-  private readonly minMatchableBits: number;
   private readonly maxMinutiae: number;
+  private readonly distanceTable: SigmoidTable;
+  private readonly angleTable: SigmoidTable;
+  private readonly pairsWanted: Int32Array;
   private readonly keys: Uint32Array;
-  private readonly pairA: Int32Array;
-  private readonly pairB: Int32Array;
+  private readonly simd: SimdLocalStage | undefined;
+  private readonly sorted: Uint32Array;
+  private readonly bucketStart = new Int32Array(buckets + 1);
+  private readonly usedA: Uint8Array;
+  private readonly usedB: Uint8Array;
+  // Selected pairs, geometry copied out of the templates.
+  private readonly pairXa: Float64Array;
+  private readonly pairYa: Float64Array;
+  private readonly pairTa: Float64Array;
+  private readonly pairXb: Float64Array;
+  private readonly pairYb: Float64Array;
+  private readonly pairTb: Float64Array;
   private readonly lambda0: Float64Array;
   private readonly lambda: Float64Array;
   private readonly lambdaNext: Float64Array;
-  private readonly rho: Float64Array;
-  private readonly efficiency: Float64Array;
-  private readonly usedA: Uint8Array;
-  private readonly usedB: Uint8Array;
+  // Sparse symmetric compatibility matrix (pair rows, entries with rho above negligible).
+  private readonly rowStart: Int32Array;
+  private readonly rowLength: Int32Array;
+  private readonly entryColumn: Int32Array;
+  private readonly entryValue: Float64Array;
+  private readonly topEfficiency: Float64Array;
+  private readonly topLambda: Float64Array;
 
-  constructor(params: MccParams = defaultMccParams) {
+  /** `useSimd: false` forces the JavaScript local stage (the reference the SIMD stage must equal). */
+  constructor(params: MccParams = defaultMccParams, options: { useSimd?: boolean } = {}) {
     this.params = params;
     this.words = cylinderWords(params);
-    this.minMatchableBits = params.minMatchableCellShare * cellsWithinRadius(params) * params.directionCells;
     const m = params.maxMinutiae;
     this.maxMinutiae = m;
+    this.distanceTable = new SigmoidTable(params.relaxDistanceMuPx, params.relaxDistanceTau);
+    this.angleTable = new SigmoidTable(params.relaxAngleMuRad, params.relaxAngleTau);
+    this.pairsWanted = Int32Array.from({ length: m + 1 }, (_, n) => params.minPairs + Math.round(sigmoid(n, params.pairsMu, params.pairsTau) * (params.maxPairs - params.minPairs)));
     this.keys = new Uint32Array(m * m);
-    this.pairA = new Int32Array(m);
-    this.pairB = new Int32Array(m);
+    const simdFits = this.words === simdCylinderWords && m <= 128 && options.useSimd !== false;
+    this.simd = simdFits ? SimdLocalStage.create() : undefined;
+    this.sorted = new Uint32Array(m * m);
+    this.usedA = new Uint8Array(m);
+    this.usedB = new Uint8Array(m);
+    [this.pairXa, this.pairYa, this.pairTa, this.pairXb, this.pairYb, this.pairTb] = Array.from({ length: 6 }, () => new Float64Array(m));
     this.lambda0 = new Float64Array(m);
     this.lambda = new Float64Array(m);
     this.lambdaNext = new Float64Array(m);
-    this.rho = new Float64Array(m * m);
-    this.efficiency = new Float64Array(m);
-    this.usedA = new Uint8Array(m);
-    this.usedB = new Uint8Array(m);
+    this.rowStart = new Int32Array(m);
+    this.rowLength = new Int32Array(m);
+    this.entryColumn = new Int32Array(m * m);
+    this.entryValue = new Float64Array(m * m);
+    this.topEfficiency = new Float64Array(params.maxPairs);
+    this.topLambda = new Float64Array(params.maxPairs);
   }
 
   /** Similarity in [0, 1] of two templates in matcher form. */
@@ -76,11 +143,13 @@ export class MccMatcher {
     const nA = Math.min(a.words[a.base + 1]!, this.maxMinutiae);
     const nB = Math.min(b.words[b.base + 1]!, this.maxMinutiae);
     if (nA === 0 || nB === 0) return 0;
-    const count = this.localSimilarities(a, nA, b, nB);
-    const pairs = this.selectPairs(count, Math.min(nA, nB));
+    const count = this.simd
+      ? this.simd.compare(a.words, templateOffsets(a.base, nA, this.words).theta, nA, b.words, templateOffsets(b.base, nB, this.words).theta, nB, this.params.maxDirectionDiffRad)
+      : this.localSimilarities(a, nA, b, nB);
+    const pairs = this.selectPairs(a, nA, b, nB, this.simd ? this.simd.keys : this.keys, count, Math.min(nA, nB));
     if (pairs === 0) return 0;
-    this.relax(a, nA, b, nB, pairs);
-    return this.consolidate(pairs, Math.min(nA, nB));
+    this.relax(pairs);
+    return this.consolidate(pairs, this.pairsWanted[Math.min(nA, nB)]!);
   }
 
   /** Fills keys with (similarity << 16 | i << 8 | j) for every comparable pair; returns the count. */
@@ -90,120 +159,144 @@ export class MccMatcher {
     const bt = templateOffsets(b.base, nB, w);
     const aw = a.words;
     const bw = b.words;
+    const af = a.floats;
+    const bf = b.floats;
     const maxDiff = this.params.maxDirectionDiffRad;
-    const minBits = this.minMatchableBits;
+    const keys = this.keys;
     let count = 0;
     for (let i = 0; i < nA; i++) {
-      const thetaA = a.floats[at.theta + i]!;
+      const thetaA = af[at.theta + i]!;
+      const normA = af[at.norm + i]!;
       const aBits = at.bits + i * w;
-      const aValid = at.valid + i * w;
       for (let j = 0; j < nB; j++) {
-        const d = wrap(thetaA - b.floats[bt.theta + j]!);
-        if (d > maxDiff || d < -maxDiff) continue;
+        let d = thetaA - bf[bt.theta + j]!;
+        if (d < 0) d = -d;
+        if (d > Math.PI) d = twoPi - d;
+        if (d > maxDiff) continue;
         const bBits = bt.bits + j * w;
-        const bValid = bt.valid + j * w;
-        let both = 0;
-        let onA = 0;
-        let onB = 0;
         let differ = 0;
-        for (let k = 0; k < w; k++) {
-          const mask = aw[aValid + k]! & bw[bValid + k]!;
-          const ca = aw[aBits + k]! & mask;
-          const cb = bw[bBits + k]! & mask;
-          both += popcount(mask);
-          onA += popcount(ca);
-          onB += popcount(cb);
-          differ += popcount(ca ^ cb);
-        }
-        if (both < minBits || onA + onB === 0) continue;
-        const similarity = 1 - Math.sqrt(differ) / (Math.sqrt(onA) + Math.sqrt(onB));
+        for (let k = 0; k < w; k++) differ += popcount(aw[aBits + k]! ^ bw[bBits + k]!);
+        const norms = normA + bf[bt.norm + j]!;
+        if (norms === 0) continue;
+        const similarity = 1 - Math.sqrt(differ) / norms;
         if (similarity <= 0) continue;
-        this.keys[count++] = ((Math.round(similarity * 0xffff) << 16) | (i << 8) | j) >>> 0;
+        keys[count++] = (((similarity * 0xffff) << 16) | (i << 8) | j) >>> 0;
       }
     }
     return count;
   }
 
+  /** Counting sort on the top 8 bits of the keys, best bucket first. */
+  private sortKeys(keys: Uint32Array, count: number): Uint32Array {
+    const start = this.bucketStart;
+    start.fill(0);
+    for (let index = 0; index < count; index++) start[buckets - 1 - (keys[index]! >>> 24) + 1]!++;
+    for (let bucket = 1; bucket <= buckets; bucket++) start[bucket]! += start[bucket - 1]!;
+    for (let index = 0; index < count; index++) {
+      const key = keys[index]!;
+      this.sorted[start[buckets - 1 - (key >>> 24)]!++] = key;
+    }
+    return this.sorted;
+  }
+
   /** Greedy one-to-one choice of the best local pairs (LSS with each minutia used once). */
-  private selectPairs(count: number, limit: number): number {
-    const sorted = this.keys.subarray(0, count).sort();
-    this.usedA.fill(0);
-    this.usedB.fill(0);
+  private selectPairs(a: TemplateRef, nA: number, b: TemplateRef, nB: number, keys: Uint32Array, count: number, limit: number): number {
+    const sorted = this.sortKeys(keys, count);
+    const at = templateOffsets(a.base, nA, this.words);
+    const bt = templateOffsets(b.base, nB, this.words);
+    this.usedA.fill(0, 0, nA);
+    this.usedB.fill(0, 0, nB);
     let pairs = 0;
-    for (let index = count - 1; index >= 0 && pairs < limit; index--) {
+    for (let index = 0; index < count && pairs < limit; index++) {
       const key = sorted[index]!;
       const i = (key >>> 8) & 0xff;
       const j = key & 0xff;
       if (this.usedA[i] || this.usedB[j]) continue;
       this.usedA[i] = 1;
       this.usedB[j] = 1;
-      this.pairA[pairs] = i;
-      this.pairB[pairs] = j;
+      this.pairXa[pairs] = a.floats[at.x + i]!;
+      this.pairYa[pairs] = a.floats[at.y + i]!;
+      this.pairTa[pairs] = a.floats[at.theta + i]!;
+      this.pairXb[pairs] = b.floats[bt.x + j]!;
+      this.pairYb[pairs] = b.floats[bt.y + j]!;
+      this.pairTb[pairs] = b.floats[bt.theta + j]!;
       this.lambda0[pairs] = (key >>> 16) / 0xffff;
       pairs++;
     }
     return pairs;
   }
 
+  /** Compatibility of pairs t and k: distances, relative directions and radial angles agree. */
+  private compatibility(t: number, k: number): number {
+    const dxa = this.pairXa[k]! - this.pairXa[t]!;
+    const dya = this.pairYa[k]! - this.pairYa[t]!;
+    const dxb = this.pairXb[k]! - this.pairXb[t]!;
+    const dyb = this.pairYb[k]! - this.pairYb[t]!;
+    const distance = this.distanceTable.at(Math.abs(Math.sqrt(dxa * dxa + dya * dya) - Math.sqrt(dxb * dxb + dyb * dyb)));
+    if (distance === 0) return 0;
+    const ta = this.pairTa[t]!;
+    const tb = this.pairTb[t]!;
+    const direction = this.angleTable.at(Math.abs(wrap(wrap(ta - this.pairTa[k]!) - wrap(tb - this.pairTb[k]!))));
+    if (direction === 0) return 0;
+    const radial = this.angleTable.at(Math.abs(wrap(wrap(ta - fastAtan2(dya, dxa)) - wrap(tb - fastAtan2(dyb, dxb)))));
+    return distance * direction * radial;
+  }
+
   /** Relaxation: a pair keeps its similarity only if geometrically compatible pairs support it. */
-  private relax(a: TemplateRef, nA: number, b: TemplateRef, nB: number, pairs: number): void {
+  private relax(pairs: number): void {
     const p = this.params;
-    const w = this.words;
-    const at = templateOffsets(a.base, nA, w);
-    const bt = templateOffsets(b.base, nB, w);
-    const af = a.floats;
-    const bf = b.floats;
-    for (let t = 0; t < pairs; t++) {
-      const ia = this.pairA[t]!;
-      const ib = this.pairB[t]!;
-      const xa = af[at.x + ia]!;
-      const ya = af[at.y + ia]!;
-      const ta = af[at.theta + ia]!;
-      const xb = bf[bt.x + ib]!;
-      const yb = bf[bt.y + ib]!;
-      const tb = bf[bt.theta + ib]!;
-      this.rho[t * pairs + t] = 0;
-      for (let k = t + 1; k < pairs; k++) {
-        const ka = this.pairA[k]!;
-        const kb = this.pairB[k]!;
-        const dxa = af[at.x + ka]! - xa;
-        const dya = af[at.y + ka]! - ya;
-        const dxb = bf[bt.x + kb]! - xb;
-        const dyb = bf[bt.y + kb]! - yb;
-        const d1 = Math.abs(Math.sqrt(dxa * dxa + dya * dya) - Math.sqrt(dxb * dxb + dyb * dyb));
-        const d2 = Math.abs(wrap(wrap(ta - af[at.theta + ka]!) - wrap(tb - bf[bt.theta + kb]!)));
-        const d3 = Math.abs(wrap(wrap(ta - Math.atan2(dya, dxa)) - wrap(tb - Math.atan2(dyb, dxb))));
-        const rho =
-          sigmoid(d1, p.relaxDistanceMuPx, p.relaxDistanceTau) *
-          sigmoid(d2, p.relaxAngleMuRad, p.relaxAngleTau) *
-          sigmoid(d3, p.relaxAngleMuRad, p.relaxAngleTau);
-        this.rho[t * pairs + k] = rho;
-        this.rho[k * pairs + t] = rho;
-      }
-    }
+    this.buildCompatibility(pairs);
     this.lambda.set(this.lambda0.subarray(0, pairs));
     const keep = p.relaxWeight;
     const spread = pairs > 1 ? (1 - keep) / (pairs - 1) : 0;
     for (let iteration = 0; iteration < p.relaxIterations; iteration++) {
       for (let t = 0; t < pairs; t++) {
         let support = 0;
-        const row = t * pairs;
-        for (let k = 0; k < pairs; k++) support += this.rho[row + k]! * this.lambda[k]!;
+        const end = this.rowStart[t]! + this.rowLength[t]!;
+        for (let entry = this.rowStart[t]!; entry < end; entry++) support += this.entryValue[entry]! * this.lambda[this.entryColumn[entry]!]!;
         this.lambdaNext[t] = keep * this.lambda[t]! + spread * support;
       }
       this.lambda.set(this.lambdaNext.subarray(0, pairs));
     }
   }
 
-  /** Mean relaxed similarity of the nP pairs that kept the largest share of their similarity. */
-  private consolidate(pairs: number, smallerCount: number): number {
-    const p = this.params;
-    const wanted = p.minPairs + Math.round(sigmoid(smallerCount, p.pairsMu, p.pairsTau) * (p.maxPairs - p.minPairs));
-    for (let t = 0; t < pairs; t++) this.efficiency[t] = this.lambda[t]! / this.lambda0[t]!;
-    const order = Array.from({ length: pairs }, (_, t) => t).sort((x, y) => this.efficiency[y]! - this.efficiency[x]!);
+  /** Sparse rows: row t has room for `pairs` entries at t * pairs. */
+  private buildCompatibility(pairs: number): void {
+    for (let t = 0; t < pairs; t++) {
+      this.rowStart[t] = t * pairs;
+      this.rowLength[t] = 0;
+    }
+    for (let t = 0; t < pairs; t++) {
+      for (let k = t + 1; k < pairs; k++) {
+        const rho = this.compatibility(t, k);
+        if (rho === 0) continue;
+        const forward = this.rowStart[t]! + this.rowLength[t]!++;
+        this.entryColumn[forward] = k;
+        this.entryValue[forward] = rho;
+        const backward = this.rowStart[k]! + this.rowLength[k]!++;
+        this.entryColumn[backward] = t;
+        this.entryValue[backward] = rho;
+      }
+    }
+  }
+
+  /** Mean relaxed similarity of the `wanted` pairs that kept the largest share of their similarity. */
+  private consolidate(pairs: number, wanted: number): number {
+    let size = 0;
+    for (let t = 0; t < pairs; t++) {
+      const efficiency = this.lambda[t]! / this.lambda0[t]!;
+      if (size === wanted && efficiency <= this.topEfficiency[size - 1]!) continue;
+      let index = size < wanted ? size++ : size - 1;
+      while (index > 0 && this.topEfficiency[index - 1]! < efficiency) {
+        this.topEfficiency[index] = this.topEfficiency[index - 1]!;
+        this.topLambda[index] = this.topLambda[index - 1]!;
+        index--;
+      }
+      this.topEfficiency[index] = efficiency;
+      this.topLambda[index] = this.lambda[t]!;
+    }
     let sum = 0;
-    const taken = Math.min(wanted, pairs);
-    for (let index = 0; index < taken; index++) sum += this.lambda[order[index]!]!;
+    for (let index = 0; index < size; index++) sum += this.topLambda[index]!;
     return sum / wanted;
   }
 }

@@ -1,7 +1,10 @@
 /**
  * Parameters of our Minutia Cylinder-Code matcher (Cappelli, Ferrara, Maltoni, "Minutia
  * Cylinder-Code: a new representation and matching technique for fingerprint recognition",
- * IEEE TPAMI 32(12), 2010), bit-vector variant with LSS-R consolidation.
+ * IEEE TPAMI 32(12), 2010), bit-vector variant with LSS-R consolidation. Departures from the
+ * paper, measured on FVC2002 for speed at equal accuracy: 8 x 8 x 4 cells (256 bits), cylinders
+ * compared only for directions within 60 degrees, and similarity without per-cell validity masks
+ * (validity only decides whether a cylinder is usable).
  *
  * The paper's values are for 500 dpi images; the FVC2002 templates we calibrate on were extracted
  * after a resize to 300 x 400 pixels, so lengths are scaled. Changing any value here changes every
@@ -28,8 +31,6 @@ export interface MccParams {
   minNeighbours: number;
   /** Largest direction difference of two minutiae whose cylinders are compared. */
   maxDirectionDiffRad: number;
-  /** Minimum share of cells valid in both cylinders for a comparison. */
-  minMatchableCellShare: number;
   /** Relaxation: compatibility sigmoids (distance, relative direction, radial angle). */
   relaxDistanceMuPx: number;
   relaxDistanceTau: number;
@@ -51,15 +52,14 @@ const scale = 0.8;
 export const defaultMccParams: Readonly<MccParams> = Object.freeze({
   radiusPx: 70 * scale,
   spatialCells: 8,
-  directionCells: 6,
+  directionCells: 4,
   sigmaSpatialPx: (28 / 3) * scale,
   sigmaDirectionRad: (2 * Math.PI) / 9,
   bitThreshold: 0.01,
   hullMarginPx: 50 * scale,
   minValidCellShare: 0.75,
   minNeighbours: 2,
-  maxDirectionDiffRad: Math.PI / 2,
-  minMatchableCellShare: 0.6,
+  maxDirectionDiffRad: Math.PI / 3,
   relaxDistanceMuPx: 5 * scale,
   relaxDistanceTau: -8 / 5 / scale,
   relaxAngleMuRad: Math.PI / 12,

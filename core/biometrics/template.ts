@@ -6,7 +6,9 @@
  * Layout in 32-bit words, n = usable minutiae, W = words per cylinder:
  *   [0] layout tag   [1] n
  *   [2, 2+n) x   [2+n, 2+2n) y   [2+2n, 2+3n) direction (f32, math axes: y up, radians)
- *   [2+3n, 2+3n+nW) cylinder bits   [2+3n+nW, 2+3n+2nW) cylinder validity
+ *   [2+3n, 2+4n) cylinder norm, sqrt(popcount) (f32)   [2+4n, 2+4n+nW) cylinder bits
+ * Cell validity only decides at enrollment whether a cylinder is usable; unusable minutiae are
+ * dropped (they still shaped their neighbours' cylinders).
  */
 import { BiopayError, ErrorCode } from '../errors.js';
 import { buildCylinders } from './cylinder.js';
@@ -14,17 +16,23 @@ import { normalizeAngle } from './geometry.js';
 import { parseIsoRecord, type FingerView, type IsoRecord } from './iso.js';
 import { cylinderWords, defaultMccParams, type MccParams } from './mcc-params.js';
 
-export const templateLayoutTag = 0x4d434331; // "MCC1"
+export const templateLayoutTag = 0x4d434332; // "MCC2"
 export const templateHeaderWords = 2;
 
 export function templateWords(minutiae: number, words: number): number {
-  return templateHeaderWords + 3 * minutiae + 2 * minutiae * words;
+  return templateHeaderWords + 4 * minutiae + minutiae * words;
 }
 
 /** Word offsets of the parts of a template of n minutiae starting at base. */
 export function templateOffsets(base: number, n: number, words: number) {
   const x = base + templateHeaderWords;
-  return { x, y: x + n, theta: x + 2 * n, bits: x + 3 * n, valid: x + 3 * n + n * words };
+  return { x, y: x + n, theta: x + 2 * n, norm: x + 3 * n, bits: x + 4 * n };
+}
+
+function bitCount(word: number): number {
+  let count = 0;
+  for (let rest = word >>> 0; rest !== 0; rest >>>= 1) count += rest & 1;
+  return count;
 }
 
 /** The view a record is matched by: best quality, then most minutiae. */
@@ -73,8 +81,9 @@ export function templateFromRecord(record: IsoRecord, params: MccParams = defaul
     floats[at.x + index] = points.xs[m]!;
     floats[at.y + index] = points.ys[m]!;
     floats[at.theta + index] = points.thetas[m]!;
-    template.set(cylinders.bits.subarray(m * words, (m + 1) * words), at.bits + index * words);
-    template.set(cylinders.valid.subarray(m * words, (m + 1) * words), at.valid + index * words);
+    const bits = cylinders.bits.subarray(m * words, (m + 1) * words);
+    floats[at.norm + index] = Math.sqrt(bits.reduce((sum, word) => sum + bitCount(word), 0));
+    template.set(bits, at.bits + index * words);
   });
   return template;
 }

@@ -8,18 +8,16 @@
  * expects (an OR would let a new terminal list widen an existing geofence).
  */
 import { BiopayError, ErrorCode } from '../errors.js';
-import { assertPositiveAmount, formatAmount } from '../money.js';
+import { assertPositiveAmount } from '../money.js';
 import type { Refusal } from '../../proto/gen/biopay/v1/common.js';
 import type { AmountQuota, CountLimit, Period, SpendingPolicy } from '../../proto/gen/biopay/v1/ledger.js';
 import { distanceM, isInsideGeofence, isValidGeoPoint } from './geo.js';
 import { periodAdjective, periodCode } from './period.js';
-import { localTime, zoneOrUtc } from './time-zone.js';
+import { distanceText, moneyText } from './text.js';
+import { localTime } from './local-clock.js';
+import { zoneOrUtc } from './time-zone.js';
 import { RefusalCode, type PolicyCheckInput, type PolicyUsage } from './types.js';
 import { DAY_NAMES, describeWindow, formatMinute, isWithinWindow } from './window.js';
-
-function money(amountMinor: bigint, currency: string): string {
-  return `${formatAmount(amountMinor, currency)} ${currency}`;
-}
 
 function usageOf<T>(byPeriod: Map<Period, T>, period: Period, what: string): T {
   const used = byPeriod.get(period);
@@ -33,7 +31,7 @@ function checkMax(policy: SpendingPolicy, amountMinor: bigint, currency: string)
   if (maxMinor === 0n || amountMinor <= maxMinor) return undefined;
   return {
     code: RefusalCode.MaxPerPayment,
-    message: `maximum per payment: ${money(maxMinor, currency)}, ${money(amountMinor, currency)} asked`,
+    message: `maximum per payment: ${moneyText(maxMinor, currency)}, ${moneyText(amountMinor, currency)} asked`,
   };
 }
 
@@ -43,7 +41,7 @@ function checkQuota(quota: AmountQuota, amountMinor: bigint, currency: string, u
   const leftMinor = usedMinor >= quota.amountMinor ? 0n : quota.amountMinor - usedMinor;
   return {
     code: `QUOTA_${periodCode(quota.period)}`,
-    message: `${periodAdjective(quota.period)} quota: ${money(leftMinor, currency)} left, ${money(amountMinor, currency)} asked`,
+    message: `${periodAdjective(quota.period)} quota: ${moneyText(leftMinor, currency)} left, ${moneyText(amountMinor, currency)} asked`,
   };
 }
 
@@ -57,10 +55,6 @@ function checkCount(limit: CountLimit, usage: PolicyUsage): Refusal | undefined 
   };
 }
 
-function formatDistance(meters: number): string {
-  return meters < 1000 ? `${Math.ceil(meters)} m` : `${(meters / 1000).toFixed(1)} km`;
-}
-
 function checkPlace(policy: SpendingPolicy, input: PolicyCheckInput): Refusal | undefined {
   if (policy.places.length === 0) return undefined;
   const location = input.context.location;
@@ -69,7 +63,7 @@ function checkPlace(policy: SpendingPolicy, input: PolicyCheckInput): Refusal | 
   }
   if (policy.places.some((place) => isInsideGeofence(place, location))) return undefined;
   const outsideM = Math.min(...policy.places.map((place) => distanceM(place.center!, location) - place.radiusM));
-  return { code: RefusalCode.Place, message: `not an allowed place: ${formatDistance(outsideM)} outside the nearest one` };
+  return { code: RefusalCode.Place, message: `not an allowed place: ${distanceText(outsideM)} outside the nearest one` };
 }
 
 function checkListed(ids: string[], id: string, code: RefusalCode, what: string): Refusal | undefined {

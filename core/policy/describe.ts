@@ -1,17 +1,13 @@
 /** Human lines for `biopay policy show`. */
-import { formatAmount } from '../money.js';
 import type { SpendingPolicy } from '../../proto/gen/biopay/v1/ledger.js';
 import { periodAdjective } from './period.js';
+import { moneyText } from './text.js';
 import { describeWindow } from './window.js';
-
-function money(amountMinor: bigint, currency: string): string {
-  return `${formatAmount(amountMinor, currency)} ${currency}`;
-}
 
 function describeLimits(policy: SpendingPolicy, currency: string): string[] {
   const lines: string[] = [];
-  if (policy.maxPerPaymentMinor !== 0n) lines.push(`maximum per payment: ${money(policy.maxPerPaymentMinor, currency)}`);
-  for (const quota of policy.quotas) lines.push(`${periodAdjective(quota.period)} quota: ${money(quota.amountMinor, currency)}`);
+  if (policy.maxPerPaymentMinor !== 0n) lines.push(`maximum per payment: ${moneyText(policy.maxPerPaymentMinor, currency)}`);
+  for (const quota of policy.quotas) lines.push(`${periodAdjective(quota.period)} quota: ${moneyText(quota.amountMinor, currency)}`);
   for (const limit of policy.counts) lines.push(`${periodAdjective(limit.period)} payments: at most ${limit.count}`);
   for (const place of policy.places) {
     lines.push(`place: within ${place.radiusM} m of ${place.center?.latitudeDeg},${place.center?.longitudeDeg}`);

@@ -8,6 +8,7 @@ import { BiopayError, ErrorCode } from '../errors.js';
 import { formatAmount, parseAmount } from '../money.js';
 import type { Geofence, SpendingPolicy, TimeWindow } from '../../proto/gen/biopay/v1/ledger.js';
 import { periodFromWord, periodWord } from './period.js';
+import { canonicalTimeZone } from './time-zone.js';
 import { validatePolicy } from './validate.js';
 import { DAY_NAMES, MINUTES_PER_DAY, formatWindow } from './window.js';
 
@@ -155,7 +156,7 @@ export function parsePolicyFlags(flags: PolicyFlags, currency: string): Spending
   policy.terminalIds = parseIds(flags.terminal);
   policy.merchantIds = parseIds(flags.merchant);
   policy.windows = (flags.window ?? []).map(parseWindow);
-  policy.timeZone = flags.tz?.trim() ?? '';
+  policy.timeZone = canonicalTimeZone(flags.tz?.trim() ?? '');
   validatePolicy(policy);
   return policy;
 }

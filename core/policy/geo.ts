@@ -7,9 +7,10 @@ export const EARTH_RADIUS_M = 6_371_008.8;
 
 const RADIANS_PER_DEGREE = Math.PI / 180;
 
-export function isValidGeoPoint(point: GeoPoint | undefined): point is GeoPoint {
+/** Also refuses null: contexts decoded from JSON by hand may carry it. */
+export function isValidGeoPoint(point: GeoPoint | null | undefined): point is GeoPoint {
   return (
-    point !== undefined &&
+    point != null &&
     Number.isFinite(point.latitudeDeg) && Math.abs(point.latitudeDeg) <= 90 &&
     Number.isFinite(point.longitudeDeg) && Math.abs(point.longitudeDeg) <= 180
   );

@@ -2,7 +2,9 @@
 import { BiopayError, ErrorCode } from '../errors.js';
 import { Period } from '../../proto/gen/biopay/v1/ledger.js';
 import type { SpendingPolicy } from '../../proto/gen/biopay/v1/ledger.js';
-import { localTime, startOfLocalDayUnixMs } from './time-zone.js';
+import { setBounded } from './bounded-cache.js';
+import { localTime } from './local-clock.js';
+import { assertInstant, startOfLocalDayUnixMs, zoneOrUtc } from './time-zone.js';
 
 /** The periods a policy may name, in the order refusals and descriptions list them. */
 export const PERIODS: readonly Period[] = [Period.PERIOD_DAY, Period.PERIOD_WEEK, Period.PERIOD_MONTH, Period.PERIOD_LIFETIME];
@@ -44,6 +46,15 @@ export function periodFromWord(word: string): Period | undefined {
   return undefined;
 }
 
+interface Bounds {
+  startUnixMs: number;
+  nextUnixMs: number;
+}
+
+/** The last period computed per (period, zone): payments cluster in time, so it nearly always hits. */
+const BOUNDS_MAX = 256;
+const boundsByKey = new Map<string, Bounds>();
+
 /** Local date (year, month, day) of the first day of the period containing the instant. */
 function firstDayOf(period: Period, atUnixMs: number, timeZone: string): [number, number, number] {
   const t = localTime(atUnixMs, timeZone);
@@ -52,28 +63,35 @@ function firstDayOf(period: Period, atUnixMs: number, timeZone: string): [number
   return [t.year, t.month, 1];
 }
 
-/** Start of the day, week (Monday) or month containing the instant in the zone; LIFETIME is 0. */
-export function periodStartUnixMs(period: Period, atUnixMs: number, timeZone: string): number {
+function computeBounds(period: Period, atUnixMs: number, timeZone: string): Bounds {
+  const [year, month, day] = firstDayOf(period, atUnixMs, timeZone);
+  const startUnixMs = startOfLocalDayUnixMs(year, month, day, timeZone);
+  if (period === Period.PERIOD_DAY) return { startUnixMs, nextUnixMs: startOfLocalDayUnixMs(year, month, day + 1, timeZone) };
+  if (period === Period.PERIOD_WEEK) return { startUnixMs, nextUnixMs: startOfLocalDayUnixMs(year, month, day + 7, timeZone) };
+  return { startUnixMs, nextUnixMs: startOfLocalDayUnixMs(year, month + 1, 1, timeZone) };
+}
+
+function boundsOf(period: Period, atUnixMs: number, timeZone: string): Bounds {
   names(period);
+  assertInstant(atUnixMs);
   if (period === Period.PERIOD_LIFETIME) {
     localTime(atUnixMs, timeZone); // validates the instant and zone like the other periods
-    return 0;
+    return { startUnixMs: 0, nextUnixMs: Number.POSITIVE_INFINITY };
   }
-  const [year, month, day] = firstDayOf(period, atUnixMs, timeZone);
-  return startOfLocalDayUnixMs(year, month, day, timeZone);
+  const key = `${period}\u0000${zoneOrUtc(timeZone)}`;
+  const cached = boundsByKey.get(key);
+  if (cached && atUnixMs >= cached.startUnixMs && atUnixMs < cached.nextUnixMs) return cached;
+  return setBounded(boundsByKey, key, computeBounds(period, atUnixMs, timeZone), BOUNDS_MAX);
+}
+
+/** Start of the day, week (Monday) or month containing the instant in the zone; LIFETIME is 0. */
+export function periodStartUnixMs(period: Period, atUnixMs: number, timeZone: string): number {
+  return boundsOf(period, atUnixMs, timeZone).startUnixMs;
 }
 
 /** Start of the period after the one containing the instant; LIFETIME never ends (Infinity). */
 export function nextPeriodStartUnixMs(period: Period, atUnixMs: number, timeZone: string): number {
-  names(period);
-  if (period === Period.PERIOD_LIFETIME) {
-    localTime(atUnixMs, timeZone);
-    return Number.POSITIVE_INFINITY;
-  }
-  const [year, month, day] = firstDayOf(period, atUnixMs, timeZone);
-  if (period === Period.PERIOD_DAY) return startOfLocalDayUnixMs(year, month, day + 1, timeZone);
-  if (period === Period.PERIOD_WEEK) return startOfLocalDayUnixMs(year, month, day + 7, timeZone);
-  return startOfLocalDayUnixMs(year, month + 1, 1, timeZone);
+  return boundsOf(period, atUnixMs, timeZone).nextUnixMs;
 }
 
 /** The periods the ledger must compute usage for, each once, in PERIODS order. */

@@ -3,6 +3,7 @@
  * Formatters are costly to build, so they are cached per zone in a bounded map.
  */
 import { BiopayError, ErrorCode } from '../errors.js';
+import { setBounded } from './bounded-cache.js';
 
 /** Local calendar fields of one instant; month 1-12, weekday 0 = Monday ... 6 = Sunday. */
 export interface LocalTime {
@@ -22,7 +23,7 @@ const WEEKDAY_BY_SHORT_NAME: Readonly<Record<string, number>> = {
 };
 /** Payments happen between 1970 and the end of year 9999 (keeps eras and negative years out). */
 const INSTANT_MS_MAX = 253_402_300_799_999;
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 /** An empty zone is UTC (as for accounts opened without one). */
 export function zoneOrUtc(timeZone: string): string {
@@ -42,16 +43,18 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   } catch (error) {
     throw new BiopayError(ErrorCode.BadRequest, `unknown time zone "${timeZone}" (use an IANA name such as Europe/Berlin)`, { cause: error });
   }
-  // Bounded: forget the oldest zone; Map keeps insertion order.
-  if (formatters.size >= FORMATTERS_MAX) formatters.delete(formatters.keys().next().value!);
-  formatters.set(zone, formatter);
-  return formatter;
+  return setBounded(formatters, zone, formatter, FORMATTERS_MAX);
 }
 
 /** Throws BAD_REQUEST unless the zone is empty (UTC) or a zone Intl knows. */
 export function assertTimeZone(timeZone: string): string {
   formatterFor(timeZone);
   return timeZone;
+}
+
+/** The zone's canonical spelling ("europe/berlin" -> "Europe/Berlin"); empty stays empty (UTC). */
+export function canonicalTimeZone(timeZone: string): string {
+  return timeZone === '' ? '' : formatterFor(timeZone).resolvedOptions().timeZone;
 }
 
 export function assertInstant(atUnixMs: number): number {
@@ -61,7 +64,8 @@ export function assertInstant(atUnixMs: number): number {
   return atUnixMs;
 }
 
-export function localTime(atUnixMs: number, timeZone: string): LocalTime {
+/** Straight from Intl (a few microseconds); local-clock.ts memoizes it for hot paths. */
+export function localTimeUncached(atUnixMs: number, timeZone: string): LocalTime {
   return localFields(assertInstant(atUnixMs), timeZone);
 }
 

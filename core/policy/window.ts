@@ -51,6 +51,7 @@ export function formatWindow(window: TimeWindow): string {
 
 /** For people: "mon-fri 07:00-15:00", "sat,sun 22:00-02:00 next day". */
 export function describeWindow(window: TimeWindow): string {
+  if (window.startMinute === 0 && window.endMinute === 0) return `${formatDays(window.days)} all day`;
   const end = window.endMinute <= window.startMinute ? `${formatMinute(window.endMinute)} next day` : formatMinute(window.endMinute);
   return `${formatDays(window.days)} ${formatMinute(window.startMinute)}-${end}`;
 }

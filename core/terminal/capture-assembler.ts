@@ -1,9 +1,9 @@
 /**
  * The terminal's main control module, first stage: sensor events of one touch (same terminal and
- * session) are grouped for a short window into one capture, keeping the best-quality fingerprint
+ * session) are grouped, until the reading marked last or for a short window, into one capture, keeping the best-quality fingerprint
  * and face readings and dropping readings that fail liveness.
  */
-import { groupBy, map, mergeMap, filter, take, timer, toArray, type OperatorFunction } from 'rxjs';
+import { filter, groupBy, map, mergeMap, take, takeUntil, takeWhile, timer, toArray, type OperatorFunction } from 'rxjs';
 import { Modality, type Capture, type SensorEvent } from '../../proto/gen/biopay/v1/biometrics.js';
 import type { Money } from '../../proto/gen/biopay/v1/common.js';
 
@@ -24,14 +24,21 @@ export interface CaptureAssemblyOptions {
   readonly eventsPerSessionMax: number;
 }
 
-export const DEFAULT_CAPTURE_ASSEMBLY: CaptureAssemblyOptions = { windowMs: 50, livenessMin: 50, eventsPerSessionMax: 16 };
+export const DEFAULT_CAPTURE_ASSEMBLY: CaptureAssemblyOptions = { windowMs: 200, livenessMin: 50, eventsPerSessionMax: 16 };
 
 export function assembleCaptures(options: CaptureAssemblyOptions = DEFAULT_CAPTURE_ASSEMBLY): OperatorFunction<SensorEvent, Touch> {
   return (events) =>
     events.pipe(
       filter((event) => event.liveness >= options.livenessMin && event.terminalId !== '' && event.sessionId !== ''),
       groupBy((event) => `${event.terminalId}\u0000${event.sessionId}`, { duration: () => timer(options.windowMs) }),
-      mergeMap((session) => session.pipe(take(options.eventsPerSessionMax), toArray())),
+      // A session closes at its last reading, or when its window ends for sensors that never say.
+      mergeMap((session) =>
+        session.pipe(
+          takeWhile((event) => !event.last, true),
+          take(options.eventsPerSessionMax),
+          takeUntil(timer(options.windowMs)),
+          toArray(),
+        )),
       map(touchFromEvents),
       filter((touch): touch is Touch => touch !== undefined),
     );

@@ -38,6 +38,7 @@ export function publishTouch(nc: NatsConnection, touch: Touch): void {
     readings.push({ ...base, sensorId: 'camera-0', modality: Modality.MODALITY_FACE, quality: 70,
       features: { $case: 'embedding', value: { values: [...touch.faceEmbedding] } } });
   }
+  readings[readings.length - 1] = { ...readings[readings.length - 1]!, last: true };
   for (const reading of readings) nc.publish(subject, SensorEvent.encode(reading).finish());
 }
 

@@ -39,6 +39,7 @@ interface Enrolled {
 }
 
 export const DEFAULT_TARGET_FMR = 1e-4;
+const ASSOCIATION_IDLE_TIMEOUT_MS = 2_000;
 
 export async function startAssociationNode(options: AssociationNodeOptions): Promise<AssociationNode> {
   const { nc, system, sealer, log } = options;
@@ -52,9 +53,10 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   log.info('gallery replayed', { enrolled: engine.size });
 
   const service = new AssociationService(engine, enrolled, sealer, enrollmentLog, options.defaultTargetFmr ?? DEFAULT_TARGET_FMR);
+  // Identify is keyed by capture id: one short-lived actor per capture, passivated soon after.
   system.register(ActorKind.Association, AssociationProtocol, () => ({
     receive: (method, message) => service.receive(method, message),
-  }));
+  }), { idleTimeoutMs: ASSOCIATION_IDLE_TIMEOUT_MS });
   await system.serve(ActorKind.Association);
   return {
     engine,
@@ -76,7 +78,7 @@ function applyRecord(
   }
   try {
     const template = target.sealer.open(record.sealedTemplate, record.credentialId);
-    target.engine.add(record.credentialId, template, { hint: record.hint });
+    target.engine.add(record.credentialId, template, { hint: record.hint || undefined });
     target.enrolled.set(record.credentialId, { accountId: record.accountId, hint: record.hint });
   } catch (error) {
     // Logged by id only: never the template.
@@ -138,7 +140,7 @@ class AssociationService {
     }
     await this.refuseDuplicate(request.isoTemplate);
     // add() parses strictly and throws INVALID_TEMPLATE before anything is stored.
-    this.engine.add(credentialId, request.isoTemplate, { hint: request.hint });
+    this.engine.add(credentialId, request.isoTemplate, { hint: request.hint || undefined });
     this.enrolled.set(credentialId, { accountId: request.accountId, hint: request.hint });
     try {
       await this.enrollmentLog.append({

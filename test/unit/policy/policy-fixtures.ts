@@ -5,6 +5,11 @@ import type { PolicyCheckInput, PolicyUsage } from '../../../core/policy/index.j
 
 export const ALL_PERIODS = [Period.PERIOD_DAY, Period.PERIOD_WEEK, Period.PERIOD_MONTH, Period.PERIOD_LIFETIME];
 
+/** Keeps the first quota or count of each period (a policy may limit each period once). */
+export function uniqueByPeriod<T extends { period: Period }>(items: T[]): T[] {
+  return items.filter((item, i) => items.findIndex((other) => other.period === item.period) === i);
+}
+
 export function restricted(overrides: Partial<SpendingPolicy> = {}): SpendingPolicy {
   return {
     restricted: true, maxPerPaymentMinor: 0n, quotas: [], counts: [], places: [],
@@ -44,5 +49,5 @@ export function at(iso: string): bigint {
   return BigInt(ms);
 }
 
-/** Minute-of-day mask helper: bit 0 = Monday. */
+/** Bits of TimeWindow.days: bit 0 = Monday ... bit 6 = Sunday. */
 export const MON = 1, TUE = 2, WED = 4, THU = 8, FRI = 16, SAT = 32, SUN = 64;

@@ -6,7 +6,7 @@ import { assembleCaptures } from '../../../core/terminal/capture-assembler.js';
 function event(partial: Partial<SensorEvent> & { sessionId: string }): SensorEvent {
   return {
     terminalId: 'T1', sensorId: 'finger-0', modality: Modality.MODALITY_FINGERPRINT, features: undefined,
-    quality: 50, liveness: 90, capturedUnixMs: 0n, amount: undefined, hint: '', ...partial,
+    quality: 50, liveness: 90, capturedUnixMs: 0n, amount: undefined, hint: '', last: false, ...partial,
   };
 }
 
@@ -47,5 +47,20 @@ describe('capture assembly (RxJS)', () => {
     events.complete();
     const touches = await captures;
     expect(touches[0]!.capture.isoTemplate.toString()).toBe('q2');
+  });
+});
+
+describe('capture assembly closes at the last reading', () => {
+  it('emits without waiting for the window when a reading is marked last', async () => {
+    const events = new Subject<SensorEvent>();
+    const startedMs = performance.now();
+    const first = firstValueFrom(events.pipe(assembleCaptures({ windowMs: 5_000, livenessMin: 0, eventsPerSessionMax: 16 })));
+    events.next(event({ sessionId: 'quick', quality: 30, features: finger('a') }));
+    events.next(event({ sessionId: 'quick', quality: 70, features: finger('b'), last: true }));
+    const touch = await first;
+    expect(touch.capture.isoTemplate.toString()).toBe('b');
+    // Closed by the marker, not by the 5 s window (a behaviour check, not a timing benchmark).
+    expect(performance.now() - startedMs).toBeLessThan(4_000);
+    events.complete();
   });
 });

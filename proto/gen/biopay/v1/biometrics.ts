@@ -83,6 +83,8 @@ export interface SensorEvent {
     | undefined;
   /** Optional narrowing hint, e.g. a merchant community id. */
   hint: string;
+  /** Set on the sensor array's last reading of a touch: the capture closes without waiting. */
+  last: boolean;
 }
 
 export interface Embedding {
@@ -179,6 +181,7 @@ function createBaseSensorEvent(): SensorEvent {
     capturedUnixMs: 0n,
     amount: undefined,
     hint: "",
+    last: false,
   };
 }
 
@@ -221,6 +224,9 @@ export const SensorEvent: MessageFns<SensorEvent> = {
     }
     if (message.hint !== "") {
       writer.uint32(90).string(message.hint);
+    }
+    if (message.last !== false) {
+      writer.uint32(96).bool(message.last);
     }
     return writer;
   },
@@ -326,6 +332,14 @@ export const SensorEvent: MessageFns<SensorEvent> = {
             message.hint = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.last = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -372,6 +386,7 @@ export const SensorEvent: MessageFns<SensorEvent> = {
         : 0n,
       amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
       hint: isSet(object.hint) ? globalThis.String(object.hint) : "",
+      last: isSet(object.last) ? globalThis.Boolean(object.last) : false,
     };
   },
 
@@ -409,6 +424,9 @@ export const SensorEvent: MessageFns<SensorEvent> = {
     if (message.hint !== "") {
       obj.hint = message.hint;
     }
+    if (message.last !== false) {
+      obj.last = message.last;
+    }
     return obj;
   },
 
@@ -444,6 +462,7 @@ export const SensorEvent: MessageFns<SensorEvent> = {
       ? Money.fromPartial(object.amount)
       : undefined;
     message.hint = object.hint ?? "";
+    message.last = object.last ?? false;
     return message;
   },
 };

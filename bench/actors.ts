@@ -1,0 +1,114 @@
+/**
+ * Actor runtime benchmark. Workload: a counter actor answering `deposit` (DepositRequest -> Account)
+ * spread over `keys` keys, with `window` asks outstanding at a time.
+ *   - local asks per second: caller and actors in one ActorSystem (no serialization);
+ *   - remote asks per second: caller and host are two ActorSystems with their own NATS connections
+ *     to a nats-server child, every ask a protobuf request/reply over NATS;
+ *   - remote sequential round trip: one ask at a time, median latency.
+ * Each figure is the median of `runs`.
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { ActorSystem, type Actor } from '../core/actors/index.js';
+import { connectNats, type NatsConnection } from '../core/transport/nats.js';
+import { startNatsServerProcess } from '../core/transport/nats-server-process.js';
+import { Account, DepositRequest } from '../proto/gen/biopay/v1/ledger.js';
+
+const BenchProtocol = { deposit: { request: DepositRequest, response: Account } } as const;
+const KIND = 'benchacct';
+const keys = 256;
+const window = 512;
+const localAsks = 200_000;
+const remoteAsks = 20_000;
+const sequentialAsks = 2_000;
+
+class Counter implements Actor {
+  private balanceMinor = 0n;
+  constructor(private readonly key: string) {}
+  async receive(_method: string, message: unknown): Promise<unknown> {
+    this.balanceMinor += (message as DepositRequest).amountMinor;
+    return Account.fromPartial({ accountId: this.key, balanceMinor: this.balanceMinor });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function hostSystem(nats?: NatsConnection): ActorSystem {
+  const system = new ActorSystem({ nodeId: 'bench-host', nats, logger: () => undefined });
+  system.register(KIND, BenchProtocol, (key) => new Counter(key), { mailboxCapacity: window });
+  return system;
+}
+
+/** Asks per second with `window` asks in flight. */
+async function pipelinedRate(system: ActorSystem, total: number): Promise<number> {
+  const client = system.client(KIND, BenchProtocol);
+  const request: DepositRequest = { accountId: '', amountMinor: 1n, idempotencyKey: '' };
+  let next = 0;
+  const lane = async () => {
+    while (next < total) {
+      const i = next++;
+      await client.ask(`acc_${i % keys}`, 'deposit', request, { timeoutMs: 30_000 });
+    }
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: window }, lane));
+  return total / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+async function sequentialLatencyUs(system: ActorSystem): Promise<number> {
+  const client = system.client(KIND, BenchProtocol);
+  const request: DepositRequest = { accountId: '', amountMinor: 1n, idempotencyKey: '' };
+  const latencies: number[] = [];
+  for (let i = 0; i < sequentialAsks; i++) {
+    const started = process.hrtime.bigint();
+    await client.ask(`acc_${i % keys}`, 'deposit', request);
+    latencies.push(Number(process.hrtime.bigint() - started) / 1e3);
+  }
+  return median(latencies);
+}
+
+export async function runActorBench(options: { json: boolean; runs: number }): Promise<Record<string, unknown>> {
+  const runs = Math.max(1, Math.floor(options.runs));
+  const local: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const system = hostSystem();
+    local.push(await pipelinedRate(system, localAsks));
+    await system.drain();
+  }
+  const server = await startNatsServerProcess();
+  const hostConnection = await connectNats({ servers: server.url, name: 'bench-host' });
+  const callerConnection = await connectNats({ servers: server.url, name: 'bench-caller' });
+  const remote: number[] = [];
+  const roundTripUs: number[] = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      const host = hostSystem(hostConnection);
+      await host.serve(KIND);
+      const caller = new ActorSystem({ nodeId: 'bench-caller', nats: callerConnection, logger: () => undefined });
+      remote.push(await pipelinedRate(caller, remoteAsks));
+      roundTripUs.push(await sequentialLatencyUs(caller));
+      await host.drain();
+    }
+  } finally {
+    await callerConnection.close();
+    await hostConnection.close();
+    await server.stop();
+  }
+  const result = {
+    benchmark: 'actors',
+    workload: `counter actor, ${keys} keys, ${window} asks in flight; local ${localAsks} asks, remote ${remoteAsks} asks over one nats-server (2 connections, one process); sequential ${sequentialAsks} asks`,
+    machine: `${cpus()[0]?.model ?? 'unknown cpu'} x ${availableParallelism()}, node ${process.version}`,
+    runs,
+    localAsksPerSecond: Math.round(median(local)),
+    remoteAsksPerSecond: Math.round(median(remote)),
+    remoteRoundTripUsMedian: Math.round(median(roundTripUs)),
+  };
+  if (!options.json) {
+    const lines = Object.entries(result).map(([key, value]) => `${key.padEnd(30)} ${String(value)}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return result;
+}

@@ -1,0 +1,115 @@
+/**
+ * Fingerprint matching benchmark (issue 4). Workload: the 320 FVC2002 B templates of
+ * test/fixtures/fvc2002 (or $BIOPAY_FVC_DIR) converted once into matcher form.
+ *   - one-to-one comparisons per second on one core: probes searched against the prepared gallery
+ *     in this thread (the kernel the workers run), median of `runs`;
+ *   - 1:N throughput through MatchEngine with 1 and 2 worker threads (gallery replicated to
+ *     `scalingGallery` templates), median of `runs`, and the scaling factor;
+ *   - accuracy per database: EER over all impostor pairs and with the FVC protocol.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { folderAccuracy, scoreFolder } from '../core/biometrics/fvc-eval.js';
+import { fvcFolders, loadFvcFolder, type FvcSample } from '../core/biometrics/fvc-dataset.js';
+import { searchSlice } from '../core/biometrics/gallery-search.js';
+import { MatchEngine } from '../core/biometrics/match-engine.js';
+import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
+import { SharedGallery } from '../core/biometrics/shared-gallery.js';
+import { templateFromIso } from '../core/biometrics/template.js';
+
+const probesPerRun = 40;
+const scalingGallery = 3200;
+const scalingProbes = 16;
+
+function fixturesRoot(): string {
+  const override = process.env['BIOPAY_FVC_DIR'];
+  if (override) return override;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 4; depth++, dir = dirname(dir)) {
+    const candidate = join(dir, 'test', 'fixtures', 'fvc2002');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error('FVC fixtures not found: set BIOPAY_FVC_DIR');
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Comparisons per second of the worker kernel in this thread over the prepared gallery. */
+function singleCoreRate(samples: readonly FvcSample[]): number {
+  const gallery = new SharedGallery(samples.length, samples.length);
+  samples.forEach((sample, index) => gallery.put(String(index), templateFromIso(sample.bytes), 0));
+  const snapshot = gallery.snapshot();
+  const matcher = new MccMatcher();
+  const probes = samples.filter((_, index) => index % Math.floor(samples.length / probesPerRun) === 0).map((sample) => templateRef(templateFromIso(sample.bytes)));
+  const slice = { data: snapshot.data, directory: snapshot.directory, fromSlot: 0, toSlot: snapshot.slotCount, hintHash: 0, topK: 10 };
+  const startedMs = performance.now();
+  let comparisons = 0;
+  for (const probe of probes) comparisons += searchSlice(matcher, probe, slice).searched;
+  return comparisons / ((performance.now() - startedMs) / 1000);
+}
+
+async function engineRate(samples: readonly FvcSample[], workers: number): Promise<number> {
+  const engine = await MatchEngine.create({ workers, capacityTemplates: scalingGallery });
+  try {
+    for (let index = 0; index < scalingGallery; index++) engine.add(`t${index}`, samples[index % samples.length]!.bytes);
+    const probes = samples.slice(0, scalingProbes);
+    await engine.identify(probes[0]!.bytes);
+    const startedMs = performance.now();
+    let comparisons = 0;
+    for (const probe of probes) comparisons += (await engine.identify(probe.bytes, { topK: 10 })).searched;
+    return comparisons / ((performance.now() - startedMs) / 1000);
+  } finally {
+    await engine.close();
+  }
+}
+
+function accuracyByDatabase(folders: readonly string[]) {
+  const accuracy = folders.map((folder) => folderAccuracy(scoreFolder(folder)));
+  const percent = (rate: number) => Number((rate * 100).toFixed(2));
+  const byName = (pick: (entry: (typeof accuracy)[number]) => number) => Object.fromEntries(accuracy.map((entry) => [entry.name, percent(pick(entry))]));
+  const mean = (pick: (entry: (typeof accuracy)[number]) => number) => percent(accuracy.reduce((sum, entry) => sum + pick(entry), 0) / accuracy.length);
+  return {
+    eerPercentByDb: byName((entry) => entry.allImpostors.eer),
+    eerFvcProtocolPercentByDb: byName((entry) => entry.fvcProtocol.eer),
+    fnmrAtFmr1e3PercentByDb: byName((entry) => entry.allImpostors.fnmrAtFmr1e3),
+    zeroFmrPercentByDb: byName((entry) => entry.allImpostors.zeroFmr),
+    meanEerPercent: mean((entry) => entry.allImpostors.eer),
+    meanEerFvcProtocolPercent: mean((entry) => entry.fvcProtocol.eer),
+  };
+}
+
+export async function runMatchBench(options: { json: boolean; runs: number }): Promise<Record<string, unknown>> {
+  const runs = Math.max(1, Math.floor(options.runs));
+  const folders = fvcFolders(fixturesRoot());
+  const samples = folders.flatMap((folder) => loadFvcFolder(folder));
+  const single = Array.from({ length: runs }, () => singleCoreRate(samples));
+  const oneWorker: number[] = [];
+  const twoWorkers: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    oneWorker.push(await engineRate(samples, 1));
+    twoWorkers.push(await engineRate(samples, 2));
+  }
+  const result = {
+    benchmark: 'match',
+    workload: `${samples.length} FVC2002 templates; one-to-one: ${probesPerRun} probes x ${samples.length} gallery in one thread; 1:N: ${scalingProbes} probes x ${scalingGallery} gallery via MatchEngine`,
+    machine: `${cpus()[0]?.model ?? 'unknown cpu'} x ${availableParallelism()}, node ${process.version}`,
+    runs,
+    comparisonsPerSecondPerCore: Math.round(median(single)),
+    engineComparisonsPerSecond: { workers1: Math.round(median(oneWorker)), workers2: Math.round(median(twoWorkers)) },
+    scaling1to2: Number((median(twoWorkers) / median(oneWorker)).toFixed(2)),
+    ...accuracyByDatabase(folders),
+  };
+  if (!options.json) printTable(result);
+  return result;
+}
+
+function printTable(result: Record<string, unknown>): void {
+  const lines = Object.entries(result).map(([key, value]) => `${key.padEnd(30)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,55 @@
+/** Bad bytes on an actor subject get a typed error reply, and the node keeps serving. */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ActorEnvelope, ActorReply } from '../../../proto/gen/biopay/v1/actor.js';
+import { DepositRequest } from '../../../proto/gen/biopay/v1/ledger.js';
+import { ErrorCode } from '../../../core/errors.js';
+import { actorSubject, shardOf } from '../../../core/actors/index.js';
+import type { NatsConnection } from '../../../core/transport/nats.js';
+import { deploy, deposit, KIND, TestProtocol, useNatsServer, type Deployment } from './fixtures.js';
+
+const nats = useNatsServer('actors-malformed-test');
+let nc: NatsConnection;
+let d: Deployment;
+const subject = actorSubject(KIND, shardOf('m1', 64));
+
+beforeAll(async () => {
+  nc = nats();
+  d = await deploy('remote', { nats });
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+async function rawRequest(bytes: Uint8Array): Promise<string | undefined> {
+  const reply = await nc.request(subject, bytes, { timeout: 2_000 });
+  const decoded = ActorReply.decode(reply.data);
+  return decoded.result?.$case === 'error' ? decoded.result.value.code : undefined;
+}
+
+function envelope(fields: Partial<ActorEnvelope>): Uint8Array {
+  return ActorEnvelope.encode(ActorEnvelope.fromPartial({ kind: KIND, key: 'm1', method: 'deposit', ...fields })).finish();
+}
+
+const validPayload = Buffer.from(DepositRequest.encode(deposit(1n)).finish());
+
+it.each([
+  ['bytes that are not protobuf', Buffer.alloc(16, 0xff), ErrorCode.MalformedMessage],
+  ['text that decodes to an empty envelope', Buffer.from('hello, actor'), ErrorCode.MalformedMessage],
+  ['an empty message', new Uint8Array(0), ErrorCode.MalformedMessage],
+  ['an envelope with an undecodable payload', envelope({ payload: Buffer.from([0x0f, 0x01]) }), ErrorCode.MalformedMessage],
+  ['an envelope for another kind', envelope({ kind: 'other', payload: validPayload }), ErrorCode.MalformedMessage],
+  ['an envelope with an unknown method', envelope({ method: 'withdraw', payload: validPayload }), ErrorCode.BadRequest],
+  ['an envelope with a negative deadline', envelope({ payload: validPayload, deadlineUnixMs: -1n }), ErrorCode.MalformedMessage],
+])('replies to %s with a typed error and keeps serving', async (_name, bytes, code) => {
+  expect(await rawRequest(bytes)).toBe(code);
+  const client = d.caller.client(KIND, TestProtocol);
+  const before = (await client.ask('m1', 'get', { accountId: 'm1' })).balanceMinor;
+  expect((await client.ask('m1', 'deposit', deposit(1n))).balanceMinor).toBe(before + 1n);
+});
+
+it('survives a garbage publish without a reply subject', async () => {
+  nc.publish(subject, Buffer.alloc(8, 0xff));
+  const client = d.caller.client(KIND, TestProtocol);
+  await expect(client.ask('m1', 'get', { accountId: 'm1' })).resolves.toBeDefined();
+});

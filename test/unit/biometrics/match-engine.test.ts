@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MatchEngine } from '../../../core/biometrics/match-engine.js';
+import { BiopayError, ErrorCode } from '../../../core/errors.js';
+import { loadFvcDatabase, loadInvalidIso } from './fvc-fixtures.js';
+
+const db1 = loadFvcDatabase('DB1_B');
+const fingerOf = (id: string) => id.split('_')[0];
+
+async function expectInvalid(action: () => unknown): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(BiopayError);
+    expect((error as BiopayError).code).toBe(ErrorCode.InvalidTemplate);
+    return;
+  }
+  throw new Error('hostile template accepted');
+}
+
+describe('MatchEngine with worker threads', () => {
+  let engine: MatchEngine;
+
+  beforeAll(async () => {
+    engine = await MatchEngine.create({ workers: 2, capacityTemplates: 16 });
+    for (const sample of db1) engine.add(sample.id, sample.bytes);
+  });
+
+  afterAll(async () => {
+    await engine.close();
+  });
+
+  it('enrolls the 80 DB1 templates', () => {
+    expect(engine.size).toBe(80);
+  });
+
+  it('finds another impression of the probe finger at rank 1 for most probes', async () => {
+    let rankOne = 0;
+    for (const probe of db1) {
+      const { candidates, searched } = await engine.identify(probe.bytes, { topK: 3 });
+      expect(searched).toBe(80);
+      expect(candidates[0]!.id).toBe(probe.id);
+      for (let index = 1; index < candidates.length; index++) expect(candidates[index]!.score).toBeLessThanOrEqual(candidates[index - 1]!.score);
+      if (fingerOf(candidates[1]!.id) === fingerOf(probe.id)) rankOne++;
+    }
+    expect(rankOne / db1.length).toBeGreaterThan(0.9);
+  });
+
+  it('passes the FMR threshold for genuine best matches and not for strangers', async () => {
+    const threshold = engine.thresholdForFmr(1e-4);
+    expect(threshold).toBeGreaterThan(engine.thresholdForFmr(1e-3));
+    expect(threshold).toBeLessThan(engine.thresholdForFmr(1e-5));
+    const stranger = loadFvcDatabase('DB2_B');
+    let falseMatches = 0;
+    for (const probe of stranger) {
+      const { candidates } = await engine.identify(probe.bytes, { topK: 1 });
+      if (candidates[0]!.score >= threshold) falseMatches++;
+    }
+    // 80 searches of 80 templates = 6,400 impostor comparisons at FMR 1e-4: about 0.64 expected.
+    expect(falseMatches).toBeLessThanOrEqual(3);
+  });
+
+  it('removes and replaces templates', async () => {
+    const probe = db1[0]!;
+    expect(engine.remove(probe.id)).toBe(true);
+    expect(engine.remove(probe.id)).toBe(false);
+    expect(engine.size).toBe(79);
+    let result = await engine.identify(probe.bytes, { topK: 80 });
+    expect(result.searched).toBe(79);
+    expect(result.candidates.map((candidate) => candidate.id)).not.toContain(probe.id);
+    engine.add('replaced', db1[9]!.bytes);
+    engine.add('replaced', probe.bytes);
+    expect(engine.size).toBe(80);
+    result = await engine.identify(probe.bytes, { topK: 1 });
+    expect(result.candidates[0]!.id).toBe('replaced');
+    engine.remove('replaced');
+    engine.add(probe.id, probe.bytes);
+  });
+
+  it('narrows a search to the templates enrolled with the same hint', async () => {
+    const hinted = await MatchEngine.create({ workers: 2 });
+    try {
+      db1.forEach((sample) => hinted.add(sample.id, sample.bytes, { hint: sample.impression <= 4 ? 'north' : 'south' }));
+      const north = await hinted.identify(db1[0]!.bytes, { topK: 80, hint: 'north' });
+      expect(north.searched).toBe(40);
+      expect(north.candidates.every((candidate) => Number(candidate.id.split('_')[1]) <= 4)).toBe(true);
+      const none = await hinted.identify(db1[0]!.bytes, { hint: 'nowhere' });
+      expect(none).toEqual({ candidates: [], searched: 0 });
+    } finally {
+      await hinted.close();
+    }
+  });
+
+  it('refuses hostile templates on enrollment and search', async () => {
+    for (const { bytes } of loadInvalidIso()) {
+      await expectInvalid(() => engine.add('hostile', bytes));
+      await expectInvalid(() => engine.identify(bytes));
+    }
+    await expectInvalid(() => engine.add('hostile', new Uint8Array(1000).fill(0xff)));
+    expect(engine.size).toBe(80);
+  });
+
+  it('agrees with the in-thread search', async () => {
+    const local = await MatchEngine.create({ workers: 0 });
+    try {
+      for (const sample of db1) local.add(sample.id, sample.bytes);
+      for (const probe of db1.filter((_, index) => index % 10 === 0)) {
+        expect(await local.identify(probe.bytes, { topK: 5 })).toEqual(await engine.identify(probe.bytes, { topK: 5 }));
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('survives churn: many removals compact the gallery without losing templates', async () => {
+    const churn = await MatchEngine.create({ workers: 1, capacityTemplates: 4 });
+    try {
+      for (let round = 0; round < 5; round++) for (const sample of db1) churn.add(`${round}:${sample.id}`, sample.bytes);
+      for (let round = 0; round < 4; round++) for (const sample of db1) churn.remove(`${round}:${sample.id}`);
+      expect(churn.size).toBe(80);
+      const { candidates, searched } = await churn.identify(db1[5]!.bytes, { topK: 1 });
+      expect(searched).toBe(80);
+      expect(candidates[0]!.id).toBe(`4:${db1[5]!.id}`);
+    } finally {
+      await churn.close();
+    }
+  });
+});

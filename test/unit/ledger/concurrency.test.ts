@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HoldState, Period } from '../../../proto/gen/biopay/v1/ledger.js';
+import { ErrorCode } from '../../../core/errors.js';
+import { Ledger, type LedgerOptions } from '../../../core/ledger/index.js';
+import { databaseTargets } from '../../helpers/database.js';
+import { expectNoProblems, openLedgerFixture, type LedgerFixture } from './fixture.js';
+
+const targets = await databaseTargets();
+const modes: [string, LedgerOptions][] = [
+  ['one transaction per request', {}],
+  ['group commit', { groupCommit: { batchSizeMax: 16, lingerMs: 1 } }],
+];
+const RACERS = 24;
+
+describe.each(targets)('ledger idempotency and races on $name', (target) => {
+  describe.each(modes)('%s', (_mode, options) => {
+    let f: LedgerFixture;
+    beforeEach(async () => {
+      f = await openLedgerFixture(target, options);
+    });
+    afterEach(async () => {
+      await expectNoProblems(f.ledger);
+      await f.close();
+    });
+
+    it('the same payment three times at once moves money once and answers all three alike', async () => {
+      const payer = await f.customer(10_00n);
+      const merchant = await f.merchant();
+      const request = f.authorizeRequest(payer, merchant, 4_00n);
+      const answers = await Promise.all([f.ledger.authorize(request), f.ledger.authorize(request), f.ledger.authorize(request)]);
+      expect(answers[0]).toMatchObject({ approved: true, availableMinor: 6_00n });
+      expect(answers[1]).toEqual(answers[0]);
+      expect(answers[2]).toEqual(answers[0]);
+      const captures = await Promise.all([1, 2, 3].map(() => f.ledger.capture({ paymentId: request.paymentId, amountMinor: 0n })));
+      expect(new Set(captures.map((c) => JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)))).size).toBe(1);
+      expect(await f.ledger.getAccount(payer.accountId)).toMatchObject({ balanceMinor: 6_00n, heldMinor: 0n });
+      expect(await f.ledger.getAccount(merchant)).toMatchObject({ balanceMinor: 4_00n });
+      // A later retry still gets the first answer, even though the hold is now captured.
+      expect(await f.ledger.authorize(request)).toEqual(answers[0]);
+    });
+
+    it('the same payment id with a different body is IDEMPOTENCY_CONFLICT, even when racing', async () => {
+      const payer = await f.customer(10_00n);
+      const merchant = await f.merchant();
+      const request = f.authorizeRequest(payer, merchant, 4_00n);
+      const different = { ...request, amount: { amountMinor: 5_00n, currency: 'EUR' } };
+      const settled = await Promise.allSettled([f.ledger.authorize(request), f.ledger.authorize(different)]);
+      const codes = settled.map((s) => (s.status === 'rejected' ? (s.reason as { code: string }).code : 'ok'));
+      expect(codes.sort()).toEqual([ErrorCode.IdempotencyConflict, 'ok']);
+      await expect(f.ledger.authorize({ ...request, amount: { amountMinor: 4_01n, currency: 'EUR' } })).rejects.toMatchObject({ code: ErrorCode.IdempotencyConflict });
+      await f.ledger.capture({ paymentId: request.paymentId, amountMinor: 1_00n });
+      await expect(f.ledger.capture({ paymentId: request.paymentId, amountMinor: 2_00n })).rejects.toMatchObject({ code: ErrorCode.IdempotencyConflict });
+      const held = (await f.ledger.getAccount(payer.accountId)).balanceMinor;
+      expect(held === 9_00n || held === 10_00n).toBe(true);
+    });
+
+    it('many payments racing on the last balance never overspend', async () => {
+      const payer = await f.customer(10_00n);
+      const merchant = await f.merchant();
+      const requests = Array.from({ length: RACERS }, () => f.authorizeRequest(payer, merchant, 1_00n));
+      const answers = await Promise.all(requests.map((r) => f.ledger.authorize(r)));
+      expect(answers.filter((a) => a.approved)).toHaveLength(10);
+      expect(answers.filter((a) => !a.approved).every((a) => a.refusals[0]?.code === ErrorCode.InsufficientFunds)).toBe(true);
+      await Promise.all(requests.map((r, i) => (answers[i]!.approved ? f.ledger.capture({ paymentId: r.paymentId, amountMinor: 0n }) : undefined)));
+      expect(await f.ledger.getAccount(payer.accountId)).toMatchObject({ balanceMinor: 0n, heldMinor: 0n });
+      expect(await f.ledger.getAccount(merchant)).toMatchObject({ balanceMinor: 10_00n });
+    });
+
+    it('many payments racing on the last quota and count never exceed them', async () => {
+      const payer = await f.customer(100_00n, {
+        policy: { quotas: [{ period: Period.PERIOD_DAY, amountMinor: 5_00n }], counts: [{ period: Period.PERIOD_DAY, count: 4 }] },
+      });
+      const merchant = await f.merchant();
+      const byAmount = Array.from({ length: RACERS }, () => f.authorizeRequest(payer, merchant, 2_00n));
+      const answers = await Promise.all(byAmount.map((r) => f.ledger.authorize(r)));
+      expect(answers.filter((a) => a.approved)).toHaveLength(2); // 2 x 2.00 <= 5.00 < 3 x 2.00
+      expect(answers.filter((a) => !a.approved).every((a) => a.refusals.some((r) => r.code === 'QUOTA_DAY'))).toBe(true);
+      const small = Array.from({ length: RACERS }, () => f.authorizeRequest(payer, merchant, 10n));
+      const smallAnswers = await Promise.all(small.map((r) => f.ledger.authorize(r)));
+      expect(smallAnswers.filter((a) => a.approved)).toHaveLength(2); // count 4 per day
+      expect(smallAnswers.filter((a) => !a.approved).every((a) => a.refusals.some((r) => r.code === 'COUNT_DAY'))).toBe(true);
+    });
+
+    it('a void racing a capture ends in exactly one of them', async () => {
+      const payer = await f.customer(10_00n);
+      const merchant = await f.merchant();
+      for (let round = 0; round < 6; round += 1) {
+        const request = f.authorizeRequest(payer, merchant, 1_00n);
+        await f.ledger.authorize(request);
+        const [capture, voided] = await Promise.allSettled([
+          f.ledger.capture({ paymentId: request.paymentId, amountMinor: 0n }),
+          f.ledger.void({ paymentId: request.paymentId, reason: 'race' }),
+        ]);
+        const outcomes = [capture.status, voided.status].sort();
+        expect(outcomes).toEqual(['fulfilled', 'rejected']);
+        const failure = (capture.status === 'rejected' ? capture.reason : (voided as PromiseRejectedResult).reason) as { code: string };
+        expect(failure.code).toBe(ErrorCode.InvalidState);
+      }
+    });
+  });
+
+  it('two ledger instances on one schema share the last balance and the payment ids', async () => {
+    const f = await openLedgerFixture(target, { groupCommit: { batchSizeMax: 8, lingerMs: 1 } });
+    const second = await Ledger.open(await f.opened.openAnother(), { nowUnixMs: f.clock.now });
+    try {
+      const payer = await f.customer(10_00n);
+      const merchant = await f.merchant();
+      const requests = Array.from({ length: RACERS }, () => f.authorizeRequest(payer, merchant, 1_00n));
+      const answers = await Promise.all(requests.map((r, i) => (i % 2 === 0 ? f.ledger : second).authorize(r)));
+      expect(answers.filter((a) => a.approved)).toHaveLength(10);
+      const same = await Promise.all(requests.slice(0, 6).map((r, i) => (i % 2 === 0 ? second : f.ledger).authorize(r)));
+      expect(same).toEqual(answers.slice(0, 6));
+      const approved = requests.filter((_r, i) => answers[i]!.approved);
+      const states = await Promise.all(approved.flatMap((r) => [
+        f.ledger.capture({ paymentId: r.paymentId, amountMinor: 0n }),
+        second.capture({ paymentId: r.paymentId, amountMinor: 0n }),
+      ]));
+      expect(states.every((s) => s.state === HoldState.HOLD_STATE_CAPTURED)).toBe(true);
+      expect(await second.getAccount(payer.accountId)).toMatchObject({ balanceMinor: 0n, heldMinor: 0n });
+      expect(await f.ledger.getAccount(merchant)).toMatchObject({ balanceMinor: 10_00n });
+      await expectNoProblems(second);
+    } finally {
+      await second.close();
+      await f.close();
+    }
+  });
+});
