@@ -4,7 +4,8 @@
  *   - local asks per second: caller and actors in one ActorSystem (no serialization);
  *   - remote asks per second: caller and host are two ActorSystems with their own NATS connections
  *     to a nats-server child, every ask a protobuf request/reply over NATS;
- *   - remote sequential round trip: one ask at a time, median latency.
+ *   - remote sequential round trip: one ask at a time, median latency;
+ *   - baseline: raw NATS request/reply of the same bytes and window, no actor runtime.
  * Each figure is the median of `runs`.
  */
 import { availableParallelism, cpus } from 'node:os';
@@ -42,25 +43,36 @@ function hostSystem(nats?: NatsConnection): ActorSystem {
   return system;
 }
 
-/** Asks per second with `window` asks in flight. */
-async function pipelinedRate(system: ActorSystem, total: number): Promise<number> {
-  const client = system.client(KIND, BenchProtocol);
-  const request: DepositRequest = { accountId: '', amountMinor: 1n, idempotencyKey: '' };
+const request: DepositRequest = { accountId: '', amountMinor: 1n, idempotencyKey: '' };
+
+/** Operations per second with `window` of them in flight. */
+async function pipelinedRate(total: number, operation: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const lane = async () => {
-    while (next < total) {
-      const i = next++;
-      await client.ask(`acc_${i % keys}`, 'deposit', request, { timeoutMs: 30_000 });
-    }
+    while (next < total) await operation(next++);
   };
   const started = process.hrtime.bigint();
   await Promise.all(Array.from({ length: window }, lane));
   return total / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
+function askRate(system: ActorSystem, total: number): Promise<number> {
+  const client = system.client(KIND, BenchProtocol);
+  return pipelinedRate(total, (i) => client.ask(`acc_${i % keys}`, 'deposit', request, { timeoutMs: 30_000 }));
+}
+
+/** The same request/reply on bare NATS: what the runtime's overhead is measured against. */
+async function rawNatsRate(host: NatsConnection, caller: NatsConnection, total: number): Promise<number> {
+  const subscription = host.subscribe('bench.raw.*', { queue: 'bench', callback: (_error, msg) => msg.respond(msg.data) });
+  await host.flush();
+  const data = DepositRequest.encode(request).finish();
+  const rate = await pipelinedRate(total, () => caller.request('bench.raw.1', data, { timeout: 30_000 }));
+  await subscription.drain();
+  return rate;
+}
+
 async function sequentialLatencyUs(system: ActorSystem): Promise<number> {
   const client = system.client(KIND, BenchProtocol);
-  const request: DepositRequest = { accountId: '', amountMinor: 1n, idempotencyKey: '' };
   const latencies: number[] = [];
   for (let i = 0; i < sequentialAsks; i++) {
     const started = process.hrtime.bigint();
@@ -75,20 +87,22 @@ export async function runActorBench(options: { json: boolean; runs: number }): P
   const local: number[] = [];
   for (let run = 0; run < runs; run++) {
     const system = hostSystem();
-    local.push(await pipelinedRate(system, localAsks));
+    local.push(await askRate(system, localAsks));
     await system.drain();
   }
   const server = await startNatsServerProcess();
   const hostConnection = await connectNats({ servers: server.url, name: 'bench-host' });
   const callerConnection = await connectNats({ servers: server.url, name: 'bench-caller' });
   const remote: number[] = [];
+  const raw: number[] = [];
   const roundTripUs: number[] = [];
   try {
     for (let run = 0; run < runs; run++) {
       const host = hostSystem(hostConnection);
       await host.serve(KIND);
       const caller = new ActorSystem({ nodeId: 'bench-caller', nats: callerConnection, logger: () => undefined });
-      remote.push(await pipelinedRate(caller, remoteAsks));
+      remote.push(await askRate(caller, remoteAsks));
+      raw.push(await rawNatsRate(hostConnection, callerConnection, remoteAsks));
       roundTripUs.push(await sequentialLatencyUs(caller));
       await host.drain();
     }
@@ -105,6 +119,7 @@ export async function runActorBench(options: { json: boolean; runs: number }): P
     localAsksPerSecond: Math.round(median(local)),
     remoteAsksPerSecond: Math.round(median(remote)),
     remoteRoundTripUsMedian: Math.round(median(roundTripUs)),
+    rawNatsRequestsPerSecond: Math.round(median(raw)),
   };
   if (!options.json) {
     const lines = Object.entries(result).map(([key, value]) => `${key.padEnd(30)} ${String(value)}`);

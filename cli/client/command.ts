@@ -5,7 +5,7 @@
  * refused the request or could not be reached), 2 usage error (bad flags or values, unreadable file).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { asBiopayError, BiopayError, ErrorCode } from '../../core/errors.js';
+import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../../core/errors.js';
 import { createGatewayClient, DEFAULT_CALL_TIMEOUT_MS, type GatewayClient } from '../../core/grpc/index.js';
 import { ExitCode, toJson, type CommandIo } from '../io.js';
 
@@ -91,16 +91,17 @@ export function clientCommand(spec: ClientCommandSpec): ClientCommand {
       return ExitCode.Ok;
     }
     let gateway: GatewayClient | undefined;
+    const address = gatewayAddress(parsed.values.gateway);
     try {
       checkPositionals(spec, parsed.positionals);
       spec.validate?.(parsed.values, parsed.positionals);
       const timeoutMs = usage(() => parseTimeout(parsed.values['timeout-ms']));
-      gateway = usage(() => createGatewayClient(gatewayAddress(parsed.values.gateway)));
+      gateway = usage(() => createGatewayClient(address));
       const output = await spec.run({ values: parsed.values, positionals: parsed.positionals, gateway, timeoutMs });
       io.stdout(json ? toJson({ ok: true, ...output.json }) : output.lines.join('\n'));
       return ExitCode.Ok;
     } catch (error) {
-      return fail(io, json, spec, error);
+      return fail(io, json, spec, unreachableHint(error, address));
     } finally {
       gateway?.close();
     }
@@ -126,6 +127,13 @@ function parseTimeout(text: FlagValues[string]): number {
   const timeoutMs = typeof text === 'string' && /^\d{1,6}$/.test(text) ? Number(text) : NaN;
   if (!(timeoutMs >= 1)) throw new UsageError(`--timeout-ms must be a whole number of milliseconds, got "${String(text)}"`);
   return timeoutMs;
+}
+
+/** grpc-js's text for a refused connection names no remedy: say which gateway and how to pick another. */
+function unreachableHint(error: unknown, address: string): unknown {
+  if (!isBiopayError(error, ErrorCode.Unavailable) || !/No connection established/i.test(error.message)) return error;
+  return new BiopayError(ErrorCode.Unavailable,
+    `no gateway reachable at ${address} (start one with \`biopay dev\`, or pick it with --gateway or $${GATEWAY_ENV})`, { cause: error });
 }
 
 function fail(io: CommandIo, json: boolean, spec: ClientCommandSpec, error: unknown): number {

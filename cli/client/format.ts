@@ -64,7 +64,7 @@ export function statementLines(statement: Statement): string[] {
   const more = statement.hasMore ? [`more: biopay account statement ${statement.accountId} --after ${statement.nextAfterSequence}`] : [];
   return [
     `statement of ${statement.accountId} (${statement.currency})`,
-    `   seq  at                        ${'amount'.padStart(12)}  ${'balance'.padStart(12)}  what`,
+    `   seq  ${'at'.padEnd(24)}  ${'amount'.padStart(12)}  ${'balance'.padStart(12)}  what`,
     ...rows,
     ...(rows.length === 0 ? ['(no entries)'] : []),
     ...more,

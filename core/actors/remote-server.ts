@@ -8,6 +8,7 @@ import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
 import { unknownMethodError } from './letter.js';
 import type { LocalKind } from './local-kind.js';
 import type { ActorLogger } from './log.js';
+import { shardOf } from './shard.js';
 import { actorQueueGroup } from './subjects.js';
 import { decodeEnvelope, decodePayload, encodePayload, encodeReplyError, encodeReplyPayload } from './wire.js';
 
@@ -17,6 +18,7 @@ export class KindServer {
   constructor(
     private readonly nc: NatsConnection,
     private readonly local: LocalKind,
+    private readonly shardCount: number,
     private readonly log: ActorLogger,
   ) {}
 
@@ -65,6 +67,7 @@ export class KindServer {
       if (envelope.kind !== kind) {
         throw new BiopayError(ErrorCode.MalformedMessage, `envelope for kind ${envelope.kind} on a ${kind} subject`);
       }
+      this.assertShard(msg.subject, envelope.key);
       const spec = this.local.protocol[method];
       if (!spec || !Object.hasOwn(this.local.protocol, method)) throw unknownMethodError(kind, method);
       const message = decodePayload(spec.request, envelope.payload, `${kind}.${method} request`);
@@ -76,6 +79,14 @@ export class KindServer {
       });
     } catch (error) {
       this.answer(msg, method, asBiopayError(error));
+    }
+  }
+
+  /** A key on the wrong shard subject means the caller's shardCount differs from ours. */
+  private assertShard(subject: string, key: string): void {
+    const shard = subject.slice(subject.lastIndexOf('.') + 1);
+    if (shard !== String(shardOf(key, this.shardCount))) {
+      throw new BiopayError(ErrorCode.BadRequest, `key sent to shard ${shard}, belongs to another: is shardCount ${this.shardCount} everywhere?`);
     }
   }
 

@@ -12,7 +12,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { asBiopayError } from '../errors.js';
+import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
 import type { ActorLogger } from './log.js';
 
 export const SHARD_BUCKET = 'biopay-shards';
@@ -50,8 +50,12 @@ export async function openShardBucket(nc: NatsConnection, options: LeaseOptions)
     // Created earlier by another node (maybe with other limits): its settings win.
     kv = await kvm.open(SHARD_BUCKET);
   }
-  const status = await kv.status();
-  return { kv, ttlMs: status.ttl > 0 ? status.ttl : ttlMs };
+  try {
+    const status = await kv.status();
+    return { kv, ttlMs: status.ttl > 0 ? status.ttl : ttlMs };
+  } catch (error) {
+    throw new BiopayError(ErrorCode.Unavailable, `shard leases need JetStream (bucket ${SHARD_BUCKET})`, { cause: error });
+  }
 }
 
 export class ShardLeases {
@@ -140,8 +144,11 @@ export class ShardLeases {
     const fairShare = Math.ceil(this.shardCount / Math.max(1, members));
     const extra = this.owned().slice(fairShare);
     for (const shard of extra) {
+      // Not ours for routing from now on; released only once its actors here are quiet.
+      const revision = this.leases.get(shard)!.revision;
+      this.leases.delete(shard);
       await this.hooks.relinquished(shard);
-      await this.release(shard);
+      await this.release(shard, revision);
     }
     if (this.leases.size >= fairShare) return;
     const taken = new Set(await this.listShardKeys());

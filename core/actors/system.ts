@@ -173,7 +173,7 @@ export class ActorSystem {
     if (this.draining) throw new BiopayError(ErrorCode.Stopped, `cannot serve ${kind}: the system is draining`);
     let server = this.servers.get(kind);
     if (!server) {
-      server = new KindServer(this.nats, local, this.log);
+      server = new KindServer(this.nats, local, this.shardCount, this.log);
       this.servers.set(kind, server);
     }
     return server;

@@ -146,7 +146,7 @@ export class MccMatcher {
     const count = this.simd
       ? this.simd.compare(a.words, templateOffsets(a.base, nA, this.words).theta, nA, b.words, templateOffsets(b.base, nB, this.words).theta, nB, this.params.maxDirectionDiffRad)
       : this.localSimilarities(a, nA, b, nB);
-    const pairs = this.selectPairs(a, nA, b, nB, this.simd ? this.simd.keys : this.keys, count, Math.min(nA, nB));
+    const pairs = this.selectPairs(a, nA, b, nB, this.simd ? this.simd.keys : this.keys, count, Math.min(nA, nB, this.params.maxRelaxPairs));
     if (pairs === 0) return 0;
     this.relax(pairs);
     return this.consolidate(pairs, this.pairsWanted[Math.min(nA, nB)]!);

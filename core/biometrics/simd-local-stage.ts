@@ -156,6 +156,13 @@ function moduleBytes(): Uint8Array {
   ]);
 }
 
+/** The little of the WebAssembly JS API we use (lib ES2022 does not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
 type LocalFunction = (nA: number, nB: number, maxDiff: number, aTheta: number, aNorm: number, aBits: number, bTheta: number, bNorm: number, bBits: number) => number;
 
 /** One instance per matcher (its memory is scratch space). */
@@ -166,8 +173,8 @@ export class SimdLocalStage {
   private stagedProbe: Uint32Array | undefined;
   private stagedProbeBase = -1;
 
-  private constructor(instance: WebAssembly.Instance) {
-    const memory = instance.exports['memory'] as WebAssembly.Memory;
+  private constructor(instance: { exports: Record<string, unknown> }) {
+    const memory = instance.exports['memory'] as { buffer: ArrayBuffer };
     this.run = instance.exports['local'] as LocalFunction;
     this.words = new Uint32Array(memory.buffer);
     this.keys = new Uint32Array(memory.buffer, outputBase, maxMinutiaeStaged * maxMinutiaeStaged);
@@ -175,8 +182,9 @@ export class SimdLocalStage {
 
   /** Undefined where WebAssembly SIMD is unavailable: the caller keeps its JavaScript stage. */
   static create(): SimdLocalStage | undefined {
+    if (wasmApi === undefined) return undefined;
     try {
-      return new SimdLocalStage(new WebAssembly.Instance(new WebAssembly.Module(moduleBytes())));
+      return new SimdLocalStage(new wasmApi.Instance(new wasmApi.Module(moduleBytes())));
     } catch {
       return undefined;
     }

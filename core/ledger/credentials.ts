@@ -55,7 +55,16 @@ export async function getPolicy(db: SqlClient, credentialId: string): Promise<Cr
   return credentialMessage(row);
 }
 
-export async function setPolicy(db: SqlClient, request: SetPolicyRequest, nowUnixMs: number): Promise<Credential> {
+/** The ledger's part of a SetPolicyRequest: the gateway resolves biometrics to credential ids first. */
+export type PolicyChangeRequest = Pick<SetPolicyRequest, 'credentialId' | 'policy' | 'authorizedByCredentialId' | 'idempotencyKey'>;
+
+export async function setPolicy(db: SqlClient, change: PolicyChangeRequest, nowUnixMs: number): Promise<Credential> {
+  const request = SetPolicyRequest.fromPartial({
+    credentialId: change.credentialId,
+    policy: change.policy,
+    authorizedByCredentialId: change.authorizedByCredentialId,
+    idempotencyKey: change.idempotencyKey,
+  });
   requireId('credentialId', request.credentialId);
   requireId('authorizedByCredentialId', request.authorizedByCredentialId);
   const policy = SpendingPolicy.fromPartial(request.policy ?? {});

@@ -10,6 +10,7 @@ import type { SqlClient } from '../db/index.js';
 export interface Codec<T> {
   encode(message: T): { finish(): Uint8Array };
   decode(input: Uint8Array): T;
+  fromPartial(object: never): T;
 }
 
 export interface Claim {
@@ -23,9 +24,13 @@ export interface StoredResult {
   response: Uint8Array;
 }
 
-/** The protobuf encoding is canonical here: fields in number order, defaults omitted. */
+/**
+ * The protobuf encoding is canonical here: fields in number order, defaults omitted. fromPartial
+ * first, so a request built without some (newer) fields hashes like one with their defaults.
+ */
 export function requestHash<T>(codec: Codec<T>, request: T): string {
-  return createHash('sha256').update(codec.encode(request).finish()).digest('hex');
+  const canonical = codec.fromPartial(request as never);
+  return createHash('sha256').update(codec.encode(canonical).finish()).digest('hex');
 }
 
 export function claimId(scope: string, key: string): string {

@@ -13,7 +13,6 @@ import type {
   OpenAccountRequest,
   PaymentState,
   RefundRequest,
-  SetPolicyRequest,
   Statement,
   StatementRequest,
   VoidRequest,
@@ -99,7 +98,8 @@ export class Ledger {
     return credentials.getPolicy(this.#db, credentialId);
   }
 
-  setPolicy(request: SetPolicyRequest): Promise<Credential> {
+  /** Only an unrestricted credential of the same account may authorize the change (NOT_AUTHORIZED). */
+  setPolicy(request: credentials.PolicyChangeRequest): Promise<Credential> {
     return credentials.setPolicy(this.#db, request, this.#now());
   }
 

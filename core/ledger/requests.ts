@@ -58,11 +58,21 @@ export function responseCodec(kind: LedgerOpKind): Codec<OpResult> {
 export function claimOf(op: LedgerOp): Claim | undefined {
   switch (op.kind) {
     case 'authorize':
-      return { scope: 'authorize', key: op.request.paymentId, requestHash: requestHash(AuthorizeRequest, op.request) };
+      // The body is what the payment is (who pays whom, how much, where): a retrying terminal
+      // re-stamps the time and hold timeout, which must not turn a retry into a conflict.
+      return {
+        scope: 'authorize', key: op.request.paymentId,
+        requestHash: requestHash(AuthorizeRequest, {
+          ...op.request,
+          holdTimeoutMs: 0,
+          context: op.request.context && { ...op.request.context, atUnixMs: 0n, location: undefined },
+        }),
+      };
     case 'capture':
       return { scope: 'capture', key: op.request.paymentId, requestHash: requestHash(CaptureRequest, op.request) };
     case 'void':
-      return { scope: 'void', key: op.request.paymentId, requestHash: requestHash(VoidRequest, op.request) };
+      // The reason is a note, not part of the body: two voids of one payment are the same void.
+      return { scope: 'void', key: op.request.paymentId, requestHash: requestHash(VoidRequest, { ...op.request, reason: '' }) };
     case 'refund':
       return { scope: 'refund', key: op.request.refundId, requestHash: requestHash(RefundRequest, op.request) };
     case 'deposit':

@@ -6,7 +6,7 @@
  */
 import { setBounded } from './bounded-cache.js';
 import {
-  DAY_MS, assertInstant, localTimeUncached, offsetMs, startOfLocalDayUnixMs, zoneOrUtc, type LocalTime,
+  DAY_MS, assertInstant, localTimeUncached, startOfLocalDayUnixMs, zoneOrUtc, type LocalTime,
 } from './time-zone.js';
 
 interface LocalDay {
@@ -25,7 +25,8 @@ const MINUTE_MS = 60_000;
 function dayOf(local: LocalTime, timeZone: string): LocalDay {
   const startUnixMs = startOfLocalDayUnixMs(local.year, local.month, local.day, timeZone);
   const nextUnixMs = startOfLocalDayUnixMs(local.year, local.month, local.day + 1, timeZone);
-  const uniform = nextUnixMs - startUnixMs === DAY_MS && offsetMs(startUnixMs, timeZone) === offsetMs(nextUnixMs - 1, timeZone);
+  // An offset change inside the day would make it shorter or longer than 24 hours.
+  const uniform = nextUnixMs - startUnixMs === DAY_MS;
   return { startUnixMs, nextUnixMs, midnight: { ...local, hour: 0, minute: 0, second: 0 }, uniform };
 }
 

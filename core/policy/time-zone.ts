@@ -69,10 +69,28 @@ export function localTimeUncached(atUnixMs: number, timeZone: string): LocalTime
   return localFields(assertInstant(atUnixMs), timeZone);
 }
 
+/** What en-US format() gives for our options, e.g. "Sun, 3/29/2026, 03:00:00". */
+const FORMATTED_PATTERN = /^([A-Z][a-z]{2}), (\d{1,2})\/(\d{1,2})\/(\d{4}), (\d{2}):(\d{2}):(\d{2})$/;
+
 /** Unchecked: also used a day either side of the checked range. */
 function localFields(atUnixMs: number, timeZone: string): LocalTime {
+  const formatter = formatterFor(timeZone);
+  // format() is about four times faster than formatToParts(); the parts remain the fallback
+  // should another ICU version punctuate differently.
+  const match = FORMATTED_PATTERN.exec(formatter.format(atUnixMs));
+  const weekday = match ? WEEKDAY_BY_SHORT_NAME[match[1]!] : undefined;
+  if (match && weekday !== undefined) {
+    return {
+      year: Number(match[4]), month: Number(match[2]), day: Number(match[3]), weekday,
+      hour: Number(match[5]), minute: Number(match[6]), second: Number(match[7]),
+    };
+  }
+  return fieldsFromParts(formatter, atUnixMs);
+}
+
+function fieldsFromParts(formatter: Intl.DateTimeFormat, atUnixMs: number): LocalTime {
   const fields: Record<string, string> = {};
-  for (const part of formatterFor(timeZone).formatToParts(atUnixMs)) fields[part.type] = part.value;
+  for (const part of formatter.formatToParts(atUnixMs)) fields[part.type] = part.value;
   return {
     year: Number(fields.year),
     month: Number(fields.month),
@@ -101,6 +119,8 @@ export function startOfLocalDayUnixMs(year: number, month: number, day: number, 
   // Assumes at most one offset change within a day either side, true of every real zone.
   const offsetBeforeMs = offsetMs(wallMs - DAY_MS, timeZone);
   const offsetAfterMs = offsetMs(wallMs + DAY_MS, timeZone);
+  // The usual case: no offset change within a day either side, so the one candidate is right.
+  if (offsetBeforeMs === offsetAfterMs) return wallMs - offsetBeforeMs;
   const candidates = [wallMs - offsetBeforeMs, wallMs - offsetAfterMs]
     .filter((at) => at + offsetMs(at, timeZone) === wallMs)
     .sort((a, b) => a - b);

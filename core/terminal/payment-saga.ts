@@ -81,8 +81,11 @@ export async function runPayment(
     authorization = await clock.stage('authorizeUs', () =>
       ports.authorize(who.accountId, authorizeRequest, timeouts.authorizeMs));
   } catch (error) {
-    // The hold may exist although the answer was lost: release it before reporting.
-    await settle(() => ports.void(who.accountId, { paymentId: request.paymentId, reason: 'authorize failed' }, timeouts.settleMs), timeouts, true);
+    // Only when the answer was lost may a hold exist that nobody will use: release it. A typed
+    // refusal (say IDEMPOTENCY_CONFLICT) must not void a payment that another request owns.
+    if (isLostAnswer(error)) {
+      await settle(() => ports.void(who.accountId, { paymentId: request.paymentId, reason: 'authorize answer lost' }, timeouts.settleMs), timeouts, true);
+    }
     throw error;
   }
   if (!authorization.approved) return result(PaymentOutcome.PAYMENT_OUTCOME_REFUSED, authorization.refusals, who);
@@ -136,6 +139,11 @@ async function settle(step: () => Promise<PaymentState>, timeouts: PaymentTimeou
     }
   }
   throw new BiopayError(ErrorCode.Unavailable, `settlement failed after ${timeouts.settleAttemptsMax} attempts; the hold expires on its own`, { cause: lastError });
+}
+
+function isLostAnswer(error: unknown): boolean {
+  const code = asBiopayError(error).code;
+  return code === ErrorCode.Timeout || code === ErrorCode.Unavailable || code === ErrorCode.Internal;
 }
 
 function noMatch(): Refusal {

@@ -24,7 +24,7 @@ export interface Touch {
 export function publishTouch(nc: NatsConnection, touch: Touch): void {
   const subject = sensorSubject(touch.terminalId);
   const base = {
-    terminalId: touch.terminalId, sessionId: touch.sessionId, liveness: 95,
+    terminalId: touch.terminalId, sessionId: touch.sessionId, liveness: 95, last: false,
     capturedUnixMs: BigInt(Date.now()), amount: touch.amount, hint: touch.hint ?? '',
   };
   // A real sensor reports a first, weaker reading and a better one as the finger settles.

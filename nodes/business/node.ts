@@ -7,13 +7,14 @@
 import { jetstream, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BusinessCommand, BusinessRecord } from '../../proto/gen/biopay/v1/business.js';
+import { BusinessCommand, BusinessRecord, type GetBusinessRecordRequest } from '../../proto/gen/biopay/v1/business.js';
 import { ActorSystem } from '../../core/actors/index.js';
 import { BiopayError, ErrorCode } from '../../core/errors.js';
 import { BusinessProtocol, ActorKind } from '../../core/protocols.js';
 import type { BusinessDevice } from '../../core/business/device.js';
 import { BUSINESS_ACK_PENDING_MAX, ensureBusinessStream, openBusinessRecords } from '../../core/business/setup.js';
-import { BUSINESS_CONSUMER, BUSINESS_STREAM, businessResultSubject, recordKey } from '../../core/business/subjects.js';
+import { createBusinessRecord, readBusinessRecord } from '../../core/business/records.js';
+import { BUSINESS_CONSUMER, BUSINESS_STREAM, businessResultSubject } from '../../core/business/subjects.js';
 import type { Logger } from '../../core/log.js';
 
 export interface BusinessNodeOptions {
@@ -37,12 +38,10 @@ export async function startBusinessNode(options: BusinessNodeOptions): Promise<B
 
   system.register(ActorKind.Business, BusinessProtocol, () => ({
     async receive(_method, message) {
-      const { paymentId } = message as { paymentId: string };
-      const entry = await records.get(recordKey(paymentId));
-      if (!entry || entry.length === 0) {
-        throw new BiopayError(ErrorCode.NotFound, `no business record for payment ${paymentId}`);
-      }
-      return BusinessRecord.decode(entry.value);
+      const { paymentId } = message as GetBusinessRecordRequest;
+      const record = await readBusinessRecord(records, paymentId);
+      if (!record) throw new BiopayError(ErrorCode.NotFound, `no business record for payment ${paymentId}`);
+      return record;
     },
   }));
   await system.serve(ActorKind.Business);
@@ -83,14 +82,9 @@ async function handleCommand(message: JsMsg, context: ExecutionContext): Promise
     message.term();
     return;
   }
-  const record = (await existingRecord(context.records, command.paymentId)) ?? (await execute(command, context));
+  const record = (await readBusinessRecord(context.records, command.paymentId)) ?? (await execute(command, context));
   context.nc.publish(businessResultSubject(command.paymentId), BusinessRecord.encode(record).finish());
   message.ack();
-}
-
-async function existingRecord(records: KV, paymentId: string): Promise<BusinessRecord | undefined> {
-  const entry = await records.get(recordKey(paymentId));
-  return entry && entry.length > 0 ? BusinessRecord.decode(entry.value) : undefined;
 }
 
 async function execute(command: BusinessCommand, context: ExecutionContext): Promise<BusinessRecord> {
@@ -111,10 +105,10 @@ async function execute(command: BusinessCommand, context: ExecutionContext): Pro
     executedUnixMs: BigInt(nowUnixMs),
   };
   try {
-    await context.records.create(recordKey(command.paymentId), BusinessRecord.encode(record).finish());
+    await createBusinessRecord(context.records, record);
   } catch (error) {
     // Another node recorded this payment first (a redelivery raced us): its record is the truth.
-    const first = await existingRecord(context.records, command.paymentId);
+    const first = await readBusinessRecord(context.records, command.paymentId);
     if (first) return first;
     throw error;
   }

@@ -38,7 +38,7 @@ const SENSOR_QUEUE_GROUP = 'biopay.terminal';
 export async function startTerminalNode(options: TerminalNodeOptions): Promise<TerminalNode> {
   const { nc, system, log } = options;
   const registry = await TerminalRegistry.open(nc);
-  const ports = paymentPorts(system, new BusinessClient(nc));
+  const ports = paymentPorts(system, await BusinessClient.open(nc));
   const timeouts = options.timeouts ?? DEFAULT_PAYMENT_TIMEOUTS;
   const pay = async (request: PayRequest) => runPayment(ports, await registry.get(request.terminalId), request, timeouts);
 

@@ -141,11 +141,11 @@ export async function until(condition: () => boolean, timeoutMs = 5_000): Promis
 }
 
 /** Registers hooks that give the test file its own nats-server and a connection to it. */
-export function useNatsServer(name: string): () => NatsConnection {
+export function useNatsServer(name: string, options: { jetstream?: boolean } = {}): () => NatsConnection {
   let server: NatsServerHandle | undefined;
   let nc: NatsConnection | undefined;
   beforeAll(async () => {
-    server = await startNatsServer();
+    server = await startNatsServer(options);
     nc = await connectNats({ servers: server.url, name });
   });
   afterAll(async () => {

@@ -48,6 +48,13 @@ it.each([
   expect((await client.ask('m1', 'deposit', deposit(1n))).balanceMinor).toBe(before + 1n);
 });
 
+it('refuses a key sent to the wrong shard (callers with another shardCount)', async () => {
+  const wrongShard = (shardOf('m1', 64) + 1) % 64;
+  const reply = await nc.request(actorSubject(KIND, wrongShard), envelope({ payload: validPayload }), { timeout: 2_000 });
+  const decoded = ActorReply.decode(reply.data);
+  expect(decoded.result?.$case === 'error' && decoded.result.value.code).toBe(ErrorCode.BadRequest);
+});
+
 it('survives a garbage publish without a reply subject', async () => {
   nc.publish(subject, Buffer.alloc(8, 0xff));
   const client = d.caller.client(KIND, TestProtocol);

@@ -168,6 +168,10 @@ function associationMethods(state: FakeState): Record<string, Handler> {
       if (request.isoTemplate.subarray(0, 4).toString('latin1') !== 'FMR\0') {
         throw new BiopayError(ErrorCode.InvalidTemplate, 'not an ISO/IEC 19794-2 record');
       }
+      const named = [...state.gallery.values()].find((entry) => entry.credentialId === request.credentialId);
+      if (named && named.accountId !== request.accountId) {
+        throw new BiopayError(ErrorCode.AlreadyEnrolled, `credential ${request.credentialId} belongs to another account`);
+      }
       const key = templateKey(request.isoTemplate);
       const existing = state.gallery.get(key);
       if (existing && existing.credentialId !== request.credentialId) {

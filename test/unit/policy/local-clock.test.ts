@@ -21,6 +21,24 @@ const walk = fc.tuple(
   fc.array(fc.oneof(fc.integer({ min: 0, max: 2 * HOUR_MS }), fc.integer({ min: 0, max: 40 * 24 * HOUR_MS })), { minLength: 1, maxLength: 40 }),
 );
 
+describe('local time from Intl', () => {
+  it('agrees with formatToParts field by field', () => {
+    const weekdays = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+    fc.assert(fc.property(fc.constantFrom(...ZONES), fc.integer({ min: 0, max: Date.UTC(9999, 11, 31) }), (zone, atMs) => {
+      const parts = new Intl.DateTimeFormat('en-GB', {
+        timeZone: zone, hourCycle: 'h23', weekday: 'long', year: 'numeric', month: '2-digit', day: '2-digit',
+        hour: '2-digit', minute: '2-digit', second: '2-digit',
+      }).formatToParts(atMs);
+      const field = (type: string): string => parts.find((part) => part.type === type)!.value;
+      expect(localTimeUncached(atMs, zone)).toEqual({
+        year: Number(field('year')), month: Number(field('month')), day: Number(field('day')),
+        weekday: weekdays.indexOf(field('weekday')),
+        hour: Number(field('hour')), minute: Number(field('minute')), second: Number(field('second')),
+      });
+    }), { numRuns: 500 });
+  });
+});
+
 describe('memoized local time', () => {
   it('equals Intl on every step of a walk', () => {
     fc.assert(fc.property(walk, ([zone, startMs, steps]) => {

@@ -110,6 +110,12 @@ describe('period properties', () => {
     }), { numRuns: 300 });
   });
 
+  it('is monotonic: a later instant never has an earlier period start', () => {
+    fc.assert(fc.property(period, instant, fc.integer({ min: 0, max: 40 * 86_400_000 }), zone, (p, atMs, laterMs, z) => {
+      expect(periodStartUnixMs(p, atMs + laterMs, z)).toBeGreaterThanOrEqual(periodStartUnixMs(p, atMs, z));
+    }), { numRuns: 300 });
+  });
+
   it('days nest in weeks and months: a day starts no earlier than its week and month', () => {
     fc.assert(fc.property(instant, zone, (atMs, z) => {
       const day = periodStartUnixMs(DAY, atMs, z);

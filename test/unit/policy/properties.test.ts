@@ -68,8 +68,14 @@ const inputArb: fc.Arbitrary<PolicyCheckInput> = fc.record({
 });
 
 /** Local weekday (0 = Monday) and minute of day, by a different route than core: en-GB strings. */
+const oracleFormatters = new Map<string, Intl.DateTimeFormat>();
 function localWeekMinute(atUnixMs: number, zone: string): [number, number] {
-  const text = new Intl.DateTimeFormat('en-GB', { timeZone: zone || 'UTC', weekday: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(atUnixMs);
+  let formatter = oracleFormatters.get(zone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-GB', { timeZone: zone || 'UTC', weekday: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    oracleFormatters.set(zone, formatter);
+  }
+  const text = formatter.format(atUnixMs);
   const [weekdayName, time] = text.split(' ');
   const weekday = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'].indexOf(weekdayName!);
   const [hour, minute] = time!.split(':').map(Number);
@@ -204,6 +210,15 @@ describe('checkPolicy properties', () => {
       expect(checkPolicy(input)).toEqual(first);
       expect(input).toEqual(snapshot);
     }), { numRuns: 200 });
+  });
+
+  it('time windows repeat weekly: the same local time a week later gets the same answer (fixed-offset zones)', () => {
+    const weekMs = 7 * 86_400_000;
+    fc.assert(fc.property(inputArb, fc.constantFrom('UTC', 'Asia/Kathmandu'), fc.integer({ min: -50, max: 50 }), (input, zone, weeks) => {
+      const policy = { ...input.policy, timeZone: zone };
+      const windowed = (atUnixMs: bigint): boolean => codes({ ...input, policy, context: { ...input.context, atUnixMs } }).includes('TIME_WINDOW');
+      expect(windowed(input.context.atUnixMs + BigInt(weeks * weekMs))).toBe(windowed(input.context.atUnixMs));
+    }), RUNS);
   });
 
   it('an unrestricted policy never refuses', () => {

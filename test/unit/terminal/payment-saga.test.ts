@@ -74,6 +74,12 @@ describe('payment saga', () => {
     expect(calls).toEqual(['identify', 'authorize', 'void']);
   });
 
+  it('does not void a payment another request owns when authorize is refused with a typed error', async () => {
+    const { ports: p, calls } = ports({ authorize: async () => { throw new BiopayError(ErrorCode.IdempotencyConflict, 'other body'); } });
+    await expect(runPayment(p, terminal, request, timeouts)).rejects.toMatchObject({ code: ErrorCode.IdempotencyConflict });
+    expect(calls).toEqual(['identify', 'authorize']);
+  });
+
   it('retries capture a bounded number of times', async () => {
     let attempts = 0;
     const { ports: p } = ports({ capture: async () => { attempts++; throw new BiopayError(ErrorCode.Unavailable, 'down'); } });

@@ -1,0 +1,212 @@
+/**
+ * One impression of a master finger, as a minutiae extractor would report it: the finger placed
+ * and distorted on the sensor, only the part in contact and inside the image seen, some minutiae
+ * missed (more near the border of the contact area), spurious ones added, positions and angles
+ * jittered, and some endings read as bifurcations and back.
+ */
+import { BiopayError, ErrorCode } from '../../errors.js';
+import type { IsoRecord, Minutia, MinutiaType } from '../iso.js';
+import { mapDirection, mapPoint, randomDeformation, type Deformation } from './distortion.js';
+import type { MasterFinger, MasterMinutia } from './master-finger.js';
+import { orientationAt } from './orientation.js';
+import { checkSeed, gaussian, makeRandom, poisson, uniform, type Random } from './random.js';
+
+export interface ImpressionOptions {
+  widthPx?: number;
+  heightPx?: number;
+  resolutionPpcm?: number;
+  /** Rotation of the finger on the sensor, uniform in ±this. */
+  maxRotationRad?: number;
+  /** Sigma of the finger centre's offset from the image centre. */
+  translationPx?: number;
+  /** Scale of the elastic distortion (sigma of the sliding skin's shift). */
+  distortionPx?: number;
+  /** Contact area: the fingertip's outline scaled by a factor drawn in [min, max]. */
+  minContactScale?: number;
+  maxContactScale?: number;
+  /** Mean share of minutiae in view that the extractor misses (each impression varies around it). */
+  missingRate?: number;
+  /** Mean spurious minutiae per genuine one reported. */
+  spuriousRate?: number;
+  positionJitterPx?: number;
+  angleJitterRad?: number;
+  /** Probability that an ending is reported as a bifurcation or the reverse. */
+  typeFlipRate?: number;
+}
+
+type Settings = Required<ImpressionOptions>;
+
+const degree = Math.PI / 180;
+export const defaultImpressionOptions: Readonly<Settings> = Object.freeze({
+  widthPx: 300,
+  heightPx: 400,
+  resolutionPpcm: 197,
+  maxRotationRad: 20 * degree,
+  translationPx: 20,
+  distortionPx: 6,
+  minContactScale: 0.65,
+  maxContactScale: 0.95,
+  missingRate: 0.15,
+  spuriousRate: 0.15,
+  positionJitterPx: 2,
+  angleJitterRad: 6 * degree,
+  typeFlipRate: 0.1,
+});
+
+const limits: Record<keyof Settings, readonly [number, number]> = {
+  widthPx: [16, 0x3fff],
+  heightPx: [16, 0x3fff],
+  resolutionPpcm: [1, 0xffff],
+  maxRotationRad: [0, Math.PI],
+  translationPx: [0, 500],
+  distortionPx: [0, 50],
+  minContactScale: [0.1, 2],
+  maxContactScale: [0.1, 2],
+  missingRate: [0, 1],
+  spuriousRate: [0, 5],
+  positionJitterPx: [0, 50],
+  angleJitterRad: [0, Math.PI],
+  typeFlipRate: [0, 1],
+};
+
+/** ISO/IEC 19794-2 caps a view at 255 minutiae. */
+const maxViewMinutiae = 255;
+/** Extractors find nothing in the last few pixels of an image. */
+const imageMarginPx = 4;
+/** Minutiae this close to the contact border are missed far more often. */
+const borderBandPx = 15;
+const borderMissRate = 0.5;
+/** Spurious minutiae mostly follow the ridges (breaks, bridges); some point anywhere. */
+const spuriousAlongRidgeShare = 0.7;
+const spuriousAngleNoiseRad = 0.3;
+/** Each impression's missing and spurious rates vary in [1 - this, 1 + this] x the mean. */
+const rateSpread = 0.6;
+
+export function impressionSettings(options: ImpressionOptions = {}): Settings {
+  const settings = { ...defaultImpressionOptions, ...options };
+  for (const key of Object.keys(limits) as (keyof Settings)[]) {
+    const value = settings[key];
+    const [low, high] = limits[key];
+    if (typeof value !== 'number' || !(value >= low && value <= high)) {
+      throw new BiopayError(ErrorCode.BadRequest, `${key} must be a number in [${low}, ${high}], got ${String(value)}`);
+    }
+  }
+  for (const key of ['widthPx', 'heightPx', 'resolutionPpcm'] as const) {
+    if (!Number.isInteger(settings[key])) throw new BiopayError(ErrorCode.BadRequest, `${key} must be an integer`);
+  }
+  if (settings.minContactScale > settings.maxContactScale) {
+    throw new BiopayError(ErrorCode.BadRequest, 'minContactScale must not exceed maxContactScale');
+  }
+  return settings;
+}
+
+/** The part of the fingertip touching the sensor: an ellipse in finger coordinates. */
+interface Contact {
+  xPx: number;
+  yPx: number;
+  halfWidthPx: number;
+  halfHeightPx: number;
+}
+
+function randomContact(random: Random, master: MasterFinger, settings: Settings): Contact {
+  const scale = uniform(random, settings.minContactScale, settings.maxContactScale);
+  return {
+    xPx: gaussian(random, 12),
+    yPx: gaussian(random, 20),
+    halfWidthPx: master.halfWidthPx * scale,
+    halfHeightPx: master.halfHeightPx * scale,
+  };
+}
+
+/** Approximate distance inside the contact ellipse's border (negative outside). */
+function depthInContact(contact: Contact, xPx: number, yPx: number): number {
+  const u = (xPx - contact.xPx) / contact.halfWidthPx;
+  const v = (yPx - contact.yPx) / contact.halfHeightPx;
+  const radius = Math.sqrt(u * u + v * v);
+  return (1 - radius) * Math.min(contact.halfWidthPx, contact.halfHeightPx);
+}
+
+function wrapAngle(angleRad: number): number {
+  const turn = 2 * Math.PI;
+  return ((angleRad % turn) + turn) % turn;
+}
+
+interface Scene {
+  random: Random;
+  settings: Settings;
+  deformation: Deformation;
+  contact: Contact;
+  out: Minutia[];
+}
+
+/** Maps, jitters and reports one minutia if it lands inside the image. */
+function report(scene: Scene, source: MasterMinutia, flipRate: number): void {
+  const { random, settings, deformation } = scene;
+  const at = { xPx: 0, yPx: 0 };
+  mapPoint(deformation, source.xPx, source.yPx, at);
+  const angle = mapDirection(deformation, source.xPx, source.yPx, source.angleRad, at);
+  const xPx = Math.round(at.xPx + gaussian(random, settings.positionJitterPx));
+  const yPx = Math.round(at.yPx + gaussian(random, settings.positionJitterPx));
+  if (xPx < imageMarginPx || yPx < imageMarginPx || xPx >= settings.widthPx - imageMarginPx || yPx >= settings.heightPx - imageMarginPx) return;
+  const flipped = random() < flipRate;
+  const type: MinutiaType = flipped ? (source.type === 'ending' ? 'bifurcation' : 'ending') : source.type;
+  scene.out.push({ xPx, yPx, angleRad: wrapAngle(angle + gaussian(random, settings.angleJitterRad)), type, quality: 0 });
+}
+
+function spuriousMinutia(random: Random, master: MasterFinger, contact: Contact): MasterMinutia {
+  let u: number;
+  let v: number;
+  do {
+    u = uniform(random, -1, 1);
+    v = uniform(random, -1, 1);
+  } while (u * u + v * v > 1);
+  const xPx = contact.xPx + u * contact.halfWidthPx;
+  const yPx = contact.yPx + v * contact.halfHeightPx;
+  const angleRad =
+    random() < spuriousAlongRidgeShare
+      ? orientationAt(master.field, xPx, yPx) + (random() < 0.5 ? 0 : Math.PI) + gaussian(random, spuriousAngleNoiseRad)
+      : uniform(random, 0, 2 * Math.PI);
+  return { xPx, yPx, angleRad, type: random() < 0.6 ? 'ending' : 'bifurcation' };
+}
+
+/** Raster order, as extractors scan, so that the list order tells nothing about which are genuine. */
+function rasterOrder(a: Minutia, b: Minutia): number {
+  return a.yPx - b.yPx || a.xPx - b.xPx;
+}
+
+/** An impression of `master`, entirely determined by the master, the seed and the options. */
+export function generateImpression(master: MasterFinger, seed: number, options: ImpressionOptions = {}): IsoRecord {
+  checkSeed(seed);
+  const settings = impressionSettings(options);
+  const random = makeRandom(seed);
+  const contact = randomContact(random, master, settings);
+  const deformation = randomDeformation(random, {
+    stickXPx: contact.xPx,
+    stickYPx: contact.yPx,
+    distortionPx: settings.distortionPx * uniform(random, 0.3, 1.7),
+    poseRad: uniform(random, -settings.maxRotationRad, settings.maxRotationRad),
+    centreXPx: settings.widthPx / 2 + gaussian(random, settings.translationPx),
+    centreYPx: settings.heightPx / 2 + gaussian(random, settings.translationPx),
+  });
+  const missRate = Math.min(1, settings.missingRate * uniform(random, 1 - rateSpread, 1 + rateSpread));
+  const spuriousRate = settings.spuriousRate * uniform(random, 1 - rateSpread, 1 + rateSpread);
+  const scene: Scene = { random, settings, deformation, contact, out: [] };
+  for (const minutia of master.minutiae) {
+    const depth = depthInContact(contact, minutia.xPx, minutia.yPx);
+    if (depth < 0) continue;
+    if (random() < missRate || (depth < borderBandPx && random() < borderMissRate)) continue;
+    report(scene, minutia, settings.typeFlipRate);
+  }
+  const spurious = poisson(random, spuriousRate * scene.out.length);
+  for (let index = 0; index < spurious; index++) report(scene, spuriousMinutia(random, master, contact), 0);
+  const minutiae = scene.out.sort(rasterOrder).slice(0, maxViewMinutiae);
+  const quality = Math.max(20, Math.min(100, Math.round(100 * (1 - missRate))));
+  return {
+    widthPx: settings.widthPx,
+    heightPx: settings.heightPx,
+    xResolutionPpcm: settings.resolutionPpcm,
+    yResolutionPpcm: settings.resolutionPpcm,
+    captureEquipment: 0,
+    views: [{ fingerPosition: master.fingerPosition, viewNumber: 0, impressionType: 0, quality, minutiae }],
+  };
+}
