@@ -63,7 +63,7 @@ function askRate(system: ActorSystem, total: number): Promise<number> {
 
 /** The same request/reply on bare NATS: what the runtime's overhead is measured against. */
 async function rawNatsRate(host: NatsConnection, caller: NatsConnection, total: number): Promise<number> {
-  const subscription = host.subscribe('bench.raw.*', { queue: 'bench', callback: (_error, msg) => msg.respond(msg.data) });
+  const subscription = host.subscribe('bench.raw.*', { queue: 'bench', callback: (_error, msg) => void msg.respond(msg.data) });
   await host.flush();
   const data = DepositRequest.encode(request).finish();
   const rate = await pipelinedRate(total, () => caller.request('bench.raw.1', data, { timeout: 30_000 }));

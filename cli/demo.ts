@@ -13,6 +13,7 @@ import { enroll, flowClients } from '../core/flows/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
 import { formatAmount, parseAmount } from '../core/money.js';
 import { ActorKind, LedgerProtocol, TerminalProtocol } from '../core/protocols.js';
+import { describeOutcome } from '../core/terminal/outcome.js';
 import { touchAndWait } from '../core/terminal/sensor-simulator.js';
 import type { Network } from '../nodes/network.js';
 import { startEmbedded } from './embedded.js';
@@ -106,7 +107,7 @@ async function runStory(network: Network, loopPayments: number, progress: (line:
       terminalId, sessionId: `demo-${steps.length}`, isoTemplate: template(finger), amount: amount(decimal),
     }, PAYMENT_TIMEOUT_MS);
     steps.push({ name, expected, result, latencyMs: performance.now() - startedMs });
-    progress(`  ${name}: ${outcomeName(result.outcome)}${result.refusals.length ? ` (${result.refusals.map((r) => r.message).join('; ')})` : ''}`);
+    progress(`  ${name}: ${describeOutcome(result.outcome)}${result.refusals.length ? ` (${result.refusals.map((r) => r.message).join('; ')})` : ''}`);
   };
   progress('paying at the terminals with sensor events...');
   await pay('Alice buys lunch (12.34 EUR), another impression of her finger', 'T1', '101_2', '12.34', PaymentOutcome.PAYMENT_OUTCOME_APPROVED);
@@ -123,7 +124,7 @@ async function runStory(network: Network, loopPayments: number, progress: (line:
   return {
     steps: steps.map((step) => ({
       name: step.name,
-      outcome: outcomeName(step.result.outcome),
+      outcome: describeOutcome(step.result.outcome),
       asScripted: step.result.outcome === step.expected,
       reasons: step.result.refusals.map((refusal) => ({ code: refusal.code, message: refusal.message })),
       amount: step.result.amount ? formatAmount(step.result.amount.amountMinor, CURRENCY) : '',
@@ -181,15 +182,6 @@ function renderSummary(summary: Summary): string {
 
 function template(name: string): Buffer {
   return readFileSync(demoTemplatePath(name));
-}
-
-function outcomeName(outcome: PaymentOutcome): string {
-  switch (outcome) {
-    case PaymentOutcome.PAYMENT_OUTCOME_APPROVED: return 'approved';
-    case PaymentOutcome.PAYMENT_OUTCOME_REFUSED: return 'refused';
-    case PaymentOutcome.PAYMENT_OUTCOME_VOIDED: return 'voided';
-    default: return 'unknown';
-  }
 }
 
 function round(value: number): number {

@@ -6,6 +6,7 @@ import { devCommand } from './dev.js';
 import { ExitCode, processIo, toJson, type CommandIo } from './io.js';
 import { matchCommand } from './match.js';
 import { nodeCommand } from './node.js';
+import { sensorCommand } from './sensor.js';
 
 interface Command {
   readonly summary: string;
@@ -16,6 +17,7 @@ const commands: Record<string, Command> = {
   demo: { summary: 'run the embedded network through a scripted story and print a summary', run: demoCommand },
   dev: { summary: 'run the embedded network until stopped (data kept in a folder)', run: devCommand },
   node: { summary: 'run one node role (terminal, association, account, business, gateway)', run: nodeCommand },
+  sensor: { summary: 'simulate a terminal\'s sensors: publish one touch and print the payment result', run: sensorCommand },
   match: { summary: 'fingerprint matching tools: scores, identify, eval-fvc, calibrate', run: matchCommand },
   ...clientCommands,
 };
@@ -65,7 +67,9 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       io.stderr(`biopay: ${(error as Error).message}`);
       return ExitCode.Usage;
     }
-    io.stderr(json ? toJson({ error: { code: reason.code, message: reason.message } }) : `biopay: ${reason.code}: ${reason.message}`);
+    // With --json the error is the one object on stdout, as the client commands print theirs.
+    if (json) io.stdout(toJson({ ok: false, error: { code: reason.code, message: reason.message } }));
+    else io.stderr(`biopay: ${reason.code}: ${reason.message}`);
     return ExitCode.Failed;
   }
 }

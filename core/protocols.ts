@@ -9,7 +9,8 @@ import {
 } from '../proto/gen/biopay/v1/biometrics.js';
 import { BusinessRecord, GetBusinessRecordRequest } from '../proto/gen/biopay/v1/business.js';
 import {
-  Account, AuthorizeRequest, AuthorizeResponse, CaptureRequest, Credential, DepositRequest, GetAccountRequest,
+  Account, AuthorizeRequest, AuthorizeResponse, CaptureRequest, CheckLedgerRequest, CheckLedgerResponse, Credential,
+  DepositRequest, GetAccountRequest, GetPaymentRequest,
   GetPolicyRequest, OpenAccountRequest, PaymentState, RefundRequest, RegisterCredentialRequest,
   RemoveCredentialRequest, RemoveCredentialResponse, SetPolicyRequest, Statement, StatementRequest, VoidRequest,
 } from '../proto/gen/biopay/v1/ledger.js';
@@ -31,6 +32,9 @@ export const LedgerProtocol = {
   capture: { request: CaptureRequest, response: PaymentState },
   void: { request: VoidRequest, response: PaymentState },
   refund: { request: RefundRequest, response: PaymentState },
+  getPayment: { request: GetPaymentRequest, response: PaymentState },
+  /** Not keyed by account: any key reaches a ledger node, which checks the whole ledger. */
+  checkLedger: { request: CheckLedgerRequest, response: CheckLedgerResponse },
 } as const satisfies Protocol;
 
 /** Kind `association`, keyed by capture id or account id. Served by association nodes. */

@@ -81,7 +81,9 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       stops.push((await startTerminalNode({ nc, system, log: options.log.child({ role: 'terminal' }) })).stop);
     }
     if (has('gateway')) {
-      const gateway = await startGateway({ system, host: options.grpcHost, port: options.grpcPort ?? 50051 });
+      const gateway = await startGateway({
+        system, host: options.grpcHost, port: options.grpcPort ?? 50051, log: options.log.child({ role: 'gateway' }),
+      });
       grpcPort = gateway.port;
       stopGateway = gateway.stop;
     }

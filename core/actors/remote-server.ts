@@ -49,7 +49,8 @@ export class KindServer {
       subjects.map(async (subject) => {
         const subscription = this.subscriptions.get(subject);
         this.subscriptions.delete(subject);
-        await subscription?.drain();
+        // On a connection already closed the subscription is gone anyway.
+        await subscription?.drain().catch(() => undefined);
       }),
     );
   }

@@ -59,7 +59,7 @@ export async function runPayment(
   });
 
   const who = await clock.stage('identifyUs', () =>
-    ports.identify({ capture: request.capture, targetFmr: 0 }, timeouts.identifyMs));
+    ports.identify({ capture: withTerminalHint(request, terminal), targetFmr: 0 }, timeouts.identifyMs));
   if (!who.matched) return result(PaymentOutcome.PAYMENT_OUTCOME_REFUSED, [noMatch()], who);
 
   const authorizeRequest: AuthorizeRequest = {
@@ -139,6 +139,13 @@ async function settle(step: () => Promise<PaymentState>, timeouts: PaymentTimeou
     }
   }
   throw new BiopayError(ErrorCode.Unavailable, `settlement failed after ${timeouts.settleAttemptsMax} attempts; the hold expires on its own`, { cause: lastError });
+}
+
+/** A terminal configured with a narrowing hint (its merchant's community) sends it when the touch did not. */
+function withTerminalHint(request: PayRequest, terminal: Terminal): PayRequest['capture'] {
+  const capture = request.capture;
+  if (!capture || capture.hint !== '' || terminal.hint === '') return capture;
+  return { ...capture, hint: terminal.hint };
 }
 
 function isLostAnswer(error: unknown): boolean {

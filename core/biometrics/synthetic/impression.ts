@@ -79,8 +79,28 @@ const borderMissRate = 0.5;
 /** Spurious minutiae mostly follow the ridges (breaks, bridges); some point anywhere. */
 const spuriousAlongRidgeShare = 0.7;
 const spuriousAngleNoiseRad = 0.3;
-/** Each impression's missing and spurious rates vary in [1 - this, 1 + this] x the mean. */
-const rateSpread = 0.6;
+/**
+ * Distortion, missing and spurious rates and jitter of an impression are the means scaled by
+ * 1 + spread * (2 * difficulty - 1), difficulty uniform in [0, 1] per impression.
+ */
+const difficultySpread = 0.6;
+/** Mean number of poor-skin patches of the poorest captures. */
+const maxBlotchesMean = 1.5;
+const blotchRadiusRangePx = [20, 50] as const;
+const blotchMissRate = 0.7;
+const blotchSpuriousPer10kPx2 = 12;
+
+function scaledByDifficulty(settings: Settings, difficulty: number): Settings {
+  const factor = 1 + difficultySpread * (2 * difficulty - 1);
+  return {
+    ...settings,
+    distortionPx: settings.distortionPx * factor,
+    missingRate: Math.min(1, settings.missingRate * factor),
+    spuriousRate: settings.spuriousRate * factor,
+    positionJitterPx: settings.positionJitterPx * factor,
+    angleJitterRad: settings.angleJitterRad * factor,
+  };
+}
 
 export function impressionSettings(options: ImpressionOptions = {}): Settings {
   const settings = { ...defaultImpressionOptions, ...options };
@@ -153,15 +173,18 @@ function report(scene: Scene, source: MasterMinutia, flipRate: number): void {
   scene.out.push({ xPx, yPx, angleRad: wrapAngle(angle + gaussian(random, settings.angleJitterRad)), type, quality: 0 });
 }
 
-function spuriousMinutia(random: Random, master: MasterFinger, contact: Contact): MasterMinutia {
+function uniformInContact(random: Random, contact: Contact): { xPx: number; yPx: number } {
   let u: number;
   let v: number;
   do {
     u = uniform(random, -1, 1);
     v = uniform(random, -1, 1);
   } while (u * u + v * v > 1);
-  const xPx = contact.xPx + u * contact.halfWidthPx;
-  const yPx = contact.yPx + v * contact.halfHeightPx;
+  return { xPx: contact.xPx + u * contact.halfWidthPx, yPx: contact.yPx + v * contact.halfHeightPx };
+}
+
+function spuriousMinutia(random: Random, master: MasterFinger, contact: Contact): MasterMinutia {
+  const { xPx, yPx } = uniformInContact(random, contact);
   const angleRad =
     random() < spuriousAlongRidgeShare
       ? orientationAt(master.field, xPx, yPx) + (random() < 0.5 ? 0 : Math.PI) + gaussian(random, spuriousAngleNoiseRad)
@@ -174,33 +197,65 @@ function rasterOrder(a: Minutia, b: Minutia): number {
   return a.yPx - b.yPx || a.xPx - b.xPx;
 }
 
+/**
+ * A patch of poor skin or contact (dry, wet, scarred): most minutiae under it are lost and the
+ * extractor invents some, pointing anywhere. Spurious minutiae of real templates cluster like this.
+ */
+interface Blotch {
+  xPx: number;
+  yPx: number;
+  radiusPx: number;
+}
+
+function randomBlotch(random: Random, contact: Contact): Blotch {
+  const point = uniformInContact(random, contact);
+  return { ...point, radiusPx: uniform(random, blotchRadiusRangePx[0], blotchRadiusRangePx[1]) };
+}
+
+function inBlotch(blotches: readonly Blotch[], xPx: number, yPx: number): boolean {
+  return blotches.some((b) => (xPx - b.xPx) ** 2 + (yPx - b.yPx) ** 2 < b.radiusPx * b.radiusPx);
+}
+
+function blotchNoise(random: Random, blotch: Blotch): MasterMinutia {
+  const r = blotch.radiusPx * Math.sqrt(random());
+  const t = uniform(random, 0, 2 * Math.PI);
+  return { xPx: blotch.xPx + r * Math.cos(t), yPx: blotch.yPx + r * Math.sin(t), angleRad: uniform(random, 0, 2 * Math.PI), type: random() < 0.5 ? 'ending' : 'bifurcation' };
+}
+
 /** An impression of `master`, entirely determined by the master, the seed and the options. */
 export function generateImpression(master: MasterFinger, seed: number, options: ImpressionOptions = {}): IsoRecord {
   checkSeed(seed);
-  const settings = impressionSettings(options);
+  const base = impressionSettings(options);
   const random = makeRandom(seed);
+  // One draw sets how poor this capture is: a poor one is distorted, noisy and incomplete at once.
+  const difficulty = random();
+  const settings = scaledByDifficulty(base, difficulty);
   const contact = randomContact(random, master, settings);
   const deformation = randomDeformation(random, {
     stickXPx: contact.xPx,
     stickYPx: contact.yPx,
-    distortionPx: settings.distortionPx * uniform(random, 0.3, 1.7),
+    distortionPx: settings.distortionPx,
     poseRad: uniform(random, -settings.maxRotationRad, settings.maxRotationRad),
     centreXPx: settings.widthPx / 2 + gaussian(random, settings.translationPx),
     centreYPx: settings.heightPx / 2 + gaussian(random, settings.translationPx),
   });
-  const missRate = Math.min(1, settings.missingRate * uniform(random, 1 - rateSpread, 1 + rateSpread));
-  const spuriousRate = settings.spuriousRate * uniform(random, 1 - rateSpread, 1 + rateSpread);
+  const blotches = Array.from({ length: poisson(random, maxBlotchesMean * difficulty) }, () => randomBlotch(random, contact));
   const scene: Scene = { random, settings, deformation, contact, out: [] };
   for (const minutia of master.minutiae) {
     const depth = depthInContact(contact, minutia.xPx, minutia.yPx);
     if (depth < 0) continue;
-    if (random() < missRate || (depth < borderBandPx && random() < borderMissRate)) continue;
+    if (random() < settings.missingRate || (depth < borderBandPx && random() < borderMissRate)) continue;
+    if (inBlotch(blotches, minutia.xPx, minutia.yPx) && random() < blotchMissRate) continue;
     report(scene, minutia, settings.typeFlipRate);
   }
-  const spurious = poisson(random, spuriousRate * scene.out.length);
+  const spurious = poisson(random, settings.spuriousRate * scene.out.length);
   for (let index = 0; index < spurious; index++) report(scene, spuriousMinutia(random, master, contact), 0);
+  for (const blotch of blotches) {
+    const count = poisson(random, blotchSpuriousPer10kPx2 * (Math.PI * blotch.radiusPx ** 2) / 10_000);
+    for (let index = 0; index < count; index++) report(scene, blotchNoise(random, blotch), 0);
+  }
   const minutiae = scene.out.sort(rasterOrder).slice(0, maxViewMinutiae);
-  const quality = Math.max(20, Math.min(100, Math.round(100 * (1 - missRate))));
+  const quality = Math.round(100 - 60 * difficulty);
   return {
     widthPx: settings.widthPx,
     heightPx: settings.heightPx,

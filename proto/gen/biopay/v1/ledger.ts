@@ -361,6 +361,28 @@ export interface RemoveCredentialResponse {
   removed: boolean;
 }
 
+export interface GetPaymentRequest {
+  paymentId: string;
+}
+
+export interface CheckLedgerRequest {
+}
+
+export interface CurrencyTotal {
+  currency: string;
+  /** Sum of every account's balance in the currency; 0 when money is conserved. */
+  sumMinor: bigint;
+}
+
+/** The ledger's invariants, checked on the system of record. */
+export interface CheckLedgerResponse {
+  totals: CurrencyTotal[];
+  /** One sentence per broken invariant; empty when the ledger is sound. */
+  problems: string[];
+  /** Holds still authorized (neither captured, voided nor expired). */
+  openHolds: number;
+}
+
 function createBaseOpenAccountRequest(): OpenAccountRequest {
   return { owner: "", currency: "", kind: 0, timeZone: "", idempotencyKey: "" };
 }
@@ -3557,6 +3579,328 @@ export const RemoveCredentialResponse: MessageFns<RemoveCredentialResponse> = {
   fromPartial<I extends Exact<DeepPartial<RemoveCredentialResponse>, I>>(object: I): RemoveCredentialResponse {
     const message = createBaseRemoveCredentialResponse();
     message.removed = object.removed ?? false;
+    return message;
+  },
+};
+
+function createBaseGetPaymentRequest(): GetPaymentRequest {
+  return { paymentId: "" };
+}
+
+export const GetPaymentRequest: MessageFns<GetPaymentRequest> = {
+  encode(message: GetPaymentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentId !== "") {
+      writer.uint32(10).string(message.paymentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPaymentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPaymentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPaymentRequest {
+    return {
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPaymentRequest): unknown {
+    const obj: any = {};
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPaymentRequest>, I>>(base?: I): GetPaymentRequest {
+    return GetPaymentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPaymentRequest>, I>>(object: I): GetPaymentRequest {
+    const message = createBaseGetPaymentRequest();
+    message.paymentId = object.paymentId ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckLedgerRequest(): CheckLedgerRequest {
+  return {};
+}
+
+export const CheckLedgerRequest: MessageFns<CheckLedgerRequest> = {
+  encode(_: CheckLedgerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckLedgerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckLedgerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CheckLedgerRequest {
+    return {};
+  },
+
+  toJSON(_: CheckLedgerRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckLedgerRequest>, I>>(base?: I): CheckLedgerRequest {
+    return CheckLedgerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckLedgerRequest>, I>>(_: I): CheckLedgerRequest {
+    const message = createBaseCheckLedgerRequest();
+    return message;
+  },
+};
+
+function createBaseCurrencyTotal(): CurrencyTotal {
+  return { currency: "", sumMinor: 0n };
+}
+
+export const CurrencyTotal: MessageFns<CurrencyTotal> = {
+  encode(message: CurrencyTotal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.currency !== "") {
+      writer.uint32(10).string(message.currency);
+    }
+    if (message.sumMinor !== 0n) {
+      if (BigInt.asIntN(64, message.sumMinor) !== message.sumMinor) {
+        throw new globalThis.Error("value provided for field message.sumMinor of type int64 too large");
+      }
+      writer.uint32(16).int64(message.sumMinor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CurrencyTotal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCurrencyTotal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sumMinor = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CurrencyTotal {
+    return {
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      sumMinor: isSet(object.sumMinor)
+        ? BigInt(object.sumMinor)
+        : isSet(object.sum_minor)
+        ? BigInt(object.sum_minor)
+        : 0n,
+    };
+  },
+
+  toJSON(message: CurrencyTotal): unknown {
+    const obj: any = {};
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.sumMinor !== 0n) {
+      obj.sumMinor = message.sumMinor.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CurrencyTotal>, I>>(base?: I): CurrencyTotal {
+    return CurrencyTotal.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CurrencyTotal>, I>>(object: I): CurrencyTotal {
+    const message = createBaseCurrencyTotal();
+    message.currency = object.currency ?? "";
+    message.sumMinor = (object.sumMinor !== undefined && object.sumMinor !== null) ? BigInt(object.sumMinor) : 0n;
+    return message;
+  },
+};
+
+function createBaseCheckLedgerResponse(): CheckLedgerResponse {
+  return { totals: [], problems: [], openHolds: 0 };
+}
+
+export const CheckLedgerResponse: MessageFns<CheckLedgerResponse> = {
+  encode(message: CheckLedgerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.totals) {
+      CurrencyTotal.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.problems) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.openHolds !== 0) {
+      writer.uint32(24).uint32(message.openHolds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckLedgerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckLedgerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.totals.push(CurrencyTotal.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.problems.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.openHolds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckLedgerResponse {
+    return {
+      totals: globalThis.Array.isArray(object?.totals) ? object.totals.map((e: any) => CurrencyTotal.fromJSON(e)) : [],
+      problems: globalThis.Array.isArray(object?.problems) ? object.problems.map((e: any) => globalThis.String(e)) : [],
+      openHolds: isSet(object.openHolds)
+        ? globalThis.Number(object.openHolds)
+        : isSet(object.open_holds)
+        ? globalThis.Number(object.open_holds)
+        : 0,
+    };
+  },
+
+  toJSON(message: CheckLedgerResponse): unknown {
+    const obj: any = {};
+    if (message.totals?.length) {
+      obj.totals = message.totals.map((e) => CurrencyTotal.toJSON(e));
+    }
+    if (message.problems?.length) {
+      obj.problems = message.problems;
+    }
+    if (message.openHolds !== 0) {
+      obj.openHolds = Math.round(message.openHolds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckLedgerResponse>, I>>(base?: I): CheckLedgerResponse {
+    return CheckLedgerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckLedgerResponse>, I>>(object: I): CheckLedgerResponse {
+    const message = createBaseCheckLedgerResponse();
+    message.totals = object.totals?.map((e) => CurrencyTotal.fromPartial(e)) || [];
+    message.problems = object.problems?.map((e) => e) || [];
+    message.openHolds = object.openHolds ?? 0;
     return message;
   },
 };

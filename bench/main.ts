@@ -1,0 +1,94 @@
+/**
+ * `npm run bench [-- <suite...>] [--runs N] [--json]`: runs the benchmark suites (match, ledger,
+ * actors, e2e), prints a table per suite and writes one JSON report to bench-results/, so numbers
+ * can be compared from one change to the next. Each suite states its workload and takes the
+ * median of several runs: the machines are noisy.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runActorBench } from './actors.js';
+import { runE2eBench } from './e2e.js';
+import { runLedgerBench } from './ledger.js';
+import { runMatchBench } from './match.js';
+
+type Suite = (options: { json: boolean; runs: number }) => Promise<Record<string, unknown>>;
+
+const SUITES: Record<string, Suite> = {
+  match: runMatchBench,
+  ledger: runLedgerBench,
+  actors: runActorBench,
+  e2e: runE2eBench,
+};
+
+const HELP = `Usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--runs N] [--json] [--out DIR]
+
+Runs the named benchmark suites (all when none is named), prints their numbers and writes a JSON
+report to DIR (default bench-results/). --json prints the report on stdout instead of tables.`;
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      runs: { type: 'string', default: '5' },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const names = positionals.length > 0 ? positionals : Object.keys(SUITES);
+  const unknown = names.filter((name) => !(name in SUITES));
+  const runs = Number(values.runs);
+  if (unknown.length > 0 || !Number.isInteger(runs) || runs < 1 || runs > 50) {
+    process.stderr.write(`unknown suite(s) ${unknown.join(', ')} or bad --runs\n${HELP}\n`);
+    return 2;
+  }
+  const report: Record<string, unknown> = {
+    startedAt: new Date().toISOString(),
+    machine: { platform: platform(), arch: arch(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage1m: loadavg()[0] },
+    runs,
+    suites: {},
+  };
+  for (const name of names) {
+    process.stderr.write(`\n== bench ${name} (median of ${runs} runs)\n`);
+    const result = await SUITES[name]!({ json: values.json, runs });
+    (report.suites as Record<string, unknown>)[name] = result;
+    if (!values.json) process.stdout.write(`${renderTable(name, result)}\n`);
+  }
+  mkdirSync(values.out, { recursive: true });
+  const file = join(values.out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const text = JSON.stringify(report, (_key, value) => (typeof value === 'bigint' ? value.toString() : value), 2);
+  writeFileSync(file, text);
+  writeFileSync(join(values.out, 'latest.json'), text);
+  if (values.json) process.stdout.write(`${text}\n`);
+  process.stderr.write(`\nreport written to ${file}\n`);
+  return 0;
+}
+
+function renderTable(name: string, result: Record<string, unknown>): string {
+  const rows = Object.entries(flatten(result));
+  const width = Math.max(...rows.map(([key]) => key.length));
+  return [`${name}:`, ...rows.map(([key, value]) => `  ${key.padEnd(width)}  ${value}`)].join('\n');
+}
+
+function flatten(value: unknown, prefix = '', into: Record<string, string> = {}): Record<string, string> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, inner] of Object.entries(value)) flatten(inner, prefix ? `${prefix}.${key}` : key, into);
+  } else {
+    into[prefix] = Array.isArray(value) ? JSON.stringify(value) : String(value);
+  }
+  return into;
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${String((error as Error)?.stack ?? error)}\n`);
+    process.exitCode = 1;
+  },
+);
