@@ -22,8 +22,9 @@ export async function openPGlite(options: PGliteOptions): Promise<SqlClient> {
   return new PGliteClient(instance, { ownsInstance: true });
 }
 
-export async function createPGliteInstance(dataDir?: string): Promise<PGlite> {
-  return PGlite.create({ dataDir, parsers: { [INT8_OID]: (text: string) => BigInt(text) } });
+/** A PGlite with int8 as bigint; `loadDataDir` (a dumpDataDir() tarball) skips the slow initdb. */
+export async function createPGliteInstance(dataDir?: string, loadDataDir?: Blob): Promise<PGlite> {
+  return PGlite.create({ dataDir, loadDataDir, parsers: { [INT8_OID]: (text: string) => BigInt(text) } });
 }
 
 /**

@@ -4,6 +4,10 @@
  * With BIOPAY_REQUIRE_POSTGRES=1 an unreachable PostgreSQL fails loudly instead of being skipped.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { createPGliteInstance, openDatabase, sharedPGliteClient, type SqlClient } from '../../core/db/index.js';
@@ -60,8 +64,43 @@ export function freshSchemaName(): string {
 let sharedInstance: Promise<PGlite> | undefined;
 
 function pgliteInstance(): Promise<PGlite> {
-  sharedInstance ??= createPGliteInstance();
+  sharedInstance ??= createTestPGlite();
   return sharedInstance;
+}
+
+/**
+ * initdb takes 5-20 s on a busy two-core machine; loading a data folder dumped right after initdb
+ * takes 2-3 s. The dump is cached in the temporary folder per PGlite version.
+ */
+async function createTestPGlite(): Promise<PGlite> {
+  const cachePath = await pgliteDumpPath();
+  const cached = await readFile(cachePath).catch(() => undefined);
+  if (cached) {
+    try {
+      return await createPGliteInstance(undefined, new Blob([cached]));
+    } catch {
+      // A damaged cache is rebuilt below.
+    }
+  }
+  const instance = await createPGliteInstance();
+  const dump = await instance.dumpDataDir('none');
+  const partial = `${cachePath}.${process.pid}`;
+  await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
+  await rename(partial, cachePath); // atomic: a concurrent test process reads the whole dump or none
+  return instance;
+}
+
+async function pgliteDumpPath(): Promise<string> {
+  const require = createRequire(import.meta.url);
+  let version = 'unknown';
+  try {
+    const entry = require.resolve('@electric-sql/pglite');
+    const manifest = JSON.parse(await readFile(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version?: string };
+    version = manifest.version ?? version;
+  } catch {
+    // An unknown version still caches; it just never shares the dump across upgrades.
+  }
+  return join(tmpdir(), `biopay-pglite-${version}-${process.getuid?.() ?? 0}.tar`);
 }
 
 async function openPGliteSchema(): Promise<OpenedDatabase> {

@@ -85,7 +85,7 @@ const spuriousAngleNoiseRad = 0.3;
  */
 const difficultySpread = 0.6;
 /** Mean number of poor-skin patches of the poorest captures. */
-const maxBlotchesMean = 1.5;
+const maxBlotchesMean = 0.7;
 const blotchRadiusRangePx = [20, 50] as const;
 const blotchMissRate = 0.7;
 const blotchSpuriousPer10kPx2 = 12;
