@@ -143,6 +143,9 @@ async function runStory(network: Network, loopPayments: number, progress: (line:
 
 async function measureLoop(network: Network, payments: number, amount: { amountMinor: bigint; currency: string }) {
   const latenciesMs: number[] = [];
+  const stageUs: Record<'identifyUs' | 'authorizeUs' | 'businessUs' | 'settleUs', number[]> = {
+    identifyUs: [], authorizeUs: [], businessUs: [], settleUs: [],
+  };
   let approved = 0;
   const startedMs = performance.now();
   for (let index = 0; index < payments; index++) {
@@ -151,6 +154,7 @@ async function measureLoop(network: Network, payments: number, amount: { amountM
       terminalId: 'T1', sessionId: `loop-${index}`, isoTemplate: template(index % 2 === 0 ? '101_2' : '101_3'), amount,
     }, PAYMENT_TIMEOUT_MS);
     latenciesMs.push(performance.now() - beganMs);
+    for (const stage of Object.keys(stageUs) as Array<keyof typeof stageUs>) stageUs[stage].push(result.timings?.[stage] ?? 0);
     if (result.outcome === PaymentOutcome.PAYMENT_OUTCOME_APPROVED) approved++;
   }
   const elapsedS = (performance.now() - startedMs) / 1000;
@@ -159,9 +163,15 @@ async function measureLoop(network: Network, payments: number, amount: { amountM
     workload: `${payments} sequential payments of 0.01 EUR at T1 (sensor events -> identify 1:N over the enrolled gallery -> authorize -> business -> capture), one in flight`,
     payments,
     approved,
-    medianLatencyMs: round(latenciesMs[Math.floor(latenciesMs.length / 2)]!),
+    medianLatencyMs: round(median(latenciesMs)),
     p90LatencyMs: round(latenciesMs[Math.floor(latenciesMs.length * 0.9)]!),
     paymentsPerSecond: round(payments / elapsedS),
+    medianStageMs: {
+      identify: round(median(stageUs.identifyUs) / 1000),
+      authorize: round(median(stageUs.authorizeUs) / 1000),
+      business: round(median(stageUs.businessUs) / 1000),
+      capture: round(median(stageUs.settleUs) / 1000),
+    },
   };
 }
 
@@ -176,12 +186,19 @@ function renderSummary(summary: Summary): string {
   lines.push('', `money conserved: ${summary.moneyConserved ? 'yes' : `NO: ${summary.invariantProblems.join('; ')}`}`);
   const loop = summary.loop;
   lines.push(`payment loop: ${loop.approved}/${loop.payments} approved, median ${loop.medianLatencyMs} ms, p90 ${loop.p90LatencyMs} ms, ${loop.paymentsPerSecond} payments/s (one at a time)`);
+  const stages = loop.medianStageMs;
+  lines.push(`  median per stage: identify ${stages.identify} ms, authorize ${stages.authorize} ms, business ${stages.business} ms, capture ${stages.capture} ms`);
   lines.push('', summary.allAsScripted ? 'every step ended as scripted.' : 'SOME STEPS DID NOT END AS SCRIPTED.');
   return lines.join('\n');
 }
 
 function template(name: string): Buffer {
   return readFileSync(demoTemplatePath(name));
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 function round(value: number): number {

@@ -12,6 +12,7 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
 
   --nats URL        NATS server(s), comma-separated (env BIOPAY_NATS_URL; default nats://127.0.0.1:4222)
   --database URL    account role: postgres://... (env DATABASE_URL); PGlite in --data otherwise
+  --schema NAME     account role: PostgreSQL schema of the ledger tables (default: public)
   --data DIR        account role: PGlite data folder (default: in memory)
   --grpc-port N     gateway role: port (default 50051)
   --workers N       association role: matcher worker threads (default 2)
@@ -28,6 +29,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     options: {
       nats: { type: 'string', default: process.env.BIOPAY_NATS_URL ?? 'nats://127.0.0.1:4222' },
       database: { type: 'string', default: process.env.DATABASE_URL },
+      schema: { type: 'string' },
       data: { type: 'string' },
       'grpc-port': { type: 'string', default: '50051' },
       workers: { type: 'string', default: '2' },
@@ -53,7 +55,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
   }
   const log = createLogger({ fields: { role } });
   const network = await startNetwork({
-    roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, dataDir: values.data,
+    roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, databaseSchema: values.schema, dataDir: values.data,
     grpcPort, matchWorkers: workers, businessFailAll: values['fail-business'],
   });
   const started = { role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null };

@@ -30,6 +30,8 @@ export interface NetworkOptions {
   readonly log: Logger;
   /** postgres://... for PostgreSQL; otherwise PGlite in `dataDir` (or in memory). Account role only. */
   readonly databaseUrl?: string;
+  /** PostgreSQL schema of the ledger's tables (several networks can share one database). */
+  readonly databaseSchema?: string;
   readonly dataDir?: string;
   /** Gateway role: port (0 = a free one) and host. */
   readonly grpcPort?: number;
@@ -62,7 +64,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   let grpcPort: number | undefined;
   try {
     if (has('account')) {
-      database = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir });
+      database = await openDatabase({ url: options.databaseUrl || undefined, dataDir: options.dataDir, schema: options.databaseSchema });
       ledger = await Ledger.open(database);
       stops.push((await startAccountNode({ system, ledger, log: options.log.child({ role: 'account' }) })).stop);
     }
