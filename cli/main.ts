@@ -7,6 +7,7 @@ import { ExitCode, processIo, toJson, type CommandIo } from './io.js';
 import { matchCommand } from './match.js';
 import { nodeCommand } from './node.js';
 import { sensorCommand } from './sensor.js';
+import { synthCommand } from './synth.js';
 
 interface Command {
   readonly summary: string;
@@ -18,6 +19,7 @@ const commands: Record<string, Command> = {
   dev: { summary: 'run the embedded network until stopped (data kept in a folder)', run: devCommand },
   node: { summary: 'run one node role (terminal, association, account, business, gateway)', run: nodeCommand },
   sensor: { summary: 'simulate a terminal\'s sensors: publish one touch and print the payment result', run: sensorCommand },
+  synth: { summary: 'write a synthetic fingerprint population (FVC-named ISO records) for scale tests', run: synthCommand },
   match: { summary: 'fingerprint matching tools: scores, identify, eval-fvc, calibrate', run: matchCommand },
   ...clientCommands,
 };

@@ -3,13 +3,18 @@
  * and distorted on the sensor, only the part in contact and inside the image seen, some minutiae
  * missed (more near the border of the contact area), spurious ones added, positions and angles
  * jittered, and some endings read as bifurcations and back.
+ *
+ * Captures differ in quality: one uniform "difficulty" draw per impression scales distortion,
+ * losses, spurious minutiae and jitter together, and poor captures get patches of bad skin where
+ * minutiae are lost and noise appears. With the defaults, our MCC matcher's EER on synthetic
+ * fingers (2-4%) is close to its EER on the FVC2002 templates.
  */
 import { BiopayError, ErrorCode } from '../../errors.js';
 import type { IsoRecord, Minutia, MinutiaType } from '../iso.js';
-import { mapDirection, mapPoint, randomDeformation, type Deformation } from './distortion.js';
+import { DeformationMap, randomDeformation } from './distortion.js';
 import type { MasterFinger, MasterMinutia } from './master-finger.js';
 import { orientationAt } from './orientation.js';
-import { checkSeed, gaussian, makeRandom, poisson, uniform, type Random } from './random.js';
+import { checkSeed, Rng } from './random.js';
 
 export interface ImpressionOptions {
   widthPx?: number;
@@ -48,8 +53,8 @@ export const defaultImpressionOptions: Readonly<Settings> = Object.freeze({
   maxContactScale: 0.95,
   missingRate: 0.15,
   spuriousRate: 0.15,
-  positionJitterPx: 2,
-  angleJitterRad: 6 * degree,
+  positionJitterPx: 1.5,
+  angleJitterRad: 4.5 * degree,
   typeFlipRate: 0.1,
 });
 
@@ -103,7 +108,8 @@ function scaledByDifficulty(settings: Settings, difficulty: number): Settings {
 }
 
 export function impressionSettings(options: ImpressionOptions = {}): Settings {
-  const settings = { ...defaultImpressionOptions, ...options };
+  const given = Object.entries(options).filter(([, value]) => value !== undefined);
+  const settings: Settings = { ...defaultImpressionOptions, ...(Object.fromEntries(given) as ImpressionOptions) };
   for (const key of Object.keys(limits) as (keyof Settings)[]) {
     const value = settings[key];
     const [low, high] = limits[key];
@@ -128,11 +134,11 @@ interface Contact {
   halfHeightPx: number;
 }
 
-function randomContact(random: Random, master: MasterFinger, settings: Settings): Contact {
-  const scale = uniform(random, settings.minContactScale, settings.maxContactScale);
+function randomContact(rng: Rng, master: MasterFinger, settings: Settings): Contact {
+  const scale = rng.uniform(settings.minContactScale, settings.maxContactScale);
   return {
-    xPx: gaussian(random, 12),
-    yPx: gaussian(random, 20),
+    xPx: rng.gaussian(12),
+    yPx: rng.gaussian(20),
     halfWidthPx: master.halfWidthPx * scale,
     halfHeightPx: master.halfHeightPx * scale,
   };
@@ -152,44 +158,42 @@ function wrapAngle(angleRad: number): number {
 }
 
 interface Scene {
-  random: Random;
+  rng: Rng;
   settings: Settings;
-  deformation: Deformation;
+  deformation: DeformationMap;
   contact: Contact;
   out: Minutia[];
 }
 
 /** Maps, jitters and reports one minutia if it lands inside the image. */
 function report(scene: Scene, source: MasterMinutia, flipRate: number): void {
-  const { random, settings, deformation } = scene;
-  const at = { xPx: 0, yPx: 0 };
-  mapPoint(deformation, source.xPx, source.yPx, at);
-  const angle = mapDirection(deformation, source.xPx, source.yPx, source.angleRad, at);
-  const xPx = Math.round(at.xPx + gaussian(random, settings.positionJitterPx));
-  const yPx = Math.round(at.yPx + gaussian(random, settings.positionJitterPx));
+  const { rng, settings, deformation } = scene;
+  const angle = deformation.mapMinutia(source.xPx, source.yPx, source.angleRad);
+  const xPx = Math.round(deformation.xPx + rng.gaussian(settings.positionJitterPx));
+  const yPx = Math.round(deformation.yPx + rng.gaussian(settings.positionJitterPx));
   if (xPx < imageMarginPx || yPx < imageMarginPx || xPx >= settings.widthPx - imageMarginPx || yPx >= settings.heightPx - imageMarginPx) return;
-  const flipped = random() < flipRate;
+  const flipped = rng.chance(flipRate);
   const type: MinutiaType = flipped ? (source.type === 'ending' ? 'bifurcation' : 'ending') : source.type;
-  scene.out.push({ xPx, yPx, angleRad: wrapAngle(angle + gaussian(random, settings.angleJitterRad)), type, quality: 0 });
+  scene.out.push({ xPx, yPx, angleRad: wrapAngle(angle + rng.gaussian(settings.angleJitterRad)), type, quality: 0 });
 }
 
-function uniformInContact(random: Random, contact: Contact): { xPx: number; yPx: number } {
+function uniformInContact(rng: Rng, contact: Contact): { xPx: number; yPx: number } {
   let u: number;
   let v: number;
   do {
-    u = uniform(random, -1, 1);
-    v = uniform(random, -1, 1);
+    u = rng.uniform(-1, 1);
+    v = rng.uniform(-1, 1);
   } while (u * u + v * v > 1);
   return { xPx: contact.xPx + u * contact.halfWidthPx, yPx: contact.yPx + v * contact.halfHeightPx };
 }
 
-function spuriousMinutia(random: Random, master: MasterFinger, contact: Contact): MasterMinutia {
-  const { xPx, yPx } = uniformInContact(random, contact);
+function spuriousMinutia(rng: Rng, master: MasterFinger, contact: Contact): MasterMinutia {
+  const { xPx, yPx } = uniformInContact(rng, contact);
   const angleRad =
-    random() < spuriousAlongRidgeShare
-      ? orientationAt(master.field, xPx, yPx) + (random() < 0.5 ? 0 : Math.PI) + gaussian(random, spuriousAngleNoiseRad)
-      : uniform(random, 0, 2 * Math.PI);
-  return { xPx, yPx, angleRad, type: random() < 0.6 ? 'ending' : 'bifurcation' };
+    rng.chance(spuriousAlongRidgeShare)
+      ? orientationAt(master.field, xPx, yPx) + (rng.chance(0.5) ? 0 : Math.PI) + rng.gaussian(spuriousAngleNoiseRad)
+      : rng.uniform(0, 2 * Math.PI);
+  return { xPx, yPx, angleRad, type: rng.chance(0.6) ? 'ending' : 'bifurcation' };
 }
 
 /** Raster order, as extractors scan, so that the list order tells nothing about which are genuine. */
@@ -207,52 +211,52 @@ interface Blotch {
   radiusPx: number;
 }
 
-function randomBlotch(random: Random, contact: Contact): Blotch {
-  const point = uniformInContact(random, contact);
-  return { ...point, radiusPx: uniform(random, blotchRadiusRangePx[0], blotchRadiusRangePx[1]) };
+function randomBlotch(rng: Rng, contact: Contact): Blotch {
+  const point = uniformInContact(rng, contact);
+  return { ...point, radiusPx: rng.uniform(blotchRadiusRangePx[0], blotchRadiusRangePx[1]) };
 }
 
 function inBlotch(blotches: readonly Blotch[], xPx: number, yPx: number): boolean {
   return blotches.some((b) => (xPx - b.xPx) ** 2 + (yPx - b.yPx) ** 2 < b.radiusPx * b.radiusPx);
 }
 
-function blotchNoise(random: Random, blotch: Blotch): MasterMinutia {
-  const r = blotch.radiusPx * Math.sqrt(random());
-  const t = uniform(random, 0, 2 * Math.PI);
-  return { xPx: blotch.xPx + r * Math.cos(t), yPx: blotch.yPx + r * Math.sin(t), angleRad: uniform(random, 0, 2 * Math.PI), type: random() < 0.5 ? 'ending' : 'bifurcation' };
+function blotchNoise(rng: Rng, blotch: Blotch): MasterMinutia {
+  const r = blotch.radiusPx * Math.sqrt(rng.next());
+  const t = rng.uniform(0, 2 * Math.PI);
+  return { xPx: blotch.xPx + r * Math.cos(t), yPx: blotch.yPx + r * Math.sin(t), angleRad: rng.uniform(0, 2 * Math.PI), type: rng.chance(0.5) ? 'ending' : 'bifurcation' };
 }
 
 /** An impression of `master`, entirely determined by the master, the seed and the options. */
 export function generateImpression(master: MasterFinger, seed: number, options: ImpressionOptions = {}): IsoRecord {
   checkSeed(seed);
   const base = impressionSettings(options);
-  const random = makeRandom(seed);
+  const rng = Rng.fromSeed(seed);
   // One draw sets how poor this capture is: a poor one is distorted, noisy and incomplete at once.
-  const difficulty = random();
+  const difficulty = rng.next();
   const settings = scaledByDifficulty(base, difficulty);
-  const contact = randomContact(random, master, settings);
-  const deformation = randomDeformation(random, {
+  const contact = randomContact(rng, master, settings);
+  const deformation = new DeformationMap(randomDeformation(rng, {
     stickXPx: contact.xPx,
     stickYPx: contact.yPx,
     distortionPx: settings.distortionPx,
-    poseRad: uniform(random, -settings.maxRotationRad, settings.maxRotationRad),
-    centreXPx: settings.widthPx / 2 + gaussian(random, settings.translationPx),
-    centreYPx: settings.heightPx / 2 + gaussian(random, settings.translationPx),
-  });
-  const blotches = Array.from({ length: poisson(random, maxBlotchesMean * difficulty) }, () => randomBlotch(random, contact));
-  const scene: Scene = { random, settings, deformation, contact, out: [] };
+    poseRad: rng.uniform(-settings.maxRotationRad, settings.maxRotationRad),
+    centreXPx: settings.widthPx / 2 + rng.gaussian(settings.translationPx),
+    centreYPx: settings.heightPx / 2 + rng.gaussian(settings.translationPx),
+  }));
+  const blotches = Array.from({ length: rng.poisson(maxBlotchesMean * difficulty) }, () => randomBlotch(rng, contact));
+  const scene: Scene = { rng, settings, deformation, contact, out: [] };
   for (const minutia of master.minutiae) {
     const depth = depthInContact(contact, minutia.xPx, minutia.yPx);
     if (depth < 0) continue;
-    if (random() < settings.missingRate || (depth < borderBandPx && random() < borderMissRate)) continue;
-    if (inBlotch(blotches, minutia.xPx, minutia.yPx) && random() < blotchMissRate) continue;
+    if (rng.chance(settings.missingRate) || (depth < borderBandPx && rng.chance(borderMissRate))) continue;
+    if (inBlotch(blotches, minutia.xPx, minutia.yPx) && rng.chance(blotchMissRate)) continue;
     report(scene, minutia, settings.typeFlipRate);
   }
-  const spurious = poisson(random, settings.spuriousRate * scene.out.length);
-  for (let index = 0; index < spurious; index++) report(scene, spuriousMinutia(random, master, contact), 0);
+  const spurious = rng.poisson(settings.spuriousRate * scene.out.length);
+  for (let index = 0; index < spurious; index++) report(scene, spuriousMinutia(rng, master, contact), 0);
   for (const blotch of blotches) {
-    const count = poisson(random, blotchSpuriousPer10kPx2 * (Math.PI * blotch.radiusPx ** 2) / 10_000);
-    for (let index = 0; index < count; index++) report(scene, blotchNoise(random, blotch), 0);
+    const count = rng.poisson(blotchSpuriousPer10kPx2 * (Math.PI * blotch.radiusPx ** 2) / 10_000);
+    for (let index = 0; index < count; index++) report(scene, blotchNoise(rng, blotch), 0);
   }
   const minutiae = scene.out.sort(rasterOrder).slice(0, maxViewMinutiae);
   const quality = Math.round(100 - 60 * difficulty);

@@ -57,36 +57,62 @@ export function makeRandom(seed: number): Random {
   return next;
 }
 
-export function uniform(random: Random, low: number, high: number): number {
-  return low + (high - low) * random();
-}
+/**
+ * The generator's view of a seeded stream: uniform, normal and Poisson draws. Normal draws come in
+ * pairs from Box-Muller, so the second of each pair is kept for the next call.
+ */
+export class Rng {
+  private spare = Number.NaN;
 
-/** Standard normal by Box-Muller (one value per call: simple, and fast enough here). */
-export function gaussian(random: Random, sigma = 1): number {
-  const u = 1 - random();
-  return sigma * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
+  constructor(readonly next: Random) {}
 
-/** Poisson count by inversion (small means only: the generator's means stay under 100). */
-export function poisson(random: Random, mean: number): number {
-  if (mean <= 0) return 0;
-  const limit = Math.exp(-mean);
-  let count = 0;
-  let product = random();
-  while (product > limit && count < 1000) {
-    count++;
-    product *= random();
+  static fromSeed(seed: number): Rng {
+    return new Rng(makeRandom(seed));
   }
-  return count;
+
+  uniform(low: number, high: number): number {
+    return low + (high - low) * this.next();
+  }
+
+  chance(probability: number): boolean {
+    return this.next() < probability;
+  }
+
+  gaussian(sigma = 1): number {
+    if (!Number.isNaN(this.spare)) {
+      const value = this.spare;
+      this.spare = Number.NaN;
+      return sigma * value;
+    }
+    const radius = Math.sqrt(-2 * Math.log(1 - this.next()));
+    const turn = 2 * Math.PI * this.next();
+    this.spare = radius * Math.sin(turn);
+    return sigma * radius * Math.cos(turn);
+  }
+
+  /** Poisson count by multiplication of uniforms (the generator's means stay under 100). */
+  poisson(mean: number): number {
+    if (!(mean > 0)) return 0;
+    const limit = Math.exp(-mean);
+    let count = 0;
+    let product = this.next();
+    while (product > limit && count < maxPoisson) {
+      count++;
+      product *= this.next();
+    }
+    return count;
+  }
+
+  /** One of `choices` with probability proportional to its weight. */
+  choice<T>(choices: readonly (readonly [T, number])[]): T {
+    const total = choices.reduce((sum, [, weight]) => sum + weight, 0);
+    let pick = this.next() * total;
+    for (const [value, weight] of choices) {
+      pick -= weight;
+      if (pick < 0) return value;
+    }
+    return choices[choices.length - 1]![0];
+  }
 }
 
-/** One of `choices` with probability proportional to its weight. */
-export function weightedChoice<T>(random: Random, choices: readonly (readonly [T, number])[]): T {
-  const total = choices.reduce((sum, [, weight]) => sum + weight, 0);
-  let pick = random() * total;
-  for (const [value, weight] of choices) {
-    pick -= weight;
-    if (pick < 0) return value;
-  }
-  return choices[choices.length - 1]![0];
-}
+const maxPoisson = 1000;
