@@ -66,7 +66,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     if (has('account')) {
       database = await openDatabase({ url: options.databaseUrl || undefined, dataDir: options.dataDir, schema: options.databaseSchema });
       ledger = await Ledger.open(database);
-      stops.push((await startAccountNode({ system, ledger, log: options.log.child({ role: 'account' }) })).stop);
+      stops.push((await startAccountNode({ system, ledger, database, log: options.log.child({ role: 'account' }) })).stop);
     }
     if (has('association')) {
       const sealer = options.sealer ?? TemplateSealer.fromEnvironment();

@@ -5,3 +5,4 @@ export { GroupCommitter, GROUP_COMMIT_DEFAULTS, type GroupCommitOptions } from '
 export type { InvariantReport } from './invariants.js';
 export { STATEMENT_LIMIT_DEFAULT, STATEMENT_LIMIT_MAX } from './accounts.js';
 export { fundingAccountId } from './rows.js';
+export { checkLedger, readPayment } from './audit-queries.js';

@@ -4,18 +4,21 @@
  * by a sweeper even when their terminal is gone.
  */
 import type {
-  AuthorizeRequest, CaptureRequest, DepositRequest, GetAccountRequest, GetPolicyRequest, OpenAccountRequest,
+  AuthorizeRequest, CaptureRequest, DepositRequest, GetAccountRequest, GetPaymentRequest, GetPolicyRequest, OpenAccountRequest,
   RefundRequest, RegisterCredentialRequest, RemoveCredentialRequest, SetPolicyRequest, StatementRequest, VoidRequest,
 } from '../../proto/gen/biopay/v1/ledger.js';
 import { ActorSystem } from '../../core/actors/index.js';
 import { BiopayError, ErrorCode } from '../../core/errors.js';
-import { Ledger } from '../../core/ledger/index.js';
+import type { SqlClient } from '../../core/db/index.js';
+import { checkLedger, Ledger, readPayment } from '../../core/ledger/index.js';
 import type { Logger } from '../../core/log.js';
 import { ActorKind, LedgerProtocol } from '../../core/protocols.js';
 
 export interface AccountNodeOptions {
   readonly system: ActorSystem;
   readonly ledger: Ledger;
+  /** The ledger's database, for read-only audit questions (getPayment, checkLedger). */
+  readonly database: SqlClient;
   readonly log: Logger;
   /** How often expired holds are looked for. */
   readonly expirySweepIntervalMs?: number;
@@ -29,9 +32,9 @@ export interface AccountNode {
 const EXPIRED_HOLDS_PER_SWEEP_MAX = 1_000;
 
 export async function startAccountNode(options: AccountNodeOptions): Promise<AccountNode> {
-  const { system, ledger, log } = options;
+  const { system, ledger, database, log } = options;
   system.register(ActorKind.Ledger, LedgerProtocol, () => ({
-    receive: (method, message) => dispatch(ledger, method, message),
+    receive: (method, message) => dispatch(ledger, database, method, message),
   }), { idleTimeoutMs: 60_000 });
   await system.serve(ActorKind.Ledger);
 
@@ -50,7 +53,7 @@ export async function startAccountNode(options: AccountNodeOptions): Promise<Acc
   };
 }
 
-function dispatch(ledger: Ledger, method: string, message: unknown): Promise<unknown> {
+function dispatch(ledger: Ledger, database: SqlClient, method: string, message: unknown): Promise<unknown> {
   switch (method) {
     case 'openAccount': return ledger.openAccount(message as OpenAccountRequest);
     case 'deposit': return ledger.deposit(message as DepositRequest);
@@ -64,6 +67,8 @@ function dispatch(ledger: Ledger, method: string, message: unknown): Promise<unk
     case 'capture': return ledger.capture(message as CaptureRequest);
     case 'void': return ledger.void(message as VoidRequest);
     case 'refund': return ledger.refund(message as RefundRequest);
+    case 'getPayment': return readPayment(database, (message as GetPaymentRequest).paymentId);
+    case 'checkLedger': return checkLedger(database);
     default: return Promise.reject(new BiopayError(ErrorCode.BadRequest, `ledger has no method ${method}`));
   }
 }
