@@ -13,6 +13,8 @@ export const ENROLLMENT_STREAM = 'BIOPAY_ENROLLMENTS';
 const ENROLLMENT_DUPLICATE_WINDOW_MS = 120_000;
 /** Credentials kept at most (one message each). */
 const ENROLLMENTS_MAX = 10_000_000;
+/** Records converted per bulk call while replaying. */
+const REPLAY_BATCH_MAX = 1_000;
 
 export function enrollmentSubject(credentialId: string): string {
   return `biopay.enrollment.${subjectToken(credentialId)}`;
@@ -56,26 +58,34 @@ export class EnrollmentLog {
 
   /**
    * Replays every stored record, resolves once the replay reached the records that existed at the
-   * call, and keeps delivering new ones until close().
+   * call, and keeps delivering new ones until close(). Records come in batches (in stream order)
+   * so a node rebuilding a large gallery converts templates in bulk.
    */
-  async follow(apply: (record: EnrollmentRecord) => void, onMalformed: (error: unknown) => void): Promise<void> {
+  async follow(apply: (records: EnrollmentRecord[]) => Promise<void>, onMalformed: (error: unknown) => void): Promise<void> {
     const jsm = await jetstreamManager(this.nc);
     const lastSequence = (await jsm.streams.info(ENROLLMENT_STREAM)).state.last_seq;
     const consumer = await jetstream(this.nc).consumers.get(ENROLLMENT_STREAM, { deliver_policy: DeliverPolicy.All });
-    const messages = await consumer.consume({ max_messages: 1_000 });
+    const messages = await consumer.consume({ max_messages: REPLAY_BATCH_MAX });
     this.messages = messages;
     let caughtUp!: () => void;
     const replayed = new Promise<void>((resolve) => (caughtUp = resolve));
     if (lastSequence === 0) caughtUp();
     this.following = (async () => {
+      let batch: EnrollmentRecord[] = [];
       for await (const message of messages) {
         try {
-          apply(EnrollmentRecord.decode(message.data));
+          batch.push(EnrollmentRecord.decode(message.data));
         } catch (error) {
           onMalformed(error);
         }
+        // Flush when the batch is full or nothing more is waiting (live updates apply at once).
+        if (batch.length >= REPLAY_BATCH_MAX || message.info.pending === 0) {
+          await apply(batch).catch(onMalformed);
+          batch = [];
+        }
         if (message.seq >= lastSequence) caughtUp();
       }
+      if (batch.length > 0) await apply(batch).catch(onMalformed);
       caughtUp();
     })();
     await replayed;

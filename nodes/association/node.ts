@@ -47,7 +47,7 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   const enrolled = new Map<string, Enrolled>();
   const enrollmentLog = await EnrollmentLog.open(nc);
   await enrollmentLog.follow(
-    (record) => applyRecord(record, { engine, enrolled, sealer, log }),
+    (records) => applyRecords(records, { engine, enrolled, sealer, log }),
     (error) => log.warn('malformed enrollment record skipped', { error: String(error) }),
   );
   log.info('gallery replayed', { enrolled: engine.size });
@@ -67,23 +67,46 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   };
 }
 
-function applyRecord(
-  record: EnrollmentRecord,
+/** Applies a batch in stream order: enrollments are converted in bulk by the workers. */
+async function applyRecords(
+  records: readonly EnrollmentRecord[],
   target: { engine: MatchEngine; enrolled: Map<string, Enrolled>; sealer: TemplateSealer; log: Logger },
-): void {
-  if (record.deleted) {
+): Promise<void> {
+  let pending: EnrollmentRecord[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const entries = batch.flatMap((record) => {
+      try {
+        const isoBytes = target.sealer.open(record.sealedTemplate, record.credentialId);
+        return [{ id: record.credentialId, isoBytes, hint: record.hint || undefined }];
+      } catch (error) {
+        target.log.warn('enrollment record not loaded', { credentialId: record.credentialId, error: String(error) });
+        return [];
+      }
+    });
+    const { refused } = await target.engine.addMany(entries);
+    const refusedIds = new Set(refused.map((entry) => entry.id));
+    for (const entry of refused) {
+      // Logged by id only: never the template.
+      target.log.warn('enrollment record not loaded', { credentialId: entry.id, error: entry.reason });
+    }
+    const loadedIds = new Set(entries.map((entry) => entry.id).filter((id) => !refusedIds.has(id)));
+    for (const record of batch) {
+      if (loadedIds.has(record.credentialId)) target.enrolled.set(record.credentialId, { accountId: record.accountId, hint: record.hint });
+    }
+  };
+  for (const record of records) {
+    if (!record.deleted) {
+      pending.push(record);
+      continue;
+    }
+    await flush();
     target.engine.remove(record.credentialId);
     target.enrolled.delete(record.credentialId);
-    return;
   }
-  try {
-    const template = target.sealer.open(record.sealedTemplate, record.credentialId);
-    target.engine.add(record.credentialId, template, { hint: record.hint || undefined });
-    target.enrolled.set(record.credentialId, { accountId: record.accountId, hint: record.hint });
-  } catch (error) {
-    // Logged by id only: never the template.
-    target.log.warn('enrollment record not loaded', { credentialId: record.credentialId, error: String(error) });
-  }
+  await flush();
 }
 
 class AssociationService {
