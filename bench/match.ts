@@ -5,7 +5,8 @@
  *     in this thread (the kernel the workers run), per CPU-second of this process (the machine is
  *     shared, so wall-clock rates are also given with the load average), median of `runs`;
  *   - 1:N throughput through MatchEngine with 1 and 2 worker threads (gallery replicated to
- *     `scalingGallery` templates), median of `runs`, and the scaling factor;
+ *     `scalingGallery` templates), median of `runs`, and the scaling factor; bulk enrollment rate;
+ *   - enrollment: CPU time to convert a record, and gallery bytes per template;
  *   - accuracy per database: EER over all impostor pairs and with the FVC protocol.
  */
 import { existsSync } from 'node:fs';
@@ -14,15 +15,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { folderAccuracy, scoreFolder } from '../core/biometrics/fvc-eval.js';
 import { fvcFolders, loadFvcFolder, type FvcSample } from '../core/biometrics/fvc-dataset.js';
-import { searchSlice } from '../core/biometrics/gallery-search.js';
+import { directoryStride, searchSlice } from '../core/biometrics/gallery-search.js';
 import { MatchEngine } from '../core/biometrics/match-engine.js';
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
 import { SharedGallery } from '../core/biometrics/shared-gallery.js';
 import { templateFromIso } from '../core/biometrics/template.js';
 
 const probesPerRun = 40;
-const scalingGallery = 3200;
-const scalingProbes = 16;
+const scalingGallery = 1600;
+const scalingProbes = 12;
 
 function fixturesRoot(): string {
   const override = process.env['BIOPAY_FVC_DIR'];
@@ -63,16 +64,31 @@ function singleCoreRate(samples: readonly FvcSample[]): { cpu: number; wall: num
   return { cpu: comparisons / ((cpu.user + cpu.system) / 1e6), wall: comparisons / wallS };
 }
 
-async function engineRate(samples: readonly FvcSample[], workers: number): Promise<number> {
+/** Enrollment (ISO record to matcher form) CPU time and the gallery memory it takes. */
+function enrollmentCost(samples: readonly FvcSample[]): { cpuMsPerTemplate: number; bytesPerTemplate: number } {
+  const startedCpu = process.cpuUsage();
+  const words = samples.reduce((sum, sample) => sum + templateFromIso(sample.bytes).length, 0);
+  const cpu = process.cpuUsage(startedCpu);
+  return {
+    cpuMsPerTemplate: Number(((cpu.user + cpu.system) / 1000 / samples.length).toFixed(3)),
+    bytesPerTemplate: Math.round((words * 4) / samples.length + directoryStride * 4),
+  };
+}
+
+/** 1:N comparisons per second through the engine, and its bulk enrollment rate (templates/s). */
+async function engineRate(samples: readonly FvcSample[], workers: number): Promise<{ search: number; enrollment: number }> {
   const engine = await MatchEngine.create({ workers, capacityTemplates: scalingGallery });
   try {
-    for (let index = 0; index < scalingGallery; index++) engine.add(`t${index}`, samples[index % samples.length]!.bytes);
+    const entries = Array.from({ length: scalingGallery }, (_, index) => ({ id: `t${index}`, isoBytes: samples[index % samples.length]!.bytes }));
+    const enrollStartedMs = performance.now();
+    await engine.addMany(entries);
+    const enrollment = scalingGallery / ((performance.now() - enrollStartedMs) / 1000);
     const probes = samples.slice(0, scalingProbes);
     await engine.identify(probes[0]!.bytes);
     const startedMs = performance.now();
     let comparisons = 0;
     for (const probe of probes) comparisons += (await engine.identify(probe.bytes, { topK: 10 })).searched;
-    return comparisons / ((performance.now() - startedMs) / 1000);
+    return { search: comparisons / ((performance.now() - startedMs) / 1000), enrollment };
   } finally {
     await engine.close();
   }
@@ -98,9 +114,10 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
   const folders = fvcFolders(fixturesRoot());
   const samples = folders.flatMap((folder) => loadFvcFolder(folder));
   singleCoreRate(samples); // warm-up: JIT and the SIMD module
+  const enrollment = Array.from({ length: runs }, () => enrollmentCost(samples));
   const single = Array.from({ length: runs }, () => singleCoreRate(samples));
-  const oneWorker: number[] = [];
-  const twoWorkers: number[] = [];
+  const oneWorker: { search: number; enrollment: number }[] = [];
+  const twoWorkers: { search: number; enrollment: number }[] = [];
   for (let run = 0; run < runs; run++) {
     oneWorker.push(await engineRate(samples, 1));
     twoWorkers.push(await engineRate(samples, 2));
@@ -113,8 +130,11 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
     comparisonsPerSecondPerCore: Math.round(median(single.map((rate) => rate.cpu))),
     comparisonsPerSecondWallOneThread: Math.round(median(single.map((rate) => rate.wall))),
     loadAverage1m: Number(loadavg()[0]!.toFixed(2)),
-    engineComparisonsPerSecond: { workers1: Math.round(median(oneWorker)), workers2: Math.round(median(twoWorkers)) },
-    scaling1to2: Number((median(twoWorkers) / median(oneWorker)).toFixed(2)),
+    engineComparisonsPerSecond: { workers1: Math.round(median(oneWorker.map((rate) => rate.search))), workers2: Math.round(median(twoWorkers.map((rate) => rate.search))) },
+    scaling1to2: Number((median(twoWorkers.map((rate) => rate.search)) / median(oneWorker.map((rate) => rate.search))).toFixed(2)),
+    bulkEnrollmentTemplatesPerSecond: { workers1: Math.round(median(oneWorker.map((rate) => rate.enrollment))), workers2: Math.round(median(twoWorkers.map((rate) => rate.enrollment))) },
+    enrollmentCpuMsPerTemplate: median(enrollment.map((cost) => cost.cpuMsPerTemplate)),
+    galleryBytesPerTemplate: enrollment[0]!.bytesPerTemplate,
     ...accuracyByDatabase(folders),
   };
   if (!options.json) printTable(result);

@@ -85,14 +85,15 @@ const identifyCommand: Subcommand = async (argv, io) => {
   const probes = loadTemplateFolder(requireOption(values.probes, 'probes'));
   const engine = await MatchEngine.create({ workers, capacityTemplates: gallery.length });
   try {
-    gallery.forEach((entry) => engine.add(entry.id, entry.bytes));
+    const { refused } = await engine.addMany(gallery.map((entry) => ({ id: entry.id, isoBytes: entry.bytes })));
+    refused.forEach((entry) => io.stderr(`gallery ${entry.id} refused: ${entry.reason}`));
     const threshold = engine.thresholdForFmr(targetFmr);
     const results = [];
     for (const probe of probes) {
       const { candidates, searched } = await engine.identify(probe.bytes, { topK });
       results.push({ probe: probe.id, candidates, searched, match: (candidates[0]?.score ?? 0) >= threshold });
     }
-    if (values.json) io.stdout(toJson({ targetFmr, threshold, results }));
+    if (values.json) io.stdout(toJson({ targetFmr, threshold, refused, results }));
     else {
       io.stdout(`threshold ${threshold.toFixed(6)} for FMR ${targetFmr}`);
       for (const result of results) {

@@ -1,16 +1,19 @@
 /**
- * piscina task: search a slice of the shared gallery for one probe (pure CPU). The gallery
- * SharedArrayBuffers arrive with the task and are read in place, never copied.
+ * piscina tasks (pure CPU, importing only pure core/biometrics modules):
+ *   default: search a slice of the shared gallery for one probe. The gallery SharedArrayBuffers
+ *            arrive with the task and are read in place, never copied;
+ *   convert: turn a batch of ISO records into matcher form (bulk enrollment).
  */
-import { searchSlice, type GallerySlice, type SliceResult } from '../core/biometrics/gallery-search.js';
+import { convertBatch, type ConvertResult, type ConvertTask } from '../core/biometrics/convert-batch.js';
+import { searchSlice, type MatchTask, type SliceResult } from '../core/biometrics/gallery-search.js';
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
-
-export interface MatchTask extends GallerySlice {
-  probe: Uint32Array;
-}
 
 const matcher = new MccMatcher();
 
 export default function matchSlice(task: MatchTask): SliceResult {
   return searchSlice(matcher, templateRef(task.probe), task);
+}
+
+export function convert(task: ConvertTask): ConvertResult {
+  return convertBatch(task);
 }

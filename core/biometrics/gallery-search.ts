@@ -22,6 +22,11 @@ export interface GallerySlice {
   topK: number;
 }
 
+/** What the engine posts to a worker: a slice and the probe in matcher form. */
+export interface MatchTask extends GallerySlice {
+  probe: Uint32Array;
+}
+
 export interface SliceResult {
   slots: Int32Array;
   scores: Float64Array;

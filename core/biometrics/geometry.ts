@@ -54,16 +54,16 @@ function segmentDistance(px: number, py: number, ax: number, ay: number, bx: num
 export function nearHull(hull: readonly number[], px: number, py: number, marginPx: number): boolean {
   const vertices = hull.length / 2;
   if (vertices === 0) return false;
+  // Inside (the common case) needs only cross products; distances only for points outside.
   let inside = vertices >= 3;
-  let nearest = Infinity;
-  for (let v = 0; v < vertices; v++) {
-    const ax = hull[2 * v]!;
-    const ay = hull[2 * v + 1]!;
+  for (let v = 0; v < vertices && inside; v++) {
     const w = (v + 1) % vertices;
-    const bx = hull[2 * w]!;
-    const by = hull[2 * w + 1]!;
-    if ((bx - ax) * (py - ay) - (by - ay) * (px - ax) < 0) inside = false;
-    nearest = Math.min(nearest, segmentDistance(px, py, ax, ay, bx, by));
+    if ((hull[2 * w]! - hull[2 * v]!) * (py - hull[2 * v + 1]!) - (hull[2 * w + 1]! - hull[2 * v + 1]!) * (px - hull[2 * v]!) < 0) inside = false;
   }
-  return inside || nearest <= marginPx;
+  if (inside) return true;
+  for (let v = 0; v < vertices; v++) {
+    const w = (v + 1) % vertices;
+    if (segmentDistance(px, py, hull[2 * v]!, hull[2 * v + 1]!, hull[2 * w]!, hull[2 * w + 1]!) <= marginPx) return true;
+  }
+  return false;
 }

@@ -1,18 +1,20 @@
 /**
  * 1:N fingerprint identification over a SharedArrayBuffer gallery. Templates are converted once,
- * at `add`, into the matcher form; a search is split into slices searched by piscina workers (or
- * in this thread with `workers: 0`) and the per-slice top-K lists are merged.
+ * at `add` (or in the workers with `addMany`), into the matcher form; a search is split into
+ * slices searched by piscina workers (or in this thread with `workers: 0`) and the per-slice top-K
+ * lists are merged. Scores are in [0, 1]; decide with `thresholdForFmr`, never a fixed number.
  */
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { BiopayError, ErrorCode } from '../errors.js';
+import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
 import { thresholdForFmr } from './calibration.js';
-import { searchSlice, type SliceResult } from './gallery-search.js';
+import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
+import { searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
-import { templateFromIso } from './template.js';
+import { matchableTemplateFromIso } from './template.js';
 
 export interface MatchCandidate {
   id: string;
@@ -28,20 +30,33 @@ export interface MatchEngineOptions {
   maxTemplates?: number;
 }
 
+export interface EnrollmentEntry {
+  id: string;
+  isoBytes: Uint8Array;
+  hint?: string;
+}
+
 export interface IdentifyOptions {
   topK?: number;
-  /** Only templates enrolled with the same hint are searched. */
+  /**
+   * Only templates enrolled with the same hint are searched (a merchant's community, a phone
+   * suffix). Hints are compared by 32-bit hash: a rare collision only widens the search.
+   */
   hint?: string;
 }
 
 const defaultTopK = 10;
+const maxBulkEntries = 1_000_000;
+/** Records per conversion task: large enough to amortise a task, small enough to spread. */
+const recordsPerConvertTask = 128;
 const maxTopK = 1000;
 const maxIdLength = 256;
 const maxHintLength = 256;
 const defaultMaxTemplates = 2_000_000;
 const defaultCapacity = 1024;
-/** Fewer usable minutiae than this cannot give a meaningful score. */
-const minUsableMinutiae = 4;
+const queuedTasksPerWorker = 64;
+/** Bulk conversion tasks in flight per worker: leaves queue room for searches meanwhile. */
+const convertTasksPerWorker = 2;
 /** Slices per worker, so that a slow slice does not hold the whole search. */
 const slicesPerWorker = 2;
 /** Below this many slots a search is not worth splitting. */
@@ -61,15 +76,6 @@ function checkText(value: string, what: string, maxLength: number): void {
   }
 }
 
-/** Matcher form of a record, refused when too few minutiae are usable to match anything. */
-function matchableTemplate(isoBytes: Uint8Array): Uint32Array {
-  const template = templateFromIso(isoBytes);
-  if (template[1]! < minUsableMinutiae) {
-    throw new BiopayError(ErrorCode.InvalidTemplate, `too few usable minutiae (${template[1]}, at least ${minUsableMinutiae} needed)`);
-  }
-  return template;
-}
-
 /** The compiled worker next to this module under dist/, or the TS source run through tsx. */
 function workerPool(threads: number): Piscina {
   const here = fileURLToPath(import.meta.url);
@@ -80,7 +86,8 @@ function workerPool(threads: number): Piscina {
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Infinity,
-    maxQueue: 'auto',
+    // Concurrent searches queue here; past the limit a search fails fast with UNAVAILABLE.
+    maxQueue: threads * queuedTasksPerWorker,
     execArgv: fromSource ? ['--import', 'tsx'] : [],
   });
 }
@@ -103,11 +110,14 @@ export class MatchEngine {
     if (!Number.isInteger(workers) || workers < 0 || workers > 256) {
       throw new BiopayError(ErrorCode.BadRequest, 'workers must be an integer in [0, 256]');
     }
-    const engine = new MatchEngine({
-      workers,
-      capacityTemplates: options.capacityTemplates ?? defaultCapacity,
-      maxTemplates: options.maxTemplates ?? defaultMaxTemplates,
-    });
+    const capacityTemplates = options.capacityTemplates ?? defaultCapacity;
+    const maxTemplates = options.maxTemplates ?? defaultMaxTemplates;
+    for (const [value, what] of [[capacityTemplates, 'capacityTemplates'], [maxTemplates, 'maxTemplates']] as const) {
+      if (!Number.isInteger(value) || value < 1 || value > defaultMaxTemplates) {
+        throw new BiopayError(ErrorCode.BadRequest, `${what} must be an integer in [1, ${defaultMaxTemplates}]`);
+      }
+    }
+    const engine = new MatchEngine({ workers, capacityTemplates, maxTemplates });
     await engine.warmUp();
     return engine;
   }
@@ -121,7 +131,48 @@ export class MatchEngine {
     this.checkOpen();
     checkText(id, 'template id', maxIdLength);
     if (tags?.hint !== undefined) checkText(tags.hint, 'hint', maxHintLength);
-    this.gallery.put(id, matchableTemplate(isoBytes), hintHash(tags?.hint));
+    this.gallery.put(id, matchableTemplateFromIso(isoBytes), hintHash(tags?.hint));
+  }
+
+  /**
+   * Bulk enrollment (an association node rebuilding its gallery): records are converted by the
+   * workers in parallel, then stored in the order given (a later entry replaces an earlier one with
+   * the same id). Bad entries are reported, not thrown, so one bad record does not stop the rest.
+   */
+  async addMany(entries: readonly EnrollmentEntry[]): Promise<{ added: number; refused: { id: string; code: string; reason: string }[] }> {
+    this.checkOpen();
+    if (entries.length > maxBulkEntries) throw new BiopayError(ErrorCode.BadRequest, `at most ${maxBulkEntries} entries per call`);
+    const refused: { id: string; code: string; reason: string }[] = [];
+    const valid = entries.filter((entry) => {
+      try {
+        checkText(entry.id, 'template id', maxIdLength);
+        if (entry.hint !== undefined) checkText(entry.hint, 'hint', maxHintLength);
+        return true;
+      } catch (error) {
+        refused.push({ id: String(entry.id), code: ErrorCode.BadRequest, reason: (error as Error).message });
+        return false;
+      }
+    });
+    const results = await this.convertAll(valid.map((entry) => entry.isoBytes));
+    this.checkOpen();
+    let added = 0;
+    results.forEach((result, batch) => {
+      result.templates.forEach((template, index) => {
+        const entry = valid[batch * recordsPerConvertTask + index]!;
+        if (template === null) {
+          refused.push({ id: entry.id, code: ErrorCode.InvalidTemplate, reason: result.reasons[index] ?? 'invalid template' });
+          return;
+        }
+        try {
+          this.gallery.put(entry.id, template, hintHash(entry.hint));
+          added++;
+        } catch (error) {
+          const reason = asBiopayError(error);
+          refused.push({ id: entry.id, code: reason.code, reason: reason.message });
+        }
+      });
+    });
+    return { added, refused };
   }
 
   remove(id: string): boolean {
@@ -134,7 +185,7 @@ export class MatchEngine {
     const topK = options.topK ?? defaultTopK;
     if (!Number.isInteger(topK) || topK < 1 || topK > maxTopK) throw new BiopayError(ErrorCode.BadRequest, `topK must be an integer in [1, ${maxTopK}]`);
     if (options.hint !== undefined) checkText(options.hint, 'hint', maxHintLength);
-    const probe = matchableTemplate(isoBytes);
+    const probe = matchableTemplateFromIso(isoBytes);
     const snapshot = this.gallery.snapshot();
     const results = await this.searchSlices(probe, snapshot, topK, hintHash(options.hint));
     return this.merge(results, snapshot, topK);
@@ -174,9 +225,34 @@ export class MatchEngine {
     const tasks: Promise<SliceResult>[] = [];
     for (let from = 0; from < snapshot.slotCount; from += step) {
       const task = { ...base, probe, fromSlot: from, toSlot: Math.min(snapshot.slotCount, from + step) };
-      tasks.push(this.pool.run(task) as Promise<SliceResult>);
+      tasks.push(this.runTask(task) as Promise<SliceResult>);
     }
     return Promise.all(tasks);
+  }
+
+  /** Batches of `recordsPerConvertTask` records, a bounded number in flight at a time. */
+  private async convertAll(records: Uint8Array[]): Promise<ConvertResult[]> {
+    const batches = Math.ceil(records.length / recordsPerConvertTask);
+    const results: ConvertResult[] = new Array(batches);
+    let next = 0;
+    const lane = async () => {
+      for (let batch = next++; batch < batches; batch = next++) {
+        const task: ConvertTask = { records: records.slice(batch * recordsPerConvertTask, (batch + 1) * recordsPerConvertTask) };
+        results[batch] = this.pool === undefined ? convertBatch(task) : ((await this.runTask(task, 'convert')) as ConvertResult);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.threads * convertTasksPerWorker) }, lane));
+    return results;
+  }
+
+  /** Pool failures (queue full, pool destroyed, worker crash) as typed errors. */
+  private async runTask(task: MatchTask | ConvertTask, name = 'default'): Promise<unknown> {
+    try {
+      return await this.pool!.run(task, { name });
+    } catch (error) {
+      const code = this.closed ? ErrorCode.Stopped : ErrorCode.Unavailable;
+      throw new BiopayError(code, this.closed ? 'match engine closed during the search' : 'match worker failed', { cause: error });
+    }
   }
 
   private merge(results: SliceResult[], snapshot: GallerySnapshot, topK: number): { candidates: MatchCandidate[]; searched: number } {

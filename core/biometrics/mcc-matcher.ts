@@ -1,13 +1,17 @@
 /**
  * The one-to-one comparison kernel: bit-vector MCC local similarities (popcounts), then LSS-R
  * global consolidation (greedy one-to-one pair selection, relaxation on geometric compatibility,
- * average of the most efficient pairs). Pure CPU on typed arrays, no allocation per comparison:
- * it runs inside piscina workers over a SharedArrayBuffer gallery.
+ * average of the most efficient pairs). Pure CPU on preallocated typed arrays: it runs inside
+ * piscina workers over a SharedArrayBuffer gallery.
  *
- * Cost control (the budget is about 10 µs per comparison):
- *   - only cylinders of minutiae with close directions are compared (maxDirectionDiffRad);
+ * Cost control (the budget is about 10 µs per comparison; we are at about 20):
+ *   - the local stage runs in WebAssembly SIMD (simd-local-stage.ts), with this file's JavaScript
+ *     version as the fallback and the reference it must equal bit for bit;
+ *   - only cylinders of minutiae with close directions are compared (maxDirectionDiffRad), and
+ *     templates keep minutiae sorted by direction so that this test is well predicted;
  *   - similarity 1 - sqrt(popcount(a xor b)) / (|a| + |b|), norms precomputed at enrollment;
- *   - pairs are ordered by a counting sort on the top 8 bits of their similarity;
+ *   - only the best few local pairs are ordered, by a counting sort on the top 8 bits of their
+ *     similarity cut where a few times the wanted pairs are reached;
  *   - compatibility sigmoids come from tables, and incompatible pairs (the usual case between
  *     impostors) are dropped, so relaxation works on a sparse matrix.
  */
@@ -17,6 +21,8 @@ import { templateOffsets } from './template.js';
 
 const twoPi = 2 * Math.PI;
 const buckets = 256;
+/** Keys sorted first: this many times the pairs wanted (a minutia often appears in several). */
+const cutMultiple = 8;
 /** Sigmoid tables: 1024 steps up to where the sigmoid falls under `negligible`. */
 const tableSize = 1024;
 const negligible = 1e-4;
@@ -89,8 +95,9 @@ export class MccMatcher {
   private readonly pairsWanted: Int32Array;
   private readonly keys: Uint32Array;
   private readonly simd: SimdLocalStage | undefined;
-  private readonly sorted: Uint32Array;
-  private readonly bucketStart = new Int32Array(buckets + 1);
+  private readonly ordered: Uint32Array;
+  private readonly offsets = new Int32Array(buckets);
+  private readonly histogram = new Int32Array(buckets);
   private readonly usedA: Uint8Array;
   private readonly usedB: Uint8Array;
   // Selected pairs, geometry copied out of the templates.
@@ -123,7 +130,7 @@ export class MccMatcher {
     this.keys = new Uint32Array(m * m);
     const simdFits = this.words === simdCylinderWords && m <= 128 && options.useSimd !== false;
     this.simd = simdFits ? SimdLocalStage.create() : undefined;
-    this.sorted = new Uint32Array(m * m);
+    this.ordered = new Uint32Array(m * m);
     this.usedA = new Uint8Array(m);
     this.usedB = new Uint8Array(m);
     [this.pairXa, this.pairYa, this.pairTa, this.pairXb, this.pairYb, this.pairTb] = Array.from({ length: 6 }, () => new Float64Array(m));
@@ -144,15 +151,18 @@ export class MccMatcher {
     const nB = Math.min(b.words[b.base + 1]!, this.maxMinutiae);
     if (nA === 0 || nB === 0) return 0;
     const count = this.simd
-      ? this.simd.compare(a.words, templateOffsets(a.base, nA, this.words).theta, nA, b.words, templateOffsets(b.base, nB, this.words).theta, nB, this.params.maxDirectionDiffRad)
+      ? this.simd.compare(a.words, templateOffsets(a.base, nA, this.words).theta, nA, b.words, templateOffsets(b.base, nB, this.words).theta, nB, this.params.maxDirectionDiffRad, this.params.minLocalSimilarity)
       : this.localSimilarities(a, nA, b, nB);
-    const pairs = this.selectPairs(a, nA, b, nB, this.simd ? this.simd.keys : this.keys, count, Math.min(nA, nB, this.params.maxRelaxPairs));
+    const pairs = this.selectPairs(a, nA, b, nB, count, Math.min(nA, nB, this.params.maxRelaxPairs));
     if (pairs === 0) return 0;
     this.relax(pairs);
     return this.consolidate(pairs, this.pairsWanted[Math.min(nA, nB)]!);
   }
 
-  /** Fills keys with (similarity << 16 | i << 8 | j) for every comparable pair; returns the count. */
+  /**
+   * Fills keys with (similarity << 16 | i << 8 | j) for every comparable pair, and the histogram
+   * of their top 8 bits; returns the count.
+   */
   private localSimilarities(a: TemplateRef, nA: number, b: TemplateRef, nB: number): number {
     const w = this.words;
     const at = templateOffsets(a.base, nA, w);
@@ -162,7 +172,9 @@ export class MccMatcher {
     const af = a.floats;
     const bf = b.floats;
     const maxDiff = this.params.maxDirectionDiffRad;
+    const minSimilarity = this.params.minLocalSimilarity;
     const keys = this.keys;
+    this.histogram.fill(0);
     let count = 0;
     for (let i = 0; i < nA; i++) {
       const thetaA = af[at.theta + i]!;
@@ -179,36 +191,62 @@ export class MccMatcher {
         const norms = normA + bf[bt.norm + j]!;
         if (norms === 0) continue;
         const similarity = 1 - Math.sqrt(differ) / norms;
-        if (similarity <= 0) continue;
-        keys[count++] = (((similarity * 0xffff) << 16) | (i << 8) | j) >>> 0;
+        if (similarity <= minSimilarity) continue;
+        const key = (((similarity * 0xffff) << 16) | (i << 8) | j) >>> 0;
+        keys[count++] = key;
+        this.histogram[key >>> 24]!++;
       }
     }
     return count;
   }
 
-  /** Counting sort on the top 8 bits of the keys, best bucket first. */
-  private sortKeys(keys: Uint32Array, count: number): Uint32Array {
-    const start = this.bucketStart;
-    start.fill(0);
-    for (let index = 0; index < count; index++) start[buckets - 1 - (keys[index]! >>> 24) + 1]!++;
-    for (let bucket = 1; bucket <= buckets; bucket++) start[bucket]! += start[bucket - 1]!;
-    for (let index = 0; index < count; index++) {
-      const key = keys[index]!;
-      this.sorted[start[buckets - 1 - (key >>> 24)]!++] = key;
-    }
-    return this.sorted;
-  }
-
-  /** Greedy one-to-one choice of the best local pairs (LSS with each minutia used once). */
-  private selectPairs(a: TemplateRef, nA: number, b: TemplateRef, nB: number, keys: Uint32Array, count: number, limit: number): number {
-    const sorted = this.sortKeys(keys, count);
-    const at = templateOffsets(a.base, nA, this.words);
-    const bt = templateOffsets(b.base, nB, this.words);
+  /**
+   * Greedy one-to-one choice of the best local pairs (LSS with each minutia used once). Only the
+   * best keys are ordered: the histogram of their top 8 bits gives a cut above which lie a few
+   * times `limit` keys; the rest is ordered only if those did not yield `limit` pairs.
+   */
+  private selectPairs(a: TemplateRef, nA: number, b: TemplateRef, nB: number, count: number, limit: number): number {
+    const histogram = this.simd ? this.simd.histogram : this.histogram;
+    let cut = buckets - 1;
+    for (let above = histogram[cut]!; cut > 0 && above < limit * cutMultiple; ) above += histogram[--cut]!;
     this.usedA.fill(0, 0, nA);
     this.usedB.fill(0, 0, nB);
-    let pairs = 0;
-    for (let index = 0; index < count && pairs < limit; index++) {
-      const key = sorted[index]!;
+    const size = this.gather(count, cut, buckets, 0);
+    const pairs = this.takeGreedy(a, nA, b, nB, 0, size, 0, limit);
+    if (pairs === limit || cut === 0) return pairs;
+    return this.takeGreedy(a, nA, b, nB, size, this.gather(count, 0, cut, size), pairs, limit);
+  }
+
+  /**
+   * Orders the keys of buckets [fromBucket, toBucket) best bucket first (stable within a bucket)
+   * into `ordered` from position `at`; returns the end position.
+   */
+  private gather(count: number, fromBucket: number, toBucket: number, at: number): number {
+    const histogram = this.simd ? this.simd.histogram : this.histogram;
+    const offsets = this.simd ? this.simd.offsets : this.offsets;
+    let end = at;
+    for (let bucket = toBucket - 1; bucket >= fromBucket; bucket--) {
+      offsets[bucket] = end;
+      end += histogram[bucket]!;
+    }
+    if (this.simd) {
+      this.simd.gather(count, fromBucket, toBucket);
+      return end;
+    }
+    for (let index = 0; index < count; index++) {
+      const key = this.keys[index]!;
+      const bucket = key >>> 24;
+      if (bucket >= fromBucket && bucket < toBucket) this.ordered[offsets[bucket]!++] = key;
+    }
+    return end;
+  }
+
+  private takeGreedy(a: TemplateRef, nA: number, b: TemplateRef, nB: number, from: number, to: number, pairs: number, limit: number): number {
+    const at = templateOffsets(a.base, nA, this.words);
+    const bt = templateOffsets(b.base, nB, this.words);
+    const ordered = this.simd ? this.simd.ordered : this.ordered;
+    for (let index = from; index < to && pairs < limit; index++) {
+      const key = ordered[index]!;
       const i = (key >>> 8) & 0xff;
       const j = key & 0xff;
       if (this.usedA[i] || this.usedB[j]) continue;
@@ -246,17 +284,20 @@ export class MccMatcher {
   private relax(pairs: number): void {
     const p = this.params;
     this.buildCompatibility(pairs);
-    this.lambda.set(this.lambda0.subarray(0, pairs));
+    const lambda = this.lambda;
+    const next = this.lambdaNext;
+    for (let t = 0; t < pairs; t++) lambda[t] = this.lambda0[t]!;
     const keep = p.relaxWeight;
     const spread = pairs > 1 ? (1 - keep) / (pairs - 1) : 0;
     for (let iteration = 0; iteration < p.relaxIterations; iteration++) {
       for (let t = 0; t < pairs; t++) {
         let support = 0;
         const end = this.rowStart[t]! + this.rowLength[t]!;
-        for (let entry = this.rowStart[t]!; entry < end; entry++) support += this.entryValue[entry]! * this.lambda[this.entryColumn[entry]!]!;
-        this.lambdaNext[t] = keep * this.lambda[t]! + spread * support;
+        for (let entry = this.rowStart[t]!; entry < end; entry++) support += this.entryValue[entry]! * lambda[this.entryColumn[entry]!]!;
+        next[t] = keep * lambda[t]! + spread * support;
       }
-      this.lambda.set(this.lambdaNext.subarray(0, pairs));
+      // Plain copies: subarray() would allocate views on every comparison.
+      for (let t = 0; t < pairs; t++) lambda[t] = next[t]!;
     }
   }
 

@@ -33,6 +33,8 @@ export interface MccParams {
   minNeighbours: number;
   /** Largest direction difference of two minutiae whose cylinders are compared. */
   maxDirectionDiffRad: number;
+  /** Local pairs at or below this similarity are not considered at all. */
+  minLocalSimilarity: number;
   /** Relaxation: compatibility sigmoids (distance, relative direction, radial angle). */
   relaxDistanceMuPx: number;
   relaxDistanceTau: number;
@@ -64,6 +66,7 @@ export const defaultMccParams: Readonly<MccParams> = Object.freeze({
   minValidCellShare: 0.75,
   minNeighbours: 2,
   maxDirectionDiffRad: Math.PI / 3,
+  minLocalSimilarity: 0,
   // Wider than the paper's 5 px: these templates carry more positional noise (tuned on FVC2002).
   relaxDistanceMuPx: 7,
   relaxDistanceTau: -8 / 5,

@@ -96,13 +96,14 @@ export function templateFromIso(bytes: Uint8Array, params: MccParams = defaultMc
   return templateFromRecord(parseIsoRecord(bytes), params);
 }
 
-/** Checks a matcher-form template read from untrusted storage before the kernel trusts it. */
-export function checkTemplate(template: Uint32Array, params: MccParams = defaultMccParams): void {
-  const words = cylinderWords(params);
-  if (template.length < templateHeaderWords || template[0] !== templateLayoutTag) {
-    throw new BiopayError(ErrorCode.InvalidTemplate, 'not a matcher template');
+/** Fewer usable minutiae than this cannot give a meaningful score. */
+export const minUsableMinutiae = 4;
+
+/** Matcher form for enrollment or search: also refused when too few minutiae are usable. */
+export function matchableTemplateFromIso(bytes: Uint8Array, params: MccParams = defaultMccParams): Uint32Array {
+  const template = templateFromIso(bytes, params);
+  if (template[1]! < minUsableMinutiae) {
+    throw new BiopayError(ErrorCode.InvalidTemplate, `too few usable minutiae (${template[1]}, at least ${minUsableMinutiae} needed)`);
   }
-  if (template[1]! > params.maxMinutiae || template.length !== templateWords(template[1]!, words)) {
-    throw new BiopayError(ErrorCode.InvalidTemplate, 'matcher template length does not match its minutia count');
-  }
+  return template;
 }

@@ -45,6 +45,11 @@ describe('MatchEngine with worker threads', () => {
     expect(rankOne / db1.length).toBeGreaterThan(0.9);
   });
 
+  it('serves many concurrent searches', async () => {
+    const results = await Promise.all(db1.map((probe) => engine.identify(probe.bytes, { topK: 1 })));
+    results.forEach((result, index) => expect(result.candidates[0]!.id).toBe(db1[index]!.id));
+  });
+
   it('passes the FMR threshold for genuine best matches and not for strangers', async () => {
     const threshold = engine.thresholdForFmr(1e-4);
     expect(threshold).toBeGreaterThan(engine.thresholdForFmr(1e-3));
@@ -111,15 +116,63 @@ describe('MatchEngine with worker threads', () => {
     }
   });
 
+  it('refuses bad options and enrollment past its limit', async () => {
+    await expect(MatchEngine.create({ workers: -1 })).rejects.toMatchObject({ code: ErrorCode.BadRequest });
+    await expect(MatchEngine.create({ workers: 0, capacityTemplates: 0 })).rejects.toMatchObject({ code: ErrorCode.BadRequest });
+    const small = await MatchEngine.create({ workers: 0, maxTemplates: 2 });
+    try {
+      small.add('a', db1[0]!.bytes);
+      small.add('b', db1[1]!.bytes);
+      small.add('b', db1[2]!.bytes);
+      expect(() => small.add('c', db1[3]!.bytes)).toThrow(expect.objectContaining({ code: ErrorCode.Unavailable }));
+      expect(() => small.add('', db1[3]!.bytes)).toThrow(expect.objectContaining({ code: ErrorCode.BadRequest }));
+      await expect(small.identify(db1[0]!.bytes, { topK: 0 })).rejects.toMatchObject({ code: ErrorCode.BadRequest });
+      expect((await small.identify(db1[0]!.bytes)).searched).toBe(2);
+    } finally {
+      await small.close();
+    }
+    await expect(small.identify(db1[0]!.bytes)).rejects.toMatchObject({ code: ErrorCode.Stopped });
+  });
+
+  it('enrolls in bulk through the workers and reports the bad entries', async () => {
+    const bulk = await MatchEngine.create({ workers: 2, maxTemplates: 81 });
+    try {
+      const hostile = loadInvalidIso()[0]!.bytes;
+      const entries = [
+        ...db1.map((sample) => ({ id: sample.id, isoBytes: sample.bytes, hint: 'shop' })),
+        { id: 'hostile', isoBytes: hostile },
+        { id: '', isoBytes: db1[0]!.bytes },
+        { id: 'extra', isoBytes: db1[1]!.bytes },
+        { id: 'one-too-many', isoBytes: db1[2]!.bytes },
+      ];
+      const { added, refused } = await bulk.addMany(entries);
+      expect(added).toBe(81);
+      expect(refused.map((entry) => [entry.id, entry.code])).toEqual([
+        ['', ErrorCode.BadRequest],
+        ['hostile', ErrorCode.InvalidTemplate],
+        ['one-too-many', ErrorCode.Unavailable],
+      ]);
+      expect(refused[1]!.reason).toMatch(/truncated/);
+      expect(bulk.size).toBe(81);
+      const { candidates } = await bulk.identify(db1[10]!.bytes, { topK: 1, hint: 'shop' });
+      expect(candidates[0]!.id).toBe(db1[10]!.id);
+    } finally {
+      await bulk.close();
+    }
+  });
+
   it('survives churn: many removals compact the gallery without losing templates', async () => {
     const churn = await MatchEngine.create({ workers: 1, capacityTemplates: 4 });
     try {
       for (let round = 0; round < 5; round++) for (const sample of db1) churn.add(`${round}:${sample.id}`, sample.bytes);
       for (let round = 0; round < 4; round++) for (const sample of db1) churn.remove(`${round}:${sample.id}`);
       expect(churn.size).toBe(80);
+      // The next enrollment finds four fifths of the gallery dead and compacts it (slots renumbered).
+      churn.add('late', db1[6]!.bytes);
       const { candidates, searched } = await churn.identify(db1[5]!.bytes, { topK: 1 });
-      expect(searched).toBe(80);
+      expect(searched).toBe(81);
       expect(candidates[0]!.id).toBe(`4:${db1[5]!.id}`);
+      expect((await churn.identify(db1[6]!.bytes, { topK: 2 })).candidates.map((candidate) => candidate.id).sort()).toEqual([`4:${db1[6]!.id}`, 'late']);
     } finally {
       await churn.close();
     }

@@ -76,6 +76,34 @@ describe('MCC matcher', () => {
     }
   });
 
+  it('computes the same scores with the WebAssembly SIMD stage as with the JavaScript one', () => {
+    const reference = new MccMatcher(undefined, { useSimd: false });
+    for (let a = 0; a < refs.length; a += 7) {
+      for (let b = 0; b < refs.length; b += 3) expect(matcher.score(refs[a]!, refs[b]!)).toBe(reference.score(refs[a]!, refs[b]!));
+    }
+  });
+
+  it('handles the largest templates (255 minutiae, kept to the 128 nearest the centre)', () => {
+    let seed = 12345;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const minutiae = Array.from({ length: 255 }, () => ({
+      xPx: Math.floor(next() * 300),
+      yPx: Math.floor(next() * 400),
+      angleRad: next() * 2 * Math.PI,
+      type: 'ending' as const,
+      quality: 0,
+    }));
+    const bytes = writeIsoRecord({ widthPx: 300, heightPx: 400, xResolutionPpcm: 197, yResolutionPpcm: 197, captureEquipment: 0, views: [{ fingerPosition: 0, viewNumber: 0, impressionType: 0, quality: 0, minutiae }] });
+    const dense = templateFromIso(bytes);
+    expect(dense[1]).toBeLessThanOrEqual(128);
+    const reference = new MccMatcher(undefined, { useSimd: false });
+    const self = templateRef(dense);
+    const copy = templateRef(dense.slice());
+    expect(matcher.score(self, copy)).toBe(reference.score(self, copy));
+    expect(matcher.score(self, copy)).toBeGreaterThan(0.9);
+    expect(matcher.score(refs[0]!, self)).toBe(reference.score(refs[0]!, self));
+  });
+
   it('scores a template against itself highest and an empty one at zero', () => {
     const self = matcher.score(refs[0]!, refs[0]!);
     expect(self).toBeGreaterThan(matcher.score(refs[0]!, refs[1]!));
