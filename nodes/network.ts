@@ -8,7 +8,7 @@ import { ActorSystem } from '../core/actors/index.js';
 import { TemplateSealer } from '../core/association/template-crypto.js';
 import { SimulatedDevice } from '../core/business/device.js';
 import { openDatabase, type SqlClient } from '../core/db/index.js';
-import { Ledger } from '../core/ledger/index.js';
+import { GROUP_COMMIT_DEFAULTS, Ledger } from '../core/ledger/index.js';
 import type { Logger } from '../core/log.js';
 import { connectNats } from '../core/transport/nats.js';
 import { startAccountNode } from './account/node.js';
@@ -65,7 +65,8 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   try {
     if (has('account')) {
       database = await openDatabase({ url: options.databaseUrl || undefined, dataDir: options.dataDir, schema: options.databaseSchema });
-      ledger = await Ledger.open(database);
+      // Group commit: many payments per transaction, each account's operations still in order.
+      ledger = await Ledger.open(database, { groupCommit: GROUP_COMMIT_DEFAULTS });
       stops.push((await startAccountNode({ system, ledger, database, log: options.log.child({ role: 'account' }) })).stop);
     }
     if (has('association')) {
@@ -90,24 +91,26 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       stopGateway = gateway.stop;
     }
   } catch (error) {
-    await stopAll(stopGateway, stops, system, nc, database);
+    await stopAll(stopGateway, stops, system, nc, database, ledger);
     throw error;
   }
   let stopped: Promise<void> | undefined;
   return {
     nc, system, grpcPort, ledger,
-    stop: () => (stopped ??= stopAll(stopGateway, stops, system, nc, database)),
+    stop: () => (stopped ??= stopAll(stopGateway, stops, system, nc, database, ledger)),
   };
 }
 
 /** Gateway first (no new work), then the actors drain, then the roles, then connections. */
 async function stopAll(
   stopGateway: () => Promise<void>, stops: Array<() => Promise<void>>, system: ActorSystem, nc: NatsConnection,
-  database: SqlClient | undefined,
+  database: SqlClient | undefined, ledger: Ledger | undefined,
 ): Promise<void> {
   await stopGateway().catch(() => undefined);
   await system.drain().catch(() => undefined);
   for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
   await nc.drain().catch(() => undefined);
+  // Commits what the group committer still holds before the database closes.
+  await ledger?.close().catch(() => undefined);
   await database?.close().catch(() => undefined);
 }
