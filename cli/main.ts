@@ -4,6 +4,7 @@ import { clientCommands } from './client/index.js';
 import { demoCommand } from './demo.js';
 import { devCommand } from './dev.js';
 import { ExitCode, processIo, toJson, type CommandIo } from './io.js';
+import { loadCommand } from './load.js';
 import { matchCommand } from './match.js';
 import { nodeCommand } from './node.js';
 import { sensorCommand } from './sensor.js';
@@ -18,6 +19,7 @@ const commands: Record<string, Command> = {
   demo: { summary: 'run the embedded network through a scripted story and print a summary', run: demoCommand },
   dev: { summary: 'run the embedded network until stopped (data kept in a folder)', run: devCommand },
   node: { summary: 'run one node role (terminal, association, account, business, gateway)', run: nodeCommand },
+  load: { summary: 'drive a network with virtual terminals at a set rate; latency, throughput, ledger check', run: loadCommand },
   sensor: { summary: 'simulate a terminal\'s sensors: publish one touch and print the payment result', run: sensorCommand },
   synth: { summary: 'write a synthetic fingerprint population (FVC-named ISO records) for scale tests', run: synthCommand },
   match: { summary: 'fingerprint matching tools: scores, identify, eval-fvc, calibrate', run: matchCommand },

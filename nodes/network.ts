@@ -9,7 +9,7 @@ import { TemplateSealer } from '../core/association/template-crypto.js';
 import { SimulatedDevice } from '../core/business/device.js';
 import { openDatabase, type SqlClient } from '../core/db/index.js';
 import { GROUP_COMMIT_DEFAULTS, Ledger } from '../core/ledger/index.js';
-import type { Logger } from '../core/log.js';
+import type { LogFields, Logger } from '../core/log.js';
 import { connectNats } from '../core/transport/nats.js';
 import { startAccountNode } from './account/node.js';
 import { startAssociationNode } from './association/node.js';
@@ -55,7 +55,11 @@ export interface Network {
 export async function startNetwork(options: NetworkOptions): Promise<Network> {
   const name = options.nodeName ?? `biopay-${options.roles.join('+')}-${process.pid}`;
   const nc = await connectNats({ servers: options.natsUrl, name });
-  const system = new ActorSystem({ nodeId: name, nats: nc });
+  const actorLog = options.log.child({ component: 'actors' });
+  const system = new ActorSystem({
+    nodeId: name, nats: nc,
+    logger: (level, event, fields) => actorLog[level](event, fields as LogFields),
+  });
   const stops: Array<() => Promise<void>> = [];
   let stopGateway: () => Promise<void> = async () => undefined;
   const has = (role: Role) => options.roles.includes(role);

@@ -1,0 +1,259 @@
+/**
+ * `biopay load`: drives a running network (--nats URL) or the embedded one with open-loop
+ * payments from virtual terminals, reports latency, throughput and outcomes (JSON and HTML), and
+ * checks the ledger afterwards. A run whose ledger check fails exits 1, loudly.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ActorSystem } from '../core/actors/index.js';
+import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
+import { DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
+import { createLogger, silentLogger } from '../core/log.js';
+import { parseAmount } from '../core/money.js';
+import { connectNats } from '../core/transport/nats.js';
+import { startEmbedded } from './embedded.js';
+import { ExitCode, type CommandIo } from './io.js';
+
+const HELP = `Usage: biopay load [options]
+
+Drives a biopay network with many virtual terminals publishing sensor events, at a set rate of
+open-loop arrivals (a slow network cannot slow the load down), then checks the ledger. Sets up its
+own population: accounts with deposits, synthetic fingers enrolled (some with restricted
+credentials, some on accounts without funds), merchants and terminals (one jammed dispenser per
+community). Writes a JSON and a self-contained HTML report.
+
+  --rate N          payments per second (ramp: the first step's rate)       (default 50)
+  --duration S      measured seconds (ramp: per step)                         (default 30)
+  --warmup S        seconds of load before measuring (ramp: per step)         (default 5)
+  --arrival KIND    constant | poisson                                        (default poisson)
+  --enrolled N      synthetic fingers enrolled                                (default 1000)
+  --accounts N      customer accounts (fingers are spread over them)          (default enrolled / 2)
+  --terminals N     virtual terminals (plus one jammed dispenser per community) (default 100)
+  --community N     people per merchant community, what a hint narrows to     (default 1000)
+  --hint            terminals send their community's hint (1:N within it)     (default)
+  --no-hint         full 1:N search over everyone enrolled
+  --mix SPEC        e.g. approved=80,restricted=8,insufficient=2,unknown=5,jammed=5 (the default)
+  --ramp            step the rate up to find the highest rate meeting --p99-ms with no errors
+  --p99-ms N        ramp target for the end-to-end p99                        (default 100)
+  --ramp-steps N    ramp steps at most                                        (default 12)
+  --max-rate N      ramp never offers more than this                          (default 20000)
+  --nats URL        a running network's NATS; without it an embedded network starts in a
+                    temporary folder (nats-server child, PGlite, every role in this process)
+  --database URL    embedded only: the ledger on PostgreSQL instead of PGlite
+  --match-workers N embedded only: matcher threads                            (default 2)
+  --report-dir DIR  where the JSON and HTML reports go                        (default load-reports)
+  --seed N          population and arrival seed                               (default random)
+  --in-flight N     payments in flight at most; more are OVERFLOW errors      (default 10000)
+  --timeout-ms N    wait for a payment's result before NO_RESULT              (default 15000)
+  --settle-wait S   wait for open holds to settle before the ledger check     (default 30)
+  --amount DECIMAL  amount of every payment                                   (default 1.00)
+  --currency CODE                                                             (default EUR)
+  --json            print the report as JSON on stdout
+  --verbose         show the embedded nodes' logs
+  --help            this text
+
+Exit code 0 when the ledger check passed, 1 when it failed (money lost or made) or the run could
+not complete, 2 on a usage error.`;
+
+const OPTIONS = {
+  rate: { type: 'string', default: '50' },
+  duration: { type: 'string', default: '30' },
+  warmup: { type: 'string', default: '5' },
+  arrival: { type: 'string', default: 'poisson' },
+  enrolled: { type: 'string', default: '1000' },
+  accounts: { type: 'string' },
+  terminals: { type: 'string', default: '100' },
+  community: { type: 'string', default: '1000' },
+  hint: { type: 'boolean', default: false },
+  'no-hint': { type: 'boolean', default: false },
+  mix: { type: 'string' },
+  ramp: { type: 'boolean', default: false },
+  'p99-ms': { type: 'string', default: '100' },
+  'ramp-steps': { type: 'string', default: '12' },
+  'max-rate': { type: 'string', default: '20000' },
+  nats: { type: 'string' },
+  database: { type: 'string' },
+  'match-workers': { type: 'string', default: '2' },
+  'report-dir': { type: 'string', default: 'load-reports' },
+  seed: { type: 'string' },
+  'in-flight': { type: 'string', default: '10000' },
+  'timeout-ms': { type: 'string', default: '15000' },
+  'settle-wait': { type: 'string', default: '30' },
+  amount: { type: 'string', default: '1.00' },
+  currency: { type: 'string', default: 'EUR' },
+  json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
+interface Parsed {
+  readonly options: LoadOptions;
+  readonly nats: string | undefined;
+  readonly database: string | undefined;
+  readonly matchWorkers: number;
+  readonly reportDir: string;
+  readonly json: boolean;
+  readonly verbose: boolean;
+}
+
+export async function loadCommand(argv: string[], io: CommandIo): Promise<number> {
+  let parsed: Parsed;
+  try {
+    const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+    if (values.help) {
+      io.stdout(HELP);
+      return ExitCode.Ok;
+    }
+    parsed = parseOptions(values);
+  } catch (error) {
+    io.stderr(`biopay load: ${(error as Error).message}\n\n${HELP}`);
+    return ExitCode.Usage;
+  }
+  const progress = (line: string) => io.stderr(line);
+  let report: LoadReport;
+  try {
+    report = await withTarget(parsed, progress, (target) => runLoad(target, parsed.options, progress));
+  } catch (error) {
+    const reason = asBiopayError(error);
+    io.stderr(`biopay load failed: ${reason.code}: ${reason.message}`);
+    return ExitCode.Failed;
+  }
+  const files = writeReports(report, parsed.reportDir);
+  progress(`reports written: ${files.json} and ${files.html}`);
+  io.stdout(parsed.json ? reportJson(report) : renderSummary(report));
+  if (!report.passed) {
+    io.stderr(`\n!!! LEDGER CHECK FAILED: ${report.ledgerCheck.problemCount} problem(s); this run lost or made money !!!\n`
+      + report.ledgerCheck.problems.map((text) => `  - ${text}`).join('\n'));
+    return ExitCode.Failed;
+  }
+  return ExitCode.Ok;
+}
+
+/** The network to drive: the given NATS, or an embedded one started (and stopped) here. */
+async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, work: (target: LoadTarget) => Promise<T>): Promise<T> {
+  const name = `biopay-load-${process.pid}`;
+  if (parsed.nats) {
+    const nc = await connectNats({ servers: parsed.nats, name });
+    try {
+      return await work({ nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: parsed.nats });
+    } finally {
+      await nc.drain().catch(() => undefined);
+    }
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'biopay-load-'));
+  progress('starting the embedded network (nats-server, PGlite, all roles)...');
+  const embedded = await startEmbedded({
+    dataDir, grpcPort: 0, log: parsed.verbose ? createLogger() : silentLogger(), matchWorkers: parsed.matchWorkers,
+    databaseUrl: parsed.database,
+  });
+  try {
+    // Its own connection, as a separate client would have: the load does not share the nodes' one.
+    const nc = await connectNats({ servers: embedded.nats.url, name });
+    try {
+      return await work({ nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url})` });
+    } finally {
+      await nc.drain().catch(() => undefined);
+    }
+  } finally {
+    progress('stopping the embedded network...');
+    await embedded.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function parseOptions(values: Values): Parsed {
+  if (values.hint && values['no-hint']) throw usage('--hint and --no-hint contradict each other');
+  const arrival = values.arrival;
+  if (arrival !== 'constant' && arrival !== 'poisson') throw usage('--arrival must be constant or poisson');
+  const enrolled = integer(values.enrolled, 'enrolled', 1, 1_000_000);
+  const currency = values.currency.toUpperCase();
+  const rateMax = number(values['max-rate'], 'max-rate', 1, 1_000_000);
+  const options: LoadOptions = {
+    rate: number(values.rate, 'rate', 0.1, rateMax),
+    durationS: number(values.duration, 'duration', 1, 86_400),
+    warmupS: number(values.warmup, 'warmup', 0, 3_600),
+    arrival,
+    enrolled,
+    accounts: values.accounts === undefined ? Math.max(1, Math.floor(enrolled / 2)) : integer(values.accounts, 'accounts', 1, 1_000_000),
+    terminals: integer(values.terminals, 'terminals', 1, 10_000),
+    hint: !values['no-hint'],
+    communitySize: integer(values.community, 'community', 1, 1_000_000),
+    mix: values.mix === undefined ? DEFAULT_MIX : parseMix(values.mix),
+    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : integer(values.seed, 'seed', 0, 2 ** 31),
+    inFlightMax: integer(values['in-flight'], 'in-flight', 1, 1_000_000),
+    resultTimeoutMs: integer(values['timeout-ms'], 'timeout-ms', 100, 600_000),
+    settleWaitS: number(values['settle-wait'], 'settle-wait', 0, 3_600),
+    currency,
+    amountMinor: parseAmount(values.amount, currency),
+    depositMinor: 0n,
+    ramp: values.ramp ? {
+      p99MsMax: number(values['p99-ms'], 'p99-ms', 1, 600_000),
+      stepsMax: integer(values['ramp-steps'], 'ramp-steps', 1, 100),
+      rateMax,
+    } : undefined,
+  };
+  if (options.amountMinor <= 0n) throw usage('--amount must be positive');
+  return {
+    options: { ...options, depositMinor: depositFor(options) },
+    nats: values.nats, database: values.database,
+    matchWorkers: integer(values['match-workers'], 'match-workers', 0, 64),
+    reportDir: values['report-dir'], json: values.json, verbose: values.verbose,
+  };
+}
+
+/** Enough for every payment of the run to land on one account, twice over: funds never run out by accident. */
+function depositFor(options: LoadOptions): bigint {
+  const steps = options.ramp ? options.ramp.stepsMax : 1;
+  const rate = options.ramp ? options.ramp.rateMax : options.rate;
+  const payments = Math.ceil(rate * (options.durationS + options.warmupS) * steps / options.accounts) * 2 + 100;
+  return options.amountMinor * BigInt(payments);
+}
+
+function renderSummary(report: LoadReport): string {
+  const run = report.run;
+  const stages = run.latency.stages;
+  const lines = [
+    '', 'biopay load: summary', '',
+    `workload: ${report.workload}`,
+    `target:   ${report.target}`,
+    '',
+    `offered ${report.rate}/s for ${run.durationS} s: ${run.sent} sent, ${run.completed} completed, ${run.approvedPerSecond} approved/s`,
+    `end to end (from due): p50 ${run.p50Ms} ms  p90 ${run.p90Ms} ms  p99 ${run.p99Ms} ms  p99.9 ${run.p999Ms} ms  max ${run.maxMs} ms`,
+    `stages p50/p99 ms: identify ${stages.identify.p50Ms}/${stages.identify.p99Ms}  authorize ${stages.authorize.p50Ms}/${stages.authorize.p99Ms}  `
+      + `business ${stages.business.p50Ms}/${stages.business.p99Ms}  settle ${stages.settle.p50Ms}/${stages.settle.p99Ms}`,
+    `outcomes: approved ${run.outcomes.approved}, refused ${run.outcomes.refused}, voided ${run.outcomes.voided}, errors ${run.outcomes.error}`,
+    `refusals: ${JSON.stringify(run.refusals)}`,
+    `errors:   ${JSON.stringify(run.errors)}`,
+    ...Object.entries(run.errorSamples).map(([code, message]) => `  ${code}: ${message}`),
+    `categories (as expected/sent): ${Object.entries(run.categories).map(([name, counts]) => `${name} ${counts.asExpected}/${counts.sent}`).join(', ')}`,
+  ];
+  if (report.ramp) {
+    lines.push('', `ramp (p99 <= ${report.ramp.p99MsMax} ms, no errors): best ${report.ramp.bestRate ?? 'none'}/s`);
+    for (const step of report.ramp.steps) lines.push(`  ${String(step.rate).padStart(6)}/s  ${step.passed ? 'pass' : 'FAIL'}  p99 ${step.p99Ms} ms  ${step.completedPerSecond}/s done  ${step.reason}`);
+  }
+  const check = report.ledgerCheck;
+  lines.push('', `ledger check: ${check.passed ? 'passed' : 'FAILED'} (${check.capturedOnce}/${check.approvedChecked} approved captured once, `
+    + `${check.voidedChecked} voided checked, ${check.accountsChecked} accounts reconciled, open holds ${check.openHolds}, `
+    + `${check.ledgerProblems.length} ledger problems)`);
+  return lines.join('\n');
+}
+
+function usage(message: string): BiopayError {
+  return new BiopayError(ErrorCode.BadRequest, message);
+}
+
+function number(text: string, flag: string, low: number, high: number): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < low || value > high) throw usage(`--${flag} must be a number in [${low}, ${high}], got "${text}"`);
+  return value;
+}
+
+function integer(text: string, flag: string, low: number, high: number): number {
+  const value = number(text, flag, low, high);
+  if (!Number.isInteger(value)) throw usage(`--${flag} must be a whole number, got "${text}"`);
+  return value;
+}

@@ -1,0 +1,185 @@
+/**
+ * What a load phase measured: end-to-end latency (from when each payment was due, so a late start
+ * counts against the system), the network's own stage timings, outcomes by code, errors by code,
+ * how each workload category ended, and a per-second timeline for the charts.
+ */
+import { PaymentOutcome, type PaymentResult } from '../../proto/gen/biopay/v1/payment.js';
+import { describeOutcome } from '../terminal/outcome.js';
+import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import { CATEGORIES, EXPECTED, isErrorCode, type Category } from './mix.js';
+
+export const STAGES = ['identify', 'authorize', 'business', 'settle', 'terminal'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface TimelinePoint {
+  /** Seconds since the phase began (the end of this one-second interval). */
+  readonly tS: number;
+  readonly sent: number;
+  readonly completed: number;
+  readonly approved: number;
+  readonly errors: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+export interface CategoryCounts {
+  sent: number;
+  asExpected: number;
+  /** `approved`, `refused:CODE`, `voided:CODE` or `error:CODE`. */
+  endings: Record<string, number>;
+}
+
+export interface PhaseSummary {
+  readonly durationS: number;
+  readonly sent: number;
+  readonly completed: number;
+  readonly approvedPerSecond: number;
+  readonly completedPerSecond: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+  readonly latency: { readonly endToEnd: LatencySummary; readonly fromPublish: LatencySummary; readonly stages: Record<Stage, LatencySummary> };
+  readonly outcomes: { approved: number; refused: number; voided: number; error: number };
+  readonly refusals: Record<string, number>;
+  readonly errors: Record<string, number>;
+  /** The first message seen for each error code, to tell what failed. */
+  readonly errorSamples: Record<string, string>;
+  readonly errorCount: number;
+  readonly categories: Record<Category, CategoryCounts>;
+  readonly timeline: readonly TimelinePoint[];
+}
+
+/** Error codes of the load tool itself (the network gave no answer in time, or the bound was hit). */
+export const LoadErrorCode = { NoResult: 'NO_RESULT', Overflow: 'OVERFLOW' } as const;
+
+export class PhaseMetrics {
+  readonly endToEnd = new LatencyHistogram();
+  readonly fromPublish = new LatencyHistogram();
+  readonly stages: Record<Stage, LatencyHistogram> = Object.fromEntries(
+    STAGES.map((stage) => [stage, new LatencyHistogram()])) as Record<Stage, LatencyHistogram>;
+  readonly outcomes = { approved: 0, refused: 0, voided: 0, error: 0 };
+  readonly refusals: Record<string, number> = {};
+  readonly errors: Record<string, number> = {};
+  readonly errorSamples: Record<string, string> = {};
+  readonly categories = Object.fromEntries(
+    CATEGORIES.map((category) => [category, { sent: 0, asExpected: 0, endings: {} }])) as Record<Category, CategoryCounts>;
+  readonly timeline: TimelinePoint[] = [];
+  private sent = 0;
+  private completed = 0;
+  private readonly interval = { sent: 0, completed: 0, approved: 0, errors: 0, latency: new LatencyHistogram() };
+  private intervalEndMs: number;
+
+  /** `originMs` is when the phase began and `durationS` how long arrivals were due in it. */
+  constructor(private readonly originMs: number, private readonly durationS: number) {
+    this.intervalEndMs = originMs + 1000;
+  }
+
+  get errorCount(): number {
+    return this.outcomes.error;
+  }
+
+  recordSent(category: Category, nowMs: number): void {
+    this.advance(nowMs);
+    this.sent++;
+    this.interval.sent++;
+    this.categories[category].sent++;
+  }
+
+  recordResult(category: Category, dueMs: number, sentMs: number, result: PaymentResult, nowMs: number): void {
+    this.advance(nowMs);
+    const code = result.refusals[0]?.code ?? '';
+    if (result.outcome !== PaymentOutcome.PAYMENT_OUTCOME_APPROVED && isErrorCode(code || 'MISSING_REFUSAL')) {
+      this.recordError(category, code || 'MISSING_REFUSAL', nowMs, dueMs, result.refusals[0]?.message);
+      return;
+    }
+    this.completed++;
+    this.interval.completed++;
+    const latencyUs = (nowMs - dueMs) * 1000;
+    this.endToEnd.record(latencyUs);
+    this.interval.latency.record(latencyUs);
+    this.fromPublish.record((nowMs - sentMs) * 1000);
+    const timings = result.timings;
+    if (timings) {
+      this.stages.identify.record(timings.identifyUs);
+      if (timings.authorizeUs > 0) this.stages.authorize.record(timings.authorizeUs);
+      if (timings.businessUs > 0) this.stages.business.record(timings.businessUs);
+      if (timings.settleUs > 0) this.stages.settle.record(timings.settleUs);
+      this.stages.terminal.record(timings.totalUs);
+    }
+    const word = describeOutcome(result.outcome);
+    const ending = word === 'approved' ? word : `${word}:${code}`;
+    if (word === 'approved') {
+      this.outcomes.approved++;
+      this.interval.approved++;
+    } else if (word === 'voided') this.outcomes.voided++;
+    else this.outcomes.refused++;
+    if (word !== 'approved') this.refusals[code] = (this.refusals[code] ?? 0) + 1;
+    this.countEnding(category, ending, result.outcome === EXPECTED[category].outcome && code === EXPECTED[category].code);
+  }
+
+  /** No usable answer: a load-side error (no result, overflow) or a network failure code. */
+  recordError(category: Category, code: string, nowMs: number, dueMs?: number, message?: string): void {
+    this.advance(nowMs);
+    this.completed++;
+    this.interval.completed++;
+    this.interval.errors++;
+    if (dueMs !== undefined && code !== LoadErrorCode.Overflow) this.interval.latency.record((nowMs - dueMs) * 1000);
+    this.outcomes.error++;
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+    if (message !== undefined && this.errorSamples[code] === undefined) this.errorSamples[code] = message.slice(0, 300);
+    this.countEnding(category, `error:${code}`, false);
+  }
+
+  /** Closes the one-second intervals that ended by `nowMs` (called on every event and every second). */
+  advance(nowMs: number): void {
+    while (nowMs >= this.intervalEndMs) {
+      const latency = this.interval.latency.summary();
+      this.timeline.push({
+        tS: Math.round((this.intervalEndMs - this.originMs) / 1000), sent: this.interval.sent, completed: this.interval.completed,
+        approved: this.interval.approved, errors: this.interval.errors,
+        p50Ms: latency.p50Ms, p90Ms: latency.p90Ms, p99Ms: latency.p99Ms, maxMs: latency.maxMs,
+      });
+      Object.assign(this.interval, { sent: 0, completed: 0, approved: 0, errors: 0 });
+      this.interval.latency.reset();
+      this.intervalEndMs += 1000;
+    }
+  }
+
+  summary(): PhaseSummary {
+    const endToEnd = this.endToEnd.summary();
+    return {
+      durationS: this.durationS,
+      sent: this.sent,
+      completed: this.completed,
+      approvedPerSecond: round(this.outcomes.approved / this.durationS),
+      completedPerSecond: round(this.completed / this.durationS),
+      p50Ms: endToEnd.p50Ms, p90Ms: endToEnd.p90Ms, p99Ms: endToEnd.p99Ms, p999Ms: endToEnd.p999Ms, maxMs: endToEnd.maxMs,
+      latency: {
+        endToEnd,
+        fromPublish: this.fromPublish.summary(),
+        stages: Object.fromEntries(STAGES.map((stage) => [stage, this.stages[stage].summary()])) as Record<Stage, LatencySummary>,
+      },
+      outcomes: { ...this.outcomes },
+      refusals: { ...this.refusals },
+      errors: { ...this.errors },
+      errorSamples: { ...this.errorSamples },
+      errorCount: this.outcomes.error,
+      categories: this.categories,
+      timeline: [...this.timeline],
+    };
+  }
+
+  private countEnding(category: Category, ending: string, asExpected: boolean): void {
+    const counts = this.categories[category];
+    counts.endings[ending] = (counts.endings[ending] ?? 0) + 1;
+    if (asExpected) counts.asExpected++;
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}

@@ -1,0 +1,79 @@
+/**
+ * One load phase at one rate: open-loop arrivals for the warm-up then the measured duration,
+ * payments due in the warm-up kept apart from the measurement, and one progress line a second.
+ */
+import type { LoadDriver } from './driver.js';
+import { PhaseMetrics, type PhaseSummary } from './metrics.js';
+import { runOpenLoop, type ArrivalProcess, type OpenLoopResult } from './scheduler.js';
+
+export interface PhaseOptions {
+  readonly rate: number;
+  readonly warmupS: number;
+  readonly durationS: number;
+  readonly arrival: ArrivalProcess;
+  readonly inFlightMax: number;
+  readonly seed: number;
+  readonly label?: string;
+  progress(line: string): void;
+}
+
+export interface PhaseOutcome {
+  readonly rate: number;
+  readonly measured: PhaseSummary;
+  readonly warmup: { readonly sent: number; readonly completed: number; readonly errorCount: number };
+  readonly scheduler: OpenLoopResult;
+}
+
+const PROGRESS_INTERVAL_MS = 1000;
+
+export async function runPhase(driver: LoadDriver, options: PhaseOptions): Promise<PhaseOutcome> {
+  const beganMs = performance.now();
+  const measureFromMs = beganMs + options.warmupS * 1000;
+  const warmup = new PhaseMetrics(beganMs, Math.max(options.warmupS, 1e-3));
+  const measured = new PhaseMetrics(measureFromMs, options.durationS);
+  const metricsFor = (dueMs: number) => (dueMs < measureFromMs ? warmup : measured);
+  const timer = setInterval(() => {
+    const nowMs = performance.now();
+    measured.advance(nowMs);
+    options.progress(progressLine(options, nowMs - beganMs, nowMs < measureFromMs ? warmup : measured, driver.inFlight));
+  }, PROGRESS_INTERVAL_MS);
+  let scheduler: OpenLoopResult;
+  try {
+    scheduler = await runOpenLoop({
+      rate: options.rate,
+      durationMs: (options.warmupS + options.durationS) * 1000,
+      arrival: options.arrival,
+      inFlightMax: options.inFlightMax,
+      seed: options.seed,
+      start: (arrival) => driver.send(arrival, metricsFor(arrival.dueMs)),
+      overflow: (arrival) => driver.overflow(arrival, metricsFor(arrival.dueMs)),
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  // The tail: intervals up to the last completion, the partial one included.
+  measured.advance(Math.ceil((performance.now() - measureFromMs) / 1000) * 1000 + measureFromMs);
+  const warm = warmup.summary();
+  return {
+    rate: options.rate,
+    measured: measured.summary(),
+    warmup: { sent: warm.sent, completed: warm.completed, errorCount: warm.errorCount },
+    scheduler,
+  };
+}
+
+function progressLine(options: PhaseOptions, elapsedMs: number, metrics: PhaseMetrics, inFlight: number): string {
+  const summary = metrics.summary();
+  const last = summary.timeline[summary.timeline.length - 1];
+  const stage = elapsedMs < options.warmupS * 1000 ? 'warm-up' : 'measure';
+  return [
+    `${options.label ? `${options.label} ` : ''}[${stage} ${(elapsedMs / 1000).toFixed(0).padStart(3)} s]`,
+    `rate ${options.rate}/s`,
+    `sent ${summary.sent}`,
+    `done ${summary.completed}`,
+    `approved ${summary.outcomes.approved}`,
+    `in flight ${inFlight}`,
+    `last second: ${last ? `${last.completed}/s p50 ${last.p50Ms} ms p99 ${last.p99Ms} ms` : '-'}`,
+    `errors ${summary.errorCount}`,
+  ].join('  ');
+}

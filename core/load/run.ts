@@ -1,0 +1,173 @@
+/**
+ * A whole load test against a running network: set up the population, drive it (one rate, or a
+ * ramp), check the ledger, and assemble the report. The network is reached only through NATS, as
+ * any operator's tool would reach it.
+ */
+import { randomBytes } from 'node:crypto';
+import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ActorSystem } from '../actors/index.js';
+import { ActorKind, LedgerProtocol } from '../protocols.js';
+import { LoadDriver } from './driver.js';
+import { checkLedger, type LedgerCheckReport } from './ledger-check.js';
+import type { PhaseSummary } from './metrics.js';
+import type { Mix } from './mix.js';
+import { runPhase, type PhaseOutcome } from './phase.js';
+import { ramp, type RampResult } from './ramp.js';
+import type { ArrivalProcess } from './scheduler.js';
+import { setupPopulation, type Population } from './setup.js';
+
+export interface LoadOptions {
+  readonly rate: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly arrival: ArrivalProcess;
+  readonly enrolled: number;
+  readonly accounts: number;
+  readonly terminals: number;
+  readonly hint: boolean;
+  readonly communitySize: number;
+  readonly mix: Mix;
+  readonly seed: number;
+  readonly inFlightMax: number;
+  readonly resultTimeoutMs: number;
+  readonly settleWaitS: number;
+  readonly currency: string;
+  readonly amountMinor: bigint;
+  readonly depositMinor: bigint;
+  /** Ramp mode: the p99 target and the steps allowed. */
+  readonly ramp?: { readonly p99MsMax: number; readonly stepsMax: number; readonly rateMax: number };
+  readonly runId?: string;
+}
+
+export interface LoadTarget {
+  readonly nc: NatsConnection;
+  readonly system: ActorSystem;
+  /** `embedded` or the NATS URL, for the report. */
+  readonly description: string;
+}
+
+export interface LoadReport {
+  readonly tool: 'biopay load';
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly target: string;
+  readonly machine: Record<string, unknown>;
+  readonly config: Record<string, unknown>;
+  readonly workload: string;
+  readonly setup: Record<string, unknown>;
+  readonly mix: Mix;
+  readonly approvedPerSecond: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly outcomes: PhaseSummary['outcomes'];
+  readonly errorCount: number;
+  readonly ledgerCheck: LedgerCheckReport;
+  readonly rate: number;
+  readonly run: PhaseSummary;
+  readonly warmup: PhaseOutcome['warmup'];
+  readonly scheduler: PhaseOutcome['scheduler'];
+  readonly lateResults: number;
+  readonly ramp?: RampResult;
+  /** The ledger check passed (a run that loses money never passes). */
+  readonly passed: boolean;
+}
+
+export async function runLoad(target: LoadTarget, options: LoadOptions, progress: (line: string) => void): Promise<LoadReport> {
+  const startedAt = new Date().toISOString();
+  const runId = options.runId ?? randomBytes(4).toString('hex');
+  const population = await setupPopulation(target.system, {
+    runId, seed: options.seed, currency: options.currency, amountMinor: options.amountMinor, depositMinor: options.depositMinor,
+    accounts: options.accounts, enrolled: options.enrolled, terminals: options.terminals, communitySize: options.communitySize,
+    mix: options.mix, hint: options.hint, progress,
+  });
+  progress(`setup done in ${(population.setupMs / 1000).toFixed(1)} s: ${describePopulation(population)}`);
+  const driver = new LoadDriver(target.nc, population, { mix: options.mix, seed: options.seed + 1, resultTimeoutMs: options.resultTimeoutMs, runId });
+  driver.start();
+  let headline: PhaseOutcome;
+  let rampResult: RampResult | undefined;
+  try {
+    const phase = (rate: number, label?: string) => runPhase(driver, {
+      rate, warmupS: options.warmupS, durationS: options.durationS, arrival: options.arrival,
+      inFlightMax: options.inFlightMax, seed: options.seed + 2 + Math.round(rate), label, progress,
+    });
+    if (options.ramp) {
+      const ramped = await ramp({ startRate: options.rate, p99MsMax: options.ramp.p99MsMax, stepsMax: options.ramp.stepsMax, rateMax: options.ramp.rateMax },
+        async (rate) => {
+          const outcome = await phase(rate, `ramp ${rate}/s`);
+          progress(`ramp ${rate}/s: p99 ${outcome.measured.p99Ms} ms, ${outcome.measured.completedPerSecond}/s completed, ${outcome.measured.errorCount} errors`);
+          return outcome;
+        });
+      rampResult = ramped.result;
+      headline = ramped.best ?? ramped.first;
+    } else {
+      headline = await phase(options.rate);
+    }
+  } finally {
+    await driver.stop();
+  }
+  progress(`checking the ledger (${driver.ledgerLog.length} payments, ${population.customers.length + population.merchants.length} accounts)...`);
+  const ledgerCheck = await checkLedger({
+    ledger: target.system.client(ActorKind.Ledger, LedgerProtocol), payments: driver.ledgerLog, amountMinor: options.amountMinor,
+    customers: population.customers, merchants: population.merchants, settleWaitMs: options.settleWaitS * 1000,
+  });
+  const run = headline.measured;
+  return {
+    tool: 'biopay load', runId, startedAt, finishedAt: new Date().toISOString(), target: target.description,
+    machine: machine(), config: configOf(options), workload: describeWorkload(options, population), setup: setupOf(population),
+    mix: driver.mix, approvedPerSecond: run.approvedPerSecond, p50Ms: run.p50Ms, p90Ms: run.p90Ms, p99Ms: run.p99Ms, p999Ms: run.p999Ms,
+    outcomes: run.outcomes, errorCount: run.errorCount, ledgerCheck, rate: headline.rate, run, warmup: headline.warmup,
+    scheduler: headline.scheduler, lateResults: driver.lateResults, ramp: rampResult, passed: ledgerCheck.passed,
+  };
+}
+
+function describePopulation(population: Population): string {
+  const payers = population.payers;
+  return `${population.customers.length} customers, ${population.merchants.length} merchants, ${population.terminals.length} terminals, `
+    + `${payers.approved.length + payers.restricted.length + payers.insufficient.length} fingers enrolled (${payers.restricted.length} restricted, `
+    + `${payers.insufficient.length} without funds), ${population.unknown.length} unknown fingers`
+    + (Object.keys(population.enrollRefusals).length ? `, enrollments refused: ${JSON.stringify(population.enrollRefusals)}` : '');
+}
+
+function describeWorkload(options: LoadOptions, population: Population): string {
+  const mix = Object.entries(options.mix).map(([category, weight]) => `${category} ${weight}`).join(', ');
+  return `${options.arrival} arrivals at ${options.rate}/s${options.ramp ? ` (ramp to p99 <= ${options.ramp.p99MsMax} ms)` : ''}, `
+    + `${options.warmupS} s warm-up + ${options.durationS} s measured; ${options.enrolled} enrolled synthetic fingers over ${options.accounts} accounts, `
+    + `${population.terminals.length} terminals, ${population.plan.communities} communities of <= ${options.communitySize}, `
+    + `hint ${options.hint ? 'on (1:N within the community)' : 'off (1:N over everyone)'}; mix ${mix}`;
+}
+
+function setupOf(population: Population): Record<string, unknown> {
+  return {
+    durationS: Math.round(population.setupMs / 100) / 10,
+    customers: population.customers.length,
+    merchants: population.merchants.length,
+    terminals: population.terminals.length,
+    jammedTerminals: population.terminals.filter((terminal) => terminal.jammed).length,
+    communities: population.plan.communities,
+    enrolled: population.payers.approved.length + population.payers.restricted.length + population.payers.insufficient.length,
+    restricted: population.payers.restricted.length,
+    withoutFunds: population.payers.insufficient.length,
+    unknownFingers: population.unknown.length,
+    enrollRefusals: population.enrollRefusals,
+  };
+}
+
+function configOf(options: LoadOptions): Record<string, unknown> {
+  return {
+    rate: options.rate, durationS: options.durationS, warmupS: options.warmupS, arrival: options.arrival, enrolled: options.enrolled,
+    accounts: options.accounts, terminals: options.terminals, hint: options.hint, communitySize: options.communitySize, seed: options.seed,
+    inFlightMax: options.inFlightMax, resultTimeoutMs: options.resultTimeoutMs, amountMinor: options.amountMinor.toString(),
+    currency: options.currency, ramp: options.ramp,
+  };
+}
+
+function machine(): Record<string, unknown> {
+  return {
+    platform: platform(), arch: arch(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version, loadAverage1m: loadavg()[0],
+  };
+}

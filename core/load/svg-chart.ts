@@ -1,0 +1,84 @@
+/** A small inline-SVG line chart for the self-contained HTML report (no scripts, no assets). */
+
+export interface Series {
+  readonly name: string;
+  readonly color: string;
+  readonly points: ReadonlyArray<readonly [number, number]>;
+}
+
+export interface ChartOptions {
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly series: readonly Series[];
+  readonly width?: number;
+  readonly height?: number;
+}
+
+const MARGIN = { left: 60, right: 130, top: 30, bottom: 40 };
+
+export function lineChart(options: ChartOptions): string {
+  const width = options.width ?? 760;
+  const height = options.height ?? 280;
+  const plotW = width - MARGIN.left - MARGIN.right;
+  const plotH = height - MARGIN.top - MARGIN.bottom;
+  const all = options.series.flatMap((series) => series.points);
+  const xMax = niceCeil(Math.max(1, ...all.map(([x]) => x)));
+  const yMax = niceCeil(Math.max(1e-3, ...all.map(([, y]) => y)));
+  const x = (value: number) => MARGIN.left + (value / xMax) * plotW;
+  const y = (value: number) => MARGIN.top + plotH - (value / yMax) * plotH;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(options.title)}">`,
+    `<text x="${MARGIN.left}" y="18" font-size="14" font-weight="bold">${escapeHtml(options.title)}</text>`,
+    `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`,
+  ];
+  for (let tick = 0; tick <= 4; tick++) {
+    const yValue = (yMax * tick) / 4;
+    const xValue = (xMax * tick) / 4;
+    parts.push(
+      `<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${fixed(y(yValue))}" y2="${fixed(y(yValue))}" stroke="#eee"/>`,
+      `<text x="${MARGIN.left - 6}" y="${fixed(y(yValue) + 4)}" font-size="11" text-anchor="end">${label(yValue)}</text>`,
+      `<text x="${fixed(x(xValue))}" y="${MARGIN.top + plotH + 16}" font-size="11" text-anchor="middle">${label(xValue)}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${MARGIN.left + plotW / 2}" y="${height - 6}" font-size="12" text-anchor="middle">${escapeHtml(options.xLabel)}</text>`,
+    `<text x="14" y="${MARGIN.top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${MARGIN.top + plotH / 2})">${escapeHtml(options.yLabel)}</text>`,
+  );
+  options.series.forEach((series, index) => {
+    if (series.points.length > 0) {
+      const path = series.points.map(([px, py]) => `${fixed(x(px))},${fixed(y(py))}`).join(' ');
+      parts.push(`<polyline fill="none" stroke="${series.color}" stroke-width="1.8" points="${path}"/>`);
+      if (series.points.length === 1) {
+        const [px, py] = series.points[0]!;
+        parts.push(`<circle cx="${fixed(x(px))}" cy="${fixed(y(py))}" r="3" fill="${series.color}"/>`);
+      }
+    }
+    const legendY = MARGIN.top + 14 + index * 18;
+    parts.push(
+      `<line x1="${width - MARGIN.right + 10}" x2="${width - MARGIN.right + 30}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${series.color}" stroke-width="3"/>`,
+      `<text x="${width - MARGIN.right + 36}" y="${legendY}" font-size="12">${escapeHtml(series.name)}</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/** 1, 2 or 5 times a power of ten, at or above the value. */
+function niceCeil(value: number): number {
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+function fixed(value: number): string {
+  return value.toFixed(1);
+}
+
+function label(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(3).replace(/\.?0+$/, '');
+}
