@@ -6,7 +6,7 @@ import { isRole, ROLES, startNetwork } from '../nodes/network.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
 
 const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
-                   [--grpc-port N] [--workers N] [--fail-business] [--json]
+                   [--grpc-port N] [--workers N] [--fail-business] [--terminals IDS] [--json]
 
 Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
 
@@ -17,6 +17,8 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
   --grpc-port N     gateway role: port (default 50051)
   --workers N       association role: matcher worker threads (default 2)
   --fail-business   business role: the simulated device fails every command
+  --terminals IDS   terminal role: comma-separated terminals whose sensors this node serves
+                    (give each terminal node its own when running several; default all)
   --json            print the started node as one JSON object
   --help            this text
 
@@ -34,6 +36,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       'grpc-port': { type: 'string', default: '50051' },
       workers: { type: 'string', default: '2' },
       'fail-business': { type: 'boolean', default: false },
+      terminals: { type: 'string', default: '' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -57,6 +60,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
   const network = await startNetwork({
     roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, databaseSchema: values.schema, dataDir: values.data,
     grpcPort, matchWorkers: workers, businessFailAll: values['fail-business'],
+    sensorTerminalIds: values.terminals.split(',').map((id) => id.trim()).filter((id) => id !== ''),
   });
   const started = { role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null };
   io.stdout(values.json ? toJson({ ready: true, ...started }) : `biopay ${role} node ready (pid ${process.pid})`);

@@ -41,6 +41,8 @@ export interface NetworkOptions {
   readonly matchWorkers?: number;
   /** Business role: make every business step fail (the simulated device is out of order). */
   readonly businessFailAll?: boolean;
+  /** Terminal role: the terminals whose sensor events this node takes (all when empty). */
+  readonly sensorTerminalIds?: readonly string[];
   readonly nodeName?: string;
 }
 
@@ -85,7 +87,9 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       stops.push((await startBusinessNode({ nc, system, device, log: options.log.child({ role: 'business' }) })).stop);
     }
     if (has('terminal')) {
-      stops.push((await startTerminalNode({ nc, system, log: options.log.child({ role: 'terminal' }) })).stop);
+      stops.push((await startTerminalNode({
+        nc, system, log: options.log.child({ role: 'terminal' }), sensorTerminalIds: options.sensorTerminalIds,
+      })).stop);
     }
     if (has('gateway')) {
       const gateway = await startGateway({

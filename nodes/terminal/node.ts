@@ -3,7 +3,7 @@
  * an RxJS pipeline, and serves the `terminal` actor kind (`pay` for terminals that send a whole
  * capture over gRPC, and the terminal registry).
  */
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { mergeMap, Subject, type Subscription as RxSubscription } from 'rxjs';
 import { SensorEvent } from '../../proto/gen/biopay/v1/biometrics.js';
 import {
@@ -17,7 +17,7 @@ import { BusinessClient } from '../../core/terminal/business-client.js';
 import { assembleCaptures, DEFAULT_CAPTURE_ASSEMBLY, type Touch } from '../../core/terminal/capture-assembler.js';
 import { DEFAULT_PAYMENT_TIMEOUTS, runPayment, type PaymentPorts, type PaymentTimeouts } from '../../core/terminal/payment-saga.js';
 import { TerminalRegistry } from '../../core/terminal/registry.js';
-import { paymentResultSubject, SENSOR_SUBJECT_ALL } from '../../core/terminal/subjects.js';
+import { paymentResultSubject, SENSOR_SUBJECT_ALL, sensorSubject } from '../../core/terminal/subjects.js';
 
 export interface TerminalNodeOptions {
   readonly nc: NatsConnection;
@@ -26,6 +26,12 @@ export interface TerminalNodeOptions {
   readonly timeouts?: PaymentTimeouts;
   /** Payments from sensor events in flight at most on this node; more wait in the pipeline. */
   readonly paymentsInFlightMax?: number;
+  /**
+   * The terminals whose sensors this node listens to. A touch's readings must reach one node, so
+   * with several terminal nodes each is given its own terminals; without a list the node listens
+   * to every terminal (one terminal node per network, or nodes sharing by queue group per event).
+   */
+  readonly sensorTerminalIds?: readonly string[];
 }
 
 export interface TerminalNode {
@@ -59,17 +65,17 @@ export async function startTerminalNode(options: TerminalNodeOptions): Promise<T
   await system.serve(ActorKind.Terminal);
 
   const events = new Subject<SensorEvent>();
-  const subscription = nc.subscribe(SENSOR_SUBJECT_ALL, {
-    queue: SENSOR_QUEUE_GROUP,
-    callback: (error, message) => {
-      if (error) return;
-      try {
-        events.next(SensorEvent.decode(message.data));
-      } catch {
-        log.warn('malformed sensor event dropped', { subject: message.subject });
-      }
-    },
-  });
+  const onEvent = (error: Error | null, message: Msg) => {
+    if (error) return;
+    try {
+      events.next(SensorEvent.decode(message.data));
+    } catch {
+      log.warn('malformed sensor event dropped', { subject: message.subject });
+    }
+  };
+  const subscriptions = options.sensorTerminalIds && options.sensorTerminalIds.length > 0
+    ? options.sensorTerminalIds.map((terminalId) => nc.subscribe(sensorSubject(terminalId), { callback: onEvent }))
+    : [nc.subscribe(SENSOR_SUBJECT_ALL, { queue: SENSOR_QUEUE_GROUP, callback: onEvent })];
   const pipeline = events
     .pipe(
       assembleCaptures(DEFAULT_CAPTURE_ASSEMBLY),
@@ -77,7 +83,7 @@ export async function startTerminalNode(options: TerminalNodeOptions): Promise<T
     )
     .subscribe((result) => nc.publish(paymentResultSubject(result.terminalId), PaymentResult.encode(result.result).finish()));
 
-  return { registry, stop: () => stopPipeline(subscription, events, pipeline) };
+  return { registry, stop: () => stopPipeline(subscriptions, events, pipeline) };
 }
 
 async function payTouch(
@@ -104,8 +110,8 @@ async function payTouch(
   }
 }
 
-async function stopPipeline(subscription: Subscription, events: Subject<SensorEvent>, pipeline: RxSubscription): Promise<void> {
-  await subscription.drain();
+async function stopPipeline(subscriptions: Subscription[], events: Subject<SensorEvent>, pipeline: RxSubscription): Promise<void> {
+  await Promise.all(subscriptions.map((subscription) => subscription.drain()));
   events.complete();
   // Payments already started finish on their own (bounded by their timeouts); the rest is dropped.
   await new Promise<void>((resolve) => {

@@ -50,7 +50,7 @@ describe('a biometric payment across five node processes', () => {
       startNodeProcess('business', common, env),
     ]));
     nodes.push(...await Promise.all([
-      startNodeProcess('terminal', common, env),
+      startNodeProcess('terminal', [...common, '--terminals', 'T1'], env),
       startNodeProcess('gateway', [...common, '--grpc-port', String(grpcPort)], env),
     ]));
     nc = await connect({ servers: nats.url });
