@@ -7,6 +7,7 @@ import type { OpenDatabaseOptions, SqlClient } from './types.js';
 export type { OpenDatabaseOptions, SqlClient, SqlDialect } from './types.js';
 export { isRetryableSqlError, sqlState, assertSchemaName } from './types.js';
 export { createPGliteInstance, sharedPGliteClient } from './pglite.js';
+export { dropSchema, probePostgres } from './postgres.js';
 
 const POSTGRES_URL_PATTERN = /^postgres(ql)?:\/\//;
 

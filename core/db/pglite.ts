@@ -14,10 +14,15 @@ export interface PGliteOptions {
 
 /** A new PGlite instance (data folder, or memory) owned by the returned client. */
 export async function openPGlite(options: PGliteOptions): Promise<SqlClient> {
-  const instance = await createPGliteInstance(options.dataDir);
   const schema = options.schema === undefined ? undefined : assertSchemaName(options.schema);
+  const instance = await createPGliteInstance(options.dataDir);
   if (schema) {
-    await instance.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
+    try {
+      await instance.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
+    } catch (error) {
+      await instance.close();
+      throw error;
+    }
   }
   return new PGliteClient(instance, { ownsInstance: true });
 }

@@ -122,3 +122,28 @@ class PostgresTransaction implements SqlClient {
     throw new Error('close() is not available inside a transaction');
   }
 }
+
+/** True when a PostgreSQL answers at `url` within the timeout (for tools and tests choosing a target). */
+export async function probePostgres(url: string, timeoutMs = 1_500): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Drops a schema and everything in it (tests and benchmarks clean up their own). */
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${assertSchemaName(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}

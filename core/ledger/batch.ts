@@ -1,21 +1,13 @@
 /**
  * Runs many money-moving requests in one transaction, in order, with a fixed number of statements
- * per batch: claim idempotency keys, lock payments then accounts (sorted), apply every request in
- * memory, write everything back. A request that fails changes nothing and fails alone.
+ * per batch: lock payments then accounts (sorted), read the idempotency records of the batch's keys,
+ * apply every new request in memory, write everything back with the new records. A request that
+ * fails changes nothing, records nothing (a retry is evaluated afresh) and fails alone.
  */
 import { AccountKind } from '../../proto/gen/biopay/v1/ledger.js';
 import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import { sqlState, type SqlClient } from '../db/index.js';
-import {
-  claimId,
-  claimKeys,
-  loadStoredResults,
-  releaseClaims,
-  replay,
-  saveResponses,
-  type Claim,
-  type StoredResult,
-} from './idempotency.js';
+import { claimId, loadStoredResults, recordResults, replay, type Claim, type StoredResult } from './idempotency.js';
 import { applyAuthorize, applyCapture, applyDeposit, applyExpire, applyRefund, applyVoid, type OperationContext } from './operations.js';
 import { claimOf, depositTransferKey, responseCodec, validateOp, type LedgerOp, type OpResult, type Outcome } from './requests.js';
 import { fundingAccountId } from './rows.js';
@@ -26,7 +18,6 @@ import { WorkingSet } from './working-set.js';
 export interface BatchContext extends OperationContext {
   nowUnixMs: () => number;
 }
-
 
 interface Prepared {
   index: number;
@@ -56,27 +47,25 @@ async function runOneByOne(db: SqlClient, ops: LedgerOp[], context: BatchContext
 export async function executeBatch(tx: SqlClient, ops: LedgerOp[], context: BatchContext): Promise<Outcome[]> {
   const outcomes: (Outcome | undefined)[] = new Array(ops.length);
   const { primaries, followers } = prepare(ops, outcomes);
-  const stored = await claimAll(tx, primaries, context.nowUnixMs());
-  const active: Prepared[] = [];
+  const ws = new WorkingSet(tx, context.nowUnixMs());
+  await loadFor(ws, primaries);
+  // Read after locking: whoever recorded one of these keys held the same locks until it committed.
+  const stored = await loadStoredResults(tx, primaries.flatMap((item) => (item.claim ? [item.claim] : [])));
+  const recorded: { claim: Claim; response: Uint8Array }[] = [];
   for (const item of primaries) {
     const previous = item.claim && stored.get(claimId(item.claim.scope, item.claim.key));
-    if (previous) outcomes[item.index] = settle(() => replay(responseCodec(item.op.kind), item.claim!, previous));
-    else active.push(item);
-  }
-  const ws = new WorkingSet(tx, context.nowUnixMs());
-  await loadFor(ws, active);
-  const saved: { claim: Claim; response: Uint8Array }[] = [];
-  const released: Claim[] = [];
-  for (const item of active) {
+    if (previous) {
+      outcomes[item.index] = settle(() => replay(responseCodec(item.op.kind), item.claim!, previous));
+      continue;
+    }
     const outcome = await applyOne(ws, item.op, context);
     outcomes[item.index] = outcome;
-    if (!item.claim) continue;
-    if (outcome.ok) saved.push({ claim: item.claim, response: responseCodec(item.op.kind).encode(outcome.value).finish() });
-    else released.push(item.claim);
+    if (item.claim && outcome.ok) recorded.push({ claim: item.claim, response: responseCodec(item.op.kind).encode(outcome.value).finish() });
   }
   await ws.flush();
-  await saveResponses(tx, saved);
-  await releaseClaims(tx, released);
+  // A key recorded meanwhile by a transaction holding other locks (same key, different body) fails
+  // this insert with a unique violation: the batch is retried and then answers from the record.
+  await recordResults(tx, recorded, ws.nowUnixMs);
   resolveFollowers(followers, primaries, stored, outcomes);
   return outcomes as Outcome[];
 }
@@ -102,21 +91,6 @@ function prepare(ops: LedgerOp[], outcomes: (Outcome | undefined)[]): { primarie
     }
   });
   return { primaries, followers };
-}
-
-/** Claims every key; returns the results already stored for keys someone else claimed first. */
-async function claimAll(tx: SqlClient, primaries: Prepared[], nowUnixMs: number): Promise<Map<string, StoredResult>> {
-  const claims = primaries.flatMap((item) => (item.claim ? [item.claim] : []));
-  const claimed = await claimKeys(tx, claims, nowUnixMs);
-  const taken = claims.filter((claim) => !claimed.has(claimId(claim.scope, claim.key)));
-  const stored = await loadStoredResults(tx, taken);
-  for (const claim of taken) {
-    if (!stored.has(claimId(claim.scope, claim.key))) {
-      // The other claimer released its key after we waited on it: retry the whole batch.
-      throw Object.assign(new Error(`claim ${claim.scope} ${claim.key} vanished`), { code: '40001' });
-    }
-  }
-  return stored;
 }
 
 /** Payments first, then accounts, each sorted: the lock order every ledger transaction follows. */

@@ -1,7 +1,8 @@
 /**
  * Idempotency records: (scope, key) -> hash of the canonical request + the encoded first response.
- * A transaction claims its keys first (an insert that waits on a concurrent claimer of the same key),
- * so two racing requests with one key are serialized and the second reads the first's result.
+ * Money-moving batches read the records after taking their row locks and insert new ones at the end
+ * (see batch.ts). Requests with no row to lock (opening an account) claim their key first instead:
+ * an insert that waits on a concurrent claimer, so the second reads the first's result.
  */
 import { createHash } from 'node:crypto';
 import { BiopayError, ErrorCode } from '../errors.js';
@@ -74,19 +75,25 @@ export async function saveResponses(tx: SqlClient, saved: { claim: Claim; respon
     [
       saved.map((s) => s.claim.scope),
       saved.map((s) => s.claim.key),
-      saved.map((s) => Buffer.from(s.response.buffer, s.response.byteOffset, s.response.byteLength).toString('hex')),
+      saved.map((s) => toHex(s.response)),
     ],
   );
 }
 
-/** Claims of requests that failed are released, so a retry is evaluated afresh. */
-export async function releaseClaims(tx: SqlClient, claims: Claim[]): Promise<void> {
-  if (claims.length === 0) return;
+/** Records first results in one statement; a key recorded concurrently raises a unique violation. */
+export async function recordResults(tx: SqlClient, recorded: { claim: Claim; response: Uint8Array }[], nowUnixMs: number): Promise<void> {
+  if (recorded.length === 0) return;
+  const sorted = [...recorded].sort((a, b) => compareClaims(a.claim, b.claim));
   await tx.query(
-    `DELETE FROM ledger_idempotency i USING unnest($1::text[], $2::text[]) AS u(scope, key)
-     WHERE i.scope = u.scope AND i.key = u.key`,
-    [claims.map((c) => c.scope), claims.map((c) => c.key)],
+    `INSERT INTO ledger_idempotency (scope, key, request_hash, response, created_unix_ms)
+     SELECT u.scope, u.key, u.request_hash, decode(u.response, 'hex'), $5::int8
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(scope, key, request_hash, response)`,
+    [sorted.map((r) => r.claim.scope), sorted.map((r) => r.claim.key), sorted.map((r) => r.claim.requestHash), sorted.map((r) => toHex(r.response)), nowUnixMs],
   );
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 /** The first result for a replay with the same body; IDEMPOTENCY_CONFLICT for a different body. */

@@ -3,19 +3,20 @@
  * policies, on PostgreSQL or PGlite. Money-moving requests are idempotent and, with group commit,
  * committed many per transaction.
  */
-import type {
-  Account,
-  AuthorizeRequest,
-  AuthorizeResponse,
-  CaptureRequest,
-  Credential,
-  DepositRequest,
-  OpenAccountRequest,
-  PaymentState,
-  RefundRequest,
-  Statement,
-  StatementRequest,
-  VoidRequest,
+import {
+  SpendingPolicy,
+  type Account,
+  type AuthorizeRequest,
+  type AuthorizeResponse,
+  type CaptureRequest,
+  type Credential,
+  type DepositRequest,
+  type OpenAccountRequest,
+  type PaymentState,
+  type RefundRequest,
+  type Statement,
+  type StatementRequest,
+  type VoidRequest,
 } from '../../proto/gen/biopay/v1/ledger.js';
 import { BiopayError, ErrorCode } from '../errors.js';
 import type { SqlClient } from '../db/index.js';
@@ -27,6 +28,8 @@ import { checkInvariants, type InvariantReport } from './invariants.js';
 import type { LedgerOp, LedgerOpKind, ResultByKind } from './requests.js';
 import { HOLD_TIMEOUT_MS_MAX } from './requests.js';
 import { migrateLedger } from './schema.js';
+import { WorkingSet } from './working-set.js';
+import type { PolicyUsage } from '../policy/index.js';
 
 export interface LedgerOptions {
   /** Hold lifetime when a request does not say; default 2 minutes. */
@@ -105,6 +108,14 @@ export class Ledger {
 
   removeCredential(credentialId: string): Promise<void> {
     return credentials.removeCredential(this.#db, credentialId, this.#now());
+  }
+
+  /** What the credential has used of each limited period containing `atUnixMs` (captured + held). */
+  async policyUsage(credentialId: string, atUnixMs = this.#now()): Promise<PolicyUsage> {
+    const credential = await this.getPolicy(credentialId);
+    const account = await this.getAccount(credential.accountId);
+    const policy = SpendingPolicy.fromPartial(credential.policy ?? {});
+    return new WorkingSet(this.#db, this.#now()).usage(credentialId, policy, atUnixMs, account.timeZone);
   }
 
   policyChanges(credentialId: string): Promise<credentials.PolicyChange[]> {

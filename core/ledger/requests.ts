@@ -128,7 +128,8 @@ export function validateOp(op: LedgerOp): void {
 }
 
 export function requireId(name: string, value: string): void {
-  if (typeof value !== 'string' || value.length === 0 || value.length > ID_LENGTH_MAX) {
-    throw new BiopayError(ErrorCode.BadRequest, `${name} must be a non-empty string of at most ${ID_LENGTH_MAX} characters`);
+  // PostgreSQL text cannot hold NUL: refuse it here rather than fail a whole batch in the database.
+  if (typeof value !== 'string' || value.length === 0 || value.length > ID_LENGTH_MAX || value.includes('\u0000')) {
+    throw new BiopayError(ErrorCode.BadRequest, `${name} must be a non-empty string of at most ${ID_LENGTH_MAX} characters, without NUL`);
   }
 }

@@ -8,9 +8,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
-import { createPGliteInstance, openDatabase, sharedPGliteClient, type SqlClient } from '../../core/db/index.js';
+import { createPGliteInstance, dropSchema, openDatabase, probePostgres, sharedPGliteClient, type SqlClient } from '../../core/db/index.js';
 
 export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const PROBE_TIMEOUT_MS = 1_500;
@@ -32,17 +31,8 @@ export function postgresUrl(): string {
   return process.env.DATABASE_URL || DEFAULT_POSTGRES_URL;
 }
 
-export async function isPostgresReachable(url = postgresUrl()): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+export function isPostgresReachable(url = postgresUrl()): Promise<boolean> {
+  return probePostgres(url, PROBE_TIMEOUT_MS);
 }
 
 export async function databaseTargets(): Promise<DatabaseTarget[]> {
@@ -135,13 +125,7 @@ async function openPostgresSchema(url: string): Promise<OpenedDatabase> {
     },
     async cleanup() {
       for (const client of clients) await client.close();
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      try {
-        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await admin.end();
-      }
+      await dropSchema(url, schema);
     },
   };
 }

@@ -54,6 +54,19 @@ describe.each(targets)('ledger idempotency and races on $name', (target) => {
       expect(held === 9_00n || held === 10_00n).toBe(true);
     });
 
+    it('one payment id racing from two different payers holds money once', async () => {
+      const first = await f.customer(10_00n);
+      const second = await f.customer(10_00n);
+      const merchant = await f.merchant();
+      const request = f.authorizeRequest(first, merchant, 4_00n);
+      const other = { ...f.authorizeRequest(second, merchant, 4_00n), paymentId: request.paymentId };
+      const settled = await Promise.allSettled([f.ledger.authorize(request), f.ledger.authorize(other)]);
+      const codes = settled.map((s) => (s.status === 'rejected' ? (s.reason as { code: string }).code : 'ok'));
+      expect(codes.sort()).toEqual([ErrorCode.IdempotencyConflict, 'ok']);
+      const held = (await f.ledger.getAccount(first.accountId)).heldMinor + (await f.ledger.getAccount(second.accountId)).heldMinor;
+      expect(held).toBe(4_00n);
+    });
+
     it('many payments racing on the last balance never overspend', async () => {
       const payer = await f.customer(10_00n);
       const merchant = await f.merchant();
