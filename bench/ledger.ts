@@ -19,6 +19,8 @@ export interface LedgerBenchOptions {
   accounts?: number;
   /** Pairs per group-commit run; one-transaction runs use a tenth (they are that much slower). */
   pairs?: number;
+  /** Databases to measure; both by default. */
+  targets?: readonly ('pglite' | 'postgres')[];
 }
 
 const POSTGRES_URL_DEFAULT = 'postgres://postgres@127.0.0.1:5432/test';
@@ -26,7 +28,7 @@ const MERCHANTS = 16;
 const POOL_SIZE = 8;
 const GROUP_WINDOW = 4_000;
 /** Group-commit ledgers sharing the database, payers split between them as shards of account nodes. */
-const GROUP_SHARDS = 2;
+const GROUP_SHARDS = Number(process.env.LEDGER_BENCH_SHARDS ?? 2);
 const GROUP_COMMIT: GroupCommitOptions = { batchSizeMax: 2_000, lingerMs: 1, queueLengthMax: 20_000 };
 const SETUP_CONCURRENCY = 32;
 const PAIR_AMOUNT_MINOR = 1n;
@@ -45,7 +47,11 @@ export async function runLedgerBench(options: LedgerBenchOptions): Promise<Recor
       `${GROUP_SHARDS} ledgers (payers sharded between them, as account nodes would be); ` +
       `one tx per request: ${Math.max(1, Math.floor(pairs / 10))} pairs, ${POOL_SIZE * 2} in flight; median of ${options.runs} runs`,
   };
-  result.pglite = await benchTarget('pglite', () => openDatabase({}), undefined, accounts, pairs, options.runs);
+  const targets = options.targets ?? ['pglite', 'postgres'];
+  if (targets.includes('pglite')) {
+    result.pglite = await benchTarget('pglite', () => openDatabase({}), undefined, accounts, pairs, options.runs);
+  }
+  if (!targets.includes('postgres')) return result;
   const url = process.env.DATABASE_URL || POSTGRES_URL_DEFAULT;
   if (await probePostgres(url)) {
     const schema = `bench_${randomBytes(4).toString('hex')}`;

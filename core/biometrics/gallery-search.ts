@@ -17,6 +17,11 @@ export interface GallerySlice {
   directory: SharedArrayBuffer;
   fromSlot: number;
   toSlot: number;
+  /**
+   * Candidate slots chosen by the index, ascending; when present, fromSlot and toSlot index this
+   * list instead of the slots.
+   */
+  slots?: Int32Array;
   /** 0 = search every slot; otherwise only slots enrolled with this hint hash. */
   hintHash: number;
   topK: number;
@@ -63,7 +68,9 @@ export function searchSlice(matcher: MccMatcher, probe: TemplateRef, slice: Gall
   const directory = new Int32Array(slice.directory);
   const top = new TopK(Math.max(1, slice.topK));
   let searched = 0;
-  for (let slot = slice.fromSlot; slot < slice.toSlot; slot++) {
+  const candidates = slice.slots;
+  for (let position = slice.fromSlot; position < slice.toSlot; position++) {
+    const slot = candidates === undefined ? position : candidates[position]!;
     const entry = slot * directoryStride;
     if (directory[entry + 1] === 0) continue;
     if (slice.hintHash !== 0 && directory[entry + 2] !== slice.hintHash) continue;

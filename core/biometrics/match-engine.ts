@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
 import { thresholdForFmr } from './calibration.js';
+import { CandidateIndex, maxIndexedSlots } from './candidate-index.js';
 import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
-import { searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
+import { directoryStride, searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
 import { matchableTemplateFromIso } from './template.js';
@@ -28,6 +29,12 @@ export interface MatchEngineOptions {
   capacityTemplates?: number;
   /** Hard limit on enrolled templates. */
   maxTemplates?: number;
+  /**
+   * Templates the full matcher compares per search, chosen by the candidate index (triplet
+   * hashing, candidate-index.ts); 0 = no index, every template is compared. Galleries of at most
+   * twice this size are searched exhaustively. Default 1500.
+   */
+  candidates?: number;
 }
 
 export interface EnrollmentEntry {
@@ -43,9 +50,13 @@ export interface IdentifyOptions {
    * suffix). Hints are compared by 32-bit hash: a rare collision only widens the search.
    */
   hint?: string;
+  /** Overrides the engine's `candidates` for this search (0 = compare every template). */
+  candidates?: number;
 }
 
 const defaultTopK = 10;
+const defaultCandidates = 1500;
+const maxCandidates = 1_000_000;
 const maxBulkEntries = 1_000_000;
 /** Records per conversion task: large enough to amortise a task, small enough to spread. */
 const recordsPerConvertTask = 128;
@@ -68,6 +79,12 @@ function hintHash(hint: string | undefined): number {
   let hash = 0x811c9dc5;
   for (let index = 0; index < hint.length; index++) hash = Math.imul(hash ^ hint.charCodeAt(index), 0x01000193);
   return hash === 0 ? 1 : hash;
+}
+
+function checkCandidates(value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > maxCandidates) {
+    throw new BiopayError(ErrorCode.BadRequest, `candidates must be an integer in [0, ${maxCandidates}]`);
+  }
 }
 
 function checkText(value: string, what: string, maxLength: number): void {
@@ -97,10 +114,15 @@ export class MatchEngine {
   private readonly pool: Piscina | undefined;
   private readonly threads: number;
   private readonly localMatcher = new MccMatcher();
+  private readonly index: CandidateIndex | undefined;
+  private readonly candidateLimit: number;
+  private indexedGeneration = 0;
   private closed = false;
 
   private constructor(options: Required<MatchEngineOptions>) {
     this.gallery = new SharedGallery(options.maxTemplates, options.capacityTemplates);
+    this.candidateLimit = options.candidates;
+    this.index = options.candidates > 0 ? new CandidateIndex() : undefined;
     this.threads = options.workers;
     this.pool = options.workers > 0 ? workerPool(options.workers) : undefined;
   }
@@ -117,7 +139,9 @@ export class MatchEngine {
         throw new BiopayError(ErrorCode.BadRequest, `${what} must be an integer in [1, ${defaultMaxTemplates}]`);
       }
     }
-    const engine = new MatchEngine({ workers, capacityTemplates, maxTemplates });
+    const candidates = options.candidates ?? defaultCandidates;
+    checkCandidates(candidates);
+    const engine = new MatchEngine({ workers, capacityTemplates, maxTemplates: Math.min(maxTemplates, maxIndexedSlots / 2), candidates });
     await engine.warmUp();
     return engine;
   }
@@ -126,12 +150,37 @@ export class MatchEngine {
     return this.gallery.size;
   }
 
+  /** Memory held by the gallery and its candidate index, for capacity planning. */
+  stats(): { templates: number; galleryBytes: number; galleryAllocatedBytes: number; indexBytes: number } {
+    return { templates: this.gallery.size, galleryBytes: this.gallery.liveBytes, galleryAllocatedBytes: this.gallery.bytes, indexBytes: this.index?.bytes ?? 0 };
+  }
+
   /** Enrolls (or replaces) a template; throws INVALID_TEMPLATE for a bad record. */
   add(id: string, isoBytes: Uint8Array, tags?: { hint?: string }): void {
     this.checkOpen();
     checkText(id, 'template id', maxIdLength);
     if (tags?.hint !== undefined) checkText(tags.hint, 'hint', maxHintLength);
-    this.gallery.put(id, matchableTemplateFromIso(isoBytes), hintHash(tags?.hint));
+    this.store(id, matchableTemplateFromIso(isoBytes), hintHash(tags?.hint));
+  }
+
+  /** Puts a template in the gallery and the index (rebuilt when the gallery renumbered its slots). */
+  private store(id: string, template: Uint32Array, hint: number): void {
+    const slot = this.gallery.put(id, template, hint);
+    if (this.index === undefined) return;
+    if (this.gallery.generation !== this.indexedGeneration) this.rebuildIndex();
+    else this.index.add(slot, template);
+  }
+
+  private rebuildIndex(): void {
+    const index = this.index!;
+    const snapshot = this.gallery.snapshot();
+    const words = new Uint32Array(snapshot.data);
+    const directory = new Int32Array(snapshot.directory);
+    index.clear();
+    for (let slot = 0; slot < snapshot.slotCount; slot++) {
+      if (directory[slot * directoryStride + 1] !== 0) index.add(slot, words, directory[slot * directoryStride]!);
+    }
+    this.indexedGeneration = this.gallery.generation;
   }
 
   /**
@@ -164,7 +213,7 @@ export class MatchEngine {
           return;
         }
         try {
-          this.gallery.put(entry.id, template, hintHash(entry.hint));
+          this.store(entry.id, template, hintHash(entry.hint));
           added++;
         } catch (error) {
           const reason = asBiopayError(error);
@@ -185,10 +234,27 @@ export class MatchEngine {
     const topK = options.topK ?? defaultTopK;
     if (!Number.isInteger(topK) || topK < 1 || topK > maxTopK) throw new BiopayError(ErrorCode.BadRequest, `topK must be an integer in [1, ${maxTopK}]`);
     if (options.hint !== undefined) checkText(options.hint, 'hint', maxHintLength);
+    const limit = options.candidates ?? this.candidateLimit;
+    checkCandidates(limit);
     const probe = matchableTemplateFromIso(isoBytes);
     const snapshot = this.gallery.snapshot();
-    const results = await this.searchSlices(probe, snapshot, topK, hintHash(options.hint));
+    const hint = hintHash(options.hint);
+    const slots = this.candidateSlots(probe, snapshot, hint, limit);
+    const results = await this.searchSlices(probe, snapshot, topK, hint, slots);
     return this.merge(results, snapshot, topK);
+  }
+
+  /**
+   * The index's candidates, or undefined to compare every slot: without an index, when the
+   * gallery (or the hint's share of it) is small enough to search whole.
+   */
+  private candidateSlots(probe: Uint32Array, snapshot: GallerySnapshot, hint: number, limit: number): Int32Array | undefined {
+    if (this.index === undefined || limit === 0) return undefined;
+    const population = hint === 0 ? this.gallery.size : this.gallery.hintCount(hint);
+    if (population <= 2 * limit) return undefined;
+    const directory = new Int32Array(snapshot.directory);
+    const accept = (slot: number) => directory[slot * directoryStride + 1] !== 0 && (hint === 0 || directory[slot * directoryStride + 2] === hint);
+    return this.index.candidates(probe, snapshot.slotCount, limit, accept);
   }
 
   /** Score threshold reaching the target false match rate (calibrated on FVC2002 impostors). */
@@ -215,16 +281,18 @@ export class MatchEngine {
     await Promise.all(Array.from({ length: this.threads }, () => this.pool!.run(idle)));
   }
 
-  private async searchSlices(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number): Promise<SliceResult[]> {
-    const base = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK };
+  /** Splits the slots (or the candidate list) into slices searched by the workers. */
+  private async searchSlices(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number, slots: Int32Array | undefined): Promise<SliceResult[]> {
+    const base = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, ...(slots === undefined ? {} : { slots }) };
+    const total = slots === undefined ? snapshot.slotCount : slots.length;
     if (this.pool === undefined) {
-      return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: snapshot.slotCount })];
+      return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: total })];
     }
-    const slices = Math.max(1, Math.min(this.threads * slicesPerWorker, Math.floor(snapshot.slotCount / minSlotsPerSlice)));
-    const step = Math.ceil(snapshot.slotCount / slices);
+    const slices = Math.max(1, Math.min(this.threads * slicesPerWorker, Math.floor(total / minSlotsPerSlice)));
+    const step = Math.max(1, Math.ceil(total / slices));
     const tasks: Promise<SliceResult>[] = [];
-    for (let from = 0; from < snapshot.slotCount; from += step) {
-      const task = { ...base, probe, fromSlot: from, toSlot: Math.min(snapshot.slotCount, from + step) };
+    for (let from = 0; from < total; from += step) {
+      const task = { ...base, probe, fromSlot: from, toSlot: Math.min(total, from + step) };
       tasks.push(this.runTask(task) as Promise<SliceResult>);
     }
     return Promise.all(tasks);

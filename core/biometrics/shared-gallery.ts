@@ -30,6 +30,8 @@ export class SharedGallery {
   private slotCount = 0;
   private slotIds: (string | undefined)[] = [];
   private readonly slotsById = new Map<string, number>();
+  private readonly hintCounts = new Map<number, number>();
+  private compactions = 0;
 
   constructor(private readonly maxTemplates: number, capacityTemplates: number) {
     const capacity = Math.max(16, Math.min(capacityTemplates, maxTemplates));
@@ -39,8 +41,28 @@ export class SharedGallery {
     this.entries = new Int32Array(this.directory);
   }
 
+  /** Changes whenever slots are renumbered (an index keyed by slot must then be rebuilt). */
+  get generation(): number {
+    return this.compactions;
+  }
+
+  /** Live templates enrolled with this hint hash. */
+  hintCount(hintHash: number): number {
+    return this.hintCounts.get(hintHash) ?? 0;
+  }
+
   get size(): number {
     return this.slotsById.size;
+  }
+
+  /** Bytes of shared memory held (data and directory buffers, spare room included). */
+  get bytes(): number {
+    return this.data.byteLength + this.directory.byteLength;
+  }
+
+  /** Bytes the live templates and their directory entries take. */
+  get liveBytes(): number {
+    return (this.usedWords - this.deadWords + this.size * directoryStride) * bytesPerWord;
   }
 
   snapshot(): GallerySnapshot {
@@ -51,8 +73,8 @@ export class SharedGallery {
     return this.slotsById.has(id);
   }
 
-  /** Stores a matcher-form template under id, replacing an earlier one with the same id. */
-  put(id: string, template: Uint32Array, hintHash: number): void {
+  /** Stores a matcher-form template under id, replacing an earlier one with the same id; returns its slot. */
+  put(id: string, template: Uint32Array, hintHash: number): number {
     this.remove(id);
     if (this.slotsById.size >= this.maxTemplates) {
       throw new BiopayError(ErrorCode.Unavailable, `gallery is full (${this.maxTemplates} templates)`);
@@ -70,6 +92,8 @@ export class SharedGallery {
     this.slotCount++;
     this.slotIds[slot] = id;
     this.slotsById.set(id, slot);
+    this.hintCounts.set(hintHash, this.hintCount(hintHash) + 1);
+    return slot;
   }
 
   remove(id: string): boolean {
@@ -77,6 +101,10 @@ export class SharedGallery {
     if (slot === undefined) return false;
     const entry = slot * directoryStride;
     this.deadWords += this.entries[entry + 1]!;
+    const hint = this.entries[entry + 2]!;
+    const left = this.hintCount(hint) - 1;
+    if (left > 0) this.hintCounts.set(hint, left);
+    else this.hintCounts.delete(hint);
     Atomics.store(this.entries, entry + 1, 0);
     this.slotsById.delete(id);
     this.slotIds[slot] = undefined;
@@ -132,6 +160,7 @@ export class SharedGallery {
       ids.push(id);
     }
     this.adopt(data, directory);
+    this.compactions++;
     this.usedWords = used;
     this.deadWords = 0;
     this.slotCount = ids.length;

@@ -1,0 +1,127 @@
+/**
+ * The candidate index against the exhaustive search it replaces: on FVC2002 and on synthetic
+ * fingers, the template the full matcher ranks first among the probe's own finger must usually be
+ * among the index's candidates; and the engine keeps the index consistent through removal,
+ * replacement and gallery compaction.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CandidateIndex } from '../../../core/biometrics/candidate-index.js';
+import { writeIsoRecord } from '../../../core/biometrics/iso.js';
+import { MatchEngine } from '../../../core/biometrics/match-engine.js';
+import { MccMatcher, templateRef } from '../../../core/biometrics/mcc-matcher.js';
+import { populationFinger, populationImpression } from '../../../core/biometrics/synthetic/index.js';
+import { templateFromIso } from '../../../core/biometrics/template.js';
+import { BiopayError, ErrorCode } from '../../../core/errors.js';
+import { fvcDatabases, loadFvcDatabase } from './fvc-fixtures.js';
+
+const seed = 20_261_122;
+const matcher = new MccMatcher();
+
+function syntheticIso(fingerId: number, impression: number): Uint8Array {
+  return writeIsoRecord(populationImpression(seed, populationFinger(seed, fingerId), fingerId, impression));
+}
+
+/** Share of probes whose exhaustive best mated template is among the index's `limit` candidates. */
+function recall(gallery: Uint32Array[], probes: { template: Uint32Array; mates: Set<number> }[], limit: number): { index: number; exhaustive: number } {
+  const index = new CandidateIndex();
+  gallery.forEach((template, slot) => index.add(slot, template));
+  let found = 0;
+  let exhaustiveRankOne = 0;
+  for (const probe of probes) {
+    const scores = gallery.map((template) => matcher.score(templateRef(probe.template), templateRef(template)));
+    const best = scores.reduce((top, score, slot) => (score > scores[top]! ? slot : top), 0);
+    const bestMate = [...probe.mates].reduce((top, slot) => (scores[slot]! > scores[top]! ? slot : top));
+    if (probe.mates.has(best)) exhaustiveRankOne++;
+    if (index.candidates(probe.template, gallery.length, limit, () => true).includes(bestMate)) found++;
+  }
+  return { index: found / probes.length, exhaustive: exhaustiveRankOne / probes.length };
+}
+
+describe('CandidateIndex recall against the exhaustive search', () => {
+  it('keeps the best mate of FVC2002 probes among 10% of the gallery', () => {
+    const samples = fvcDatabases.flatMap((database) => loadFvcDatabase(database).map((sample) => ({ ...sample, finger: `${database}/${sample.finger}` })));
+    const templates = samples.map((sample) => templateFromIso(sample.bytes));
+    // Probe = impression 1 of each finger, gallery = every other template of every database.
+    const probeSlots = samples.flatMap((sample, slot) => (sample.impression === 1 ? [slot] : []));
+    const gallerySlots = samples.flatMap((sample, slot) => (sample.impression === 1 ? [] : [slot]));
+    const gallery = gallerySlots.map((slot) => templates[slot]!);
+    const probes = probeSlots.map((slot) => ({
+      template: templates[slot]!,
+      mates: new Set(gallerySlots.flatMap((gallerySlot, position) => (samples[gallerySlot]!.finger === samples[slot]!.finger ? [position] : []))),
+    }));
+    const result = recall(gallery, probes, Math.ceil(gallery.length * 0.1));
+    expect(result.index).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it('keeps the enrolled impression of synthetic probes among 2% of the gallery', () => {
+    const fingers = 400;
+    const gallery = Array.from({ length: fingers }, (_, index) => templateFromIso(syntheticIso(index + 1, 1)));
+    const probes = Array.from({ length: 40 }, (_, index) => ({ template: templateFromIso(syntheticIso(index * 10 + 1, 2)), mates: new Set([index * 10]) }));
+    const result = recall(gallery, probes, Math.ceil(fingers * 0.02));
+    expect(result.index).toBeGreaterThanOrEqual(result.exhaustive - 0.15);
+  });
+});
+
+describe('MatchEngine with the candidate index', () => {
+  const fingers = 120;
+  const isoOf = new Map<number, Uint8Array>();
+  let engine: MatchEngine;
+
+  beforeAll(async () => {
+    // 20 candidates over 120 templates: the index, not the exhaustive search, picks what is compared.
+    engine = await MatchEngine.create({ workers: 0, candidates: 20 });
+    for (let finger = 1; finger <= fingers; finger++) {
+      isoOf.set(finger, syntheticIso(finger, 1));
+      engine.add(`f${finger}`, isoOf.get(finger)!, { hint: finger <= 30 ? 'small' : 'large' });
+    }
+  });
+
+  afterAll(async () => {
+    await engine.close();
+  });
+
+  it('compares only the candidates and still finds the enrolled impression', async () => {
+    const { candidates, searched } = await engine.identify(isoOf.get(7)!, { topK: 1 });
+    expect(searched).toBeLessThanOrEqual(20);
+    expect(candidates[0]!.id).toBe('f7');
+    expect((await engine.identify(isoOf.get(7)!, { topK: 1, candidates: 0 })).searched).toBe(fingers);
+  });
+
+  it('searches a hint whole when it holds few templates, through the index otherwise', async () => {
+    expect((await engine.identify(isoOf.get(7)!, { hint: 'small' })).searched).toBe(30);
+    const large = await engine.identify(isoOf.get(70)!, { hint: 'large', topK: 1 });
+    expect(large.searched).toBeLessThanOrEqual(20);
+    expect(large.candidates[0]!.id).toBe('f70');
+  });
+
+  it('forgets removed templates and finds replacements', async () => {
+    expect(engine.remove('f9')).toBe(true);
+    expect((await engine.identify(isoOf.get(9)!, { topK: 20 })).candidates.map((candidate) => candidate.id)).not.toContain('f9');
+    engine.add('f9-again', isoOf.get(9)!);
+    expect((await engine.identify(isoOf.get(9)!, { topK: 1 })).candidates[0]!.id).toBe('f9-again');
+    const stranger = syntheticIso(fingers + 50, 1);
+    engine.add('f9-again', stranger); // replaced by a finger not enrolled otherwise, same id
+    expect((await engine.identify(stranger, { topK: 1 })).candidates[0]!.id).toBe('f9-again');
+    expect((await engine.identify(isoOf.get(9)!, { topK: 20 })).candidates.map((candidate) => candidate.id)).not.toContain('f9-again');
+    engine.add('f9', isoOf.get(9)!);
+    engine.remove('f9-again');
+  });
+
+  it('rebuilds the index when churn compacts the gallery', async () => {
+    // Enough replacements to make removed words outweigh live ones: the gallery renumbers slots.
+    for (let round = 0; round < 3; round++) {
+      for (let finger = 31; finger <= fingers; finger++) engine.add(`f${finger}`, isoOf.get(finger)!, { hint: 'large' });
+    }
+    expect(engine.size).toBe(fingers);
+    for (const finger of [1, 50, 120]) {
+      const { candidates, searched } = await engine.identify(isoOf.get(finger)!, { topK: 1 });
+      expect(searched).toBeLessThanOrEqual(20);
+      expect(candidates[0]!.id).toBe(`f${finger}`);
+    }
+  });
+
+  it('refuses a bad candidate count', async () => {
+    await expect(engine.identify(isoOf.get(1)!, { candidates: -1 })).rejects.toSatisfy((error: unknown) => error instanceof BiopayError && error.code === ErrorCode.BadRequest);
+    await expect(MatchEngine.create({ workers: 0, candidates: 1.5 })).rejects.toBeInstanceOf(BiopayError);
+  });
+});
