@@ -150,15 +150,30 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     dataDir, grpcPort: 0, log: parsed.verbose ? createLogger() : silentLogger(), matchWorkers: parsed.matchWorkers,
     databaseUrl: parsed.database,
   });
+  // Interrupted (Ctrl-C), the run still stops its nats-server child and removes its folder.
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress(`${signal}: stopping the embedded network...`);
+    void embedded.stop().catch(() => undefined).finally(() => {
+      rmSync(dataDir, { recursive: true, force: true });
+      process.exit(ExitCode.Failed);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     // Its own connection, as a separate client would have: the load does not share the nodes' one.
     const nc = await connectNats({ servers: embedded.nats.url, name });
     try {
-      return await work({ nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url})` });
+      return await work({
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url})`,
+        nodeConnection: embedded.network.nc,
+      });
     } finally {
       await nc.drain().catch(() => undefined);
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     progress('stopping the embedded network...');
     await embedded.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -228,9 +243,13 @@ function renderSummary(report: LoadReport): string {
     `outcomes: approved ${run.outcomes.approved}, refused ${run.outcomes.refused}, voided ${run.outcomes.voided}, errors ${run.outcomes.error}`,
     `refusals: ${JSON.stringify(run.refusals)}`,
     `errors:   ${JSON.stringify(run.errors)}`,
-    ...Object.entries(run.errorSamples).map(([code, message]) => `  ${code}: ${message}`),
+    ...Object.entries(run.errorCauses).sort((a, b) => b[1] - a[1]).map(([cause, count]) => `  ${count} x ${cause}`),
     `categories (as expected/sent): ${Object.entries(run.categories).map(([name, counts]) => `${name} ${counts.asExpected}/${counts.sent}`).join(', ')}`,
   ];
+  const traffic = report.costsPerPayment;
+  lines.push(`NATS messages per payment: load tool out ${traffic.load.outMsgs} in ${traffic.load.inMsgs}`
+    + (traffic.nodes ? `; nodes out ${traffic.nodes.outMsgs} in ${traffic.nodes.inMsgs}` : '')
+    + `; this process: ${traffic.processCpuMsPerPayment} ms CPU per payment, main thread ${Math.round(traffic.mainThreadUtilization * 100)}% busy`);
   if (report.ramp) {
     lines.push('', `ramp (p99 <= ${report.ramp.p99MsMax} ms, no errors): best ${report.ramp.bestRate ?? 'none'}/s`);
     for (const step of report.ramp.steps) lines.push(`  ${String(step.rate).padStart(6)}/s  ${step.passed ? 'pass' : 'FAIL'}  p99 ${step.p99Ms} ms  ${step.completedPerSecond}/s done  ${step.reason}`);

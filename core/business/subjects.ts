@@ -20,6 +20,22 @@ export function businessResultSubject(paymentId: string): string {
   return `biopay.business.result.${subjectToken(paymentId)}`;
 }
 
+/**
+ * A command may name, in this header, the subject its record is answered on (one subscription per
+ * terminal node instead of one per payment); without it the answer goes to businessResultSubject.
+ */
+export const BUSINESS_REPLY_HEADER = 'Biopay-Reply-To';
+const REPLY_PREFIX = 'biopay.business.reply.';
+
+export function businessReplySubject(clientId: string): string {
+  return `${REPLY_PREFIX}${subjectToken(clientId)}`;
+}
+
+/** Only a reply subject of our own shape is honoured: a command cannot make us publish anywhere. */
+export function isBusinessReplySubject(subject: string | undefined): subject is string {
+  return subject !== undefined && subject.startsWith(REPLY_PREFIX) && /^[A-Za-z0-9_-]{1,128}$/.test(subject.slice(REPLY_PREFIX.length));
+}
+
 /** NATS subject tokens may not hold dots, spaces or wildcards; ids that do are hex-encoded. */
 export function subjectToken(id: string): string {
   return /^[A-Za-z0-9_-]{1,128}$/.test(id) ? id : `x${Buffer.from(id, 'utf8').toString('hex')}`;

@@ -12,7 +12,7 @@ import { BiopayError, ErrorCode } from '../errors.js';
 import { publishTouch } from '../terminal/sensor-simulator.js';
 import { paymentResultSubject } from '../terminal/subjects.js';
 import { LoadErrorCode, type PhaseMetrics } from './metrics.js';
-import { categoryPicker, CATEGORIES, type Category, type Mix } from './mix.js';
+import { categoryPicker, CATEGORIES, isErrorCode, type Category, type Mix } from './mix.js';
 import type { Arrival } from './scheduler.js';
 import type { LoadFinger, LoadTerminal, Population } from './setup.js';
 
@@ -142,9 +142,9 @@ export class LoadDriver {
     }
     this.pending.delete(result.paymentId);
     pending.metrics.recordResult(pending.category, pending.dueMs, pending.sentMs, result, performance.now());
-    const ending = result.outcome === PaymentOutcome.PAYMENT_OUTCOME_APPROVED ? 'approved'
-      : result.outcome === PaymentOutcome.PAYMENT_OUTCOME_VOIDED ? 'voided' : undefined;
-    if (ending) this.log(result.paymentId, result.accountId || pending.payer.accountId, pending.terminal, ending);
+    const ending = endingOf(result);
+    const accountId = result.accountId || pending.payer.accountId;
+    if (ending && accountId !== '') this.log(result.paymentId, accountId, pending.terminal, ending);
     pending.done();
   }
 
@@ -173,6 +173,18 @@ export class LoadDriver {
     const terminals = this.normalTerminals[community]!;
     return terminals[Math.floor(this.random() * terminals.length)]!;
   }
+}
+
+/**
+ * What the ledger check must verify for a result: approved and voided payments by their outcome;
+ * a payment that ended in a network error (a settlement or a business answer lost, say) may still
+ * have moved money, so the ledger decides (`none`); a business refusal before the hold moved nothing.
+ */
+function endingOf(result: PaymentResult): LedgerLogEntry['ending'] | undefined {
+  if (result.outcome === PaymentOutcome.PAYMENT_OUTCOME_APPROVED) return 'approved';
+  if (result.outcome === PaymentOutcome.PAYMENT_OUTCOME_VOIDED) return 'voided';
+  const code = result.refusals[0]?.code ?? '';
+  return isErrorCode(code || 'MISSING_REFUSAL') ? 'none' : undefined;
 }
 
 /** Categories the population has no payer (or terminal) for weigh 0; approved payers are required. */

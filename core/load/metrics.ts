@@ -48,6 +48,8 @@ export interface PhaseSummary {
   readonly errors: Record<string, number>;
   /** The first message seen for each error code, to tell what failed. */
   readonly errorSamples: Record<string, string>;
+  /** Errors by code and cause (the message with its numbers blanked), so causes sharing a code are told apart. */
+  readonly errorCauses: Record<string, number>;
   readonly errorCount: number;
   readonly categories: Record<Category, CategoryCounts>;
   readonly timeline: readonly TimelinePoint[];
@@ -55,6 +57,8 @@ export interface PhaseSummary {
 
 /** Error codes of the load tool itself (the network gave no answer in time, or the bound was hit). */
 export const LoadErrorCode = { NoResult: 'NO_RESULT', Overflow: 'OVERFLOW' } as const;
+
+const ERROR_CAUSES_MAX = 24;
 
 export class PhaseMetrics {
   readonly endToEnd = new LatencyHistogram();
@@ -65,6 +69,7 @@ export class PhaseMetrics {
   readonly refusals: Record<string, number> = {};
   readonly errors: Record<string, number> = {};
   readonly errorSamples: Record<string, string> = {};
+  readonly errorCauses: Record<string, number> = {};
   readonly categories = Object.fromEntries(
     CATEGORIES.map((category) => [category, { sent: 0, asExpected: 0, endings: {} }])) as Record<Category, CategoryCounts>;
   readonly timeline: TimelinePoint[] = [];
@@ -131,6 +136,7 @@ export class PhaseMetrics {
     this.outcomes.error++;
     this.errors[code] = (this.errors[code] ?? 0) + 1;
     if (message !== undefined && this.errorSamples[code] === undefined) this.errorSamples[code] = message.slice(0, 300);
+    this.countCause(code, message);
     this.countEnding(category, `error:${code}`, false);
   }
 
@@ -167,10 +173,18 @@ export class PhaseMetrics {
       refusals: { ...this.refusals },
       errors: { ...this.errors },
       errorSamples: { ...this.errorSamples },
+      errorCauses: { ...this.errorCauses },
       errorCount: this.outcomes.error,
       categories: this.categories,
       timeline: [...this.timeline],
     };
+  }
+
+  private countCause(code: string, message: string | undefined): void {
+    let key = message === undefined ? code : `${code}: ${message.slice(0, 160).replace(/\d+/g, 'N')}`;
+    // Bounded: a flood of distinct messages cannot grow the report.
+    if (this.errorCauses[key] === undefined && Object.keys(this.errorCauses).length >= ERROR_CAUSES_MAX) key = `${code}: (other causes)`;
+    this.errorCauses[key] = (this.errorCauses[key] ?? 0) + 1;
   }
 
   private countEnding(category: Category, ending: string, asExpected: boolean): void {

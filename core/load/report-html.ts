@@ -51,6 +51,7 @@ ${table(['stage', 'count', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 
 ${table(['approved', 'refused', 'voided', 'error'], [[run.outcomes.approved, run.outcomes.refused, run.outcomes.voided, run.outcomes.error]])}
 ${table(['refusal code', 'count'], entries(run.refusals))}
 ${table(['error code', 'count', 'first message'], entries(run.errors).map(([code, count]) => [code, count, run.errorSamples[code] ?? '']))}
+${table(['error cause', 'count'], entries(run.errorCauses ?? {}))}
 <h2>Workload categories</h2>
 ${table(['category', 'weight', 'sent', 'as expected', 'endings'], Object.entries(run.categories).map(([category, counts]) => [
     category, report.mix[category as keyof typeof report.mix], counts.sent, counts.asExpected,

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { NatsConnection, Stats } from '@nats-io/transport-node';
 import type { ActorSystem } from '../actors/index.js';
 import { ActorKind, LedgerProtocol } from '../protocols.js';
 import { LoadDriver } from './driver.js';
@@ -45,6 +46,30 @@ export interface LoadTarget {
   readonly system: ActorSystem;
   /** `embedded` or the NATS URL, for the report. */
   readonly description: string;
+  /** The nodes' own NATS connection when they run in this process (embedded): its traffic is reported per payment. */
+  readonly nodeConnection?: NatsConnection;
+}
+
+/**
+ * Costs per completed payment of the headline phase: NATS messages by connection, and the CPU of this
+ * process (all its threads; with the embedded network that is every node role and the matcher
+ * threads, not nats-server or PostgreSQL). CPU per payment holds still on a busy machine where
+ * latency does not.
+ */
+export interface PaymentCosts {
+  readonly payments: number;
+  readonly load: TrafficPerPayment;
+  readonly nodes?: TrafficPerPayment;
+  readonly processCpuMsPerPayment: number;
+  /** Share of the phase the main thread's event loop was busy (0..1). */
+  readonly mainThreadUtilization: number;
+}
+
+interface TrafficPerPayment {
+  readonly outMsgs: number;
+  readonly inMsgs: number;
+  readonly outBytes: number;
+  readonly inBytes: number;
 }
 
 export interface LoadReport {
@@ -72,6 +97,7 @@ export interface LoadReport {
   readonly scheduler: PhaseOutcome['scheduler'];
   readonly lateResults: number;
   readonly ramp?: RampResult;
+  readonly costsPerPayment: PaymentCosts;
   /** The ledger check passed (a run that loses money never passes). */
   readonly passed: boolean;
 }
@@ -88,12 +114,18 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   const driver = new LoadDriver(target.nc, population, { mix: options.mix, seed: options.seed + 1, resultTimeoutMs: options.resultTimeoutMs, runId });
   driver.start();
   let headline: PhaseOutcome;
+  const traffic = new Map<PhaseOutcome, PaymentCosts>();
   let rampResult: RampResult | undefined;
   try {
-    const phase = (rate: number, label?: string) => runPhase(driver, {
-      rate, warmupS: options.warmupS, durationS: options.durationS, arrival: options.arrival,
-      inFlightMax: options.inFlightMax, seed: options.seed + 2 + Math.round(rate), label, progress,
-    });
+    const phase = async (rate: number, label?: string) => {
+      const before = snapshot(target);
+      const outcome = await runPhase(driver, {
+        rate, warmupS: options.warmupS, durationS: options.durationS, arrival: options.arrival,
+        inFlightMax: options.inFlightMax, seed: options.seed + 2 + Math.round(rate), label, progress,
+      });
+      traffic.set(outcome, perPayment(before, snapshot(target), outcome.measured.completed + outcome.warmup.completed));
+      return outcome;
+    };
     if (options.ramp) {
       const ramped = await ramp({ startRate: options.rate, p99MsMax: options.ramp.p99MsMax, stepsMax: options.ramp.stepsMax, rateMax: options.ramp.rateMax },
         async (rate) => {
@@ -120,7 +152,30 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
     machine: machine(), config: configOf(options), workload: describeWorkload(options, population), setup: setupOf(population),
     mix: driver.mix, approvedPerSecond: run.approvedPerSecond, p50Ms: run.p50Ms, p90Ms: run.p90Ms, p99Ms: run.p99Ms, p999Ms: run.p999Ms,
     outcomes: run.outcomes, errorCount: run.errorCount, ledgerCheck, rate: headline.rate, run, warmup: headline.warmup,
-    scheduler: headline.scheduler, lateResults: driver.lateResults, ramp: rampResult, passed: ledgerCheck.passed,
+    scheduler: headline.scheduler, lateResults: driver.lateResults, ramp: rampResult, costsPerPayment: traffic.get(headline)!,
+    passed: ledgerCheck.passed,
+  };
+}
+
+type Snapshot = { load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; loop: EventLoopUtilization };
+
+function snapshot(target: LoadTarget): Snapshot {
+  return {
+    load: { ...target.nc.stats() }, nodes: target.nodeConnection ? { ...target.nodeConnection.stats() } : undefined,
+    cpu: process.cpuUsage(), loop: performance.eventLoopUtilization(),
+  };
+}
+
+function perPayment(before: Snapshot, after: Snapshot, payments: number): PaymentCosts {
+  const per = (from: Stats, to: Stats): TrafficPerPayment => {
+    const each = (field: keyof TrafficPerPayment) => Math.round(((to[field] - from[field]) / Math.max(1, payments)) * 100) / 100;
+    return { outMsgs: each('outMsgs'), inMsgs: each('inMsgs'), outBytes: each('outBytes'), inBytes: each('inBytes') };
+  };
+  const cpu = process.cpuUsage(before.cpu);
+  return {
+    payments, load: per(before.load, after.load), nodes: before.nodes && after.nodes ? per(before.nodes, after.nodes) : undefined,
+    processCpuMsPerPayment: Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, payments)) * 1000) / 1000,
+    mainThreadUtilization: Math.round(performance.eventLoopUtilization(after.loop, before.loop).utilization * 1000) / 1000,
   };
 }
 

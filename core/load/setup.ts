@@ -61,17 +61,26 @@ export interface Population {
   readonly setupMs: number;
 }
 
-const SETUP_CONCURRENCY = 32;
-/** Low: each enrollment runs a 1:N duplicate search, and the matcher pool queues few searches. */
-const ENROLL_CONCURRENCY = 2;
+/** Ledger setup calls in flight: many, so the ledger's group commit gets full batches. */
+const SETUP_CONCURRENCY = 128;
+/**
+ * Enrollments in flight: enough to keep both matcher threads busy with the 1:N duplicate searches
+ * (and the ledger's group commit fed), few enough that their search slices stay within the matcher
+ * pool's queue (128 tasks, up to 4 slices a search). A full queue is retried with back-off.
+ */
+const ENROLL_CONCURRENCY = 16;
 const SETUP_ASK_TIMEOUT_MS = 30_000;
 const ENROLL_ATTEMPTS_MAX = 8;
 const RETRY_BACKOFF_MS = 200;
 /** Failures of a busy network, worth another attempt; refusals (ALREADY_ENROLLED, ...) are not. */
 const RETRIABLE: ReadonlySet<string> = new Set([ErrorCode.Internal, ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.MailboxFull]);
 
-export async function setupPopulation(system: ActorSystem, options: SetupOptions): Promise<Population> {
+export async function setupPopulation(system: ActorSystem, rawOptions: SetupOptions): Promise<Population> {
   const startedMs = performance.now();
+  // Every setup line says when it happened: where setup time goes is part of what a run reports.
+  const options: SetupOptions = {
+    ...rawOptions, progress: (line) => rawOptions.progress(`${line} [${((performance.now() - startedMs) / 1000).toFixed(1)} s]`),
+  };
   const plan = planPopulation(options);
   const ledger = system.client(ActorKind.Ledger, LedgerProtocol);
   const ask = { timeoutMs: options.askTimeoutMs ?? SETUP_ASK_TIMEOUT_MS };

@@ -27,12 +27,13 @@ export function publishTouch(nc: NatsConnection, touch: Touch): void {
     terminalId: touch.terminalId, sessionId: touch.sessionId, liveness: 95, last: false,
     capturedUnixMs: BigInt(Date.now()), amount: touch.amount, hint: touch.hint ?? '',
   };
+  // One view of the caller's bytes for both readings: encoding copies them, nothing else needs to.
+  const iso = Buffer.isBuffer(touch.isoTemplate)
+    ? touch.isoTemplate : Buffer.from(touch.isoTemplate.buffer, touch.isoTemplate.byteOffset, touch.isoTemplate.byteLength);
   // A real sensor reports a first, weaker reading and a better one as the finger settles.
   const readings: SensorEvent[] = [
-    { ...base, sensorId: 'finger-0', modality: Modality.MODALITY_FINGERPRINT, quality: 40,
-      features: { $case: 'isoTemplate', value: Buffer.from(touch.isoTemplate) } },
-    { ...base, sensorId: 'finger-0', modality: Modality.MODALITY_FINGERPRINT, quality: 80,
-      features: { $case: 'isoTemplate', value: Buffer.from(touch.isoTemplate) } },
+    { ...base, sensorId: 'finger-0', modality: Modality.MODALITY_FINGERPRINT, quality: 40, features: { $case: 'isoTemplate', value: iso } },
+    { ...base, sensorId: 'finger-0', modality: Modality.MODALITY_FINGERPRINT, quality: 80, features: { $case: 'isoTemplate', value: iso } },
   ];
   if (touch.faceEmbedding) {
     readings.push({ ...base, sensorId: 'camera-0', modality: Modality.MODALITY_FACE, quality: 70,

@@ -14,7 +14,9 @@ import { BusinessProtocol, ActorKind } from '../../core/protocols.js';
 import type { BusinessDevice } from '../../core/business/device.js';
 import { BUSINESS_ACK_PENDING_MAX, ensureBusinessStream, openBusinessRecords } from '../../core/business/setup.js';
 import { createBusinessRecord, readBusinessRecord } from '../../core/business/records.js';
-import { BUSINESS_CONSUMER, BUSINESS_STREAM, businessResultSubject } from '../../core/business/subjects.js';
+import {
+  BUSINESS_CONSUMER, BUSINESS_REPLY_HEADER, BUSINESS_STREAM, businessResultSubject, isBusinessReplySubject,
+} from '../../core/business/subjects.js';
 import type { Logger } from '../../core/log.js';
 
 export interface BusinessNodeOptions {
@@ -61,15 +63,43 @@ interface ExecutionContext {
   readonly log: Logger;
 }
 
+/** Commands executing at once on this node; the consumer's pull buffer holds the next ones. */
+export const BUSINESS_COMMANDS_IN_FLIGHT_MAX = 128;
+
+/**
+ * Runs commands concurrently up to the bound, in arrival order per terminal (one lane per command
+ * subject): a terminal's gate sees its commands in order, while terminals do not wait for each other.
+ */
 async function consumeCommands(messages: ConsumerMessages, context: ExecutionContext): Promise<void> {
+  const lanes = new Map<string, Promise<void>>();
+  let inFlight = 0;
+  let slotFreed: (() => void) | undefined;
   for await (const message of messages) {
-    try {
-      await handleCommand(message, context);
-    } catch (error) {
-      // The KV or the connection failed: let JetStream redeliver after ack_wait.
-      context.log.warn('business command not executed, will be redelivered', { error: String(error) });
-      message.nak(1_000);
-    }
+    while (inFlight >= BUSINESS_COMMANDS_IN_FLIGHT_MAX) await new Promise<void>((resolve) => { slotFreed = resolve; });
+    inFlight++;
+    const lane = message.subject;
+    const previous = lanes.get(lane);
+    const tail: Promise<void> = (previous ?? Promise.resolve())
+      .then(() => handleSafely(message, context))
+      .finally(() => {
+        inFlight--;
+        if (lanes.get(lane) === tail) lanes.delete(lane);
+        const wake = slotFreed;
+        slotFreed = undefined;
+        wake?.();
+      });
+    lanes.set(lane, tail);
+  }
+  await Promise.all(lanes.values());
+}
+
+async function handleSafely(message: JsMsg, context: ExecutionContext): Promise<void> {
+  try {
+    await handleCommand(message, context);
+  } catch (error) {
+    // The KV or the connection failed: let JetStream redeliver.
+    context.log.warn('business command not executed, will be redelivered', { error: String(error) });
+    message.nak(1_000);
   }
 }
 
@@ -83,7 +113,8 @@ async function handleCommand(message: JsMsg, context: ExecutionContext): Promise
     return;
   }
   const record = (await readBusinessRecord(context.records, command.paymentId)) ?? (await execute(command, context));
-  context.nc.publish(businessResultSubject(command.paymentId), BusinessRecord.encode(record).finish());
+  const replyTo = message.headers?.get(BUSINESS_REPLY_HEADER);
+  context.nc.publish(isBusinessReplySubject(replyTo) ? replyTo : businessResultSubject(command.paymentId), BusinessRecord.encode(record).finish());
   message.ack();
 }
 
@@ -112,7 +143,8 @@ async function execute(command: BusinessCommand, context: ExecutionContext): Pro
     if (first) return first;
     throw error;
   }
-  context.log.info('business command executed', {
+  // Debug: one line per payment would cost more than the payment's own work under load.
+  context.log.debug('business command executed', {
     paymentId: command.paymentId, terminalId: command.terminalId, succeeded: outcome.succeeded,
   });
   return record;

@@ -14,6 +14,7 @@ import { asBiopayError, BiopayError, ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { ActorKind, AssociationProtocol, LedgerProtocol, TerminalProtocol } from '../../core/protocols.js';
 import { BusinessClient } from '../../core/terminal/business-client.js';
+import { ConcurrencyGate } from '../../core/terminal/concurrency-gate.js';
 import { assembleCaptures, DEFAULT_CAPTURE_ASSEMBLY, type Touch } from '../../core/terminal/capture-assembler.js';
 import { DEFAULT_PAYMENT_TIMEOUTS, runPayment, type PaymentPorts, type PaymentTimeouts } from '../../core/terminal/payment-saga.js';
 import { TerminalRegistry } from '../../core/terminal/registry.js';
@@ -24,8 +25,17 @@ export interface TerminalNodeOptions {
   readonly system: ActorSystem;
   readonly log: Logger;
   readonly timeouts?: PaymentTimeouts;
-  /** Payments from sensor events in flight at most on this node; more wait in the pipeline. */
+  /**
+   * Payments from sensor events in flight at most on this node; a touch beyond it is refused at once
+   * (UNAVAILABLE, "terminal node overloaded") instead of queueing without bound.
+   */
   readonly paymentsInFlightMax?: number;
+  /**
+   * Identify calls running at once from this node at most (fewer while the association tier reports
+   * overload); the others wait, bounded in number and by their identify timeout. Keeps the
+   * association tier's queues below their limits.
+   */
+  readonly identifiesInFlightMax?: number;
   /**
    * The terminals whose sensors this node listens to. A touch's readings must reach one node, so
    * with several terminal nodes each is given its own terminals; without a list the node listens
@@ -40,11 +50,22 @@ export interface TerminalNode {
 }
 
 const SENSOR_QUEUE_GROUP = 'biopay.terminal';
+export const DEFAULT_PAYMENTS_IN_FLIGHT_MAX = 4_096;
+const FAILURE_LOG_INTERVAL_MS = 1_000;
+/** Two matcher threads and up to four slices per search fill half of a 128-task matcher queue at 16 searches. */
+export const DEFAULT_IDENTIFIES_IN_FLIGHT_MAX = 16;
+const IDENTIFIES_IN_FLIGHT_MIN = 2;
+/** Touches waiting for an identify slot; one more is refused at once ("terminal node identify overloaded"). */
+const IDENTIFIES_WAITING_MAX = 1_024;
 
 export async function startTerminalNode(options: TerminalNodeOptions): Promise<TerminalNode> {
   const { nc, system, log } = options;
   const registry = await TerminalRegistry.open(nc);
-  const ports = paymentPorts(system, await BusinessClient.open(nc));
+  const business = await BusinessClient.open(nc);
+  // Adaptive: an association tier answering UNAVAILABLE or TIMEOUT gets fewer identifies at once.
+  const identifyGate = new ConcurrencyGate('terminal node identify', options.identifiesInFlightMax ?? DEFAULT_IDENTIFIES_IN_FLIGHT_MAX,
+    IDENTIFIES_WAITING_MAX, { activeMin: IDENTIFIES_IN_FLIGHT_MIN });
+  const ports = paymentPorts(system, business, identifyGate);
   const timeouts = options.timeouts ?? DEFAULT_PAYMENT_TIMEOUTS;
   const pay = async (request: PayRequest) => runPayment(ports, await registry.get(request.terminalId), request, timeouts);
 
@@ -76,30 +97,91 @@ export async function startTerminalNode(options: TerminalNodeOptions): Promise<T
   const subscriptions = options.sensorTerminalIds && options.sensorTerminalIds.length > 0
     ? options.sensorTerminalIds.map((terminalId) => nc.subscribe(sensorSubject(terminalId), { callback: onEvent }))
     : [nc.subscribe(SENSOR_SUBJECT_ALL, { queue: SENSOR_QUEUE_GROUP, callback: onEvent })];
+  const failures = new FailureLog(log);
+  const admission = new Admission(options.paymentsInFlightMax ?? DEFAULT_PAYMENTS_IN_FLIGHT_MAX);
   const pipeline = events
     .pipe(
       assembleCaptures(DEFAULT_CAPTURE_ASSEMBLY),
-      mergeMap((touch) => payTouch(touch, pay, log), options.paymentsInFlightMax ?? 256),
+      // Unbounded here because admission bounds it: a touch beyond the limit is refused, not buffered.
+      mergeMap((touch) => payTouch(touch, pay, failures, admission)),
     )
     .subscribe((result) => nc.publish(paymentResultSubject(result.terminalId), PaymentResult.encode(result.result).finish()));
 
-  return { registry, stop: () => stopPipeline(subscriptions, events, pipeline) };
+  return {
+    registry,
+    async stop() {
+      await stopPipeline(subscriptions, events, pipeline);
+      business.close();
+    },
+  };
+}
+
+/**
+ * Failed payments logged at most once a second, counted by code: under overload a line per payment
+ * would cost more than the payment and drown the log.
+ */
+class FailureLog {
+  private counts: Record<string, number> = {};
+  private firstPaymentId = '';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  note(code: string, paymentId: string): void {
+    this.counts[code] = (this.counts[code] ?? 0) + 1;
+    if (this.timer) return;
+    this.firstPaymentId = paymentId;
+    this.timer = setTimeout(() => this.flush(), FAILURE_LOG_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  private flush(): void {
+    const counts = this.counts;
+    this.counts = {};
+    this.timer = undefined;
+    const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
+    this.log.warn('payments from sensor events failed', { count: total, byCode: JSON.stringify(counts), firstPaymentId: this.firstPaymentId });
+  }
+}
+
+/** Counts the payments in flight and refuses one beyond the limit, naming the limit. */
+class Admission {
+  private inFlight = 0;
+
+  constructor(private readonly inFlightMax: number) {
+    if (!Number.isSafeInteger(inFlightMax) || inFlightMax < 1) {
+      throw new BiopayError(ErrorCode.BadRequest, `paymentsInFlightMax must be a positive integer, got ${inFlightMax}`);
+    }
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.inFlight >= this.inFlightMax) {
+      throw new BiopayError(ErrorCode.Unavailable, `terminal node overloaded: ${this.inFlight} payments in flight (limit ${this.inFlightMax})`);
+    }
+    this.inFlight++;
+    try {
+      return await work();
+    } finally {
+      this.inFlight--;
+    }
+  }
 }
 
 async function payTouch(
-  touch: Touch, pay: (request: PayRequest) => Promise<PaymentResult>, log: Logger,
+  touch: Touch, pay: (request: PayRequest) => Promise<PaymentResult>, failures: FailureLog, admission: Admission,
 ): Promise<{ terminalId: string; result: PaymentResult }> {
   const paymentId = touch.capture.captureId;
   try {
-    if (!touch.amount) throw new BiopayError(ErrorCode.BadRequest, 'the touch carried no amount');
-    const result = await pay({
-      paymentId, terminalId: touch.terminalId, capture: touch.capture, amount: touch.amount,
+    const amount = touch.amount;
+    if (!amount) throw new BiopayError(ErrorCode.BadRequest, 'the touch carried no amount');
+    const result = await admission.run(() => pay({
+      paymentId, terminalId: touch.terminalId, capture: touch.capture, amount,
       action: '', item: '', context: undefined,
-    });
+    }));
     return { terminalId: touch.terminalId, result };
   } catch (error) {
     const reason = asBiopayError(error);
-    log.warn('payment from sensor events failed', { paymentId, code: reason.code });
+    failures.note(reason.code, paymentId);
     return {
       terminalId: touch.terminalId,
       result: {
@@ -120,11 +202,13 @@ async function stopPipeline(subscriptions: Subscription[], events: Subject<Senso
   });
 }
 
-function paymentPorts(system: ActorSystem, business: BusinessClient): PaymentPorts {
+function paymentPorts(system: ActorSystem, business: BusinessClient, identifyGate: ConcurrencyGate): PaymentPorts {
   const association = system.client(ActorKind.Association, AssociationProtocol);
   const ledger = system.client(ActorKind.Ledger, LedgerProtocol);
   return {
-    identify: (request, timeoutMs) => association.ask(request.capture?.captureId ?? '', 'identify', request, { timeoutMs }),
+    // The wait for a slot counts against the identify timeout: the payment's deadline does not move.
+    identify: (request, timeoutMs) => identifyGate.run(timeoutMs, (remainingMs) =>
+      association.ask(request.capture?.captureId ?? '', 'identify', request, { timeoutMs: remainingMs })),
     authorize: (accountId, request, timeoutMs) => ledger.ask(accountId, 'authorize', request, { timeoutMs }),
     business: (command, timeoutMs) => business.execute(command, timeoutMs),
     capture: (accountId, request, timeoutMs) => ledger.ask(accountId, 'capture', request, { timeoutMs }),

@@ -1,0 +1,121 @@
+/**
+ * A bounded number of calls running at once, with a bounded FIFO of callers waiting for a slot.
+ * Overload degrades into fast, named refusals instead of queues that grow until every caller times
+ * out: a full wait queue refuses at once (UNAVAILABLE), and a caller that waited past its own budget
+ * is refused when its turn comes (TIMEOUT) rather than starting work nobody waits for any more.
+ *
+ * Adaptive (optional): the slots in use shrink by half when the work reports the callee overloaded
+ * (UNAVAILABLE or TIMEOUT) and grow back by about one per round of successes, between `activeMin`
+ * and `activeMax`. A callee that queues work and fails it when its queue is full (a matcher pool)
+ * then sees less than it can carry, instead of a cascade where fast failures free slots for more
+ * work that fails too.
+ */
+import { BoundedQueue } from '../actors/mailbox.js';
+import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
+
+export interface AdaptiveLimit {
+  readonly activeMin: number;
+}
+
+/** A burst of failures from one overload halves the limit once, not once per failure. */
+const DECREASE_INTERVAL_MS = 100;
+
+interface Waiter {
+  readonly sinceMs: number;
+  readonly budgetMs: number;
+  readonly resolve: (remainingMs: number) => void;
+  readonly reject: (error: BiopayError) => void;
+}
+
+export class ConcurrencyGate {
+  private active = 0;
+  private readonly waiting: BoundedQueue<Waiter>;
+  private limit: number;
+  private lastDecreaseMs = Number.NEGATIVE_INFINITY;
+
+  constructor(readonly name: string, readonly activeMax: number, readonly waitingMax: number, private readonly adaptive?: AdaptiveLimit) {
+    this.limit = activeMax;
+    if (adaptive && (!Number.isSafeInteger(adaptive.activeMin) || adaptive.activeMin < 1 || adaptive.activeMin > activeMax)) {
+      throw new BiopayError(ErrorCode.BadRequest, `${name}: activeMin must be an integer in 1..${activeMax}, got ${adaptive.activeMin}`);
+    }
+    for (const [what, value] of [['activeMax', activeMax], ['waitingMax', waitingMax]] as const) {
+      if (!Number.isSafeInteger(value) || value < (what === 'activeMax' ? 1 : 0)) {
+        throw new BiopayError(ErrorCode.BadRequest, `${name}: ${what} must be a ${what === 'activeMax' ? 'positive' : 'non-negative'} integer, got ${value}`);
+      }
+    }
+    this.waiting = new BoundedQueue(Math.max(1, waitingMax));
+  }
+
+  get running(): number {
+    return this.active;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /** Slots usable now (activeMax unless adaptive and recently overloaded). */
+  get currentLimit(): number {
+    return Math.floor(this.limit);
+  }
+
+  /** Runs `work` in a slot, passing it the budget left after waiting (for its own deadline). */
+  async run<T>(budgetMs: number, work: (remainingMs: number) => Promise<T>): Promise<T> {
+    const remainingMs = await this.acquire(budgetMs);
+    try {
+      const result = await work(remainingMs);
+      this.observe(true);
+      return result;
+    } catch (error) {
+      const code = asBiopayError(error).code;
+      this.observe(code !== ErrorCode.Unavailable && code !== ErrorCode.Timeout);
+      throw error;
+    } finally {
+      this.release();
+    }
+  }
+
+  private observe(healthy: boolean): void {
+    if (!this.adaptive) return;
+    if (healthy) {
+      this.limit = Math.min(this.activeMax, this.limit + 1 / Math.max(1, this.limit));
+      return;
+    }
+    const nowMs = performance.now();
+    if (nowMs - this.lastDecreaseMs < DECREASE_INTERVAL_MS) return;
+    this.lastDecreaseMs = nowMs;
+    this.limit = Math.max(this.adaptive.activeMin, Math.floor(this.limit / 2));
+  }
+
+  private acquire(budgetMs: number): Promise<number> {
+    if (this.active < this.currentLimit && this.waiting.length === 0) {
+      this.active++;
+      return Promise.resolve(budgetMs);
+    }
+    if (this.waitingMax === 0 || this.waiting.length >= this.waitingMax) {
+      return Promise.reject(new BiopayError(ErrorCode.Unavailable,
+        `${this.name} overloaded: ${this.active} running and ${this.waiting.length} waiting (limits ${this.currentLimit} and ${this.waitingMax})`));
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ sinceMs: performance.now(), budgetMs, resolve, reject });
+    });
+  }
+
+  /** Frees the slot and starts waiters while slots are free (the limit may have grown or shrunk). */
+  private release(): void {
+    this.active--;
+    const nowMs = performance.now();
+    while (this.active < this.currentLimit) {
+      const waiter = this.waiting.shift();
+      if (!waiter) return;
+      const remainingMs = Math.floor(waiter.budgetMs - (nowMs - waiter.sinceMs));
+      if (remainingMs >= 1) {
+        this.active++;
+        waiter.resolve(remainingMs);
+        continue;
+      }
+      waiter.reject(new BiopayError(ErrorCode.Timeout,
+        `${this.name}: waited ${Math.round(nowMs - waiter.sinceMs)} ms for one of ${this.currentLimit} slots, past the ${waiter.budgetMs} ms budget`));
+    }
+  }
+}
