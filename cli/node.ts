@@ -2,11 +2,16 @@
 import { parseArgs } from 'node:util';
 import { onShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/log.js';
+import { parsePartition, type PartitionSpec } from '../core/association/partition.js';
+import { checkDimension } from '../core/biometrics/embeddings/embedding-vector.js';
+import { BiopayError, ErrorCode } from '../core/errors.js';
 import { isRole, ROLES, startNetwork } from '../nodes/network.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
 
 const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
-                   [--grpc-port N] [--workers N] [--fail-business] [--terminals IDS] [--json]
+                   [--grpc-port N] [--workers N] [--partition p/P] [--target-fmr X]
+                   [--face-dimension N] [--palm-dimension N]
+                   [--fail-business] [--terminals IDS] [--json]
 
 Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
 
@@ -16,6 +21,15 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
   --data DIR        account role: PGlite data folder (default: in memory)
   --grpc-port N     gateway role: port (default 50051)
   --workers N       association role: matcher worker threads (default 2)
+  --partition p/P   association role: keep gallery partition p of P (credential id hashed);
+                    identify and enrollment dedupe ask every partition (default 0/1: all)
+  --target-fmr X    association role: false match rate decisions target when a request names
+                    none, and enrollment dedupe uses (default 1e-4)
+  --face-dimension N
+                    association role: face embedding dimension (default 512; the same on every
+                    association node and every camera: a capture of another size is refused)
+  --palm-dimension N
+                    association role: palm embedding dimension (default 256; likewise)
   --fail-business   business role: the simulated device fails every command
   --terminals IDS   terminal role: comma-separated terminals whose sensors this node serves
                     (give each terminal node its own when running several; default all)
@@ -35,6 +49,10 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       data: { type: 'string' },
       'grpc-port': { type: 'string', default: '50051' },
       workers: { type: 'string', default: '2' },
+      partition: { type: 'string', default: '0/1' },
+      'target-fmr': { type: 'string' },
+      'face-dimension': { type: 'string' },
+      'palm-dimension': { type: 'string' },
       'fail-business': { type: 'boolean', default: false },
       terminals: { type: 'string', default: '' },
       json: { type: 'boolean', default: false },
@@ -56,13 +74,23 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     io.stderr('--grpc-port must be a port number and --workers an integer from 0 to 64');
     return ExitCode.Usage;
   }
+  let association;
+  try {
+    association = associationOptions(values.partition, values['target-fmr'], values['face-dimension'], values['palm-dimension']);
+  } catch (error) {
+    io.stderr((error as Error).message);
+    return ExitCode.Usage;
+  }
   const log = createLogger({ fields: { role } });
   const network = await startNetwork({
     roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, databaseSchema: values.schema, dataDir: values.data,
-    grpcPort, matchWorkers: workers, businessFailAll: values['fail-business'],
+    grpcPort, matchWorkers: workers, ...association, businessFailAll: values['fail-business'],
     sensorTerminalIds: values.terminals.split(',').map((id) => id.trim()).filter((id) => id !== ''),
   });
-  const started = { role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null };
+  const started = {
+    role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null,
+    ...(role === 'association' ? { partition: values.partition } : {}),
+  };
   io.stdout(values.json ? toJson({ ready: true, ...started }) : `biopay ${role} node ready (pid ${process.pid})`);
   await new Promise<void>((resolve) => {
     onShutdown(async () => {
@@ -72,4 +100,17 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     });
   });
   return ExitCode.Ok;
+}
+
+/** The association role's flags, checked (BAD_REQUEST errors name the rule broken). */
+function associationOptions(partition: string, targetFmr: string | undefined, faceDim: string | undefined, palmDim: string | undefined): {
+  associationPartition: PartitionSpec; associationTargetFmr: number | undefined; embeddingDimensions: { face?: number; palm?: number };
+} {
+  const dimension = (text: string | undefined) => (text === undefined ? undefined : checkDimension(Number(text)));
+  const fmr = targetFmr === undefined ? undefined : Number(targetFmr);
+  if (fmr !== undefined && !(fmr > 0 && fmr < 1)) throw new BiopayError(ErrorCode.BadRequest, '--target-fmr must be a number in (0, 1)');
+  return {
+    associationPartition: parsePartition(partition), associationTargetFmr: fmr,
+    embeddingDimensions: { face: dimension(faceDim), palm: dimension(palmDim) },
+  };
 }

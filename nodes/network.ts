@@ -5,6 +5,8 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem } from '../core/actors/index.js';
+import type { PartitionSpec } from '../core/association/partition.js';
+import type { EmbeddingModality } from '../core/association/partition-gallery.js';
 import { TemplateSealer } from '../core/association/template-crypto.js';
 import { SimulatedDevice } from '../core/business/device.js';
 import { openDatabase, type SqlClient } from '../core/db/index.js';
@@ -39,6 +41,10 @@ export interface NetworkOptions {
   /** Association role: the template sealing key; from the environment when omitted. */
   readonly sealer?: TemplateSealer;
   readonly matchWorkers?: number;
+  /** Association role: the gallery partition kept, and embedding dimensions per modality. */
+  readonly associationPartition?: PartitionSpec;
+  readonly associationTargetFmr?: number;
+  readonly embeddingDimensions?: Partial<Record<EmbeddingModality, number>>;
   /** Business role: make every business step fail (the simulated device is out of order). */
   readonly businessFailAll?: boolean;
   /** Terminal role: the terminals whose sensor events this node takes (all when empty). */
@@ -79,6 +85,8 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       const sealer = options.sealer ?? TemplateSealer.fromEnvironment();
       const node = await startAssociationNode({
         nc, system, sealer, log: options.log.child({ role: 'association' }), workers: options.matchWorkers,
+        partition: options.associationPartition, embeddingDimensions: options.embeddingDimensions,
+        defaultTargetFmr: options.associationTargetFmr,
       });
       stops.push(node.stop);
     }

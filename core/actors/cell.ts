@@ -108,7 +108,7 @@ export class ActorCell {
       return this.crashed(error);
     }
     try {
-      letter.settle(undefined, await actor.receive(letter.method, letter.message));
+      letter.settle(undefined, await actor.receive(letter.method, letter.message, { deadlineMs: letter.deadlineMs }));
     } catch (error) {
       letter.settle(asBiopayError(error));
       // A BiopayError is an answer (a refused command); anything else is a bug in the actor.

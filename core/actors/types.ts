@@ -32,9 +32,15 @@ export interface Actor {
   /** Called before the first message (after each restart, too). */
   start?(): Promise<void>;
   /** Handles one message; the runtime never calls it concurrently for one actor. */
-  receive(method: string, message: unknown): Promise<unknown>;
+  receive(method: string, message: unknown, context?: ReceiveContext): Promise<unknown>;
   /** Called on passivation and on shutdown. */
   stop?(): Promise<void>;
+}
+
+/** What the runtime knows about the message being handled. */
+export interface ReceiveContext {
+  /** The asker's deadline in Unix epoch ms (0 for a tell): asks this actor makes should end before it. */
+  readonly deadlineMs: number;
 }
 
 export interface RestartPolicy {

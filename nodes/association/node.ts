@@ -1,18 +1,32 @@
 /**
- * Association node: enrolls biometric templates (linked to an account and a credential) and
- * identifies a capture 1:N in a worker pool. Enrollments are sealed and appended to the enrollment
- * stream; every association node replays it into its own gallery.
+ * Association node: enrolls biometric templates (fingerprints, face and palm embeddings, linked to
+ * an account and a credential) and identifies a capture 1:N, fusing finger and face scores when a
+ * capture has both. Enrollments are sealed and appended to the enrollment stream; every node
+ * replays it and keeps the templates of its own gallery partition (core/association/partition.ts:
+ * partition p of P, identify and enrollment dedupe asked of every partition and merged).
  */
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  Modality, type DeleteEnrollmentRequest, type DeleteEnrollmentResponse, type EnrollmentRecord, type EnrollRequest,
-  type EnrollResponse, type IdentifyRequest, type IdentifyResponse,
+  Capture, Modality, type DeleteEnrollmentRequest, type DeleteEnrollmentResponse, type EnrollmentRecord, type EnrollRequest,
+  type EnrollResponse, type GallerySearchRequest, type GallerySearchResponse, type IdentifyRequest, type IdentifyResponse,
 } from '../../proto/gen/biopay/v1/biometrics.js';
 import { ActorSystem } from '../../core/actors/index.js';
+import { CredentialDirectory } from '../../core/association/credential-directory.js';
 import { EnrollmentLog } from '../../core/association/enrollment-log.js';
+import { decideIdentity, modalityThreshold, type DecisionContext } from '../../core/association/identify-decision.js';
+import {
+  checkPartition, GalleryPartitionProtocol, partitionKind, partitionOf, SINGLE_PARTITION, type PartitionSpec,
+} from '../../core/association/partition.js';
+import {
+  embeddingModality, embeddingToBytes, PartitionGallery, type EmbeddingModality, type StoredTemplate,
+} from '../../core/association/partition-gallery.js';
+import { PartitionClients } from '../../core/association/scatter.js';
 import { TemplateSealer } from '../../core/association/template-crypto.js';
-import { MatchEngine } from '../../core/biometrics/match-engine.js';
+import { calibration as fingerCalibration, type Calibration } from '../../core/biometrics/calibration.js';
+import { analyticCalibration } from '../../core/biometrics/embeddings/calibration.js';
+import type { Quantization } from '../../core/biometrics/embeddings/embedding-vector.js';
+import type { MatchEngine } from '../../core/biometrics/match-engine.js';
 import { BiopayError, ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { ActorKind, AssociationProtocol } from '../../core/protocols.js';
@@ -26,180 +40,315 @@ export interface AssociationNodeOptions {
   readonly workers?: number;
   /** False match rate the identification decision targets when a request names none. */
   readonly defaultTargetFmr?: number;
+  /** The gallery partition this node keeps (default 0/1: the whole gallery). */
+  readonly partition?: PartitionSpec;
+  /** Embedding dimension per modality (default 512 face, 256 palm); the same on every node. */
+  readonly embeddingDimensions?: Partial<Record<EmbeddingModality, number>>;
+  readonly embeddingQuantization?: Quantization;
+  /** The deployed face/palm models' tables; analytic for the dimension when omitted (see calibration.ts). */
+  readonly embeddingCalibrations?: Partial<Record<EmbeddingModality, Calibration>>;
+  /** The longest one partition's answer may take (within the caller's deadline). */
+  readonly partitionTimeoutMs?: number;
+  /**
+   * Fingerprint templates one identify compares in full, over all partitions (the candidate
+   * index picks them); each partition takes its share, so splitting a gallery does not multiply
+   * the work: the true match ranks about P times higher in its partition than in the whole.
+   */
+  readonly candidatesPerIdentify?: number;
 }
 
 export interface AssociationNode {
+  /** This partition's fingerprint engine. */
   readonly engine: MatchEngine;
+  readonly gallery: PartitionGallery;
+  /** Every credential of every partition (metadata only). */
+  readonly directory: CredentialDirectory;
+  readonly partition: PartitionSpec;
   stop(): Promise<void>;
 }
 
-interface Enrolled {
-  readonly accountId: string;
-  readonly hint: string;
-}
-
 export const DEFAULT_TARGET_FMR = 1e-4;
+/** The match engine's own default for a whole gallery. */
+export const DEFAULT_CANDIDATES_PER_IDENTIFY = 1_500;
+/**
+ * The longest one partition may take (asks end before the caller's deadline anyway); also the
+ * deadline when the caller set none.
+ */
+export const DEFAULT_PARTITION_TIMEOUT_MS = 5_000;
 const ASSOCIATION_IDLE_TIMEOUT_MS = 2_000;
+/** Candidates per modality and partition: one decides a single modality; fusion needs a few. */
+const SINGLE_TOP_K = 1;
+const FUSION_TOP_K = 5;
+/** Two: the credential being enrolled may be its own best candidate (a retried enrollment). */
+const DEDUPE_TOP_K = 2;
+const SEARCH_TOP_K_MAX = 100;
+
+interface NodeState {
+  readonly gallery: PartitionGallery;
+  readonly directory: CredentialDirectory;
+  readonly sealer: TemplateSealer;
+  readonly log: Logger;
+  readonly partition: PartitionSpec;
+}
 
 export async function startAssociationNode(options: AssociationNodeOptions): Promise<AssociationNode> {
   const { nc, system, sealer, log } = options;
-  const engine = await MatchEngine.create({ workers: options.workers ?? 2 });
-  const enrolled = new Map<string, Enrolled>();
+  const partition = checkPartition(options.partition ?? SINGLE_PARTITION);
+  const candidates = Math.ceil((options.candidatesPerIdentify ?? DEFAULT_CANDIDATES_PER_IDENTIFY) / partition.count);
+  const gallery = await PartitionGallery.create({
+    workers: options.workers ?? 2, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates,
+  });
+  const state: NodeState = { gallery, directory: new CredentialDirectory(), sealer, log, partition };
   const enrollmentLog = await EnrollmentLog.open(nc);
   await enrollmentLog.follow(
-    (records) => applyRecords(records, { engine, enrolled, sealer, log }),
+    (records) => applyRecords(records, state),
     (error) => log.warn('malformed enrollment record skipped', { error: String(error) }),
   );
-  log.info('gallery replayed', { enrolled: engine.size });
+  log.info('gallery replayed', { partition: `${partition.index}/${partition.count}`, templates: gallery.size, credentials: state.directory.size });
 
-  const service = new AssociationService(engine, enrolled, sealer, enrollmentLog, options.defaultTargetFmr ?? DEFAULT_TARGET_FMR);
-  // Identify is keyed by capture id: one short-lived actor per capture, passivated soon after.
-  system.register(ActorKind.Association, AssociationProtocol, () => ({
-    receive: (method, message) => service.receive(method, message),
-  }), { idleTimeoutMs: ASSOCIATION_IDLE_TIMEOUT_MS });
+  const defaultTargetFmr = options.defaultTargetFmr ?? DEFAULT_TARGET_FMR;
+  const embeddingCalibration = (modality: EmbeddingModality) =>
+    options.embeddingCalibrations?.[modality] ?? analyticCalibration(gallery.embeddingGallery(modality).dimension);
+  const decision: DecisionContext = {
+    fingerThreshold: (targetFmr) => gallery.engine.thresholdForFmr(targetFmr),
+    calibrations: { finger: fingerCalibration, face: embeddingCalibration('face'), palm: embeddingCalibration('palm') },
+    enrolledModalities: (accountId, modalities) => state.directory.enrolledModalities(accountId, modalities),
+  };
+  const partitions = new PartitionClients(system, partition.count, options.partitionTimeoutMs ?? DEFAULT_PARTITION_TIMEOUT_MS);
+  const owner = new PartitionService(state, enrollmentLog);
+  const front = new AssociationService(partitions, decision, defaultTargetFmr);
+  // Both kinds keyed per capture (or credential): short-lived actors, passivated soon after.
+  const kindOptions = { idleTimeoutMs: ASSOCIATION_IDLE_TIMEOUT_MS };
+  const ownKind = partitionKind(partition.index, partition.count);
+  system.register(ownKind, GalleryPartitionProtocol, () => ({ receive: (method, message) => owner.receive(method, message) }), kindOptions);
+  system.register(ActorKind.Association, AssociationProtocol, (key) => ({
+    receive: (method, message, context) => front.receive(key, method, message, context?.deadlineMs ?? 0),
+  }), kindOptions);
+  await system.serve(ownKind);
   await system.serve(ActorKind.Association);
   return {
-    engine,
+    engine: gallery.engine,
+    gallery,
+    directory: state.directory,
+    partition,
     async stop() {
       await enrollmentLog.close();
-      await engine.close();
+      await gallery.close();
     },
   };
 }
 
-/** Applies a batch in stream order: enrollments are converted in bulk by the workers. */
-async function applyRecords(
-  records: readonly EnrollmentRecord[],
-  target: { engine: MatchEngine; enrolled: Map<string, Enrolled>; sealer: TemplateSealer; log: Logger },
-): Promise<void> {
+function isMine(credentialId: string, partition: PartitionSpec): boolean {
+  return partitionOf(credentialId, partition.count) === partition.index;
+}
+
+function recordModality(modality: Modality): Modality {
+  return modality === Modality.MODALITY_UNSPECIFIED ? Modality.MODALITY_FINGERPRINT : modality;
+}
+
+/**
+ * Applies a batch in stream order. Every record updates the directory; only this partition's are
+ * opened and loaded, fingers converted in bulk by the workers.
+ */
+async function applyRecords(records: readonly EnrollmentRecord[], state: NodeState): Promise<void> {
   let pending: EnrollmentRecord[] = [];
   const flush = async () => {
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
-    const entries = batch.flatMap((record) => {
-      try {
-        const isoBytes = target.sealer.open(record.sealedTemplate, record.credentialId);
-        return [{ id: record.credentialId, isoBytes, hint: record.hint || undefined }];
-      } catch (error) {
-        target.log.warn('enrollment record not loaded', { credentialId: record.credentialId, error: String(error) });
-        return [];
-      }
-    });
-    const { refused } = await target.engine.addMany(entries);
-    const refusedIds = new Set(refused.map((entry) => entry.id));
-    for (const entry of refused) {
-      // Logged by id only: never the template.
-      target.log.warn('enrollment record not loaded', { credentialId: entry.id, error: entry.reason });
-    }
-    const loadedIds = new Set(entries.map((entry) => entry.id).filter((id) => !refusedIds.has(id)));
-    for (const record of batch) {
-      if (loadedIds.has(record.credentialId)) target.enrolled.set(record.credentialId, { accountId: record.accountId, hint: record.hint });
-    }
+    await loadOwnRecords(batch, state);
   };
   for (const record of records) {
-    if (!record.deleted) {
+    const mine = isMine(record.credentialId, state.partition);
+    if (record.deleted) {
+      await flush();
+      if (mine) state.gallery.remove(record.credentialId);
+      state.directory.delete(record.credentialId);
+    } else if (mine) {
       pending.push(record);
-      continue;
+    } else {
+      state.directory.set(record.credentialId, { accountId: record.accountId, modality: recordModality(record.modality), hint: record.hint });
     }
-    await flush();
-    target.engine.remove(record.credentialId);
-    target.enrolled.delete(record.credentialId);
   }
   await flush();
 }
 
+async function loadOwnRecords(batch: readonly EnrollmentRecord[], state: NodeState): Promise<void> {
+  const templates: StoredTemplate[] = batch.flatMap((record) => {
+    try {
+      const bytes = state.sealer.open(record.sealedTemplate, record.credentialId);
+      return [{ id: record.credentialId, modality: recordModality(record.modality), bytes, hint: record.hint }];
+    } catch (error) {
+      state.log.warn('enrollment record not loaded', { credentialId: record.credentialId, error: String(error) });
+      return [];
+    }
+  });
+  const { refused } = await state.gallery.addMany(templates);
+  const refusedIds = new Set(refused.map((entry) => entry.id));
+  for (const entry of refused) {
+    // Logged by id only: never the template.
+    state.log.warn('enrollment record not loaded', { credentialId: entry.id, error: entry.reason });
+  }
+  const loaded = new Set(templates.map((template) => template.id).filter((id) => !refusedIds.has(id)));
+  for (const record of batch) {
+    if (loaded.has(record.credentialId)) {
+      state.directory.set(record.credentialId, { accountId: record.accountId, modality: recordModality(record.modality), hint: record.hint });
+    }
+  }
+}
+
+/** The modalities a capture carries, finger first. */
+function capturedModalities(capture: Capture | undefined): Modality[] {
+  if (!capture) return [];
+  const modalities: Modality[] = [];
+  if (capture.isoTemplate.length > 0) modalities.push(Modality.MODALITY_FINGERPRINT);
+  if (capture.face && capture.face.values.length > 0) modalities.push(Modality.MODALITY_FACE);
+  if (capture.palm && capture.palm.values.length > 0) modalities.push(Modality.MODALITY_PALM);
+  return modalities;
+}
+
+/** The template an enrollment carries, as a one-modality capture (for the dedupe search). */
+function enrollmentCapture(request: EnrollRequest, modality: Modality): Capture {
+  const embedding = embeddingModality(modality);
+  if (embedding === undefined) return Capture.fromPartial({ isoTemplate: request.isoTemplate });
+  if (!request.embedding || request.embedding.values.length === 0) {
+    throw new BiopayError(ErrorCode.BadRequest, `a ${embedding} enrollment needs an embedding`);
+  }
+  return Capture.fromPartial(embedding === 'face' ? { face: request.embedding } : { palm: request.embedding });
+}
+
+/** The public `association` kind, served by every node: fans out to the partitions and decides. */
 class AssociationService {
   constructor(
-    private readonly engine: MatchEngine,
-    private readonly enrolled: Map<string, Enrolled>,
-    private readonly sealer: TemplateSealer,
-    private readonly enrollmentLog: EnrollmentLog,
+    private readonly partitions: PartitionClients,
+    private readonly decision: DecisionContext,
     private readonly defaultTargetFmr: number,
   ) {}
 
-  async receive(method: string, message: unknown): Promise<unknown> {
+  /** `deadlineMs`: the asker's (Unix ms, 0 = none); every partition ask ends before it. */
+  async receive(key: string, method: string, message: unknown, deadlineMs: number): Promise<unknown> {
     switch (method) {
-      case 'identify': return this.identify(message as IdentifyRequest);
-      case 'enroll': return this.enroll(message as EnrollRequest);
-      case 'deleteEnrollment': return this.deleteEnrollment(message as DeleteEnrollmentRequest);
+      case 'identify': return this.identify(key, message as IdentifyRequest, deadlineMs);
+      case 'enroll': return this.enroll(message as EnrollRequest, deadlineMs);
+      case 'deleteEnrollment': return this.deleteEnrollment(message as DeleteEnrollmentRequest, deadlineMs);
       default: throw new BiopayError(ErrorCode.BadRequest, `association has no method ${method}`);
     }
   }
 
-  private async identify(request: IdentifyRequest): Promise<IdentifyResponse> {
-    const template = request.capture?.isoTemplate;
-    if (!template || template.length === 0) {
-      throw new BiopayError(ErrorCode.BadRequest, 'identify needs a fingerprint template in the capture');
+  private async identify(key: string, request: IdentifyRequest, deadlineMs: number): Promise<IdentifyResponse> {
+    const captured = capturedModalities(request.capture);
+    if (captured.length === 0) {
+      throw new BiopayError(ErrorCode.BadRequest, 'identify needs a fingerprint template or a face or palm embedding in the capture');
     }
     const targetFmr = request.targetFmr > 0 ? request.targetFmr : this.defaultTargetFmr;
-    const threshold = this.engine.thresholdForFmr(targetFmr);
-    const { candidates, searched } = await this.engine.identify(template, { topK: 1, hint: request.capture?.hint || undefined });
-    const best = candidates[0];
-    const who = best ? this.enrolled.get(best.id) : undefined;
-    const matched = best !== undefined && who !== undefined && best.score >= threshold;
+    const topK = captured.length === 1 ? SINGLE_TOP_K : FUSION_TOP_K;
+    const { candidates, searched } = await this.partitions.searchAll(`identify:${key}`, request.capture!, topK, deadlineMs);
+    return decideIdentity(candidates, captured, targetFmr, this.decision, searched);
+  }
+
+  private async enroll(request: EnrollRequest, deadlineMs: number): Promise<EnrollResponse> {
+    if (!request.accountId) throw new BiopayError(ErrorCode.BadRequest, 'enroll needs an account id');
+    const modality = recordModality(request.modality);
+    const capture = enrollmentCapture(request, modality);
+    const credentialId = request.credentialId || `cred_${randomUUID()}`;
+    await this.refuseDuplicate(credentialId, capture, modality, deadlineMs);
+    const owner = this.partitions.owner(credentialId);
+    return owner.ask(credentialId, 'enroll', { ...request, credentialId, modality }, this.partitions.askOptions(deadlineMs));
+  }
+
+  /**
+   * 1:N at enrollment, over every partition: a finger (face, palm) already enrolled to any account
+   * is refused. The credential itself is skipped: a retried enrollment is the owner's to answer.
+   */
+  private async refuseDuplicate(credentialId: string, capture: Capture, modality: Modality, deadlineMs: number): Promise<void> {
+    const { candidates } = await this.partitions.searchAll(`dedupe:${credentialId}`, capture, DEDUPE_TOP_K, deadlineMs);
+    const threshold = modalityThreshold(modality, this.defaultTargetFmr, this.decision);
+    const best = candidates
+      .filter((candidate) => candidate.credentialId !== credentialId)
+      .sort((a, b) => b.score - a.score)[0];
+    if (best && best.score >= threshold) {
+      const what = modality === Modality.MODALITY_FINGERPRINT ? 'finger' : embeddingModality(modality);
+      throw new BiopayError(ErrorCode.AlreadyEnrolled,
+        `this ${what} is already enrolled as credential ${best.credentialId}${best.accountId ? ` of account ${best.accountId}` : ''}`);
+    }
+  }
+
+  private deleteEnrollment(request: DeleteEnrollmentRequest, deadlineMs: number): Promise<DeleteEnrollmentResponse> {
+    if (!request.credentialId) throw new BiopayError(ErrorCode.BadRequest, 'deleteEnrollment needs a credential id');
+    const owner = this.partitions.owner(request.credentialId);
+    return owner.ask(request.credentialId, 'deleteEnrollment', request, this.partitions.askOptions(deadlineMs));
+  }
+}
+
+/** This node's partition kind: searches its templates, stores and deletes the credentials it owns. */
+class PartitionService {
+  constructor(private readonly state: NodeState, private readonly enrollmentLog: EnrollmentLog) {}
+
+  async receive(method: string, message: unknown): Promise<unknown> {
+    switch (method) {
+      case 'search': return this.search(message as GallerySearchRequest);
+      case 'enroll': return this.enroll(message as EnrollRequest);
+      case 'deleteEnrollment': return this.deleteEnrollment(message as DeleteEnrollmentRequest);
+      default: throw new BiopayError(ErrorCode.BadRequest, `gallery partition has no method ${method}`);
+    }
+  }
+
+  private async search(request: GallerySearchRequest): Promise<GallerySearchResponse> {
+    if (!request.capture) throw new BiopayError(ErrorCode.BadRequest, 'search needs a capture');
+    const topK = Math.min(Math.max(request.topK, 1), SEARCH_TOP_K_MAX);
+    const { candidates, searched } = await this.state.gallery.search(request.capture, topK);
     return {
-      matched,
-      accountId: matched ? who.accountId : '',
-      credentialId: matched ? best.id : '',
-      score: best?.score ?? 0,
-      threshold,
-      candidatesSearched: searched,
+      candidates: candidates.map((candidate) => ({ ...candidate, accountId: this.state.directory.get(candidate.credentialId)?.accountId ?? '' })),
+      searched,
     };
   }
 
   private async enroll(request: EnrollRequest): Promise<EnrollResponse> {
-    if (!request.accountId) throw new BiopayError(ErrorCode.BadRequest, 'enroll needs an account id');
-    if (request.modality !== Modality.MODALITY_UNSPECIFIED && request.modality !== Modality.MODALITY_FINGERPRINT) {
-      throw new BiopayError(ErrorCode.BadRequest, 'only fingerprint enrollment is supported by this node');
-    }
-    const credentialId = request.credentialId || `cred_${randomUUID()}`;
-    const existing = this.enrolled.get(credentialId);
+    const { credentialId, accountId } = request;
+    if (!accountId || !credentialId) throw new BiopayError(ErrorCode.BadRequest, 'a partition enroll needs an account id and a credential id');
+    this.assertMine(credentialId);
+    const response = { credentialId, accountId, minutiaeCount: 0 };
+    const existing = this.state.directory.get(credentialId);
     if (existing) {
-      if (existing.accountId !== request.accountId) {
-        throw new BiopayError(ErrorCode.AlreadyEnrolled, `credential ${credentialId} belongs to another account`);
-      }
-      return { credentialId, accountId: request.accountId, minutiaeCount: 0 };
+      if (existing.accountId !== accountId) throw new BiopayError(ErrorCode.AlreadyEnrolled, `credential ${credentialId} belongs to another account`);
+      return response;
     }
-    await this.refuseDuplicate(request.isoTemplate);
-    // add() parses strictly and throws INVALID_TEMPLATE before anything is stored.
-    this.engine.add(credentialId, request.isoTemplate, { hint: request.hint || undefined });
-    this.enrolled.set(credentialId, { accountId: request.accountId, hint: request.hint });
+    const modality = recordModality(request.modality);
+    const bytes = embeddingModality(modality) === undefined ? request.isoTemplate : embeddingToBytes(request.embedding?.values ?? []);
+    // add() checks the template strictly and throws INVALID_TEMPLATE before anything is stored.
+    this.state.gallery.add({ id: credentialId, modality, bytes, hint: request.hint });
+    this.state.directory.set(credentialId, { accountId, modality, hint: request.hint });
     try {
       await this.enrollmentLog.append({
-        credentialId, accountId: request.accountId, modality: Modality.MODALITY_FINGERPRINT,
-        sealedTemplate: this.sealer.seal(request.isoTemplate, credentialId), deleted: false,
+        credentialId, accountId, modality, sealedTemplate: this.state.sealer.seal(bytes, credentialId), deleted: false,
         changedUnixMs: BigInt(Date.now()), hint: request.hint,
       }, `enroll:${credentialId}`);
     } catch (error) {
-      this.engine.remove(credentialId);
-      this.enrolled.delete(credentialId);
+      this.state.gallery.remove(credentialId);
+      this.state.directory.delete(credentialId);
       throw error;
     }
-    return { credentialId, accountId: request.accountId, minutiaeCount: 0 };
-  }
-
-  /** 1:N at enrollment: a finger already enrolled (to any account) is refused. */
-  private async refuseDuplicate(template: Uint8Array): Promise<void> {
-    if (this.engine.size === 0) return;
-    const { candidates } = await this.engine.identify(template, { topK: 1 });
-    const best = candidates[0];
-    if (best && best.score >= this.engine.thresholdForFmr(this.defaultTargetFmr)) {
-      const owner = this.enrolled.get(best.id);
-      throw new BiopayError(ErrorCode.AlreadyEnrolled,
-        `this finger is already enrolled as credential ${best.id}${owner ? ` of account ${owner.accountId}` : ''}`);
-    }
+    return response;
   }
 
   private async deleteEnrollment(request: DeleteEnrollmentRequest): Promise<DeleteEnrollmentResponse> {
-    const existing = this.enrolled.get(request.credentialId);
+    this.assertMine(request.credentialId);
+    const existing = this.state.directory.get(request.credentialId);
     if (!existing) return { deleted: false };
     await this.enrollmentLog.append({
-      credentialId: request.credentialId, accountId: existing.accountId, modality: Modality.MODALITY_FINGERPRINT,
+      credentialId: request.credentialId, accountId: existing.accountId, modality: existing.modality,
       sealedTemplate: Buffer.alloc(0), deleted: true, changedUnixMs: BigInt(Date.now()), hint: '',
     }, `delete:${request.credentialId}:${Date.now()}`);
-    this.engine.remove(request.credentialId);
-    this.enrolled.delete(request.credentialId);
+    this.state.gallery.remove(request.credentialId);
+    this.state.directory.delete(request.credentialId);
     return { deleted: true };
+  }
+
+  /** A credential of another partition here means the sender counts partitions differently. */
+  private assertMine(credentialId: string): void {
+    if (!isMine(credentialId, this.state.partition)) {
+      const { index, count } = this.state.partition;
+      throw new BiopayError(ErrorCode.BadRequest, `credential ${credentialId} is not in gallery partition ${index}/${count}`);
+    }
   }
 }

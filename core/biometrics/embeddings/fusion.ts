@@ -214,3 +214,42 @@ export function decideFused(
 ): FusedDecision {
   return decideModalities(fingerFaceInputs(finger, face, options), options.targetFmr);
 }
+
+export interface IdentityDecision extends FusedDecision {
+  /** Modalities the reported candidate was judged on (those of the capture it is enrolled with). */
+  judgedModalities: number;
+}
+
+/**
+ * Like decideModalities, but each identity is judged only on the capture's modalities it is
+ * enrolled with (`enrolledModalities(id)`, at least the ones that listed it): a customer enrolled
+ * with a finger only must not need the evidence of two modalities because the terminal also has a
+ * camera. Each identity is then one test at the target FMR with its own k, so the per-identity
+ * false match rate is still the target. A match needs exactly one identity to pass.
+ */
+export function decideByIdentity(
+  inputs: readonly ModalityInput[],
+  targetFmr: number,
+  enrolledModalities: (id: string) => number,
+): IdentityDecision {
+  if (inputs.length === 0) throw new BiopayError(ErrorCode.BadRequest, 'no modality to decide on');
+  const candidates = fuseModalities(inputs);
+  const judged = candidates.map((candidate) => {
+    const listed = Object.keys(candidate.modalities).length;
+    const modalities = Math.min(inputs.length, Math.max(listed, enrolledModalities(candidate.id)));
+    const requiredEvidence = fusedEvidenceThreshold(targetFmr, modalities);
+    return { candidate, modalities, requiredEvidence, margin: candidate.evidence - requiredEvidence };
+  });
+  const passing = judged.filter((entry) => entry.margin >= 0);
+  // The reported candidate: the one passing, else the closest to passing.
+  const reported = passing[0] ?? [...judged].sort((a, b) => b.margin - a.margin)[0];
+  const reason = reported === undefined ? 'no-candidates' : passing.length === 0 ? 'below-threshold' : passing.length > 1 ? 'ambiguous' : 'match';
+  return {
+    match: reason === 'match',
+    reason,
+    candidate: reported?.candidate,
+    requiredEvidence: reported?.requiredEvidence ?? fusedEvidenceThreshold(targetFmr, inputs.length),
+    judgedModalities: reported?.modalities ?? inputs.length,
+    candidates,
+  };
+}

@@ -4,6 +4,7 @@ import { calibration as fingerprintCalibration, thresholdForFmr } from '../../..
 import { analyticCalibration, analyticThreshold } from '../../../core/biometrics/embeddings/calibration.js';
 import { EmbeddingGallery } from '../../../core/biometrics/embeddings/embedding-gallery.js';
 import {
+  decideByIdentity,
   decideFused,
   decideModalities,
   evidenceFromTable,
@@ -138,5 +139,31 @@ describe('finger and face fusion', () => {
         expect((error as BiopayError).code).toBe(ErrorCode.BadRequest);
       }
     }
+  });
+});
+
+describe('fusion judged per identity on the modalities it is enrolled with', () => {
+  const inputs = (finger: { id: string; score: number }[], face: { id: string; score: number }[]) => [
+    { modality: 'finger' as const, candidates: finger, calibration: fingerprintCalibration },
+    { modality: 'face' as const, candidates: face, calibration: faceCalibration },
+  ];
+  const strongFinger = thresholdForFmr(1e-7);
+
+  it('needs one modality of an identity enrolled with a finger only, two of one enrolled with both', () => {
+    const capture = inputs([{ id: 'alice', score: strongFinger }], [{ id: 'stranger', score: 0.02 }]);
+    // Evidence 7 passes 1e-6 alone, but not the ~7.8 that two modalities need.
+    expect(decideModalities(capture, 1e-6).match).toBe(false);
+    const fingerOnly = decideByIdentity(capture, 1e-6, (id) => (id === 'alice' ? 1 : 2));
+    expect(fingerOnly).toMatchObject({ match: true, candidate: { id: 'alice' }, judgedModalities: 1 });
+    expect(fingerOnly.requiredEvidence).toBeCloseTo(6, 9);
+    expect(decideByIdentity(capture, 1e-6, () => 2)).toMatchObject({ match: false, reason: 'below-threshold', judgedModalities: 2 });
+  });
+
+  it('never judges an identity on fewer modalities than listed it, and calls two passing identities a conflict', () => {
+    const both = inputs([{ id: 'alice', score: weakFinger }], [{ id: 'alice', score: weakFace }]);
+    expect(decideByIdentity(both, 1e-6, () => 0)).toMatchObject({ match: true, judgedModalities: 2 });
+    const two = inputs([{ id: 'alice', score: strongFinger }], [{ id: 'bob', score: analyticThreshold(512, 1e-7) }]);
+    expect(decideByIdentity(two, 1e-6, () => 1)).toMatchObject({ match: false, reason: 'ambiguous' });
+    expect(decideByIdentity(inputs([], []), 1e-6, () => 1)).toMatchObject({ match: false, reason: 'no-candidates' });
   });
 });

@@ -110,6 +110,12 @@ export interface IdentifyRequest {
   targetFmr: number;
 }
 
+/**
+ * For a capture of one modality, score and threshold are that modality's (minutiae score or
+ * cosine). For a capture of several (a finger and a face), the decision is fused per account and
+ * they are evidence: -log10 of the false match rate summed over the modalities the account is
+ * enrolled with, and the evidence the target FMR requires for that many.
+ */
 export interface IdentifyResponse {
   matched: boolean;
   accountId: string;
@@ -167,6 +173,30 @@ export interface EnrollmentRecord {
   changedUnixMs: bigint;
   /** Narrowing hint (e.g. a merchant community) under which the credential can also be searched. */
   hint: string;
+}
+
+/**
+ * Association nodes among themselves: the best candidates of one gallery partition for a capture
+ * (each modality the capture carries is searched), merged by the node that asked every partition.
+ */
+export interface GallerySearchRequest {
+  capture:
+    | Capture
+    | undefined;
+  /** Candidates per modality, best first. */
+  topK: number;
+}
+
+export interface GalleryCandidate {
+  credentialId: string;
+  accountId: string;
+  modality: Modality;
+  score: number;
+}
+
+export interface GallerySearchResponse {
+  candidates: GalleryCandidate[];
+  searched: number;
 }
 
 function createBaseSensorEvent(): SensorEvent {
@@ -1616,6 +1646,309 @@ export const EnrollmentRecord: MessageFns<EnrollmentRecord> = {
       ? BigInt(object.changedUnixMs)
       : 0n;
     message.hint = object.hint ?? "";
+    return message;
+  },
+};
+
+function createBaseGallerySearchRequest(): GallerySearchRequest {
+  return { capture: undefined, topK: 0 };
+}
+
+export const GallerySearchRequest: MessageFns<GallerySearchRequest> = {
+  encode(message: GallerySearchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.capture !== undefined) {
+      Capture.encode(message.capture, writer.uint32(10).fork()).join();
+    }
+    if (message.topK !== 0) {
+      writer.uint32(16).uint32(message.topK);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GallerySearchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGallerySearchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.capture = Capture.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.topK = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GallerySearchRequest {
+    return {
+      capture: isSet(object.capture) ? Capture.fromJSON(object.capture) : undefined,
+      topK: isSet(object.topK)
+        ? globalThis.Number(object.topK)
+        : isSet(object.top_k)
+        ? globalThis.Number(object.top_k)
+        : 0,
+    };
+  },
+
+  toJSON(message: GallerySearchRequest): unknown {
+    const obj: any = {};
+    if (message.capture !== undefined) {
+      obj.capture = Capture.toJSON(message.capture);
+    }
+    if (message.topK !== 0) {
+      obj.topK = Math.round(message.topK);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GallerySearchRequest>, I>>(base?: I): GallerySearchRequest {
+    return GallerySearchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GallerySearchRequest>, I>>(object: I): GallerySearchRequest {
+    const message = createBaseGallerySearchRequest();
+    message.capture = (object.capture !== undefined && object.capture !== null)
+      ? Capture.fromPartial(object.capture)
+      : undefined;
+    message.topK = object.topK ?? 0;
+    return message;
+  },
+};
+
+function createBaseGalleryCandidate(): GalleryCandidate {
+  return { credentialId: "", accountId: "", modality: 0, score: 0 };
+}
+
+export const GalleryCandidate: MessageFns<GalleryCandidate> = {
+  encode(message: GalleryCandidate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.credentialId !== "") {
+      writer.uint32(10).string(message.credentialId);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.modality !== 0) {
+      writer.uint32(24).int32(message.modality);
+    }
+    if (message.score !== 0) {
+      writer.uint32(33).double(message.score);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GalleryCandidate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGalleryCandidate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.credentialId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.modality = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.score = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GalleryCandidate {
+    return {
+      credentialId: isSet(object.credentialId)
+        ? globalThis.String(object.credentialId)
+        : isSet(object.credential_id)
+        ? globalThis.String(object.credential_id)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      modality: isSet(object.modality) ? modalityFromJSON(object.modality) : 0,
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+    };
+  },
+
+  toJSON(message: GalleryCandidate): unknown {
+    const obj: any = {};
+    if (message.credentialId !== "") {
+      obj.credentialId = message.credentialId;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.modality !== 0) {
+      obj.modality = modalityToJSON(message.modality);
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GalleryCandidate>, I>>(base?: I): GalleryCandidate {
+    return GalleryCandidate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GalleryCandidate>, I>>(object: I): GalleryCandidate {
+    const message = createBaseGalleryCandidate();
+    message.credentialId = object.credentialId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.modality = object.modality ?? 0;
+    message.score = object.score ?? 0;
+    return message;
+  },
+};
+
+function createBaseGallerySearchResponse(): GallerySearchResponse {
+  return { candidates: [], searched: 0 };
+}
+
+export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
+  encode(message: GallerySearchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.candidates) {
+      GalleryCandidate.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.searched !== 0) {
+      writer.uint32(16).uint32(message.searched);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GallerySearchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGallerySearchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.candidates.push(GalleryCandidate.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.searched = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GallerySearchResponse {
+    return {
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => GalleryCandidate.fromJSON(e))
+        : [],
+      searched: isSet(object.searched) ? globalThis.Number(object.searched) : 0,
+    };
+  },
+
+  toJSON(message: GallerySearchResponse): unknown {
+    const obj: any = {};
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates.map((e) => GalleryCandidate.toJSON(e));
+    }
+    if (message.searched !== 0) {
+      obj.searched = Math.round(message.searched);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GallerySearchResponse>, I>>(base?: I): GallerySearchResponse {
+    return GallerySearchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GallerySearchResponse>, I>>(object: I): GallerySearchResponse {
+    const message = createBaseGallerySearchResponse();
+    message.candidates = object.candidates?.map((e) => GalleryCandidate.fromPartial(e)) || [];
+    message.searched = object.searched ?? 0;
     return message;
   },
 };
