@@ -45,6 +45,8 @@ data=$(cd "$data" && pwd)
 key_file="$data/template.key"
 [[ -f $key_file ]] || (umask 077 && head -c 32 /dev/urandom | base64 > "$key_file")
 export BIOPAY_TEMPLATE_KEY_FILE=$key_file
+# Three servers: every stream and bucket is kept on all three.
+export BIOPAY_STREAM_REPLICAS=3
 
 pids=()
 stop_all() {

@@ -13,6 +13,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
+import { streamReplicas } from '../transport/replicas.js';
 import type { ActorLogger } from './log.js';
 
 export const SHARD_BUCKET = 'biopay-shards';
@@ -45,7 +46,7 @@ export async function openShardBucket(nc: NatsConnection, options: LeaseOptions)
   const kvm = new Kvm(nc);
   let kv: KV;
   try {
-    kv = await kvm.create(SHARD_BUCKET, { history: 1, ttl: ttlMs, replicas: options.replicas ?? 1 });
+    kv = await kvm.create(SHARD_BUCKET, { history: 1, ttl: ttlMs, replicas: options.replicas ?? streamReplicas() });
   } catch {
     // Created earlier by another node (maybe with other limits): its settings win.
     kv = await kvm.open(SHARD_BUCKET);

@@ -8,6 +8,7 @@ import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { EnrollmentRecord } from '../../proto/gen/biopay/v1/biometrics.js';
 import { subjectToken } from '../business/subjects.js';
 import { BiopayError, ErrorCode } from '../errors.js';
+import { streamReplicas } from '../transport/replicas.js';
 
 export const ENROLLMENT_STREAM = 'BIOPAY_ENROLLMENTS';
 const ENROLLMENT_DUPLICATE_WINDOW_MS = 120_000;
@@ -38,6 +39,7 @@ export class EnrollmentLog {
           max_msgs_per_subject: 1,
           max_msgs: ENROLLMENTS_MAX,
           duplicate_window: nanos(ENROLLMENT_DUPLICATE_WINDOW_MS),
+          num_replicas: streamReplicas(),
         });
       } catch (error) {
         if (!/already in use|already exists/i.test(String((error as Error).message))) throw error;

@@ -9,6 +9,7 @@ import {
   BUSINESS_CONSUMER, BUSINESS_DUPLICATE_WINDOW_MS, BUSINESS_RECORDS_BUCKET, BUSINESS_STREAM,
   BUSINESS_STREAM_MESSAGES_MAX,
 } from './subjects.js';
+import { streamReplicas } from '../transport/replicas.js';
 
 /** A command unacknowledged this long is redelivered (the executing node died). */
 const BUSINESS_ACK_WAIT_MS = 10_000;
@@ -23,6 +24,7 @@ export async function ensureBusinessStream(nc: NatsConnection): Promise<JetStrea
     subjects: ['biopay.business.command.>'],
     max_msgs: BUSINESS_STREAM_MESSAGES_MAX,
     duplicate_window: nanos(BUSINESS_DUPLICATE_WINDOW_MS),
+    num_replicas: streamReplicas(),
   };
   try {
     await jsm.streams.info(BUSINESS_STREAM);
@@ -42,7 +44,7 @@ export async function ensureBusinessStream(nc: NatsConnection): Promise<JetStrea
 }
 
 export async function openBusinessRecords(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(BUSINESS_RECORDS_BUCKET, { history: 1 });
+  return new Kvm(nc).create(BUSINESS_RECORDS_BUCKET, { history: 1, replicas: streamReplicas() });
 }
 
 /** Two nodes starting together may both add: the second one's "already in use" is fine. */

@@ -7,6 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Terminal } from '../../proto/gen/biopay/v1/payment.js';
 import { BiopayError, ErrorCode } from '../errors.js';
 import { subjectToken } from '../business/subjects.js';
+import { streamReplicas } from '../transport/replicas.js';
 
 export const TERMINALS_BUCKET = 'biopay_terminals';
 /** Terminals cached per node at most; a miss reads the bucket again. */
@@ -20,7 +21,7 @@ export class TerminalRegistry {
   private constructor(private readonly kv: KV) {}
 
   static async open(nc: NatsConnection): Promise<TerminalRegistry> {
-    return new TerminalRegistry(await new Kvm(nc).create(TERMINALS_BUCKET, { history: 1 }));
+    return new TerminalRegistry(await new Kvm(nc).create(TERMINALS_BUCKET, { history: 1, replicas: streamReplicas() }));
   }
 
   async register(terminal: Terminal): Promise<Terminal> {
