@@ -11,15 +11,15 @@ export const calibration: Calibration = {
   "points": [
     {
       "fmr": 0.001,
-      "threshold": 0.09096
+      "threshold": 0.090918
     },
     {
       "fmr": 0.0001,
-      "threshold": 0.10929
+      "threshold": 0.108988
     },
     {
       "fmr": 0.00001,
-      "threshold": 0.130139
+      "threshold": 0.130007
     }
   ]
 };

@@ -4,25 +4,26 @@
  * average of the most efficient pairs). Pure CPU on preallocated typed arrays: it runs inside
  * piscina workers over a SharedArrayBuffer gallery.
  *
- * Cost control (the budget is about 10 µs per comparison; we are at about 20):
+ * Cost control (about 10 µs per comparison, 35 x 35 minutiae):
  *   - the local stage runs in WebAssembly SIMD (simd-local-stage.ts), with this file's JavaScript
  *     version as the fallback and the reference it must equal bit for bit;
- *   - only cylinders of minutiae with close directions are compared (maxDirectionDiffRad), and
- *     templates keep minutiae sorted by direction so that this test is well predicted;
+ *   - only cylinders of minutiae with close directions are compared (maxDirectionDiffRad): templates
+ *     keep minutiae sorted by direction, so those pairs are one run per probe minutia, visited
+ *     outwards from its place in the other template without testing the rest;
  *   - similarity 1 - sqrt(popcount(a xor b)) / (|a| + |b|), norms precomputed at enrollment;
- *   - only the best few local pairs are ordered, by a counting sort on the top 8 bits of their
- *     similarity cut where a few times the wanted pairs are reached;
- *   - compatibility sigmoids come from tables, and incompatible pairs (the usual case between
- *     impostors) are dropped, so relaxation works on a sparse matrix.
+ *   - keys are chained per bucket of their top 8 bits as they are made, so that selection visits
+ *     the best buckets first and sorts only their few keys, until it has the pairs it wants;
+ *   - compatibility sigmoids come from tables, the cheapest tests reject first (a distance bound
+ *     without square roots, then directions), and incompatible pairs (the usual case between
+ *     impostors) are dropped, so relaxation works on a sparse matrix;
+ *   - nothing is allocated per comparison but the view the SIMD stage copies from.
  */
 import { cylinderWords, defaultMccParams, type MccParams } from './mcc-params.js';
 import { SimdLocalStage, simdCylinderWords } from './simd-local-stage.js';
-import { templateOffsets } from './template.js';
+import { templateHeaderWords, templateOffsets } from './template.js';
 
 const twoPi = 2 * Math.PI;
 const buckets = 256;
-/** Keys sorted first: this many times the pairs wanted (a minutia often appears in several). */
-const cutMultiple = 8;
 /** Sigmoid tables: 1024 steps up to where the sigmoid falls under `negligible`. */
 const tableSize = 1024;
 const negligible = 1e-4;
@@ -93,13 +94,17 @@ export class MccMatcher {
   private readonly distanceTable: SigmoidTable;
   private readonly angleTable: SigmoidTable;
   private readonly pairsWanted: Int32Array;
-  private readonly keys: Uint32Array;
   private readonly simd: SimdLocalStage | undefined;
-  private readonly ordered: Uint32Array;
-  private readonly offsets = new Int32Array(buckets);
-  private readonly histogram = new Int32Array(buckets);
-  private readonly usedA: Uint8Array;
-  private readonly usedB: Uint8Array;
+  // Local stage output: keys chained per bucket (heads, next), in wasm memory when SIMD runs.
+  private readonly keys: Uint32Array;
+  private readonly heads: Int32Array;
+  private readonly next: Int32Array;
+  private count = 0;
+  /** The keys of one bucket, as sortBucket orders them. */
+  private readonly run: Uint32Array;
+  private readonly usedA: Int32Array;
+  private readonly usedB: Int32Array;
+  private stamp = 0;
   // Selected pairs, geometry copied out of the templates.
   private readonly pairXa: Float64Array;
   private readonly pairYa: Float64Array;
@@ -107,12 +112,15 @@ export class MccMatcher {
   private readonly pairXb: Float64Array;
   private readonly pairYb: Float64Array;
   private readonly pairTb: Float64Array;
+  /** Per pair, the rotation from a to b (ta - tb, wrapped). */
+  private readonly pairTurn: Float64Array;
   private readonly lambda0: Float64Array;
   private readonly lambda: Float64Array;
   private readonly lambdaNext: Float64Array;
   // Sparse symmetric compatibility matrix (pair rows, entries with rho above negligible).
-  private readonly rowStart: Int32Array;
   private readonly rowLength: Int32Array;
+  /** Pairs with at least one compatible pair. */
+  private readonly connected: Int32Array;
   private readonly entryColumn: Int32Array;
   private readonly entryValue: Float64Array;
   private readonly topEfficiency: Float64Array;
@@ -127,18 +135,20 @@ export class MccMatcher {
     this.distanceTable = new SigmoidTable(params.relaxDistanceMuPx, params.relaxDistanceTau);
     this.angleTable = new SigmoidTable(params.relaxAngleMuRad, params.relaxAngleTau);
     this.pairsWanted = Int32Array.from({ length: m + 1 }, (_, n) => params.minPairs + Math.round(sigmoid(n, params.pairsMu, params.pairsTau) * (params.maxPairs - params.minPairs)));
-    this.keys = new Uint32Array(m * m);
     const simdFits = this.words === simdCylinderWords && m <= 128 && options.useSimd !== false;
     this.simd = simdFits ? SimdLocalStage.create() : undefined;
-    this.ordered = new Uint32Array(m * m);
-    this.usedA = new Uint8Array(m);
-    this.usedB = new Uint8Array(m);
-    [this.pairXa, this.pairYa, this.pairTa, this.pairXb, this.pairYb, this.pairTb] = Array.from({ length: 6 }, () => new Float64Array(m));
+    this.keys = this.simd?.keys ?? new Uint32Array(m * m);
+    this.heads = this.simd?.heads ?? new Int32Array(buckets);
+    this.next = this.simd?.next ?? new Int32Array(m * m);
+    this.run = new Uint32Array(m * m);
+    this.usedA = new Int32Array(m);
+    this.usedB = new Int32Array(m);
+    [this.pairXa, this.pairYa, this.pairTa, this.pairXb, this.pairYb, this.pairTb, this.pairTurn] = Array.from({ length: 7 }, () => new Float64Array(m));
     this.lambda0 = new Float64Array(m);
     this.lambda = new Float64Array(m);
     this.lambdaNext = new Float64Array(m);
-    this.rowStart = new Int32Array(m);
     this.rowLength = new Int32Array(m);
+    this.connected = new Int32Array(m);
     this.entryColumn = new Int32Array(m * m);
     this.entryValue = new Float64Array(m * m);
     this.topEfficiency = new Float64Array(params.maxPairs);
@@ -150,175 +160,223 @@ export class MccMatcher {
     const nA = Math.min(a.words[a.base + 1]!, this.maxMinutiae);
     const nB = Math.min(b.words[b.base + 1]!, this.maxMinutiae);
     if (nA === 0 || nB === 0) return 0;
-    const count = this.simd
-      ? this.simd.compare(a.words, templateOffsets(a.base, nA, this.words).theta, nA, b.words, templateOffsets(b.base, nB, this.words).theta, nB, this.params.maxDirectionDiffRad, this.params.minLocalSimilarity)
-      : this.localSimilarities(a, nA, b, nB);
-    const pairs = this.selectPairs(a, nA, b, nB, count, Math.min(nA, nB, this.params.maxRelaxPairs));
+    const aTheta = a.base + templateHeaderWords + 2 * nA;
+    const bTheta = b.base + templateHeaderWords + 2 * nB;
+    if (this.simd) this.simd.compare(a.words, aTheta, nA, b.words, bTheta, nB, this.params.maxDirectionDiffRad, this.params.minLocalSimilarity);
+    else this.localSimilarities(a, nA, b, nB);
+    const pairs = this.selectPairs(a, nA, b, nB, Math.min(nA, nB, this.params.maxRelaxPairs));
     if (pairs === 0) return 0;
     this.relax(pairs);
     return this.consolidate(pairs, this.pairsWanted[Math.min(nA, nB)]!);
   }
 
   /**
-   * Fills keys with (similarity << 16 | i << 8 | j) for every comparable pair, and the histogram
-   * of their top 8 bits; returns the count.
+   * Fills keys with (similarity << 16 | i << 8 | j) for every comparable pair, chained per bucket
+   * (top 8 bits) from heads through next, exactly as the SIMD stage does: b is sorted by direction,
+   * so the minutiae within maxDiff of a direction form one run round the circle through the first
+   * one not below it (c) and the one before (c - 1), visited outwards.
    */
-  private localSimilarities(a: TemplateRef, nA: number, b: TemplateRef, nB: number): number {
-    const w = this.words;
-    const at = templateOffsets(a.base, nA, w);
-    const bt = templateOffsets(b.base, nB, w);
-    const aw = a.words;
-    const bw = b.words;
-    const af = a.floats;
-    const bf = b.floats;
-    const maxDiff = this.params.maxDirectionDiffRad;
-    const minSimilarity = this.params.minLocalSimilarity;
-    const keys = this.keys;
-    this.histogram.fill(0);
-    let count = 0;
-    for (let i = 0; i < nA; i++) {
-      const thetaA = af[at.theta + i]!;
-      const normA = af[at.norm + i]!;
-      const aBits = at.bits + i * w;
-      for (let j = 0; j < nB; j++) {
-        let d = thetaA - bf[bt.theta + j]!;
-        if (d < 0) d = -d;
-        if (d > Math.PI) d = twoPi - d;
-        if (d > maxDiff) continue;
-        const bBits = bt.bits + j * w;
-        let differ = 0;
-        for (let k = 0; k < w; k++) differ += popcount(aw[aBits + k]! ^ bw[bBits + k]!);
-        const norms = normA + bf[bt.norm + j]!;
-        if (norms === 0) continue;
-        const similarity = 1 - Math.sqrt(differ) / norms;
-        if (similarity <= minSimilarity) continue;
-        const key = (((similarity * 0xffff) << 16) | (i << 8) | j) >>> 0;
-        keys[count++] = key;
-        this.histogram[key >>> 24]!++;
-      }
-    }
-    return count;
-  }
-
-  /**
-   * Greedy one-to-one choice of the best local pairs (LSS with each minutia used once). Only the
-   * best keys are ordered: the histogram of their top 8 bits gives a cut above which lie a few
-   * times `limit` keys; the rest is ordered only if those did not yield `limit` pairs.
-   */
-  private selectPairs(a: TemplateRef, nA: number, b: TemplateRef, nB: number, count: number, limit: number): number {
-    const histogram = this.simd ? this.simd.histogram : this.histogram;
-    let cut = buckets - 1;
-    for (let above = histogram[cut]!; cut > 0 && above < limit * cutMultiple; ) above += histogram[--cut]!;
-    this.usedA.fill(0, 0, nA);
-    this.usedB.fill(0, 0, nB);
-    const size = this.gather(count, cut, buckets, 0);
-    const pairs = this.takeGreedy(a, nA, b, nB, 0, size, 0, limit);
-    if (pairs === limit || cut === 0) return pairs;
-    return this.takeGreedy(a, nA, b, nB, size, this.gather(count, 0, cut, size), pairs, limit);
-  }
-
-  /**
-   * Orders the keys of buckets [fromBucket, toBucket) best bucket first (stable within a bucket)
-   * into `ordered` from position `at`; returns the end position.
-   */
-  private gather(count: number, fromBucket: number, toBucket: number, at: number): number {
-    const histogram = this.simd ? this.simd.histogram : this.histogram;
-    const offsets = this.simd ? this.simd.offsets : this.offsets;
-    let end = at;
-    for (let bucket = toBucket - 1; bucket >= fromBucket; bucket--) {
-      offsets[bucket] = end;
-      end += histogram[bucket]!;
-    }
-    if (this.simd) {
-      this.simd.gather(count, fromBucket, toBucket);
-      return end;
-    }
-    for (let index = 0; index < count; index++) {
-      const key = this.keys[index]!;
-      const bucket = key >>> 24;
-      if (bucket >= fromBucket && bucket < toBucket) this.ordered[offsets[bucket]!++] = key;
-    }
-    return end;
-  }
-
-  private takeGreedy(a: TemplateRef, nA: number, b: TemplateRef, nB: number, from: number, to: number, pairs: number, limit: number): number {
+  private localSimilarities(a: TemplateRef, nA: number, b: TemplateRef, nB: number): void {
     const at = templateOffsets(a.base, nA, this.words);
     const bt = templateOffsets(b.base, nB, this.words);
-    const ordered = this.simd ? this.simd.ordered : this.ordered;
-    for (let index = from; index < to && pairs < limit; index++) {
-      const key = ordered[index]!;
-      const i = (key >>> 8) & 0xff;
-      const j = key & 0xff;
-      if (this.usedA[i] || this.usedB[j]) continue;
-      this.usedA[i] = 1;
-      this.usedB[j] = 1;
-      this.pairXa[pairs] = a.floats[at.x + i]!;
-      this.pairYa[pairs] = a.floats[at.y + i]!;
-      this.pairTa[pairs] = a.floats[at.theta + i]!;
-      this.pairXb[pairs] = b.floats[bt.x + j]!;
-      this.pairYb[pairs] = b.floats[bt.y + j]!;
-      this.pairTb[pairs] = b.floats[bt.theta + j]!;
-      this.lambda0[pairs] = (key >>> 16) / 0xffff;
-      pairs++;
+    const bf = b.floats;
+    this.heads.fill(-1);
+    this.count = 0;
+    let c = 0;
+    for (let i = 0; i < nA; i++) {
+      const thetaA = a.floats[at.theta + i]!;
+      while (c < nB && bf[bt.theta + c]! < thetaA) c++;
+      while (c > 0 && bf[bt.theta + c - 1]! >= thetaA) c--;
+      let visited = 0;
+      for (let j = c === nB ? 0 : c; visited < nB && this.withinDirection(thetaA, bf[bt.theta + j]!); j = j + 1 === nB ? 0 : j + 1, visited++) this.localPair(a, at, i, b, bt, j);
+      for (let j = c === 0 ? nB - 1 : c - 1; visited < nB && this.withinDirection(thetaA, bf[bt.theta + j]!); j = j === 0 ? nB - 1 : j - 1, visited++) this.localPair(a, at, i, b, bt, j);
+    }
+  }
+
+  private withinDirection(thetaA: number, thetaB: number): boolean {
+    let d = thetaA - thetaB;
+    if (d < 0) d = -d;
+    if (d > Math.PI) d = twoPi - d;
+    return d <= this.params.maxDirectionDiffRad;
+  }
+
+  private localPair(a: TemplateRef, at: ReturnType<typeof templateOffsets>, i: number, b: TemplateRef, bt: ReturnType<typeof templateOffsets>, j: number): void {
+    const w = this.words;
+    const aBits = at.bits + i * w;
+    const bBits = bt.bits + j * w;
+    let differ = 0;
+    for (let k = 0; k < w; k++) differ += popcount(a.words[aBits + k]! ^ b.words[bBits + k]!);
+    const norms = a.floats[at.norm + i]! + b.floats[bt.norm + j]!;
+    if (norms === 0) return;
+    const similarity = 1 - Math.sqrt(differ) / norms;
+    if (similarity <= this.params.minLocalSimilarity) return;
+    const key = (((similarity * 0xffff) << 16) | (i << 8) | j) >>> 0;
+    const count = this.count++;
+    this.keys[count] = key;
+    this.next[count] = this.heads[key >>> 24]!;
+    this.heads[key >>> 24] = count;
+  }
+
+  /**
+   * Greedy one-to-one choice of the best local pairs (LSS with each minutia used once): buckets
+   * best first, each bucket's few keys sorted, until `limit` pairs.
+   */
+  private selectPairs(a: TemplateRef, nA: number, b: TemplateRef, nB: number, limit: number): number {
+    const usedA = this.usedA;
+    const usedB = this.usedB;
+    // A minutia is taken when its mark is this comparison's stamp: no clearing per comparison.
+    const stamp = this.nextStamp();
+    const heads = this.heads;
+    const ax = a.base + templateHeaderWords;
+    const bx = b.base + templateHeaderWords;
+    const af = a.floats;
+    const bf = b.floats;
+    let pairs = 0;
+    for (let bucket = buckets - 1; bucket >= 0 && pairs < limit; bucket--) {
+      if (heads[bucket]! < 0) continue;
+      for (let index = this.sortBucket(heads[bucket]!) - 1; index >= 0 && pairs < limit; index--) {
+        const key = this.run[index]!;
+        const i = (key >>> 8) & 0xff;
+        const j = key & 0xff;
+        if (usedA[i] === stamp || usedB[j] === stamp) continue;
+        usedA[i] = stamp;
+        usedB[j] = stamp;
+        this.pairXa[pairs] = af[ax + i]!;
+        this.pairYa[pairs] = af[ax + nA + i]!;
+        this.pairTa[pairs] = af[ax + 2 * nA + i]!;
+        this.pairXb[pairs] = bf[bx + j]!;
+        this.pairYb[pairs] = bf[bx + nB + j]!;
+        this.pairTb[pairs] = bf[bx + 2 * nB + j]!;
+        this.lambda0[pairs] = (key >>> 16) / 0xffff;
+        pairs++;
+      }
     }
     return pairs;
   }
 
-  /** Compatibility of pairs t and k: distances, relative directions and radial angles agree. */
-  private compatibility(t: number, k: number): number {
-    const dxa = this.pairXa[k]! - this.pairXa[t]!;
-    const dya = this.pairYa[k]! - this.pairYa[t]!;
-    const dxb = this.pairXb[k]! - this.pairXb[t]!;
-    const dyb = this.pairYb[k]! - this.pairYb[t]!;
-    const distance = this.distanceTable.at(Math.abs(Math.sqrt(dxa * dxa + dya * dya) - Math.sqrt(dxb * dxb + dyb * dyb)));
-    if (distance === 0) return 0;
-    const ta = this.pairTa[t]!;
-    const tb = this.pairTb[t]!;
-    const direction = this.angleTable.at(Math.abs(wrap(wrap(ta - this.pairTa[k]!) - wrap(tb - this.pairTb[k]!))));
-    if (direction === 0) return 0;
-    const radial = this.angleTable.at(Math.abs(wrap(wrap(ta - fastAtan2(dya, dxa)) - wrap(tb - fastAtan2(dyb, dxb)))));
-    return distance * direction * radial;
+  private nextStamp(): number {
+    if (this.stamp === 0x7fffffff) {
+      this.stamp = 0;
+      this.usedA.fill(0);
+      this.usedB.fill(0);
+    }
+    return ++this.stamp;
   }
 
-  /** Relaxation: a pair keeps its similarity only if geometrically compatible pairs support it. */
+  /**
+   * The keys chained from `first` into `run`, last to first by minutia indices (i, then j):
+   * similarities within one bucket (1/256) count as equal, and the ties go to the lower indices,
+   * as with a stable counting sort. The chain runs from the latest key back, so mostly in that
+   * order already: the insertion sort rarely moves anything.
+   */
+  private sortBucket(first: number): number {
+    const run = this.run;
+    let size = 0;
+    for (let index = first; index >= 0; index = this.next[index]!) {
+      const key = this.keys[index]!;
+      const minutiae = key & 0xffff;
+      let at = size++;
+      while (at > 0 && (run[at - 1]! & 0xffff) < minutiae) {
+        run[at] = run[at - 1]!;
+        at--;
+      }
+      run[at] = key;
+    }
+    return size;
+  }
+
+  /**
+   * Relaxation: a pair keeps its similarity only if geometrically compatible pairs support it.
+   * Pairs compatible with none (most, between impostors) just decay by relaxWeight per iteration,
+   * so only the connected ones are iterated.
+   */
   private relax(pairs: number): void {
     const p = this.params;
     this.buildCompatibility(pairs);
     const lambda = this.lambda;
     const next = this.lambdaNext;
-    for (let t = 0; t < pairs; t++) lambda[t] = this.lambda0[t]!;
+    const rowLength = this.rowLength;
+    const entryColumn = this.entryColumn;
+    const entryValue = this.entryValue;
+    const connected = this.connected;
     const keep = p.relaxWeight;
+    let linked = 0;
+    for (let t = 0; t < pairs; t++) {
+      lambda[t] = this.lambda0[t]!;
+      if (rowLength[t]! > 0) connected[linked++] = t;
+      else for (let iteration = 0; iteration < p.relaxIterations; iteration++) lambda[t] = keep * lambda[t]!;
+    }
     const spread = pairs > 1 ? (1 - keep) / (pairs - 1) : 0;
     for (let iteration = 0; iteration < p.relaxIterations; iteration++) {
-      for (let t = 0; t < pairs; t++) {
+      for (let row = 0; row < linked; row++) {
+        const t = connected[row]!;
         let support = 0;
-        const end = this.rowStart[t]! + this.rowLength[t]!;
-        for (let entry = this.rowStart[t]!; entry < end; entry++) support += this.entryValue[entry]! * lambda[this.entryColumn[entry]!]!;
+        const start = t * pairs;
+        const end = start + rowLength[t]!;
+        for (let entry = start; entry < end; entry++) support += entryValue[entry]! * lambda[entryColumn[entry]!]!;
         next[t] = keep * lambda[t]! + spread * support;
       }
-      // Plain copies: subarray() would allocate views on every comparison.
-      for (let t = 0; t < pairs; t++) lambda[t] = next[t]!;
+      for (let row = 0; row < linked; row++) lambda[connected[row]!] = next[connected[row]!]!;
     }
   }
 
-  /** Sparse rows: row t has room for `pairs` entries at t * pairs. */
+  /**
+   * Sparse rows of rho(t, k): distances, relative directions and radial angles agree. Row t has
+   * room for `pairs` entries at t * pairs. Most pairs of pairs fail one test: cheapest first.
+   */
   private buildCompatibility(pairs: number): void {
+    const xa = this.pairXa;
+    const ya = this.pairYa;
+    const xb = this.pairXb;
+    const yb = this.pairYb;
+    const turn = this.pairTurn;
+    const distanceValues = this.distanceTable.values;
+    const distanceScale = this.distanceTable.scale;
+    // 2 L² with L a little beyond the table's end, so that the bound rejects only what it would.
+    const rejectSquared = 2 * ((tableSize * 1.001) / distanceScale) ** 2;
+    const angle = this.angleTable;
+    const angleValues = angle.values;
+    const angleScale = angle.scale;
+    for (let t = 0; t < pairs; t++) turn[t] = wrap(this.pairTa[t]! - this.pairTb[t]!);
+    this.rowLength.fill(0, 0, pairs);
     for (let t = 0; t < pairs; t++) {
-      this.rowStart[t] = t * pairs;
-      this.rowLength[t] = 0;
-    }
-    for (let t = 0; t < pairs; t++) {
+      const xat = xa[t]!;
+      const yat = ya[t]!;
+      const xbt = xb[t]!;
+      const ybt = yb[t]!;
+      const turnT = turn[t]!;
       for (let k = t + 1; k < pairs; k++) {
-        const rho = this.compatibility(t, k);
+        const dxa = xa[k]! - xat;
+        const dya = ya[k]! - yat;
+        const dxb = xb[k]! - xbt;
+        const dyb = yb[k]! - ybt;
+        const squaredA = dxa * dxa + dya * dya;
+        const squaredB = dxb * dxb + dyb * dyb;
+        // |da - db| = |da² - db²| / (da + db) >= |da² - db²| / sqrt(2 (da² + db²)): a bound
+        // that rejects most pairs of pairs without a square root.
+        const squaredGap = squaredA - squaredB;
+        if (squaredGap * squaredGap > rejectSquared * (squaredA + squaredB)) continue;
+        // Relative directions: (ta_t - ta_k) - (tb_t - tb_k), i.e. the two pairs' turns differ.
+        const directionIndex = (Math.abs(wrap(turnT - turn[k]!)) * angleScale) | 0;
+        if (directionIndex >= tableSize) continue;
+        const distanceIndex = (Math.abs(Math.sqrt(squaredA) - Math.sqrt(squaredB)) * distanceScale) | 0;
+        if (distanceIndex >= tableSize) continue;
+        // Radial angles: ta_t - angle(a_t a_k) against tb_t - angle(b_t b_k); the difference of
+        // the two segment angles is one atan2 of their cross and dot products.
+        const segmentTurn = fastAtan2(dxb * dya - dyb * dxa, dxa * dxb + dya * dyb);
+        const radial = angle.at(Math.abs(wrap(turnT - segmentTurn)));
+        const rho = distanceValues[distanceIndex]! * angleValues[directionIndex]! * radial;
         if (rho === 0) continue;
-        const forward = this.rowStart[t]! + this.rowLength[t]!++;
-        this.entryColumn[forward] = k;
-        this.entryValue[forward] = rho;
-        const backward = this.rowStart[k]! + this.rowLength[k]!++;
-        this.entryColumn[backward] = t;
-        this.entryValue[backward] = rho;
+        this.addEntry(t, k, pairs, rho);
+        this.addEntry(k, t, pairs, rho);
       }
     }
+  }
+
+  private addEntry(row: number, column: number, pairs: number, rho: number): void {
+    const entry = row * pairs + this.rowLength[row]!++;
+    this.entryColumn[entry] = column;
+    this.entryValue[entry] = rho;
   }
 
   /** Mean relaxed similarity of the `wanted` pairs that kept the largest share of their similarity. */

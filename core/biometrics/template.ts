@@ -8,7 +8,8 @@
  *   [2, 2+n) x   [2+n, 2+2n) y   [2+2n, 2+3n) direction (f32, math axes: y up, radians)
  *   [2+3n, 2+4n) cylinder norm, sqrt(popcount) (f32)   [2+4n, 2+4n+nW) cylinder bits
  * Cell validity only decides at enrollment whether a cylinder is usable; unusable minutiae are
- * dropped (they still shaped their neighbours' cylinders).
+ * dropped (they still shaped their neighbours' cylinders). Minutiae are sorted by direction: the
+ * matcher relies on it to visit only the pairs of close directions.
  */
 import { BiopayError, ErrorCode } from '../errors.js';
 import { buildCylinders } from './cylinder.js';
@@ -71,8 +72,8 @@ export function templateFromRecord(record: IsoRecord, params: MccParams = defaul
   const cylinders = buildCylinders(points.xs, points.ys, points.thetas, points.count, params);
   const keep: number[] = [];
   for (let m = 0; m < points.count; m++) if (cylinders.usable[m]) keep.push(m);
-  // Sorted by direction: the kernel's direction filter then passes contiguous runs, which the
-  // CPU predicts, instead of a random third of the pairs.
+  // Sorted by direction: the pairs within the kernel's direction limit are then one run round
+  // the circle for each probe minutia, visited without testing the others.
   keep.sort((a, b) => points.thetas[a]! - points.thetas[b]!);
   const n = keep.length;
   const template = new Uint32Array(templateWords(n, words));

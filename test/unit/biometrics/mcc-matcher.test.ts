@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { thresholdForFmr } from '../../../core/biometrics/calibration.js';
 import { parseIsoRecord, writeIsoRecord } from '../../../core/biometrics/iso.js';
 import { MccMatcher, templateRef } from '../../../core/biometrics/mcc-matcher.js';
-import { templateFromIso, templateLayoutTag } from '../../../core/biometrics/template.js';
+import { SimdLocalStage } from '../../../core/biometrics/simd-local-stage.js';
+import { templateFromIso, templateLayoutTag, templateOffsets } from '../../../core/biometrics/template.js';
 import { loadFvcDatabase } from './fvc-fixtures.js';
 
 const db1 = loadFvcDatabase('DB1_B');
@@ -84,16 +85,7 @@ describe('MCC matcher', () => {
   });
 
   it('handles the largest templates (255 minutiae, kept to the 128 nearest the centre)', () => {
-    let seed = 12345;
-    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-    const minutiae = Array.from({ length: 255 }, () => ({
-      xPx: Math.floor(next() * 300),
-      yPx: Math.floor(next() * 400),
-      angleRad: next() * 2 * Math.PI,
-      type: 'ending' as const,
-      quality: 0,
-    }));
-    const bytes = writeIsoRecord({ widthPx: 300, heightPx: 400, xResolutionPpcm: 197, yResolutionPpcm: 197, captureEquipment: 0, views: [{ fingerPosition: 0, viewNumber: 0, impressionType: 0, quality: 0, minutiae }] });
+    const bytes = randomRecord(255, 12345);
     const dense = templateFromIso(bytes);
     expect(dense[1]).toBeLessThanOrEqual(128);
     const reference = new MccMatcher(undefined, { useSimd: false });
@@ -110,5 +102,53 @@ describe('MCC matcher', () => {
     const empty = templateRef(new Uint32Array([templateLayoutTag, 0]));
     expect(matcher.score(refs[0]!, empty)).toBe(0);
     expect(matcher.score(empty, refs[0]!)).toBe(0);
+  });
+});
+
+/** A record of `count` minutiae at random places, directions spread over the whole circle. */
+function randomRecord(count: number, seed: number): Uint8Array {
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const minutiae = Array.from({ length: count }, () => ({
+    xPx: 40 + Math.floor(next() * 220),
+    yPx: 40 + Math.floor(next() * 320),
+    // Whole ISO steps (360/256 degrees) include 0 and the last step before 2 pi, and repeat.
+    angleRad: (Math.floor(next() * 256) * 2 * Math.PI) / 256,
+    type: 'ending' as const,
+    quality: 0,
+  }));
+  return writeIsoRecord({ widthPx: 300, heightPx: 400, xResolutionPpcm: 197, yResolutionPpcm: 197, captureEquipment: 0, views: [{ fingerPosition: 0, viewNumber: 0, impressionType: 0, quality: 0, minutiae }] });
+}
+
+describe('SIMD local stage', () => {
+  it('visits exactly the pairs within the direction limit, across 0 and 2 pi, and chains each key once', () => {
+    const stage = SimdLocalStage.create();
+    expect(stage).toBeDefined();
+    const templates = [...[3, 8, 20, 45, 90].map((count, index) => templateFromIso(randomRecord(count, 1000 + index))), ...db1.slice(0, 6).map((sample) => templateFromIso(sample.bytes))];
+    const maxDiff = Math.PI / 3;
+    for (const a of templates) {
+      for (const b of templates) {
+        const nA = a[1]!;
+        const nB = b[1]!;
+        const at = templateOffsets(0, nA, 8);
+        const bt = templateOffsets(0, nB, 8);
+        const count = stage!.compare(a, at.theta, nA, b, bt.theta, nB, maxDiff, -1);
+        const seen: number[] = [];
+        for (let bucket = 0; bucket < 256; bucket++) {
+          for (let index = stage!.heads[bucket]!; index >= 0; index = stage!.next[index]!) seen.push(stage!.keys[index]! & 0xffff);
+        }
+        const af = new Float32Array(a.buffer);
+        const bf = new Float32Array(b.buffer);
+        const expected: number[] = [];
+        for (let i = 0; i < nA; i++) {
+          for (let j = 0; j < nB; j++) {
+            let d = Math.abs(af[at.theta + i]! - bf[bt.theta + j]!);
+            if (d > Math.PI) d = 2 * Math.PI - d;
+            if (d <= maxDiff && af[at.norm + i]! + bf[bt.norm + j]! !== 0) expected.push((i << 8) | j);
+          }
+        }
+        expect(seen.length).toBe(count);
+        expect(seen.sort((x, y) => x - y)).toEqual(expected);
+      }
+    }
   });
 });
