@@ -1,8 +1,8 @@
 /**
- * `npm run bench [-- <suite...>] [--runs N] [--json]`: runs the benchmark suites (match, ledger,
- * actors, e2e), prints a table per suite and writes one JSON report to bench-results/, so numbers
- * can be compared from one change to the next. Each suite states its workload and takes the
- * median of several runs: the machines are noisy.
+ * `npm run bench [-- <suite...>] [--runs N] [--json] [--enrolled N]`: runs the benchmark suites
+ * (match, ledger, actors, e2e; identify when named: it takes minutes), prints a table per suite
+ * and writes one JSON report to bench-results/, so numbers can be compared from one change to the
+ * next. Each suite states its workload and takes the median of several runs: the machines are noisy.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
@@ -10,22 +10,42 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runActorBench } from './actors.js';
 import { runE2eBench } from './e2e.js';
+import { runIdentifyBench, runSyntheticCalibration } from './identify.js';
 import { runLedgerBench } from './ledger.js';
 import { runMatchBench } from './match.js';
 
-type Suite = (options: { json: boolean; runs: number }) => Promise<Record<string, unknown>>;
+/** Options every suite receives; `enrolled` and `exhaustive` only matter to identify. */
+interface SuiteOptions {
+  json: boolean;
+  runs: number;
+  enrolled?: number;
+  exhaustive?: boolean;
+}
+
+type Suite = (options: SuiteOptions) => Promise<Record<string, unknown>>;
 
 const SUITES: Record<string, Suite> = {
   match: runMatchBench,
   ledger: runLedgerBench,
   actors: runActorBench,
   e2e: runE2eBench,
+  identify: (options) => runIdentifyBench({ ...options, compareExhaustive: options.exhaustive === true }),
+  'calibrate-1n': runSyntheticCalibration,
 };
 
-const HELP = `Usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--runs N] [--json] [--out DIR]
+/** Suites run when none is named: identify and calibrate-1n take minutes, so only on request. */
+const DEFAULT_SUITES = ['match', 'ledger', 'actors', 'e2e'];
+const maxEnrolled = 2_000_000;
 
-Runs the named benchmark suites (all when none is named), prints their numbers and writes a JSON
-report to DIR (default bench-results/). --json prints the report on stdout instead of tables.`;
+const HELP = `Usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--runs N] [--json] [--out DIR]
+                       [--enrolled N] [--exhaustive]
+
+Runs the named benchmark suites (all but identify when none is named), prints their numbers and writes a JSON
+report to DIR (default bench-results/). --json prints the report on stdout instead of tables.
+identify: --enrolled sets the synthetic gallery size (default 100000); --exhaustive also measures
+rank-1 with every template compared (slow: about a second per probe at 100000).
+calibrate-1n: regenerates core/biometrics/identification-calibration-data.ts (synthetic impostor
+tail for 1:N thresholds; a few minutes), to run after any change to the matcher.`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,17 +55,21 @@ async function main(): Promise<number> {
       json: { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
       help: { type: 'boolean', default: false },
+      enrolled: { type: 'string' },
+      exhaustive: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const names = positionals.length > 0 ? positionals : Object.keys(SUITES);
+  const names = positionals.length > 0 ? positionals : DEFAULT_SUITES;
   const unknown = names.filter((name) => !(name in SUITES));
   const runs = Number(values.runs);
-  if (unknown.length > 0 || !Number.isInteger(runs) || runs < 1 || runs > 50) {
-    process.stderr.write(`unknown suite(s) ${unknown.join(', ')} or bad --runs\n${HELP}\n`);
+  const enrolled = values.enrolled === undefined ? undefined : Number(values.enrolled);
+  const badEnrolled = enrolled !== undefined && (!Number.isInteger(enrolled) || enrolled < 1 || enrolled > maxEnrolled);
+  if (unknown.length > 0 || !Number.isInteger(runs) || runs < 1 || runs > 50 || badEnrolled) {
+    process.stderr.write(`unknown suite(s) ${unknown.join(', ')}, bad --runs or bad --enrolled\n${HELP}\n`);
     return 2;
   }
   const report: Record<string, unknown> = {
@@ -56,7 +80,7 @@ async function main(): Promise<number> {
   };
   for (const name of names) {
     process.stderr.write(`\n== bench ${name} (median of ${runs} runs)\n`);
-    const result = await SUITES[name]!({ json: values.json, runs });
+    const result = await SUITES[name]!({ json: values.json, runs, exhaustive: values.exhaustive, ...(enrolled === undefined ? {} : { enrolled }) });
     (report.suites as Record<string, unknown>)[name] = result;
     if (!values.json) process.stdout.write(`${renderTable(name, result)}\n`);
   }

@@ -2,7 +2,9 @@
  * 1:N fingerprint identification over a SharedArrayBuffer gallery. Templates are converted once,
  * at `add` (or in the workers with `addMany`), into the matcher form; a search is split into
  * slices searched by piscina workers (or in this thread with `workers: 0`) and the per-slice top-K
- * lists are merged. Scores are in [0, 1]; decide with `thresholdForFmr`, never a fixed number.
+ * lists are merged. Scores are in [0, 1]; decide with a target FPIR (`identify(..., { targetFpir })`,
+ * the threshold scaled by the templates the search covers) or, for 1:1, `thresholdForFmr`; never
+ * a fixed number.
  */
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,6 +13,7 @@ import { Piscina } from 'piscina';
 import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
 import { thresholdForFmr } from './calibration.js';
 import { CandidateIndex, maxIndexedSlots } from './candidate-index.js';
+import { thresholdForFpir } from './identification-calibration.js';
 import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
 import { directoryStride, searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
@@ -52,6 +55,25 @@ export interface IdentifyOptions {
   hint?: string;
   /** Overrides the engine's `candidates` for this search (0 = compare every template). */
   candidates?: number;
+  /**
+   * Decide the search: the best candidate is a `match` when its score reaches the threshold that
+   * keeps the false positive identification rate of a search of this `population` under the
+   * target (identification-calibration.ts). In (0, 1), e.g. 1e-3.
+   */
+  targetFpir?: number;
+}
+
+export interface IdentifyResult {
+  /** Best first, at most topK. */
+  candidates: MatchCandidate[];
+  /** Templates the full matcher compared. */
+  searched: number;
+  /** Templates the search covered: the gallery, or those enrolled with the hint. */
+  population: number;
+  /** With `targetFpir`: the score the best candidate needed. */
+  threshold?: number;
+  /** With `targetFpir`: the best candidate when it reached the threshold. */
+  match?: MatchCandidate;
 }
 
 const defaultTopK = 10;
@@ -229,7 +251,7 @@ export class MatchEngine {
     return this.gallery.remove(id);
   }
 
-  async identify(isoBytes: Uint8Array, options: IdentifyOptions = {}): Promise<{ candidates: MatchCandidate[]; searched: number }> {
+  async identify(isoBytes: Uint8Array, options: IdentifyOptions = {}): Promise<IdentifyResult> {
     this.checkOpen();
     const topK = options.topK ?? defaultTopK;
     if (!Number.isInteger(topK) || topK < 1 || topK > maxTopK) throw new BiopayError(ErrorCode.BadRequest, `topK must be an integer in [1, ${maxTopK}]`);
@@ -239,27 +261,40 @@ export class MatchEngine {
     const probe = matchableTemplateFromIso(isoBytes);
     const snapshot = this.gallery.snapshot();
     const hint = hintHash(options.hint);
-    const slots = this.candidateSlots(probe, snapshot, hint, limit);
+    const population = hint === 0 ? this.gallery.size : this.gallery.hintCount(hint);
+    // Checked before the search: a bad target must not cost a search.
+    const threshold = options.targetFpir === undefined ? undefined : thresholdForFpir(options.targetFpir, population);
+    const slots = this.candidateSlots(probe, snapshot, hint, limit, population);
     const results = await this.searchSlices(probe, snapshot, topK, hint, slots);
-    return this.merge(results, snapshot, topK);
+    const merged = { ...this.merge(results, snapshot, topK), population };
+    if (threshold === undefined) return merged;
+    const best = merged.candidates[0];
+    return { ...merged, threshold, ...(best !== undefined && best.score >= threshold ? { match: best } : {}) };
   }
 
   /**
    * The index's candidates, or undefined to compare every slot: without an index, when the
    * gallery (or the hint's share of it) is small enough to search whole.
    */
-  private candidateSlots(probe: Uint32Array, snapshot: GallerySnapshot, hint: number, limit: number): Int32Array | undefined {
+  private candidateSlots(probe: Uint32Array, snapshot: GallerySnapshot, hint: number, limit: number, population: number): Int32Array | undefined {
     if (this.index === undefined || limit === 0) return undefined;
-    const population = hint === 0 ? this.gallery.size : this.gallery.hintCount(hint);
     if (population <= 2 * limit) return undefined;
     const directory = new Int32Array(snapshot.directory);
     const accept = (slot: number) => directory[slot * directoryStride + 1] !== 0 && (hint === 0 || directory[slot * directoryStride + 2] === hint);
     return this.index.candidates(probe, snapshot.slotCount, limit, accept);
   }
 
-  /** Score threshold reaching the target false match rate (calibrated on FVC2002 impostors). */
+  /** Score threshold reaching the target per-comparison false match rate (FVC2002 impostors): for 1:1. */
   thresholdForFmr(targetFmr = 1e-4): number {
     return thresholdForFmr(targetFmr);
+  }
+
+  /**
+   * Score threshold keeping the false positive identification rate under `targetFpir` for a search
+   * covering `population` templates (default: the whole gallery).
+   */
+  thresholdForFpir(targetFpir: number, population = this.gallery.size): number {
+    return thresholdForFpir(targetFpir, population);
   }
 
   async close(): Promise<void> {
@@ -323,7 +358,7 @@ export class MatchEngine {
     }
   }
 
-  private merge(results: SliceResult[], snapshot: GallerySnapshot, topK: number): { candidates: MatchCandidate[]; searched: number } {
+  private merge(results: SliceResult[], snapshot: GallerySnapshot, topK: number): Pick<IdentifyResult, 'candidates' | 'searched'> {
     const candidates: MatchCandidate[] = [];
     let searched = 0;
     for (const result of results) {

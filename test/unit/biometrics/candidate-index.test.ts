@@ -5,7 +5,7 @@
  * replacement and gallery compaction.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CandidateIndex } from '../../../core/biometrics/candidate-index.js';
+import { CandidateIndex, triangleKeys } from '../../../core/biometrics/candidate-index.js';
 import { writeIsoRecord } from '../../../core/biometrics/iso.js';
 import { MatchEngine } from '../../../core/biometrics/match-engine.js';
 import { MccMatcher, templateRef } from '../../../core/biometrics/mcc-matcher.js';
@@ -36,6 +36,40 @@ function recall(gallery: Uint32Array[], probes: { template: Uint32Array; mates: 
   }
   return { index: found / probes.length, exhaustive: exhaustiveRankOne / probes.length };
 }
+
+describe('triangleKeys', () => {
+  it('searches with every enrolled key, plus neighbouring bins near edges (at most 16 keys per triplet)', () => {
+    const template = templateFromIso(syntheticIso(3, 1));
+    const enrolled: number[] = [];
+    triangleKeys(template, 0, false, (key, rotation) => enrolled.push(key * 16 + rotation));
+    const searched = new Set<number>();
+    let searchedCount = 0;
+    triangleKeys(template, 0, true, (key, rotation) => {
+      searched.add(key * 16 + rotation);
+      searchedCount++;
+    });
+    expect(enrolled.length).toBeGreaterThan(100);
+    for (const key of enrolled) expect(searched.has(key)).toBe(true);
+    expect(searchedCount).toBeGreaterThan(enrolled.length);
+    expect(searchedCount).toBeLessThan(enrolled.length * 16);
+  });
+});
+
+describe('CandidateIndex.candidates', () => {
+  it('returns at most `limit` accepted slots below `slotCount`, ascending, the probe itself included', () => {
+    const index = new CandidateIndex();
+    const templates = Array.from({ length: 60 }, (_, finger) => templateFromIso(syntheticIso(finger + 1, 1)));
+    templates.forEach((template, slot) => index.add(slot, template));
+    const even = index.candidates(templates[10]!, 50, 8, (slot) => slot % 2 === 0);
+    expect(even.length).toBeLessThanOrEqual(8);
+    expect(even).toContain(10);
+    expect([...even].every((slot, position) => slot % 2 === 0 && slot < 50 && (position === 0 || slot > even[position - 1]!))).toBe(true);
+    // A slot at or past slotCount (enrolled after the snapshot) is never returned.
+    expect(index.candidates(templates[55]!, 50, 8, () => true)).not.toContain(55);
+    // The per-search state is cleared: the same search gives the same answer.
+    expect(index.candidates(templates[10]!, 50, 8, (slot) => slot % 2 === 0)).toEqual(even);
+  });
+});
 
 describe('CandidateIndex recall against the exhaustive search', () => {
   it('keeps the best mate of FVC2002 probes among 10% of the gallery', () => {

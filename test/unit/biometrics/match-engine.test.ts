@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { thresholdForFpir } from '../../../core/biometrics/identification-calibration.js';
+import { writeIsoRecord } from '../../../core/biometrics/iso.js';
 import { MatchEngine } from '../../../core/biometrics/match-engine.js';
+import { populationFinger, populationImpression } from '../../../core/biometrics/synthetic/index.js';
 import { BiopayError, ErrorCode } from '../../../core/errors.js';
 import { loadFvcDatabase, loadInvalidIso } from './fvc-fixtures.js';
 
@@ -89,7 +92,7 @@ describe('MatchEngine with worker threads', () => {
       expect(north.searched).toBe(40);
       expect(north.candidates.every((candidate) => Number(candidate.id.split('_')[1]) <= 4)).toBe(true);
       const none = await hinted.identify(db1[0]!.bytes, { hint: 'nowhere' });
-      expect(none).toEqual({ candidates: [], searched: 0 });
+      expect(none).toEqual({ candidates: [], searched: 0, population: 0 });
     } finally {
       await hinted.close();
     }
@@ -175,6 +178,99 @@ describe('MatchEngine with worker threads', () => {
       expect((await churn.identify(db1[6]!.bytes, { topK: 2 })).candidates.map((candidate) => candidate.id).sort()).toEqual([`4:${db1[6]!.id}`, 'late']);
     } finally {
       await churn.close();
+    }
+  });
+});
+
+describe('MatchEngine candidate path and FPIR decisions with worker threads', () => {
+  const seed = 20_261_122;
+  const fingers = 300;
+  // The small hint (100 templates, at most twice 60) is searched whole, the rest through the index.
+  const candidates = 60;
+  const iso = (fingerId: number, impression: number) => writeIsoRecord(populationImpression(seed, populationFinger(seed, fingerId), fingerId, impression));
+  const enrolledIso = new Map<number, Uint8Array>();
+  const hintOf = (fingerId: number) => (fingerId <= 100 ? 'small-shop' : 'large-shop');
+  let engine: MatchEngine;
+  let enrolled = 0;
+  let smallShop = 0;
+
+  beforeAll(async () => {
+    // 60 candidates of about 300 templates (more than twice 60): searches go through the index.
+    engine = await MatchEngine.create({ workers: 2, candidates });
+    const entries = Array.from({ length: fingers }, (_, index) => ({ id: `f${index + 1}`, isoBytes: iso(index + 1, 1), hint: hintOf(index + 1) }));
+    const { added, refused } = await engine.addMany(entries);
+    // A few synthetic impressions have too few usable minutiae: refused, as a terminal would see.
+    expect(refused.every((entry) => entry.code === ErrorCode.InvalidTemplate)).toBe(true);
+    expect(added).toBeGreaterThan(fingers * 0.95);
+    const refusedIds = new Set(refused.map((entry) => entry.id));
+    for (const entry of entries) {
+      if (refusedIds.has(entry.id)) continue;
+      const fingerId = Number(entry.id.slice(1));
+      enrolledIso.set(fingerId, entry.isoBytes);
+      if (hintOf(fingerId) === 'small-shop') smallShop++;
+    }
+    enrolled = added;
+  });
+
+  afterAll(async () => {
+    await engine.close();
+  });
+
+  it('compares only the index candidates, in the workers, and agrees with the in-thread engine', async () => {
+    const local = await MatchEngine.create({ workers: 0, candidates });
+    try {
+      for (const [fingerId, bytes] of enrolledIso) local.add(`f${fingerId}`, bytes, { hint: hintOf(fingerId) });
+      let rankOne = 0;
+      const probed = [...enrolledIso.keys()].filter((_, index) => index % 30 === 4);
+      for (const fingerId of probed) {
+        const probe = iso(fingerId, 2);
+        const result = await engine.identify(probe, { topK: 3 });
+        expect(result.searched).toBeLessThanOrEqual(candidates);
+        expect(result.population).toBe(enrolled);
+        expect(result).toEqual(await local.identify(probe, { topK: 3 }));
+        if (result.candidates[0]?.id === `f${fingerId}`) rankOne++;
+      }
+      expect(rankOne).toBeGreaterThanOrEqual(probed.length - 3);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('matches an enrolled finger at the FPIR threshold for the gallery, and no stranger', async () => {
+    const threshold = thresholdForFpir(1e-2, enrolled);
+    expect(engine.thresholdForFpir(1e-2)).toBe(threshold);
+    for (const fingerId of [...enrolledIso.keys()].filter((_, index) => index % 100 === 2)) {
+      const result = await engine.identify(enrolledIso.get(fingerId)!, { topK: 1, targetFpir: 1e-2 });
+      expect(result.threshold).toBe(threshold);
+      expect(result.match?.id).toBe(`f${fingerId}`);
+    }
+    let falseMatches = 0;
+    for (let fingerId = 5001; fingerId <= 5020; fingerId++) {
+      const result = await engine.identify(iso(fingerId, 1), { topK: 1, targetFpir: 1e-2 });
+      expect(result.threshold).toBe(threshold);
+      if (result.match !== undefined) falseMatches++;
+    }
+    // 20 searches at FPIR 1%: 0.2 false matches expected.
+    expect(falseMatches).toBeLessThanOrEqual(1);
+  });
+
+  it('scales the threshold with the templates a hint covers', async () => {
+    const [smallFinger, largeFinger] = [[...enrolledIso.keys()].find((id) => id <= 100)!, [...enrolledIso.keys()].find((id) => id > 200)!];
+    const small = await engine.identify(enrolledIso.get(smallFinger)!, { topK: 1, hint: 'small-shop', targetFpir: 1e-3 });
+    expect(small.population).toBe(smallShop);
+    expect(small.searched).toBe(smallShop); // at most twice the candidates: searched whole
+    expect(small.threshold).toBe(thresholdForFpir(1e-3, smallShop));
+    expect(small.match?.id).toBe(`f${smallFinger}`);
+    const large = await engine.identify(enrolledIso.get(largeFinger)!, { topK: 1, hint: 'large-shop', targetFpir: 1e-3 });
+    expect(large.population).toBe(enrolled - smallShop);
+    expect(large.searched).toBeLessThanOrEqual(candidates);
+    expect(large.threshold!).toBeGreaterThanOrEqual(small.threshold!);
+    expect(large.match?.id).toBe(`f${largeFinger}`);
+  });
+
+  it('refuses a bad target FPIR', async () => {
+    for (const targetFpir of [0, 1, 1.5, Number.NaN]) {
+      await expect(engine.identify(enrolledIso.get(1)!, { targetFpir })).rejects.toMatchObject({ code: ErrorCode.BadRequest });
     }
   });
 });
