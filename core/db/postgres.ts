@@ -55,10 +55,39 @@ function statementName(sql: string): string | undefined {
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 async function runQuery<Row>(target: Queryable, sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
-  const values = normalizeParams(params);
+  const values = params?.map(toParam);
   const name = values && values.length > 0 ? statementName(sql) : undefined;
   const result = await target.query({ text: sql, values, name });
   return { rows: result.rows as Row[] };
+}
+
+/** bigint as decimal text; flat arrays of scalars as array literals, which pg would build far slower. */
+function toParam(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (!Array.isArray(value)) return value;
+  return arrayLiteral(value) ?? normalizeParams(value);
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+
+function arrayLiteral(values: unknown[]): string | undefined {
+  let literal = '{';
+  for (let i = 0; i < values.length; i += 1) {
+    const value = values[i];
+    if (i > 0) literal += ',';
+    if (typeof value === 'string') {
+      literal += NEEDS_ESCAPE.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
+    } else if (typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value))) {
+      literal += value.toString();
+    } else if (value === null || value === undefined) {
+      literal += 'NULL';
+    } else if (typeof value === 'boolean') {
+      literal += value ? 't' : 'f';
+    } else {
+      return undefined;
+    }
+  }
+  return `${literal}}`;
 }
 
 class PostgresClient implements SqlClient {

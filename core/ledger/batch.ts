@@ -4,13 +4,13 @@
  * apply every new request in memory, write everything back with the new records. A request that
  * fails changes nothing, records nothing (a retry is evaluated afresh) and fails alone.
  */
-import { AccountKind } from '../../proto/gen/biopay/v1/ledger.js';
+import { AccountKind, CaptureRequest, HoldState, PaymentState } from '../../proto/gen/biopay/v1/ledger.js';
 import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import { sqlState, type SqlClient } from '../db/index.js';
-import { claimId, loadStoredResults, recordResults, replay, type Claim, type StoredResult } from './idempotency.js';
+import { claimId, loadStoredResults, recordResults, replay, requestHash, type Claim, type StoredResult } from './idempotency.js';
 import { applyAuthorize, applyCapture, applyDeposit, applyExpire, applyRefund, applyVoid, type OperationContext } from './operations.js';
 import { claimOf, depositTransferKey, responseCodec, validateOp, type LedgerOp, type OpResult, type Outcome } from './requests.js';
-import { fundingAccountId } from './rows.js';
+import { fundingAccountId, paymentStateMessage } from './rows.js';
 import { ensureFundingAccounts } from './store.js';
 import { inTransaction } from './retry.js';
 import { WorkingSet } from './working-set.js';
@@ -46,60 +46,103 @@ async function runOneByOne(db: SqlClient, ops: LedgerOp[], context: BatchContext
 
 export async function executeBatch(tx: SqlClient, ops: LedgerOp[], context: BatchContext): Promise<Outcome[]> {
   const outcomes: (Outcome | undefined)[] = new Array(ops.length);
-  const { primaries, followers } = prepare(ops, outcomes);
+  const items = prepare(ops, outcomes);
   const ws = new WorkingSet(tx, context.nowUnixMs());
-  await loadFor(ws, primaries);
+  await loadFor(ws, items);
   // Read after locking: whoever recorded one of these keys held the same locks until it committed.
-  const stored = await loadStoredResults(tx, primaries.flatMap((item) => (item.claim ? [item.claim] : [])));
+  const stored = await loadStoredResults(tx, items.flatMap((item) => (item.claim && !isPaymentBacked(item.op) ? [item.claim] : [])));
+  for (const item of items) storedInPayment(ws, item, stored);
   const recorded: { claim: Claim; response: Uint8Array }[] = [];
-  for (const item of primaries) {
-    const previous = item.claim && stored.get(claimId(item.claim.scope, item.claim.key));
+  // First successes of this batch by key: a later request with that key answers like a retry, one
+  // after a failure is applied afresh, exactly as if the requests had come one at a time.
+  const firsts = new Map<string, { claim: Claim; value: OpResult }>();
+  for (const item of items) {
+    const id = item.claim && claimId(item.claim.scope, item.claim.key);
+    const previous = id !== undefined ? stored.get(id) : undefined;
+    const first = id !== undefined ? firsts.get(id) : undefined;
     if (previous) {
       outcomes[item.index] = settle(() => replay(responseCodec(item.op.kind), item.claim!, previous));
-      continue;
+    } else if (first) {
+      outcomes[item.index] = first.claim.requestHash === item.claim!.requestHash ? { ok: true, value: first.value } : { ok: false, error: conflict(item.claim!) };
+    } else {
+      const outcome = await applyOne(ws, item.op, context);
+      outcomes[item.index] = outcome;
+      if (id !== undefined && outcome.ok) {
+        record(ws, item, outcome.value, recorded);
+        firsts.set(id, { claim: item.claim!, value: outcome.value });
+      }
     }
-    const outcome = await applyOne(ws, item.op, context);
-    outcomes[item.index] = outcome;
-    if (item.claim && outcome.ok) recorded.push({ claim: item.claim, response: responseCodec(item.op.kind).encode(outcome.value).finish() });
   }
-  await ws.flush();
   // A key recorded meanwhile by a transaction holding other locks (same key, different body) fails
   // this insert with a unique violation: the batch is retried and then answers from the record.
   await recordResults(tx, recorded, ws.nowUnixMs);
-  resolveFollowers(followers, primaries, stored, outcomes);
+  await ws.flush();
   return outcomes as Outcome[];
 }
 
-/** Static checks, and one primary per idempotency key: later duplicates in the batch follow it. */
-function prepare(ops: LedgerOp[], outcomes: (Outcome | undefined)[]): { primaries: Prepared[]; followers: Prepared[] } {
-  const primaries: Prepared[] = [];
-  const followers: Prepared[] = [];
-  const seen = new Set<string>();
+/** Authorize and capture keep their idempotency record in the payment row (see schema.ts). */
+function isPaymentBacked(op: LedgerOp): op is Extract<LedgerOp, { kind: 'authorize' | 'capture' }> {
+  return op.kind === 'authorize' || op.kind === 'capture';
+}
+
+/** The first result of an authorize or capture, read from its locked payment row. */
+function storedInPayment(ws: WorkingSet, item: Prepared, stored: Map<string, StoredResult>): void {
+  const { op, claim } = item;
+  if (!claim || !isPaymentBacked(op)) return;
+  const payment = ws.payment(op.request.paymentId);
+  if (op.kind === 'authorize' && payment?.authorizeRecord) {
+    stored.set(claimId(claim.scope, claim.key), payment.authorizeRecord);
+  } else if (op.kind === 'capture' && payment?.captureRequestMinor !== undefined) {
+    // The answer of a capture is the row as it was captured: nothing refunded yet.
+    const answer = paymentStateMessage({ ...payment, state: HoldState.HOLD_STATE_CAPTURED, refundedMinor: 0n });
+    stored.set(claimId(claim.scope, claim.key), {
+      requestHash: requestHash(CaptureRequest, { paymentId: payment.paymentId, amountMinor: payment.captureRequestMinor }),
+      response: PaymentState.encode(answer).finish(),
+    });
+  }
+}
+
+/** A first result: into the payment row for authorize (capture's needs nothing more), else a record. */
+function record(ws: WorkingSet, item: Prepared, value: OpResult, recorded: { claim: Claim; response: Uint8Array }[]): void {
+  const claim = item.claim!;
+  if (item.op.kind === 'authorize') {
+    const payment = ws.payment(item.op.request.paymentId)!;
+    payment.authorizeRecord = { requestHash: claim.requestHash, response: responseCodec('authorize').encode(value).finish() };
+  } else if (item.op.kind !== 'capture') {
+    recorded.push({ claim, response: responseCodec(item.op.kind).encode(value).finish() });
+  }
+}
+
+/** Static checks: a request no database state could make valid fails here, alone. */
+function prepare(ops: LedgerOp[], outcomes: (Outcome | undefined)[]): Prepared[] {
+  const items: Prepared[] = [];
   ops.forEach((op, index) => {
     try {
       validateOp(op);
-      const claim = claimOf(op);
-      const id = claim && claimId(claim.scope, claim.key);
-      if (id !== undefined && seen.has(id)) {
-        followers.push({ index, op, claim });
-        return;
-      }
-      if (id !== undefined) seen.add(id);
-      primaries.push({ index, op, claim });
+      items.push({ index, op, claim: claimOf(op) });
     } catch (error) {
       outcomes[index] = { ok: false, error: asBiopayError(error) };
     }
   });
-  return { primaries, followers };
+  return items;
 }
 
-/** Payments first, then accounts, each sorted: the lock order every ledger transaction follows. */
+/**
+ * Payments first, then accounts, each sorted: the lock order every ledger transaction follows. A
+ * capture's merchant is only credited, so it is locked at write time (see WorkingSet.flush).
+ */
 async function loadFor(ws: WorkingSet, active: Prepared[]): Promise<void> {
   const paymentIds: string[] = [];
-  for (const { op } of active) if (op.kind !== 'authorize' && op.kind !== 'deposit') paymentIds.push(op.request.paymentId);
-  await ws.loadPayments(paymentIds);
+  // An authorize's own row, if it exists, is its first result.
+  const authorizeIds = new Set<string>();
+  for (const { op } of active) {
+    if (op.kind === 'authorize') authorizeIds.add(op.request.paymentId);
+    if (op.kind !== 'deposit') paymentIds.push(op.request.paymentId);
+  }
+  await ws.loadPayments(paymentIds, authorizeIds);
   const lockIds = new Set<string>();
   const readIds = new Set<string>();
+  const creditOnlyIds = new Set<string>();
   const credentialIds = new Set<string>();
   const depositIds: string[] = [];
   for (const { op } of active) {
@@ -112,12 +155,13 @@ async function loadFor(ws: WorkingSet, active: Prepared[]): Promise<void> {
     } else {
       const payment = ws.payment(op.request.paymentId);
       if (payment) lockIds.add(payment.accountId);
-      if (payment && op.kind !== 'void') lockIds.add(payment.merchantAccountId);
+      if (payment && op.kind === 'refund') lockIds.add(payment.merchantAccountId);
+      if (payment && op.kind === 'capture') creditOnlyIds.add(payment.merchantAccountId);
     }
   }
   for (const id of await fundingAccountsFor(ws, depositIds)) lockIds.add(id);
   for (const id of depositIds) lockIds.add(id);
-  await ws.loadAccounts(lockIds, readIds);
+  await ws.loadAccounts(lockIds, readIds, creditOnlyIds);
   await ws.loadCredentials(credentialIds);
 }
 
@@ -152,27 +196,6 @@ function dispatch(ws: WorkingSet, op: LedgerOp, context: OperationContext): Prom
     case 'void': return applyVoid(ws, op.request);
     case 'refund': return applyRefund(ws, op.request);
     case 'deposit': return applyDeposit(ws, op.request, depositTransferKey(op.request));
-  }
-}
-
-function resolveFollowers(
-  followers: Prepared[],
-  primaries: Prepared[],
-  stored: Map<string, StoredResult>,
-  outcomes: (Outcome | undefined)[],
-): void {
-  const primaryById = new Map(primaries.map((item) => [claimId(item.claim?.scope ?? '', item.claim?.key ?? ''), item]));
-  for (const follower of followers) {
-    const id = claimId(follower.claim!.scope, follower.claim!.key);
-    const primary = primaryById.get(id)!;
-    const previous = stored.get(id);
-    if (previous) {
-      outcomes[follower.index] = settle(() => replay(responseCodec(follower.op.kind), follower.claim!, previous));
-    } else {
-      outcomes[follower.index] = primary.claim!.requestHash === follower.claim!.requestHash
-        ? outcomes[primary.index]
-        : { ok: false, error: conflict(follower.claim!) };
-    }
   }
 }
 

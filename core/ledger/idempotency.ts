@@ -4,9 +4,10 @@
  * (see batch.ts). Requests with no row to lock (opening an account) claim their key first instead:
  * an insert that waits on a concurrent claimer, so the second reads the first's result.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BiopayError, ErrorCode } from '../errors.js';
 import type { SqlClient } from '../db/index.js';
+import { toHex } from './store.js';
 
 export interface Codec<T> {
   encode(message: T): { finish(): Uint8Array };
@@ -31,7 +32,7 @@ export interface StoredResult {
  */
 export function requestHash<T>(codec: Codec<T>, request: T): string {
   const canonical = codec.fromPartial(request as never);
-  return createHash('sha256').update(codec.encode(canonical).finish()).digest('hex');
+  return hash('sha256', codec.encode(canonical).finish(), 'hex');
 }
 
 export function claimId(scope: string, key: string): string {
@@ -90,10 +91,6 @@ export async function recordResults(tx: SqlClient, recorded: { claim: Claim; res
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(scope, key, request_hash, response)`,
     [sorted.map((r) => r.claim.scope), sorted.map((r) => r.claim.key), sorted.map((r) => r.claim.requestHash), sorted.map((r) => toHex(r.response)), nowUnixMs],
   );
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 /** The first result for a replay with the same body; IDEMPOTENCY_CONFLICT for a different body. */

@@ -26,6 +26,10 @@ export interface OperationContext {
 }
 
 export async function applyAuthorize(ws: WorkingSet, request: AuthorizeRequest, context: OperationContext): Promise<AuthorizeResponse> {
+  if (ws.payment(request.paymentId)) {
+    // Only a row written without its authorize record (by an older version) gets here.
+    throw new BiopayError(ErrorCode.InvalidState, `payment ${request.paymentId} already exists`);
+  }
   const payer = requireAccount(ws.lockedAccount(request.accountId), request.accountId);
   const merchant = requireAccount(ws.account(request.merchantAccountId), request.merchantAccountId);
   if (merchant.kind === AccountKind.ACCOUNT_KIND_FUNDING || merchant.accountId === payer.accountId) {
@@ -118,7 +122,7 @@ export function applyCapture(ws: WorkingSet, request: CaptureRequest): PaymentSt
     transferId: `capture:${payment.paymentId}`,
     releaseHeldMinor: payment.authorizedMinor,
   });
-  ws.changePayment(payment, { state: HoldState.HOLD_STATE_CAPTURED, capturedMinor: amountMinor });
+  ws.changePayment(payment, { state: HoldState.HOLD_STATE_CAPTURED, capturedMinor: amountMinor, captureRequestMinor: request.amountMinor });
   return paymentStateMessage(payment);
 }
 

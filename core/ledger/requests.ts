@@ -69,7 +69,7 @@ export function claimOf(op: LedgerOp): Claim | undefined {
         }),
       };
     case 'capture':
-      return { scope: 'capture', key: op.request.paymentId, requestHash: requestHash(CaptureRequest, op.request) };
+      return lazyClaim('capture', op.request.paymentId, () => requestHash(CaptureRequest, op.request));
     case 'void':
       // The reason is a note, not part of the body: two voids of one payment are the same void.
       return { scope: 'void', key: op.request.paymentId, requestHash: requestHash(VoidRequest, { ...op.request, reason: '' }) };
@@ -79,6 +79,12 @@ export function claimOf(op: LedgerOp): Claim | undefined {
       if (op.request.idempotencyKey === '') return undefined;
       return { scope: 'deposit', key: op.request.idempotencyKey, requestHash: requestHash(DepositRequest, op.request) };
   }
+}
+
+/** Hashed on first use: a capture's record is its payment row, so only a replay needs the hash. */
+function lazyClaim(scope: string, key: string, hashOf: () => string): Claim {
+  let hash: string | undefined;
+  return { scope, key, get requestHash() { return (hash ??= hashOf()); } };
 }
 
 /** The key that names a deposit's transfer: its idempotency key, or a fresh id. */

@@ -32,6 +32,10 @@ export interface PaymentRow {
   atUnixMs: number;
   createdUnixMs: number;
   expiresUnixMs: number;
+  /** The authorize's body hash and first answer; read only by batches, which replay from it. */
+  authorizeRecord?: { requestHash: string; response: Uint8Array };
+  /** The amount the capture asked for (0: all); set once captured. */
+  captureRequestMinor?: bigint;
 }
 
 export interface CredentialRow {
@@ -107,7 +111,13 @@ export interface PaymentRecord {
   at_unix_ms: bigint;
   created_unix_ms: bigint;
   expires_unix_ms: bigint;
+  request_hash?: string | null;
+  authorize_response?: Uint8Array | null;
+  capture_request_minor?: bigint | null;
 }
+
+/** PAYMENT_COLUMNS and the idempotency columns a batch replays from. */
+export const PAYMENT_REPLAY_COLUMNS = `${PAYMENT_COLUMNS}, request_hash, authorize_response, capture_request_minor`;
 
 export function paymentFromRecord(record: PaymentRecord): PaymentRow {
   return {
@@ -123,6 +133,10 @@ export function paymentFromRecord(record: PaymentRecord): PaymentRow {
     atUnixMs: Number(record.at_unix_ms),
     createdUnixMs: Number(record.created_unix_ms),
     expiresUnixMs: Number(record.expires_unix_ms),
+    ...(record.request_hash && record.authorize_response
+      ? { authorizeRecord: { requestHash: record.request_hash, response: record.authorize_response } }
+      : {}),
+    ...(record.capture_request_minor != null ? { captureRequestMinor: BigInt(record.capture_request_minor) } : {}),
   };
 }
 

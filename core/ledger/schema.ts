@@ -65,8 +65,21 @@ const STATEMENTS: readonly string[] = [
     at_unix_ms bigint NOT NULL,
     created_unix_ms bigint NOT NULL,
     expires_unix_ms bigint NOT NULL,
+    request_hash text,
+    authorize_response bytea,
+    capture_request_minor bigint,
     CONSTRAINT ledger_payments_amounts CHECK (0 <= refunded_minor AND refunded_minor <= captured_minor AND captured_minor <= authorized_minor)
   )`,
+  // The payment row is the idempotency record of its authorize (body hash, first answer) and of its
+  // capture (the amount asked; the answer follows from the row): no ledger_idempotency row for either.
+  // Only when missing: even a no-op ALTER TABLE waits for an exclusive lock behind live payments.
+  `DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'ledger_payments' AND column_name = 'capture_request_minor') THEN
+      ALTER TABLE ledger_payments ADD COLUMN IF NOT EXISTS request_hash text,
+        ADD COLUMN IF NOT EXISTS authorize_response bytea, ADD COLUMN IF NOT EXISTS capture_request_minor bigint;
+    END IF;
+  END $$`,
   `CREATE INDEX IF NOT EXISTS ledger_payments_usage ON ledger_payments (credential_id, at_unix_ms)`,
   `CREATE INDEX IF NOT EXISTS ledger_payments_open ON ledger_payments (expires_unix_ms) WHERE state = 1`,
   `CREATE TABLE IF NOT EXISTS ledger_refunds (

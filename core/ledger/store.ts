@@ -1,13 +1,16 @@
 /**
  * Set-based reads and writes of the ledger tables. Every function handles many rows in one
  * statement (unnest of arrays), so a batch of payments costs a fixed number of round trips.
- * Lock order, everywhere: idempotency keys, then payments, then accounts, each sorted by id.
+ * Lock order, everywhere: idempotency keys, then payments, then accounts, each sorted by id; accounts
+ * a batch only credits (merchants of captures) are locked last, when the batch writes. Two batches
+ * that still end in a deadlock (one debits a merchant the other credits) are retried.
  */
 import { AccountKind } from '../../proto/gen/biopay/v1/ledger.js';
 import type { SqlClient } from '../db/index.js';
 import {
   ACCOUNT_COLUMNS,
   PAYMENT_COLUMNS,
+  PAYMENT_REPLAY_COLUMNS,
   accountFromRecord,
   credentialFromRecord,
   fundingAccountId,
@@ -31,12 +34,19 @@ export async function loadAccounts(tx: SqlClient, ids: Iterable<string>, lock: b
   return rows.map(accountFromRecord);
 }
 
-export async function loadPayments(tx: SqlClient, ids: Iterable<string>): Promise<PaymentRow[]> {
+/**
+ * Locked, sorted. The authorize record (hash, first answer) is read only for `replayIds`, the
+ * payments an authorize in the batch names: a capture has no use for it.
+ */
+export async function loadPayments(tx: SqlClient, ids: Iterable<string>, replayIds: ReadonlySet<string>): Promise<PaymentRow[]> {
   const sorted = [...new Set(ids)].sort();
   if (sorted.length === 0) return [];
   const { rows } = await tx.query<PaymentRecord>(
-    `SELECT ${PAYMENT_COLUMNS} FROM ledger_payments WHERE payment_id = ANY($1::text[]) ORDER BY payment_id FOR UPDATE`,
-    [sorted],
+    `SELECT ${PAYMENT_COLUMNS}, CASE WHEN u.replay THEN p.request_hash END AS request_hash,
+            CASE WHEN u.replay THEN p.authorize_response END AS authorize_response, p.capture_request_minor
+     FROM unnest($1::text[], $2::bool[]) AS u(payment_id, replay) JOIN ledger_payments p USING (payment_id)
+     ORDER BY payment_id FOR UPDATE OF p`,
+    [sorted, sorted.map((id) => replayIds.has(id))],
   );
   return rows.map(paymentFromRecord);
 }
@@ -96,24 +106,20 @@ export async function insertAccount(tx: SqlClient, row: AccountRow, nowUnixMs: n
   );
 }
 
-export async function updateAccounts(tx: SqlClient, rows: AccountRow[]): Promise<void> {
-  if (rows.length === 0) return;
+/** New balances of locked accounts and their entries, in one statement (one round trip under the locks). */
+export async function writeBalances(tx: SqlClient, accounts: AccountRow[], entries: EntryRow[]): Promise<void> {
+  if (accounts.length === 0 && entries.length === 0) return;
   await tx.query(
-    `UPDATE ledger_accounts a SET balance_minor = u.balance, held_minor = u.held, last_sequence = u.seq
-     FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(account_id, balance, held, seq)
-     WHERE a.account_id = u.account_id`,
-    [rows.map((r) => r.accountId), rows.map((r) => r.balanceMinor), rows.map((r) => r.heldMinor), rows.map((r) => r.lastSequence)],
-  );
-}
-
-export async function insertEntries(tx: SqlClient, rows: EntryRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO ledger_entries (account_id, sequence, transfer_id, at_unix_ms, kind, reference, amount_minor, balance_after_minor)
-     SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::int8[], $8::int8[])`,
+    `WITH updated AS (
+       UPDATE ledger_accounts a SET balance_minor = u.balance, held_minor = u.held, last_sequence = u.seq
+       FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(account_id, balance, held, seq)
+       WHERE a.account_id = u.account_id RETURNING 1)
+     INSERT INTO ledger_entries (account_id, sequence, transfer_id, at_unix_ms, kind, reference, amount_minor, balance_after_minor)
+     SELECT * FROM unnest($5::text[], $6::int8[], $7::text[], $8::int8[], $9::text[], $10::text[], $11::int8[], $12::int8[])`,
     [
-      rows.map((r) => r.accountId), rows.map((r) => r.sequence), rows.map((r) => r.transferId), rows.map((r) => r.atUnixMs),
-      rows.map((r) => r.kind), rows.map((r) => r.reference), rows.map((r) => r.amountMinor), rows.map((r) => r.balanceAfterMinor),
+      accounts.map((r) => r.accountId), accounts.map((r) => r.balanceMinor), accounts.map((r) => r.heldMinor), accounts.map((r) => r.lastSequence),
+      entries.map((r) => r.accountId), entries.map((r) => r.sequence), entries.map((r) => r.transferId), entries.map((r) => r.atUnixMs),
+      entries.map((r) => r.kind), entries.map((r) => r.reference), entries.map((r) => r.amountMinor), entries.map((r) => r.balanceAfterMinor),
     ],
   );
 }
@@ -121,14 +127,20 @@ export async function insertEntries(tx: SqlClient, rows: EntryRow[]): Promise<vo
 export async function insertPayments(tx: SqlClient, rows: PaymentRow[]): Promise<void> {
   if (rows.length === 0) return;
   await tx.query(
-    `INSERT INTO ledger_payments (${PAYMENT_COLUMNS})
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int8[], $8::int8[],
-                          $9::int8[], $10::int8[], $11::int8[], $12::int8[])`,
+    `INSERT INTO ledger_payments (${PAYMENT_REPLAY_COLUMNS})
+     SELECT u.payment_id, u.account_id, u.credential_id, u.merchant_account_id, u.currency, u.state, u.authorized, u.captured,
+            u.refunded, u.at, u.created, u.expires, u.request_hash, decode(u.response, 'hex'), u.capture_request
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int8[], $8::int8[],
+                 $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::text[], $14::text[], $15::int8[])
+       AS u(payment_id, account_id, credential_id, merchant_account_id, currency, state, authorized, captured,
+            refunded, at, created, expires, request_hash, response, capture_request)`,
     [
       rows.map((r) => r.paymentId), rows.map((r) => r.accountId), rows.map((r) => r.credentialId),
       rows.map((r) => r.merchantAccountId), rows.map((r) => r.currency), rows.map((r) => r.state),
       rows.map((r) => r.authorizedMinor), rows.map((r) => r.capturedMinor), rows.map((r) => r.refundedMinor),
       rows.map((r) => r.atUnixMs), rows.map((r) => r.createdUnixMs), rows.map((r) => r.expiresUnixMs),
+      rows.map((r) => r.authorizeRecord?.requestHash ?? null), rows.map((r) => (r.authorizeRecord ? toHex(r.authorizeRecord.response) : null)),
+      rows.map((r) => r.captureRequestMinor ?? null),
     ],
   );
 }
@@ -136,10 +148,14 @@ export async function insertPayments(tx: SqlClient, rows: PaymentRow[]): Promise
 export async function updatePayments(tx: SqlClient, rows: PaymentRow[]): Promise<void> {
   if (rows.length === 0) return;
   await tx.query(
-    `UPDATE ledger_payments p SET state = u.state, captured_minor = u.captured, refunded_minor = u.refunded
-     FROM unnest($1::text[], $2::int2[], $3::int8[], $4::int8[]) AS u(payment_id, state, captured, refunded)
+    `UPDATE ledger_payments p SET state = u.state, captured_minor = u.captured, refunded_minor = u.refunded,
+       capture_request_minor = coalesce(u.capture_request, p.capture_request_minor)
+     FROM unnest($1::text[], $2::int2[], $3::int8[], $4::int8[], $5::int8[]) AS u(payment_id, state, captured, refunded, capture_request)
      WHERE p.payment_id = u.payment_id`,
-    [rows.map((r) => r.paymentId), rows.map((r) => r.state), rows.map((r) => r.capturedMinor), rows.map((r) => r.refundedMinor)],
+    [
+      rows.map((r) => r.paymentId), rows.map((r) => r.state), rows.map((r) => r.capturedMinor), rows.map((r) => r.refundedMinor),
+      rows.map((r) => r.captureRequestMinor ?? null),
+    ],
   );
 }
 
@@ -153,4 +169,8 @@ export async function insertRefunds(
      SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])`,
     [rows.map((r) => r.refundId), rows.map((r) => r.paymentId), rows.map((r) => r.amountMinor), rows.map((r) => r.atUnixMs)],
   );
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

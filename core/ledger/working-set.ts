@@ -28,11 +28,14 @@ interface UsageDelta {
   count: number;
 }
 
-type PaymentChange = Partial<Pick<PaymentRow, 'state' | 'capturedMinor' | 'refundedMinor'>>;
+type PaymentChange = Partial<Pick<PaymentRow, 'state' | 'capturedMinor' | 'refundedMinor' | 'captureRequestMinor'>>;
 
 export class WorkingSet {
   readonly #locked = new Map<string, AccountRow>();
   readonly #readOnly = new Map<string, AccountRow>();
+  /** Accounts this batch only credits: read unlocked, locked at flush (hot merchants stay free). */
+  readonly #creditOnly = new Set<string>();
+  readonly #pendingCredits: { accountId: string; amountMinor: bigint; transfer: Transfer }[] = [];
   readonly #payments = new Map<string, PaymentRow>();
   readonly #credentials = new Map<string, CredentialRow>();
   readonly #dirtyAccounts = new Set<string>();
@@ -47,8 +50,8 @@ export class WorkingSet {
 
   // ---- loading (callers respect the lock order: payments, then accounts)
 
-  async loadPayments(ids: Iterable<string>): Promise<void> {
-    for (const row of await store.loadPayments(this.tx, ids)) this.#payments.set(row.paymentId, row);
+  async loadPayments(ids: Iterable<string>, replayIds: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const row of await store.loadPayments(this.tx, ids, replayIds)) this.#payments.set(row.paymentId, row);
   }
 
   async loadDuePayments(limit: number): Promise<PaymentRow[]> {
@@ -57,9 +60,14 @@ export class WorkingSet {
     return rows;
   }
 
-  async loadAccounts(lockIds: Iterable<string>, readIds: Iterable<string> = []): Promise<void> {
+  /**
+   * `creditOnlyIds` are accounts the batch only pays into: money in cannot overdraw, so their lock
+   * waits until flush() and is held for the writes alone, not for the whole batch.
+   */
+  async loadAccounts(lockIds: Iterable<string>, readIds: Iterable<string> = [], creditOnlyIds: Iterable<string> = []): Promise<void> {
     for (const row of await store.loadAccounts(this.tx, lockIds, true)) this.#locked.set(row.accountId, row);
-    const unlocked = [...readIds].filter((id) => !this.#locked.has(id));
+    for (const id of creditOnlyIds) if (!this.#locked.has(id)) this.#creditOnly.add(id);
+    const unlocked = [...new Set([...readIds, ...this.#creditOnly])].filter((id) => !this.#locked.has(id));
     for (const row of await store.loadAccounts(this.tx, unlocked, false)) this.#readOnly.set(row.accountId, row);
   }
 
@@ -137,12 +145,14 @@ export class WorkingSet {
   /** Moves money between two accounts of one currency, writing the two entries of the transfer. */
   transfer(transfer: Transfer): void {
     const from = this.#requireLocked(transfer.fromId);
-    const to = this.#requireLocked(transfer.toId);
+    const creditLater = this.#creditOnly.has(transfer.toId);
+    const to = creditLater ? this.#requireRead(transfer.toId) : this.#requireLocked(transfer.toId);
     const released = transfer.releaseHeldMinor ?? 0n;
     validateTransfer(from, to, transfer.amountMinor, released);
     from.heldMinor -= released;
     this.#post(from, -transfer.amountMinor, transfer);
-    this.#post(to, transfer.amountMinor, transfer);
+    if (creditLater) this.#pendingCredits.push({ accountId: to.accountId, amountMinor: transfer.amountMinor, transfer });
+    else this.#post(to, transfer.amountMinor, transfer);
   }
 
   addPayment(row: PaymentRow): void {
@@ -169,8 +179,25 @@ export class WorkingSet {
     await store.insertPayments(this.tx, pick(this.#newPayments));
     await store.updatePayments(this.tx, pick(this.#changedPayments));
     await store.insertRefunds(this.tx, this.#refunds);
-    await store.updateAccounts(this.tx, [...this.#dirtyAccounts].sort().map((id) => this.#locked.get(id)!));
-    await store.insertEntries(this.tx, this.#entries);
+    // Last, so the credit-only (merchant) rows stay locked for two statements and the commit only.
+    await this.#applyPendingCredits();
+    await store.writeBalances(this.tx, [...this.#dirtyAccounts].sort().map((id) => this.#locked.get(id)!), this.#entries);
+  }
+
+  /** Locks the credit-only accounts (sorted, like every lock) and posts their credits in batch order. */
+  async #applyPendingCredits(): Promise<void> {
+    if (this.#pendingCredits.length === 0) return;
+    const ids = new Set(this.#pendingCredits.map((credit) => credit.accountId));
+    for (const row of await store.loadAccounts(this.tx, ids, true)) this.#locked.set(row.accountId, row);
+    for (const credit of this.#pendingCredits) {
+      const account = this.#requireLocked(credit.accountId);
+      // Checked again on the locked row: the unlocked read may be stale.
+      if (account.balanceMinor + credit.amountMinor > INT64_MAX) {
+        throw new BiopayError(ErrorCode.AmountOutOfRange, `balance of ${account.accountId} would exceed the int64 range`);
+      }
+      this.#post(account, credit.amountMinor, credit.transfer);
+    }
+    this.#pendingCredits.length = 0;
   }
 
   #post(account: AccountRow, amountMinor: bigint, transfer: Transfer): void {
@@ -195,6 +222,12 @@ export class WorkingSet {
     if (!deltas) this.#usageDeltas.set(row.credentialId, (deltas = []));
     const factor = BigInt(sign);
     deltas.push({ atUnixMs: row.atUnixMs, amountMinor: contribution.amountMinor * factor, count: contribution.count * sign });
+  }
+
+  #requireRead(accountId: string): AccountRow {
+    const account = this.#readOnly.get(accountId);
+    if (!account) throw new BiopayError(ErrorCode.Internal, `account ${accountId} was not read by this transaction`);
+    return account;
   }
 
   #requireLocked(accountId: string): AccountRow {

@@ -31,6 +31,19 @@ describe.each(targets)('SqlClient on $name', (target) => {
     }
   });
 
+  it('passes arrays of awkward strings, nulls, booleans and bigints through unnest intact', async () => {
+    const texts = ['', 'NULL', 'with "quotes"', 'back\\slash', '\\"', 'comma,{braces}', ' spaced ', 'ünïcode ✓', null];
+    const numbers = texts.map((_t, i) => (i % 4 === 0 ? null : BigInt(i) * (INT64_MAX / 10n)));
+    const flags = texts.map((_t, i) => i % 2 === 0);
+    const { rows } = await opened.db.query<{ t: string | null; n: bigint | null; b: boolean }>(
+      'SELECT u.t, u.n, u.b FROM unnest($1::text[], $2::int8[], $3::bool[]) WITH ORDINALITY AS u(t, n, b, i) ORDER BY u.i',
+      [texts, numbers, flags],
+    );
+    expect(rows.map((r) => r.t)).toEqual(texts);
+    expect(rows.map((r) => r.n)).toEqual(numbers);
+    expect(rows.map((r) => r.b)).toEqual(flags);
+  });
+
   it('rolls back a failed transaction, and a failed nested one alone', async () => {
     const { db } = opened;
     await db.query('CREATE TABLE t (id int PRIMARY KEY)');

@@ -1,5 +1,6 @@
 /** Shared set-up for the ledger tests: a ledger on a fresh schema, a settable clock, and shortcuts. */
 import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach } from 'vitest';
 import { AccountKind, SpendingPolicy, type AuthorizeRequest, type PaymentContext } from '../../../proto/gen/biopay/v1/ledger.js';
 import { Ledger, type LedgerOptions } from '../../../core/ledger/index.js';
 import type { DatabaseTarget, OpenedDatabase } from '../../helpers/database.js';
@@ -82,4 +83,23 @@ export async function expectNoProblems(ledger: Ledger): Promise<Map<string, bigi
   const report = await ledger.checkInvariants();
   if (report.problems.length > 0) throw new Error(`ledger invariants broken:\n${report.problems.join('\n')}`);
   return report.sumByCurrency;
+}
+
+/** Every rule must hold with and without group commit. */
+export const LEDGER_MODES: [string, LedgerOptions][] = [
+  ['one transaction per request', {}],
+  ['group commit', { groupCommit: { batchSizeMax: 64, lingerMs: 1 } }],
+];
+
+/** A fresh fixture per test, checked for broken invariants and closed after it; call the getter inside tests. */
+export function useLedgerFixture(target: DatabaseTarget, options: LedgerOptions): () => LedgerFixture {
+  let fixture: LedgerFixture | undefined;
+  beforeEach(async () => {
+    fixture = await openLedgerFixture(target, options);
+  });
+  afterEach(async () => {
+    await expectNoProblems(fixture!.ledger);
+    await fixture!.close();
+  });
+  return () => fixture!;
 }

@@ -2,18 +2,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccountKind, HoldState } from '../../../proto/gen/biopay/v1/ledger.js';
 import { ErrorCode } from '../../../core/errors.js';
 import { INT64_MAX } from '../../../core/money.js';
-import { fundingAccountId, type LedgerOptions } from '../../../core/ledger/index.js';
+import { fundingAccountId } from '../../../core/ledger/index.js';
 import { databaseTargets } from '../../helpers/database.js';
-import { expectNoProblems, openLedgerFixture, type LedgerFixture } from './fixture.js';
+import { expectNoProblems, LEDGER_MODES, openLedgerFixture, type LedgerFixture } from './fixture.js';
 
 const targets = await databaseTargets();
-const modes: [string, LedgerOptions][] = [
-  ['one transaction per request', {}],
-  ['group commit', { groupCommit: { batchSizeMax: 64, lingerMs: 1 } }],
-];
 
 describe.each(targets)('ledger rules on $name', (target) => {
-  describe.each(modes)('%s', (_mode, options) => {
+  describe.each(LEDGER_MODES)('%s', (_mode, options) => {
     let f: LedgerFixture;
     beforeEach(async () => {
       f = await openLedgerFixture(target, { holdTimeoutMs: 60_000, ...options });
