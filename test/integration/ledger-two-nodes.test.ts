@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { AccountKind, Period, type AuthorizeRequest } from '../../proto/gen/biopay/v1/ledger.js';
+import { AccountKind, HoldState, Period, type AuthorizeRequest } from '../../proto/gen/biopay/v1/ledger.js';
 import { ActorSystem } from '../../core/actors/index.js';
 import { ActorKind, LedgerProtocol } from '../../core/protocols.js';
 import { databaseTargets, freshSchemaName, postgresUrl } from '../helpers/database.js';
@@ -82,5 +82,26 @@ describe.runIf(postgres)('two account node processes on one PostgreSQL schema', 
     for (const refused of results.filter((result) => !result.approved)) {
       expect(refused.refusals.map((refusal) => refusal.code)).toContain('COUNT_DAY');
     }
+  });
+  it('voids a hold whose terminal never comes back once it expires, by the nodes\' sweeper', async () => {
+    const { ledger, merchant, payer } = await setUp('race-expiry', 1_000n);
+    const held = await ledger.ask(payer.accountId, 'authorize', {
+      ...authorize('race-expiry-p1', payer.accountId, 'race-expiry-owner', merchant.accountId, 400n), holdTimeoutMs: 1_000,
+    });
+    expect(held.approved).toBe(true);
+    expect((await ledger.ask(payer.accountId, 'getAccount', { accountId: payer.accountId })).availableMinor).toBe(600n);
+    // Nobody captures or voids: the terminal is gone. The sweepers (every second) void it after expiry.
+    const deadlineMs = Date.now() + 20_000;
+    let state = await ledger.ask(payer.accountId, 'getPayment', { paymentId: 'race-expiry-p1' });
+    while (state.state === HoldState.HOLD_STATE_AUTHORIZED && Date.now() < deadlineMs) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      state = await ledger.ask(payer.accountId, 'getPayment', { paymentId: 'race-expiry-p1' });
+    }
+    expect([HoldState.HOLD_STATE_EXPIRED, HoldState.HOLD_STATE_VOIDED]).toContain(state.state);
+    const after = await ledger.ask(payer.accountId, 'getAccount', { accountId: payer.accountId });
+    expect(after).toMatchObject({ balanceMinor: 1_000n, availableMinor: 1_000n });
+    // A capture arriving after the expiry is refused and moves nothing.
+    await expect(ledger.ask(payer.accountId, 'capture', { paymentId: 'race-expiry-p1', amountMinor: 0n })).rejects.toBeDefined();
+    expect((await ledger.ask(merchant.accountId, 'getAccount', { accountId: merchant.accountId })).balanceMinor).toBe(0n);
   });
 });
