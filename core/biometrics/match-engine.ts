@@ -353,8 +353,11 @@ export class MatchEngine {
     try {
       return await this.pool!.run(task, { name });
     } catch (error) {
-      const code = this.closed ? ErrorCode.Stopped : ErrorCode.Unavailable;
-      throw new BiopayError(code, this.closed ? 'match engine closed during the search' : 'match worker failed', { cause: error });
+      if (this.closed) throw new BiopayError(ErrorCode.Stopped, 'match engine closed during the search', { cause: error });
+      // Say which: an overloaded node (shed load, retry elsewhere) is not a crashed worker (a bug).
+      const queueFull = /queue is at limit/i.test(String((error as Error)?.message));
+      const reason = queueFull ? `match queue full (${this.pool!.options.maxQueue} tasks waiting): the node is overloaded` : 'match worker failed';
+      throw new BiopayError(ErrorCode.Unavailable, reason, { cause: error });
     }
   }
 

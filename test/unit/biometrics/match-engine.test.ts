@@ -53,6 +53,24 @@ describe('MatchEngine with worker threads', () => {
     results.forEach((result, index) => expect(result.candidates[0]!.id).toBe(db1[index]!.id));
   });
 
+  it('sheds searches beyond its queue with UNAVAILABLE naming the full queue, and keeps serving', async () => {
+    const small = await MatchEngine.create({ workers: 1, capacityTemplates: 16 });
+    try {
+      for (const sample of db1.slice(0, 8)) small.add(sample.id, sample.bytes);
+      const settled = await Promise.allSettled(Array.from({ length: 400 }, () => small.identify(db1[0]!.bytes, { topK: 1 })));
+      const refused = settled.filter((result) => result.status === 'rejected').map((result) => (result as PromiseRejectedResult).reason as BiopayError);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(settled.length - refused.length).toBeGreaterThanOrEqual(64);
+      for (const error of refused) {
+        expect(error.code).toBe(ErrorCode.Unavailable);
+        expect(error.message).toMatch(/match queue full \(64 tasks waiting\)/);
+      }
+      await expect(small.identify(db1[0]!.bytes, { topK: 1 })).resolves.toMatchObject({ candidates: [{ id: db1[0]!.id }] });
+    } finally {
+      await small.close();
+    }
+  });
+
   it('passes the FMR threshold for genuine best matches and not for strangers', async () => {
     const threshold = engine.thresholdForFmr(1e-4);
     expect(threshold).toBeGreaterThan(engine.thresholdForFmr(1e-3));
