@@ -9,6 +9,7 @@
  * slots that existed when it was dispatched, so readers never see a half-written template.
  */
 import type { MccMatcher, TemplateRef } from './mcc-matcher.js';
+import { TopK } from './top-k.js';
 
 export const directoryStride = 3;
 
@@ -38,30 +39,6 @@ export interface SliceResult {
   searched: number;
 }
 
-/** Keeps the best k (slot, score) pairs, best first, by insertion into a short sorted list. */
-class TopK {
-  readonly slots: Int32Array;
-  readonly scores: Float64Array;
-  size = 0;
-
-  constructor(private readonly k: number) {
-    this.slots = new Int32Array(k);
-    this.scores = new Float64Array(k);
-  }
-
-  offer(slot: number, score: number): void {
-    if (this.size === this.k && score <= this.scores[this.k - 1]!) return;
-    let index = this.size < this.k ? this.size++ : this.k - 1;
-    while (index > 0 && this.scores[index - 1]! < score) {
-      this.scores[index] = this.scores[index - 1]!;
-      this.slots[index] = this.slots[index - 1]!;
-      index--;
-    }
-    this.scores[index] = score;
-    this.slots[index] = slot;
-  }
-}
-
 export function searchSlice(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice): SliceResult {
   const words = new Uint32Array(slice.data);
   const gallery: TemplateRef = { words, floats: new Float32Array(slice.data), base: 0 };
@@ -78,5 +55,5 @@ export function searchSlice(matcher: MccMatcher, probe: TemplateRef, slice: Gall
     top.offer(slot, matcher.score(probe, gallery));
     searched++;
   }
-  return { slots: top.slots.slice(0, top.size), scores: top.scores.slice(0, top.size), searched };
+  return { ...top.result(), searched };
 }

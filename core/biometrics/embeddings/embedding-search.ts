@@ -11,6 +11,7 @@
  */
 import { BiopayError, ErrorCode } from '../../errors.js';
 import type { Quantization } from './embedding-vector.js';
+import { TopK } from '../top-k.js';
 
 export const embeddingDirectoryStride = 2;
 
@@ -37,33 +38,6 @@ export interface EmbeddingSliceResult {
   slots: Int32Array;
   scores: Float64Array;
   searched: number;
-}
-
-/** The best k (slot, score) pairs, best first, by insertion into a short sorted list. */
-class BestScores {
-  readonly slots: Int32Array;
-  readonly scores: Float64Array;
-  size = 0;
-
-  constructor(private readonly k: number) {
-    this.slots = new Int32Array(k);
-    this.scores = new Float64Array(k);
-  }
-
-  /** The score a newcomer must beat (-Infinity until the list is full). */
-  get floor(): number {
-    return this.size === this.k ? this.scores[this.k - 1]! : -Infinity;
-  }
-
-  insert(slot: number, score: number): void {
-    let index = this.size < this.k ? this.size++ : this.k - 1;
-    for (; index > 0 && this.scores[index - 1]! < score; index--) {
-      this.scores[index] = this.scores[index - 1]!;
-      this.slots[index] = this.slots[index - 1]!;
-    }
-    this.scores[index] = score;
-    this.slots[index] = slot;
-  }
 }
 
 /** Four independent sums let the CPU overlap the multiply-adds. */
@@ -98,7 +72,7 @@ function dotInt8(gallery: Int8Array, base: number, probe: Int8Array, dimension: 
 
 export function searchEmbeddingSlice(probe: EmbeddingProbe, slice: EmbeddingSlice): EmbeddingSliceResult {
   const directory = new Int32Array(slice.directory);
-  const best = new BestScores(Math.max(1, slice.topK));
+  const best = new TopK(Math.max(1, slice.topK));
   const { dimension, hintHash } = slice;
   const quantized = slice.quantization === 'int8' ? probe.quantized : undefined;
   if (slice.quantization === 'int8' && quantized === undefined) {
@@ -117,7 +91,7 @@ export function searchEmbeddingSlice(probe: EmbeddingProbe, slice: EmbeddingSlic
       ? dotInt8(bytes!, base, quantized.values, dimension) * scales[slot]! * quantized.scale
       : dotFloat(floats!, base, probe.unit, dimension);
     searched++;
-    if (score > best.floor) best.insert(slot, score);
+    best.offer(slot, score);
   }
-  return { slots: best.slots.slice(0, best.size), scores: best.scores.slice(0, best.size), searched };
+  return { ...best.result(), searched };
 }
