@@ -5,17 +5,36 @@
  * capture's modalities it is enrolled with (fusion.ts, decideByIdentity).
  */
 import { Modality, type GalleryCandidate, type IdentifyResponse } from '../../proto/gen/biopay/v1/biometrics.js';
-import type { Calibration } from '../biometrics/calibration.js';
+import { thresholdForFmr, type Calibration } from '../biometrics/calibration.js';
+import { thresholdForFpir } from '../biometrics/identification-calibration.js';
 import { embeddingThreshold } from '../biometrics/embeddings/calibration.js';
 import { decideByIdentity, type FusionModality, type ModalityInput } from '../biometrics/embeddings/fusion.js';
 
 export interface DecisionContext {
-  /** The fingerprint threshold for a target FMR (the match engine's calibration). */
-  fingerThreshold(targetFmr: number): number;
+  /**
+   * The fingerprint threshold for a target FMR per comparison over a 1:N search of `population`
+   * templates (the node also holds the identification to its target FPIR: never looser than that).
+   */
+  fingerThreshold(targetFmr: number, population: number): number;
   /** Score-to-FMR tables per modality (finger for fusion; face and palm for both paths). */
   readonly calibrations: Readonly<Record<FusionModality, Calibration>>;
   /** How many of `modalities` the account has a credential of (in any partition). */
   enrolledModalities(accountId: string, modalities: readonly Modality[]): number;
+}
+
+/**
+ * False positive identification rate a fingerprint identification is held to by default: with N
+ * templates searched, a per-comparison FMR alone lets strangers match about N x FMR of the time
+ * (1e-4 over a community of 1,000 would charge a wrong person for ~10% of unknown fingers).
+ */
+export const DEFAULT_TARGET_FPIR = 1e-3;
+
+/**
+ * The fingerprint threshold of a 1:N decision over `population` templates: the stricter of the
+ * per-comparison target FMR and the target FPIR (FMR = FPIR / N, identification-calibration.ts).
+ */
+export function fingerIdentificationThreshold(targetFmr: number, population: number, targetFpir = DEFAULT_TARGET_FPIR): number {
+  return Math.max(thresholdForFmr(targetFmr), thresholdForFpir(targetFpir, population));
 }
 
 export function fusionModality(modality: Modality): FusionModality {
@@ -36,9 +55,9 @@ function ranked(candidates: readonly GalleryCandidate[], modality: Modality): Ga
 }
 
 /** Threshold of a single-modality decision. */
-export function modalityThreshold(modality: Modality, targetFmr: number, context: DecisionContext): number {
+export function modalityThreshold(modality: Modality, targetFmr: number, context: DecisionContext, population: number): number {
   const name = fusionModality(modality);
-  return name === 'finger' ? context.fingerThreshold(targetFmr) : embeddingThreshold(context.calibrations[name], targetFmr);
+  return name === 'finger' ? context.fingerThreshold(targetFmr, population) : embeddingThreshold(context.calibrations[name], targetFmr);
 }
 
 export function decideIdentity(
@@ -47,8 +66,9 @@ export function decideIdentity(
   targetFmr: number,
   context: DecisionContext,
   searched: number,
+  fingerPopulation: number,
 ): IdentifyResponse {
-  if (captured.length === 1) return decideSingle(ranked(candidates, captured[0]!), captured[0]!, targetFmr, context, searched);
+  if (captured.length === 1) return decideSingle(ranked(candidates, captured[0]!), captured[0]!, targetFmr, context, searched, fingerPopulation);
   const lists = captured.map((modality) => ({ modality, list: ranked(candidates, modality) }));
   const inputs: ModalityInput[] = lists.map(({ modality, list }) => ({
     modality: fusionModality(modality),
@@ -69,9 +89,9 @@ export function decideIdentity(
 }
 
 function decideSingle(
-  list: readonly GalleryCandidate[], modality: Modality, targetFmr: number, context: DecisionContext, searched: number,
+  list: readonly GalleryCandidate[], modality: Modality, targetFmr: number, context: DecisionContext, searched: number, fingerPopulation: number,
 ): IdentifyResponse {
-  const threshold = modalityThreshold(modality, targetFmr, context);
+  const threshold = modalityThreshold(modality, targetFmr, context, fingerPopulation);
   const best = list[0];
   const matched = best !== undefined && best.score >= threshold;
   return {

@@ -118,13 +118,15 @@ export class PartitionGallery {
   }
 
   /** The topK candidates of each modality the capture carries. */
-  async search(capture: Capture, topK: number): Promise<{ candidates: PartitionCandidate[]; searched: number }> {
+  async search(capture: Capture, topK: number): Promise<{ candidates: PartitionCandidate[]; searched: number; fingerPopulation: number }> {
     const hint = capture.hint || undefined;
     const candidates: PartitionCandidate[] = [];
     let searched = 0;
+    let fingerPopulation = 0;
     if (capture.isoTemplate.length > 0) {
       const found = await this.engine.identify(capture.isoTemplate, { topK, hint });
       searched += found.searched;
+      fingerPopulation = found.population;
       for (const { id, score } of found.candidates) candidates.push({ credentialId: id, modality: Modality.MODALITY_FINGERPRINT, score });
     }
     for (const [modality, embedding] of [[Modality.MODALITY_FACE, capture.face], [Modality.MODALITY_PALM, capture.palm]] as const) {
@@ -133,7 +135,7 @@ export class PartitionGallery {
       searched += found.searched;
       for (const { id, score } of found.candidates) candidates.push({ credentialId: id, modality, score });
     }
-    return { candidates, searched };
+    return { candidates, searched, fingerPopulation };
   }
 
   async close(): Promise<void> {

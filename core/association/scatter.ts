@@ -37,7 +37,7 @@ export class PartitionClients {
   }
 
   /** Every partition's topK per modality, concatenated; throws if any partition fails. */
-  async searchAll(key: string, capture: Capture, topK: number, deadlineMs: number): Promise<{ candidates: GalleryCandidate[]; searched: number }> {
+  async searchAll(key: string, capture: Capture, topK: number, deadlineMs: number): Promise<{ candidates: GalleryCandidate[]; searched: number; fingerPopulation: number }> {
     const options = this.askOptions(deadlineMs);
     const answers = await Promise.allSettled(
       this.clients.map((client) => client.ask(key, 'search', { capture, topK }, options)),
@@ -53,11 +53,13 @@ export class PartitionClients {
     }
     const candidates: GalleryCandidate[] = [];
     let searched = 0;
+    let fingerPopulation = 0;
     for (const answer of answers) {
       if (answer.status !== 'fulfilled') continue;
       candidates.push(...answer.value.candidates);
       searched += answer.value.searched;
+      fingerPopulation += answer.value.fingerPopulation;
     }
-    return { candidates, searched };
+    return { candidates, searched, fingerPopulation };
   }
 }

@@ -7,36 +7,36 @@ import type { Calibration } from './calibration.js';
 
 export const syntheticCalibration: Calibration = {
   "matcher": "mcc-bits-lssr/1",
-  "impostorPairs": 9998000,
-  "method": "synthetic impostors (population seed 7000001): impression 1 of 4999 fingers x impression 2 of 2000 other fingers; threshold = max(empirical quantile, exponential fit of the top 0.00001 of pairs), rounded up",
+  "impostorPairs": 9914184,
+  "method": "synthetic impostors (population seed 7000001): impression 1 of 4977 fingers x impression 2 of 2000 other fingers; threshold = max(empirical quantile, exponential fit of the top 0.00001 of pairs), rounded up",
   "points": [
     {
       "fmr": 0.001,
-      "threshold": 0.080178
+      "threshold": 0.079803
     },
     {
       "fmr": 0.0001,
-      "threshold": 0.096436
+      "threshold": 0.095059
     },
     {
       "fmr": 0.00001,
-      "threshold": 0.121283
+      "threshold": 0.114244
     },
     {
       "fmr": 0.000001,
-      "threshold": 0.164227
+      "threshold": 0.138627
     },
     {
       "fmr": 1e-7,
-      "threshold": 0.257737
+      "threshold": 0.164227
     },
     {
       "fmr": 1e-8,
-      "threshold": 0.257737
+      "threshold": 0.181095
     },
     {
       "fmr": 1e-9,
-      "threshold": 0.283466
+      "threshold": 0.203378
     }
   ]
 };

@@ -14,7 +14,7 @@ import {
 import { ActorSystem } from '../../core/actors/index.js';
 import { CredentialDirectory } from '../../core/association/credential-directory.js';
 import { EnrollmentLog } from '../../core/association/enrollment-log.js';
-import { decideIdentity, modalityThreshold, type DecisionContext } from '../../core/association/identify-decision.js';
+import { decideIdentity, fingerIdentificationThreshold, modalityThreshold, type DecisionContext } from '../../core/association/identify-decision.js';
 import {
   checkPartition, GalleryPartitionProtocol, partitionKind, partitionOf, SINGLE_PARTITION, type PartitionSpec,
 } from '../../core/association/partition.js';
@@ -110,7 +110,7 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   const embeddingCalibration = (modality: EmbeddingModality) =>
     options.embeddingCalibrations?.[modality] ?? analyticCalibration(gallery.embeddingGallery(modality).dimension);
   const decision: DecisionContext = {
-    fingerThreshold: (targetFmr) => gallery.engine.thresholdForFmr(targetFmr),
+    fingerThreshold: (targetFmr, population) => fingerIdentificationThreshold(targetFmr, population),
     calibrations: { finger: fingerCalibration, face: embeddingCalibration('face'), palm: embeddingCalibration('palm') },
     enrolledModalities: (accountId, modalities) => state.directory.enrolledModalities(accountId, modalities),
   };
@@ -165,7 +165,10 @@ async function applyRecords(records: readonly EnrollmentRecord[], state: NodeSta
       if (mine) state.gallery.remove(record.credentialId);
       state.directory.delete(record.credentialId);
     } else if (mine) {
-      pending.push(record);
+      // This node's own enrollment coming back from the stream is already in the gallery: loading it
+      // again would replace its slot while a search may be reading it (the search would lose it).
+      const known = state.directory.get(record.credentialId);
+      if (known?.accountId !== record.accountId || known.modality !== recordModality(record.modality)) pending.push(record);
     } else {
       state.directory.set(record.credentialId, { accountId: record.accountId, modality: recordModality(record.modality), hint: record.hint });
     }
@@ -242,8 +245,8 @@ class AssociationService {
     }
     const targetFmr = request.targetFmr > 0 ? request.targetFmr : this.defaultTargetFmr;
     const topK = captured.length === 1 ? SINGLE_TOP_K : FUSION_TOP_K;
-    const { candidates, searched } = await this.partitions.searchAll(`identify:${key}`, request.capture!, topK, deadlineMs);
-    return decideIdentity(candidates, captured, targetFmr, this.decision, searched);
+    const { candidates, searched, fingerPopulation } = await this.partitions.searchAll(`identify:${key}`, request.capture!, topK, deadlineMs);
+    return decideIdentity(candidates, captured, targetFmr, this.decision, searched, fingerPopulation);
   }
 
   private async enroll(request: EnrollRequest, deadlineMs: number): Promise<EnrollResponse> {
@@ -261,8 +264,8 @@ class AssociationService {
    * is refused. The credential itself is skipped: a retried enrollment is the owner's to answer.
    */
   private async refuseDuplicate(credentialId: string, capture: Capture, modality: Modality, deadlineMs: number): Promise<void> {
-    const { candidates } = await this.partitions.searchAll(`dedupe:${credentialId}`, capture, DEDUPE_TOP_K, deadlineMs);
-    const threshold = modalityThreshold(modality, this.defaultTargetFmr, this.decision);
+    const { candidates, fingerPopulation } = await this.partitions.searchAll(`dedupe:${credentialId}`, capture, DEDUPE_TOP_K, deadlineMs);
+    const threshold = modalityThreshold(modality, this.defaultTargetFmr, this.decision, fingerPopulation);
     const best = candidates
       .filter((candidate) => candidate.credentialId !== credentialId)
       .sort((a, b) => b.score - a.score)[0];
@@ -296,8 +299,9 @@ class PartitionService {
   private async search(request: GallerySearchRequest): Promise<GallerySearchResponse> {
     if (!request.capture) throw new BiopayError(ErrorCode.BadRequest, 'search needs a capture');
     const topK = Math.min(Math.max(request.topK, 1), SEARCH_TOP_K_MAX);
-    const { candidates, searched } = await this.state.gallery.search(request.capture, topK);
+    const { candidates, searched, fingerPopulation } = await this.state.gallery.search(request.capture, topK);
     return {
+      fingerPopulation,
       candidates: candidates.map((candidate) => ({ ...candidate, accountId: this.state.directory.get(candidate.credentialId)?.accountId ?? '' })),
       searched,
     };

@@ -82,7 +82,7 @@ describe('a biometric payment across five node processes', () => {
 
   it('approves another impression of the enrolled finger and moves exactly the amount', async () => {
     const result = await gateway.pay(pay('it-pay-1', '101_2', 1234n));
-    expect(result.outcome).toBe(PaymentOutcome.PAYMENT_OUTCOME_APPROVED);
+    expect(result.outcome, JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).toBe(PaymentOutcome.PAYMENT_OUTCOME_APPROVED);
     expect(result.accountId).toBe(aliceId);
     const alice = await gateway.getAccount({ accountId: aliceId });
     const merchant = await gateway.getAccount({ accountId: merchantId });

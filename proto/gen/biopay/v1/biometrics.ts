@@ -197,6 +197,11 @@ export interface GalleryCandidate {
 export interface GallerySearchResponse {
   candidates: GalleryCandidate[];
   searched: number;
+  /**
+   * Fingerprint templates the search covered (the partition's gallery, or those enrolled with the
+   * capture's hint): the N of the 1:N decision, whatever the candidate index compared.
+   */
+  fingerPopulation: number;
 }
 
 function createBaseSensorEvent(): SensorEvent {
@@ -1867,7 +1872,7 @@ export const GalleryCandidate: MessageFns<GalleryCandidate> = {
 };
 
 function createBaseGallerySearchResponse(): GallerySearchResponse {
-  return { candidates: [], searched: 0 };
+  return { candidates: [], searched: 0, fingerPopulation: 0 };
 }
 
 export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
@@ -1877,6 +1882,9 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
     }
     if (message.searched !== 0) {
       writer.uint32(16).uint32(message.searched);
+    }
+    if (message.fingerPopulation !== 0) {
+      writer.uint32(24).uint32(message.fingerPopulation);
     }
     return writer;
   },
@@ -1910,6 +1918,14 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
             message.searched = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fingerPopulation = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1928,6 +1944,11 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
         ? object.candidates.map((e: any) => GalleryCandidate.fromJSON(e))
         : [],
       searched: isSet(object.searched) ? globalThis.Number(object.searched) : 0,
+      fingerPopulation: isSet(object.fingerPopulation)
+        ? globalThis.Number(object.fingerPopulation)
+        : isSet(object.finger_population)
+        ? globalThis.Number(object.finger_population)
+        : 0,
     };
   },
 
@@ -1939,6 +1960,9 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
     if (message.searched !== 0) {
       obj.searched = Math.round(message.searched);
     }
+    if (message.fingerPopulation !== 0) {
+      obj.fingerPopulation = Math.round(message.fingerPopulation);
+    }
     return obj;
   },
 
@@ -1949,6 +1973,7 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
     const message = createBaseGallerySearchResponse();
     message.candidates = object.candidates?.map((e) => GalleryCandidate.fromPartial(e)) || [];
     message.searched = object.searched ?? 0;
+    message.fingerPopulation = object.fingerPopulation ?? 0;
     return message;
   },
 };
