@@ -9,7 +9,7 @@ import { isRole, ROLES, startNetwork } from '../nodes/network.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
 
 const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
-                   [--grpc-port N] [--workers N] [--partition p/P] [--target-fmr X]
+                   [--grpc-port N] [--workers N] [--partition p/P] [--target-fmr X] [--target-fpir X]
                    [--face-dimension N] [--palm-dimension N]
                    [--fail-business] [--terminals IDS] [--json]
 
@@ -25,6 +25,8 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
                     identify and enrollment dedupe ask every partition (default 0/1: all)
   --target-fmr X    association role: false match rate decisions target when a request names
                     none, and enrollment dedupe uses (default 1e-4)
+  --target-fpir X   association role: false positive identification rate a fingerprint 1:N
+                    decision is held to over the templates searched (default 1e-3)
   --face-dimension N
                     association role: face embedding dimension (default 512; the same on every
                     association node and every camera: a capture of another size is refused)
@@ -51,6 +53,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       workers: { type: 'string', default: '2' },
       partition: { type: 'string', default: '0/1' },
       'target-fmr': { type: 'string' },
+      'target-fpir': { type: 'string' },
       'face-dimension': { type: 'string' },
       'palm-dimension': { type: 'string' },
       'fail-business': { type: 'boolean', default: false },
@@ -76,7 +79,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
   }
   let association;
   try {
-    association = associationOptions(values.partition, values['target-fmr'], values['face-dimension'], values['palm-dimension']);
+    association = associationOptions(values.partition, values['target-fmr'], values['target-fpir'], values['face-dimension'], values['palm-dimension']);
   } catch (error) {
     io.stderr((error as Error).message);
     return ExitCode.Usage;
@@ -103,14 +106,21 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
 }
 
 /** The association role's flags, checked (BAD_REQUEST errors name the rule broken). */
-function associationOptions(partition: string, targetFmr: string | undefined, faceDim: string | undefined, palmDim: string | undefined): {
-  associationPartition: PartitionSpec; associationTargetFmr: number | undefined; embeddingDimensions: { face?: number; palm?: number };
+function associationOptions(partition: string, targetFmr: string | undefined, targetFpir: string | undefined, faceDim: string | undefined, palmDim: string | undefined): {
+  associationPartition: PartitionSpec; associationTargetFmr: number | undefined; associationTargetFpir: number | undefined;
+  embeddingDimensions: { face?: number; palm?: number };
 } {
   const dimension = (text: string | undefined) => (text === undefined ? undefined : checkDimension(Number(text)));
-  const fmr = targetFmr === undefined ? undefined : Number(targetFmr);
-  if (fmr !== undefined && !(fmr > 0 && fmr < 1)) throw new BiopayError(ErrorCode.BadRequest, '--target-fmr must be a number in (0, 1)');
   return {
-    associationPartition: parsePartition(partition), associationTargetFmr: fmr,
+    associationPartition: parsePartition(partition),
+    associationTargetFmr: rate(targetFmr, '--target-fmr'), associationTargetFpir: rate(targetFpir, '--target-fpir'),
     embeddingDimensions: { face: dimension(faceDim), palm: dimension(palmDim) },
   };
+}
+
+function rate(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!(value > 0 && value < 1)) throw new BiopayError(ErrorCode.BadRequest, `${flag} must be a number in (0, 1)`);
+  return value;
 }

@@ -44,6 +44,7 @@ export interface NetworkOptions {
   /** Association role: the gallery partition kept, and embedding dimensions per modality. */
   readonly associationPartition?: PartitionSpec;
   readonly associationTargetFmr?: number;
+  readonly associationTargetFpir?: number;
   readonly embeddingDimensions?: Partial<Record<EmbeddingModality, number>>;
   /** Business role: make every business step fail (the simulated device is out of order). */
   readonly businessFailAll?: boolean;
@@ -86,7 +87,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       const node = await startAssociationNode({
         nc, system, sealer, log: options.log.child({ role: 'association' }), workers: options.matchWorkers,
         partition: options.associationPartition, embeddingDimensions: options.embeddingDimensions,
-        defaultTargetFmr: options.associationTargetFmr,
+        defaultTargetFmr: options.associationTargetFmr, targetFpir: options.associationTargetFpir,
       });
       stops.push(node.stop);
     }

@@ -14,7 +14,7 @@ import {
 import { ActorSystem } from '../../core/actors/index.js';
 import { CredentialDirectory } from '../../core/association/credential-directory.js';
 import { EnrollmentLog } from '../../core/association/enrollment-log.js';
-import { decideIdentity, fingerIdentificationThreshold, modalityThreshold, type DecisionContext } from '../../core/association/identify-decision.js';
+import { decideIdentity, DEFAULT_TARGET_FPIR, fingerIdentificationThreshold, modalityThreshold, type DecisionContext } from '../../core/association/identify-decision.js';
 import {
   checkPartition, GalleryPartitionProtocol, partitionKind, partitionOf, SINGLE_PARTITION, type PartitionSpec,
 } from '../../core/association/partition.js';
@@ -40,6 +40,8 @@ export interface AssociationNodeOptions {
   readonly workers?: number;
   /** False match rate the identification decision targets when a request names none. */
   readonly defaultTargetFmr?: number;
+  /** False positive identification rate fingerprint 1:N decisions are held to (DEFAULT_TARGET_FPIR). */
+  readonly targetFpir?: number;
   /** The gallery partition this node keeps (default 0/1: the whole gallery). */
   readonly partition?: PartitionSpec;
   /** Embedding dimension per modality (default 512 face, 256 palm); the same on every node. */
@@ -107,10 +109,11 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   log.info('gallery replayed', { partition: `${partition.index}/${partition.count}`, templates: gallery.size, credentials: state.directory.size });
 
   const defaultTargetFmr = options.defaultTargetFmr ?? DEFAULT_TARGET_FMR;
+  const targetFpir = options.targetFpir ?? DEFAULT_TARGET_FPIR;
   const embeddingCalibration = (modality: EmbeddingModality) =>
     options.embeddingCalibrations?.[modality] ?? analyticCalibration(gallery.embeddingGallery(modality).dimension);
   const decision: DecisionContext = {
-    fingerThreshold: (targetFmr, population) => fingerIdentificationThreshold(targetFmr, population),
+    fingerThreshold: (targetFmr, population) => fingerIdentificationThreshold(targetFmr, population, targetFpir),
     calibrations: { finger: fingerCalibration, face: embeddingCalibration('face'), palm: embeddingCalibration('palm') },
     enrolledModalities: (accountId, modalities) => state.directory.enrolledModalities(accountId, modalities),
   };
