@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runActorBench } from './actors.js';
 import { runE2eBench } from './e2e.js';
+import { runEmbeddingBench } from './embeddings.js';
 import { runIdentifyBench, runSyntheticCalibration } from './identify.js';
 import { runLedgerBench } from './ledger.js';
 import { runMatchBench } from './match.js';
 
-/** Options every suite receives; `enrolled` and `exhaustive` only matter to identify. */
+/** Options every suite receives; `enrolled` sets the gallery of identify and embeddings, `exhaustive` only matters to identify. */
 interface SuiteOptions {
   json: boolean;
   runs: number;
@@ -29,6 +30,7 @@ const SUITES: Record<string, Suite> = {
   ledger: runLedgerBench,
   actors: runActorBench,
   e2e: runE2eBench,
+  embeddings: runEmbeddingBench,
   identify: (options) => runIdentifyBench({ ...options, compareExhaustive: options.exhaustive === true }),
   'calibrate-1n': runSyntheticCalibration,
 };
@@ -40,9 +42,9 @@ const maxEnrolled = 2_000_000;
 const HELP = `Usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--runs N] [--json] [--out DIR]
                        [--enrolled N] [--exhaustive]
 
-Runs the named benchmark suites (all but identify when none is named), prints their numbers and writes a JSON
+Runs the named benchmark suites (match, ledger, actors and e2e when none is named), prints their numbers and writes a JSON
 report to DIR (default bench-results/). --json prints the report on stdout instead of tables.
-identify: --enrolled sets the synthetic gallery size (default 100000); --exhaustive also measures
+identify, embeddings: --enrolled sets the synthetic gallery size (default 100000); identify's --exhaustive also measures
 rank-1 with every template compared (slow: about a second per probe at 100000).
 calibrate-1n: regenerates core/biometrics/identification-calibration-data.ts (synthetic impostor
 tail for 1:N thresholds; a few minutes), to run after any change to the matcher.`;

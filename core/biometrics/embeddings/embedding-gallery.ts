@@ -5,7 +5,7 @@
  *
  * Search is exhaustive cosine similarity in this thread: an embedding comparison is a few hundred
  * multiply-adds, about a hundred times cheaper than a minutiae comparison, so 1:N over 100,000
- * faces stays within tens of milliseconds (bench: core/biometrics/embeddings/embedding-bench.ts).
+ * faces stays within tens of milliseconds (`npm run bench -- embeddings`).
  *
  * Removal leaves a hole; when holes outnumber live vectors the gallery is compacted. Growth and
  * compaction allocate new buffers and never touch the old ones, so a snapshot handed to a worker

@@ -4,12 +4,12 @@
  * ~N(0, 1/512)), each enrolled from capture 0; probes are capture 1 of `probesPerRun` enrolled
  * people. In this thread, exhaustive, float32 and int8; median of `runs` runs of the per-search
  * median (wall and CPU time) and 99th percentile, rank-1 rate, and bytes per enrolled embedding. Also a hint-narrowed
- * search (100 communities). Meant for bench/ (suite `embeddings`); it lives here until wired in.
+ * search (100 communities). `npm run bench -- embeddings [--enrolled N]` (default 100,000).
  */
 import { loadavg } from 'node:os';
-import { EmbeddingGallery } from './embedding-gallery.js';
-import type { Quantization } from './embedding-vector.js';
-import { SyntheticEmbeddingModel } from './synthetic.js';
+import { EmbeddingGallery } from '../core/biometrics/embeddings/embedding-gallery.js';
+import type { Quantization } from '../core/biometrics/embeddings/embedding-vector.js';
+import { SyntheticEmbeddingModel } from '../core/biometrics/embeddings/synthetic.js';
 
 const dimension = 512;
 const defaultGallerySize = 100_000;
@@ -75,17 +75,13 @@ function benchQuantization(model: SyntheticEmbeddingModel, enrolled: readonly Fl
   };
 }
 
-export async function runEmbeddingBench(options: { json: boolean; runs: number }): Promise<Record<string, unknown>> {
-  const gallerySize = Number(process.env['BIOPAY_EMBEDDING_GALLERY'] ?? defaultGallerySize);
+export async function runEmbeddingBench(options: { json: boolean; runs: number; enrolled?: number }): Promise<Record<string, unknown>> {
+  const gallerySize = options.enrolled ?? defaultGallerySize;
+  process.stderr.write(`[embeddings bench] ${gallerySize} identities, dimension ${dimension}, float32 then int8\n`);
   const model = new SyntheticEmbeddingModel({ dimension, seed: 20261122, noise: 0.5 });
   const enrolled = Array.from({ length: gallerySize }, (_, person) => model.capture(person, 0));
   const float32 = benchQuantization(model, enrolled, 'float32', options.runs);
   const int8 = benchQuantization(model, enrolled, 'int8', options.runs);
   const report = { workload: { gallerySize, dimension, noise: 0.5, probesPerRun, runs: options.runs, communities }, float32, int8, loadavg: loadavg() };
-  if (!options.json) console.log(JSON.stringify(report, null, 2));
   return report;
-}
-
-if (process.argv[1]?.endsWith('embedding-bench.ts') || process.argv[1]?.endsWith('embedding-bench.js')) {
-  await runEmbeddingBench({ json: false, runs: Number(process.env['BIOPAY_RUNS'] ?? 5) });
 }
