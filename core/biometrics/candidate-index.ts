@@ -48,6 +48,14 @@ const tieSteps = 8;
 const crowdedFactor = 8;
 const minCrowdedBucket = 64;
 const cylinderWordCount = cylinderWords(defaultMccParams);
+/** Slots per counting chunk: their votes (chunkSlots x rotationBins x 2 bytes, 128 KiB) stay in L2. */
+const chunkSlots = 4096;
+const chunkCells = chunkSlots * rotationBins;
+const chunkCellShift = 16;
+/** Score histogram bins for the running floor (scores are votes * tieSteps, mostly small). */
+const floorBins = 8192;
+/** Votes collected per search at most (16 MiB of scratch): past it, further keys are not read. */
+const maxVotesPerSearch = 1 << 22;
 /** Slots beyond this do not fit an entry (slot * 16 must stay a positive int32). */
 export const maxIndexedSlots = 1 << 26;
 
@@ -137,6 +145,37 @@ function emitTriplet(a: Neighbour, b: Neighbour, multiProbe: boolean, emit: (key
   }
 }
 
+/**
+ * The largest score `value` such that at least `limit` kept slots score `value` or more: a slot
+ * scoring less can no longer be selected. Scores beyond the histogram count as its last bin
+ * (which only keeps the floor lower than it could be).
+ */
+class ScoreFloor {
+  private readonly histogram = new Int32Array(floorBins);
+  private limit = 0;
+  private atLeast = 0;
+  value = 0;
+
+  reset(limit: number): this {
+    this.histogram.fill(0);
+    this.limit = limit;
+    this.atLeast = 0;
+    this.value = 0;
+    return this;
+  }
+
+  /** Records a kept score (at least `value`). */
+  add(score: number): void {
+    if (this.limit === 0) return;
+    this.histogram[Math.min(score, floorBins - 1)]!++;
+    this.atLeast++;
+    while (this.value < floorBins - 1 && this.atLeast - this.histogram[this.value]! >= this.limit) {
+      this.atLeast -= this.histogram[this.value]!;
+      this.value++;
+    }
+  }
+}
+
 export class CandidateIndex {
   private readonly heads = new Int32Array(1 << bucketBits);
   private readonly tails = new Int32Array(1 << bucketBits);
@@ -144,9 +183,16 @@ export class CandidateIndex {
   private pool = new Int32Array(initialBlocks * blockWords);
   private blocksUsed = 1; // block 0 means "none"
   private postings = 0;
-  private votes = new Uint16Array(1024 * rotationBins);
-  private touched = new Int32Array(1024);
-  private scores = new Float64Array(1024);
+  // Per-search scratch, reused: the votes collected, then grouped by chunk of slots.
+  private cells: Uint32Array = new Uint32Array(1 << 16);
+  private grouped: Uint32Array = new Uint32Array(1 << 16);
+  private chunkStarts = new Int32Array(64);
+  private readonly chunkVotes = new Uint16Array(chunkCells);
+  /** Per slot of the chunk, its votes (saturating): a bound on its score. */
+  private readonly chunkTotals = new Uint8Array(chunkSlots);
+  private readonly floor = new ScoreFloor();
+  private scoredSlots = new Int32Array(1024);
+  private scoredValues = new Int32Array(1024);
 
   /** Bytes held by the postings and bucket tables. */
   get bytes(): number {
@@ -199,49 +245,124 @@ export class CandidateIndex {
    * `slotCount` for which `accept(slot)` holds, in ascending slot order.
    */
   candidates(probe: Uint32Array, slotCount: number, limit: number, accept: (slot: number) => boolean): Int32Array {
-    if (this.touched.length < slotCount) {
-      this.votes = new Uint16Array(slotCount * 2 * rotationBins);
-      this.touched = new Int32Array(slotCount * 2);
-      this.scores = new Float64Array(slotCount * 2);
-    }
-    const touchedCount = this.vote(probe, slotCount);
-    return this.select(touchedCount, limit, accept);
+    const collected = this.collect(probe, slotCount);
+    const chunks = this.group(collected, slotCount);
+    const scored = this.scoreChunks(chunks, limit, accept);
+    return this.select(scored, limit);
   }
 
-  private vote(probe: Uint32Array, slotCount: number): number {
-    const { votes, touched, pool, heads, counts } = this;
-    const seen = this.scores; // reused as a "touched" mark until scoring
-    let touchedCount = 0;
+  /**
+   * Every vote of the probe, as a cell (slot * rotationBins + rotation difference), in posting
+   * order. Counting them in place would touch a slot-sized table at random (megabytes at 100,000
+   * templates, a cache miss per vote); they are grouped first and counted chunk by chunk.
+   */
+  private collect(probe: Uint32Array, slotCount: number): number {
+    const { pool, heads, counts } = this;
+    let cells = this.cells;
+    let size = 0;
     // Keys far more common than average (regular ridge flow) cost most and tell least: skipped.
     const crowded = Math.max(minCrowdedBucket, (crowdedFactor * this.postings) / counts.length);
     triangleKeys(probe, 0, true, (key, rotation) => {
       const bucket = key >>> (32 - bucketBits);
       let remaining = counts[bucket]!;
-      if (remaining > crowded) return;
+      if (remaining > crowded || size + remaining > maxVotesPerSearch) return;
+      if (size + remaining > cells.length) cells = this.growCells(size + remaining);
       for (let block = heads[bucket]!; remaining > 0; block = pool[block * blockWords]!) {
         const inBlock = remaining < blockSlots ? remaining : blockSlots;
         const start = block * blockWords + 1;
         for (let index = start; index < start + inBlock; index++) {
           const entry = pool[index]!;
-          const slot = entry >>> rotationShift;
-          if (slot >= slotCount) continue;
-          const cell = (slot << rotationShift) | ((rotation - entry) & (rotationBins - 1));
-          if (seen[slot] === 0) {
-            seen[slot] = 1;
-            touched[touchedCount++] = slot;
-          }
-          if (votes[cell]! < 0xffff) votes[cell]!++;
+          if (entry >>> rotationShift >= slotCount) continue;
+          cells[size++] = (entry & ~(rotationBins - 1)) | ((rotation - entry) & (rotationBins - 1));
         }
         remaining -= inBlock;
       }
     });
-    return touchedCount;
+    return size;
   }
 
-  /** A slot's score: its best rotation bin with both neighbours; clears its votes. */
-  private score(slot: number): number {
-    const votes = this.votes;
-    const from = slot << rotationShift;
+  private growCells(needed: number): Uint32Array {
+    let length = this.cells.length;
+    while (length < needed) length *= 2;
+    const grown = new Uint32Array(Math.min(length, maxVotesPerSearch));
+    grown.set(this.cells);
+    this.cells = grown;
+    this.grouped = new Uint32Array(grown.length);
+    return grown;
+  }
+
+  /** Counting sort of the cells by chunk of `chunkSlots` slots; returns the number of chunks. */
+  private group(size: number, slotCount: number): number {
+    const chunks = Math.max(1, Math.ceil(slotCount / chunkSlots));
+    if (this.chunkStarts.length < chunks + 1) this.chunkStarts = new Int32Array(2 * chunks + 1);
+    const starts = this.chunkStarts;
+    const { cells, grouped } = this;
+    starts.fill(0, 0, chunks + 1);
+    for (let index = 0; index < size; index++) starts[(cells[index]! >>> chunkCellShift) + 1]!++;
+    for (let chunk = 0; chunk < chunks; chunk++) starts[chunk + 1]! += starts[chunk]!;
+    // starts[c] is used as chunk c's write cursor, then restored from its neighbour.
+    for (let index = 0; index < size; index++) {
+      const cell = cells[index]!;
+      grouped[starts[cell >>> chunkCellShift]!++] = cell;
+    }
+    for (let chunk = chunks; chunk > 0; chunk--) starts[chunk] = starts[chunk - 1]!;
+    starts[0] = 0;
+    return chunks;
+  }
+
+  /**
+   * Counts each chunk's votes in a table that stays in cache, then scores its slots (best rotation
+   * bin with both neighbours; ties to the sharper peak). Most touched slots hold a vote or two by
+   * chance: a slot whose vote total cannot reach the `limit`-th best score so far is not scored.
+   * Returns how many slots were kept, in ascending slot order in scoredSlots / scoredValues.
+   */
+  private scoreChunks(chunks: number, limit: number, accept: (slot: number) => boolean): number {
+    const { grouped, chunkStarts, chunkVotes: votes, chunkTotals: totals } = this;
+    const floor = this.floor.reset(limit);
+    let scored = 0;
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      const from = chunkStarts[chunk]!;
+      const to = chunkStarts[chunk + 1]!;
+      if (from === to) continue;
+      for (let index = from; index < to; index++) {
+        const cell = grouped[index]! & (chunkCells - 1);
+        const local = cell >>> rotationShift;
+        if (totals[local]! < 0xff) totals[local]!++;
+        if (votes[cell]! < 0xffff) votes[cell]!++;
+      }
+      for (let local = 0; local < chunkSlots; local++) {
+        const total = totals[local]!;
+        if (total === 0) continue;
+        totals[local] = 0;
+        // best three-bin sum <= total: the score is at most total * tieSteps + tieSteps - 1.
+        if (total < 0xff && total * tieSteps + tieSteps - 1 < floor.value) continue;
+        const score = this.slotScore(local << rotationShift);
+        const slot = chunk * chunkSlots + local;
+        if (score < floor.value || !accept(slot)) continue;
+        if (scored === this.scoredSlots.length) this.growScored(scored + 1);
+        this.scoredSlots[scored] = slot;
+        this.scoredValues[scored++] = score;
+        floor.add(score);
+      }
+      votes.fill(0);
+    }
+    return scored;
+  }
+
+  private growScored(needed: number): void {
+    let length = this.scoredSlots.length;
+    while (length < needed) length *= 2;
+    const slots = new Int32Array(length);
+    const values = new Int32Array(length);
+    slots.set(this.scoredSlots);
+    values.set(this.scoredValues);
+    this.scoredSlots = slots;
+    this.scoredValues = values;
+  }
+
+  /** A slot's score from its bins at `from` in the chunk table. */
+  private slotScore(from: number): number {
+    const votes = this.chunkVotes;
     let best = 0;
     let centre = 0;
     for (let bin = 0; bin < rotationBins; bin++) {
@@ -252,35 +373,27 @@ export class CandidateIndex {
         centre = middle;
       }
     }
-    votes.fill(0, from, from + rotationBins);
     // Ties on the three-bin sum (common: scores are small counts) go to the sharper peak.
     return best * tieSteps + Math.min(tieSteps - 1, centre);
   }
 
-  /** Counting sort by score, best first; clears the per-search state. */
-  private select(touchedCount: number, limit: number, accept: (slot: number) => boolean): Int32Array {
-    const { touched, scores } = this;
+  /** Counting sort by score, best first; ties at the cut go to the lower slots. */
+  private select(scored: number, limit: number): Int32Array {
+    const { scoredSlots: slots, scoredValues: values } = this;
     let maxScore = 0;
-    for (let index = 0; index < touchedCount; index++) {
-      const slot = touched[index]!;
-      const score = accept(slot) ? this.score(slot) : (this.score(slot), 0);
-      scores[slot] = score;
-      if (score > maxScore) maxScore = score;
-    }
+    for (let index = 0; index < scored; index++) if (values[index]! > maxScore) maxScore = values[index]!;
     const histogram = new Int32Array(maxScore + 1);
-    for (let index = 0; index < touchedCount; index++) histogram[scores[touched[index]!]!]!++;
+    for (let index = 0; index < scored; index++) histogram[values[index]!]!++;
     let cut = maxScore;
     let taken = 0;
     while (cut > 0 && taken + histogram[cut]! <= limit) taken += histogram[cut--]!;
-    // Slots at the cut score fill what room is left, in slot order.
     let room = limit - taken;
-    const chosen: number[] = [];
-    for (let index = 0; index < touchedCount; index++) {
-      const slot = touched[index]!;
-      const score = scores[slot]!;
-      scores[slot] = 0;
-      if (score > cut || (score === cut && score > 0 && room-- > 0)) chosen.push(slot);
+    const chosen = new Int32Array(Math.min(limit, scored));
+    let size = 0;
+    for (let index = 0; index < scored && size < chosen.length; index++) {
+      const value = values[index]!;
+      if (value > cut || (value === cut && value > 0 && room-- > 0)) chosen[size++] = slots[index]!;
     }
-    return Int32Array.from(chosen).sort();
+    return chosen.subarray(0, size);
   }
 }
