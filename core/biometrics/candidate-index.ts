@@ -48,10 +48,12 @@ const tieSteps = 8;
 const crowdedFactor = 8;
 const minCrowdedBucket = 64;
 const cylinderWordCount = cylinderWords(defaultMccParams);
-/** Slots per counting chunk: their votes (chunkSlots x rotationBins x 2 bytes, 128 KiB) stay in L2. */
-const chunkSlots = 4096;
+/** Slots per counting chunk (a power of two): their votes (x rotationBins x 2 bytes, 128 KiB) stay in L2. */
+const chunkSlotBits = 12;
+const chunkSlots = 1 << chunkSlotBits;
 const chunkCells = chunkSlots * rotationBins;
-const chunkCellShift = 16;
+/** A cell's chunk is its value shifted by this (cells are slot << rotationShift | bin). */
+const chunkCellShift = chunkSlotBits + rotationShift;
 /** Score histogram bins for the running floor (scores are votes * tieSteps, mostly small). */
 const floorBins = 8192;
 /** Votes collected per search at most (16 MiB of scratch): past it, further keys are not read. */
