@@ -2,11 +2,13 @@
  * piscina tasks (pure CPU, importing only pure core/biometrics modules):
  *   default: search a slice of the shared gallery for one probe. The gallery SharedArrayBuffers
  *            arrive with the task and are read in place, never copied;
+ *   searchIso: the same for a probe still in ISO form, converted here (off the engine's thread);
  *   convert: turn a batch of ISO records into matcher form (bulk enrollment).
  */
 import { convertBatch, type ConvertResult, type ConvertTask } from '../core/biometrics/convert-batch.js';
 import { searchSlice, type MatchTask, type SliceResult } from '../core/biometrics/gallery-search.js';
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
+import { searchIsoSlice, type IsoMatchTask, type IsoSliceResult } from '../core/biometrics/probe-search.js';
 
 const matcher = new MccMatcher();
 
@@ -16,4 +18,8 @@ export default function matchSlice(task: MatchTask): SliceResult {
 
 export function convert(task: ConvertTask): ConvertResult {
   return convertBatch(task);
+}
+
+export function searchIso(task: IsoMatchTask): IsoSliceResult {
+  return searchIsoSlice(matcher, task);
 }

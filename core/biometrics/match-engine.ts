@@ -17,6 +17,7 @@ import { thresholdForFpir } from './identification-calibration.js';
 import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
 import { directoryStride, searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
+import { isProbeRefusal, type IsoMatchTask, type IsoSliceResult } from './probe-search.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
 import { matchableTemplateFromIso } from './template.js';
 
@@ -139,6 +140,8 @@ export class MatchEngine {
   private readonly index: CandidateIndex | undefined;
   private readonly candidateLimit: number;
   private indexedGeneration = 0;
+  /** Searches dispatched to the workers and not yet answered: past `threads`, searches are not split. */
+  private searchesInFlight = 0;
   private closed = false;
 
   private constructor(options: Required<MatchEngineOptions>) {
@@ -258,30 +261,70 @@ export class MatchEngine {
     if (options.hint !== undefined) checkText(options.hint, 'hint', maxHintLength);
     const limit = options.candidates ?? this.candidateLimit;
     checkCandidates(limit);
-    const probe = matchableTemplateFromIso(isoBytes);
     const snapshot = this.gallery.snapshot();
     const hint = hintHash(options.hint);
     const population = hint === 0 ? this.gallery.size : this.gallery.hintCount(hint);
     // Checked before the search: a bad target must not cost a search.
     const threshold = options.targetFpir === undefined ? undefined : thresholdForFpir(options.targetFpir, population);
-    const slots = this.candidateSlots(probe, snapshot, hint, limit, population);
-    const results = await this.searchSlices(probe, snapshot, topK, hint, slots);
+    const results = this.pool !== undefined && !this.needsIndex(population, limit)
+      ? await this.searchIso(isoBytes, snapshot, topK, hint)
+      : await this.searchConverted(matchableTemplateFromIso(isoBytes), snapshot, topK, hint, limit, population);
     const merged = { ...this.merge(results, snapshot, topK), population };
     if (threshold === undefined) return merged;
     const best = merged.candidates[0];
     return { ...merged, threshold, ...(best !== undefined && best.score >= threshold ? { match: best } : {}) };
   }
 
-  /**
-   * The index's candidates, or undefined to compare every slot: without an index, when the
-   * gallery (or the hint's share of it) is small enough to search whole.
-   */
-  private candidateSlots(probe: Uint32Array, snapshot: GallerySnapshot, hint: number, limit: number, population: number): Int32Array | undefined {
-    if (this.index === undefined || limit === 0) return undefined;
-    if (population <= 2 * limit) return undefined;
+  /** Without an index, or when the gallery (or the hint's share of it) is small enough, every slot is compared. */
+  private needsIndex(population: number, limit: number): boolean {
+    return this.index !== undefined && limit > 0 && population > 2 * limit;
+  }
+
+  /** The probe converted in this thread: the index needs it here to choose the candidates. */
+  private async searchConverted(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number, population: number): Promise<SliceResult[]> {
+    const slots = this.needsIndex(population, limit) ? this.candidateSlots(probe, snapshot, hint, limit) : undefined;
+    return this.searchSlices(probe, snapshot, topK, hint, slots);
+  }
+
+  private candidateSlots(probe: Uint32Array, snapshot: GallerySnapshot, hint: number, limit: number): Int32Array {
     const directory = new Int32Array(snapshot.directory);
     const accept = (slot: number) => directory[slot * directoryStride + 1] !== 0 && (hint === 0 || directory[slot * directoryStride + 2] === hint);
-    return this.index.candidates(probe, snapshot.slotCount, limit, accept);
+    return this.index!.candidates(probe, snapshot.slotCount, limit, accept);
+  }
+
+  /**
+   * Every slot compared, the probe converted by the workers: one slice per worker when they are
+   * idle (latency), one slice in all when searches already wait (throughput: no probe converted
+   * twice, no merge).
+   */
+  private async searchIso(isoBytes: Uint8Array, snapshot: GallerySnapshot, topK: number, hint: number): Promise<SliceResult[]> {
+    const probeIso = isoBytes.slice();
+    const slices = this.sliceCount(snapshot.slotCount, this.threads);
+    const step = Math.max(1, Math.ceil(snapshot.slotCount / slices));
+    const tasks: Promise<IsoSliceResult>[] = [];
+    for (let from = 0; from === 0 || from < snapshot.slotCount; from += step) {
+      const task: IsoMatchTask = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, probeIso, fromSlot: from, toSlot: Math.min(snapshot.slotCount, from + step) };
+      tasks.push(this.runTask(task, 'searchIso') as Promise<IsoSliceResult>);
+    }
+    const answers = await this.tracked(Promise.all(tasks));
+    const refusal = answers.find(isProbeRefusal);
+    if (refusal !== undefined) throw new BiopayError(refusal.refused.code, refusal.refused.message);
+    return answers as SliceResult[];
+  }
+
+  /** Slices for a search of `total` slots, at most `most`: 1 while other searches are in flight. */
+  private sliceCount(total: number, most: number): number {
+    if (this.searchesInFlight >= this.threads) return 1;
+    return Math.max(1, Math.min(most, Math.floor(total / minSlotsPerSlice)));
+  }
+
+  private async tracked<T>(work: Promise<T>): Promise<T> {
+    this.searchesInFlight++;
+    try {
+      return await work;
+    } finally {
+      this.searchesInFlight--;
+    }
   }
 
   /** Score threshold reaching the target per-comparison false match rate (FVC2002 impostors): for 1:1. */
@@ -323,14 +366,14 @@ export class MatchEngine {
     if (this.pool === undefined) {
       return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: total })];
     }
-    const slices = Math.max(1, Math.min(this.threads * slicesPerWorker, Math.floor(total / minSlotsPerSlice)));
+    const slices = this.sliceCount(total, this.threads * slicesPerWorker);
     const step = Math.max(1, Math.ceil(total / slices));
     const tasks: Promise<SliceResult>[] = [];
     for (let from = 0; from < total; from += step) {
       const task = { ...base, probe, fromSlot: from, toSlot: Math.min(total, from + step) };
       tasks.push(this.runTask(task) as Promise<SliceResult>);
     }
-    return Promise.all(tasks);
+    return this.tracked(Promise.all(tasks));
   }
 
   /** Batches of `recordsPerConvertTask` records, a bounded number in flight at a time. */
@@ -349,7 +392,7 @@ export class MatchEngine {
   }
 
   /** Pool failures (queue full, pool destroyed, worker crash) as typed errors. */
-  private async runTask(task: MatchTask | ConvertTask, name = 'default'): Promise<unknown> {
+  private async runTask(task: MatchTask | IsoMatchTask | ConvertTask, name = 'default'): Promise<unknown> {
     try {
       return await this.pool!.run(task, { name });
     } catch (error) {

@@ -48,9 +48,12 @@ describe('MatchEngine with worker threads', () => {
     expect(rankOne / db1.length).toBeGreaterThan(0.9);
   });
 
-  it('serves many concurrent searches', async () => {
-    const results = await Promise.all(db1.map((probe) => engine.identify(probe.bytes, { topK: 1 })));
+  it('serves many concurrent searches, unsplit while others wait, with the answers of searches one at a time', async () => {
+    const alone = [];
+    for (const probe of db1.slice(0, 20)) alone.push(await engine.identify(probe.bytes, { topK: 5 }));
+    const results = await Promise.all(db1.map((probe) => engine.identify(probe.bytes, { topK: 5 })));
     results.forEach((result, index) => expect(result.candidates[0]!.id).toBe(db1[index]!.id));
+    expect(results.slice(0, 20)).toEqual(alone);
   });
 
   it('sheds searches beyond its queue with UNAVAILABLE naming the full queue, and keeps serving', async () => {
