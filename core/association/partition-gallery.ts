@@ -20,6 +20,8 @@ export interface PartitionGalleryOptions {
   readonly quantization?: Quantization;
   /** Fingerprint templates the full matcher compares per search (MatchEngine `candidates`). */
   readonly candidates?: number;
+  /** The same for searches narrowed by a hint (MatchEngine `hintedCandidates`). */
+  readonly hintedCandidates?: number;
 }
 
 export interface StoredTemplate {
@@ -72,7 +74,7 @@ export class PartitionGallery {
     });
     // Built before the engine: a bad dimension fails without worker threads to clean up.
     const embeddings = { face: gallery('face'), palm: gallery('palm') };
-    return new PartitionGallery(await MatchEngine.create({ workers: options.workers, candidates: options.candidates }), embeddings);
+    return new PartitionGallery(await MatchEngine.create({ workers: options.workers, candidates: options.candidates, hintedCandidates: options.hintedCandidates }), embeddings);
   }
 
   get size(): number {

@@ -39,6 +39,13 @@ export interface MatchEngineOptions {
    * twice this size are searched exhaustively. Default 1500.
    */
   candidates?: number;
+  /**
+   * The same for searches narrowed by a hint (a merchant's community): default `candidates`. A
+   * community of 1,000 searched whole costs 1,000 comparisons per payment; 100-150 index
+   * candidates cost about a third of the CPU for a couple of points of identification rate
+   * (bench/identify.ts --community).
+   */
+  hintedCandidates?: number;
 }
 
 export interface EnrollmentEntry {
@@ -139,6 +146,7 @@ export class MatchEngine {
   private readonly localMatcher = new MccMatcher();
   private readonly index: CandidateIndex | undefined;
   private readonly candidateLimit: number;
+  private readonly hintedCandidateLimit: number;
   private indexedGeneration = 0;
   /** Searches dispatched to the workers and not yet answered: past `threads`, searches are not split. */
   private searchesInFlight = 0;
@@ -147,7 +155,8 @@ export class MatchEngine {
   private constructor(options: Required<MatchEngineOptions>) {
     this.gallery = new SharedGallery(options.maxTemplates, options.capacityTemplates);
     this.candidateLimit = options.candidates;
-    this.index = options.candidates > 0 ? new CandidateIndex() : undefined;
+    this.hintedCandidateLimit = options.hintedCandidates;
+    this.index = options.candidates > 0 || options.hintedCandidates > 0 ? new CandidateIndex() : undefined;
     this.threads = options.workers;
     this.pool = options.workers > 0 ? workerPool(options.workers) : undefined;
   }
@@ -166,7 +175,9 @@ export class MatchEngine {
     }
     const candidates = options.candidates ?? defaultCandidates;
     checkCandidates(candidates);
-    const engine = new MatchEngine({ workers, capacityTemplates, maxTemplates: Math.min(maxTemplates, maxIndexedSlots / 2), candidates });
+    const hintedCandidates = options.hintedCandidates ?? candidates;
+    checkCandidates(hintedCandidates);
+    const engine = new MatchEngine({ workers, capacityTemplates, maxTemplates: Math.min(maxTemplates, maxIndexedSlots / 2), candidates, hintedCandidates });
     await engine.warmUp();
     return engine;
   }
@@ -259,10 +270,10 @@ export class MatchEngine {
     const topK = options.topK ?? defaultTopK;
     if (!Number.isInteger(topK) || topK < 1 || topK > maxTopK) throw new BiopayError(ErrorCode.BadRequest, `topK must be an integer in [1, ${maxTopK}]`);
     if (options.hint !== undefined) checkText(options.hint, 'hint', maxHintLength);
-    const limit = options.candidates ?? this.candidateLimit;
+    const hint = hintHash(options.hint);
+    const limit = options.candidates ?? (hint === 0 ? this.candidateLimit : this.hintedCandidateLimit);
     checkCandidates(limit);
     const snapshot = this.gallery.snapshot();
-    const hint = hintHash(options.hint);
     const population = hint === 0 ? this.gallery.size : this.gallery.hintCount(hint);
     // Checked before the search: a bad target must not cost a search.
     const threshold = options.targetFpir === undefined ? undefined : thresholdForFpir(options.targetFpir, population);

@@ -57,6 +57,11 @@ export interface AssociationNodeOptions {
    * the work: the true match ranks about P times higher in its partition than in the whole.
    */
   readonly candidatesPerIdentify?: number;
+  /**
+   * The same for an identify narrowed by a terminal's hint; default: the community is compared
+   * whole while it holds at most twice `candidatesPerIdentify` (accuracy first).
+   */
+  readonly hintedCandidatesPerIdentify?: number;
 }
 
 export interface AssociationNode {
@@ -96,9 +101,11 @@ interface NodeState {
 export async function startAssociationNode(options: AssociationNodeOptions): Promise<AssociationNode> {
   const { nc, system, sealer, log } = options;
   const partition = checkPartition(options.partition ?? SINGLE_PARTITION);
-  const candidates = Math.ceil((options.candidatesPerIdentify ?? DEFAULT_CANDIDATES_PER_IDENTIFY) / partition.count);
+  const candidatesPerIdentify = options.candidatesPerIdentify ?? DEFAULT_CANDIDATES_PER_IDENTIFY;
+  const candidates = Math.ceil(candidatesPerIdentify / partition.count);
+  const hintedCandidates = Math.ceil((options.hintedCandidatesPerIdentify ?? candidatesPerIdentify) / partition.count);
   const gallery = await PartitionGallery.create({
-    workers: options.workers ?? 2, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates,
+    workers: options.workers ?? 2, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
   });
   const state: NodeState = { gallery, directory: new CredentialDirectory(), sealer, log, partition };
   const enrollmentLog = await EnrollmentLog.open(nc);
