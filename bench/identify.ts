@@ -18,7 +18,7 @@ import { MatchEngine, type EnrollmentEntry, type IdentifyOptions } from '../core
 import { buildSyntheticCalibration, syntheticCalibrationSource } from '../core/biometrics/synthetic-calibration.js';
 import { populationFinger, populationImpression } from '../core/biometrics/synthetic/index.js';
 
-const populationSeed = 20_261_122;
+export const populationSeed = 20_261_122;
 const defaultEnrolled = 100_000;
 const matedProbes = 200;
 const nonMatedProbes = 200;
@@ -31,12 +31,12 @@ const otherFpirs = [1e-3] as const;
 /** The per-comparison threshold a 1:1 decision would use, to show why 1:N needs its own. */
 const oneToOneFmr = 1e-4;
 
-function percentile(values: readonly number[], share: number): number {
+export function percentile(values: readonly number[], share: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(share * sorted.length) - 1))]!;
 }
 
-function isoOf(fingerId: number, impression: number): Uint8Array {
+export function isoOf(fingerId: number, impression: number): Uint8Array {
   const master = populationFinger(populationSeed, fingerId);
   return writeIsoRecord(populationImpression(populationSeed, master, fingerId, impression));
 }
@@ -84,7 +84,7 @@ function probes(enrolled: number): Probe[] {
 }
 
 /** A probe with too few usable minutiae is refused (INVALID_TEMPLATE), as a terminal would see. */
-async function identifyOrRefuse(engine: MatchEngine, isoBytes: Uint8Array, options: IdentifyOptions = {}) {
+export async function identifyOrRefuse(engine: MatchEngine, isoBytes: Uint8Array, options: IdentifyOptions = {}) {
   try {
     return await engine.identify(isoBytes, { topK: 1, ...options });
   } catch (error) {

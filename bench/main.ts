@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- <suite...>] [--runs N] [--json] [--enrolled N]`: runs the benchmark suites
- * (match, ledger, actors, e2e; identify when named: it takes minutes), prints a table per suite
+ * (match, ledger, actors, e2e; identify and community when named: they take minutes), prints a table per suite
  * and writes one JSON report to bench-results/, so numbers can be compared from one change to the
  * next. Each suite states its workload and takes the median of several runs: the machines are noisy.
  */
@@ -9,6 +9,7 @@ import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runActorBench } from './actors.js';
+import { runCommunityBench } from './community.js';
 import { runE2eBench } from './e2e.js';
 import { runEmbeddingBench } from './embeddings.js';
 import { runIdentifyBench, runSyntheticCalibration } from './identify.js';
@@ -32,6 +33,7 @@ const SUITES: Record<string, Suite> = {
   e2e: runE2eBench,
   embeddings: runEmbeddingBench,
   identify: (options) => runIdentifyBench({ ...options, compareExhaustive: options.exhaustive === true }),
+  community: runCommunityBench,
   'calibrate-1n': runSyntheticCalibration,
 };
 
@@ -44,7 +46,8 @@ const HELP = `Usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--
 
 Runs the named benchmark suites (match, ledger, actors and e2e when none is named), prints their numbers and writes a JSON
 report to DIR (default bench-results/). --json prints the report on stdout instead of tables.
-identify, embeddings: --enrolled sets the synthetic gallery size (default 100000); identify's --exhaustive also measures
+identify, embeddings, community: --enrolled sets the synthetic gallery size (default 100000; community 10000, in
+communities of 1000 searched with their hint, whole and through the index); identify's --exhaustive also measures
 rank-1 with every template compared (slow: about a second per probe at 100000).
 calibrate-1n: regenerates core/biometrics/identification-calibration-data.ts (synthetic impostor
 tail for 1:N thresholds; a few minutes), to run after any change to the matcher.`;

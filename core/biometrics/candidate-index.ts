@@ -25,8 +25,8 @@ import { templateOffsets } from './template.js';
 /** Postings are stored in blocks of this many entries plus a link to the next block. */
 const blockSlots = 15;
 const blockWords = blockSlots + 1;
-const initialBlocks = 1 << 12;
-const bucketBits = 20;
+const defaultInitialBlocks = 1 << 12;
+const defaultBucketBits = 20;
 const neighboursPerAnchor = 5;
 const minNeighbourPx = 8;
 const maxNeighbourPx = 110;
@@ -178,23 +178,47 @@ class ScoreFloor {
   }
 }
 
+/**
+ * Per-search scratch, reused by every index of this thread (searches run one at a time): the
+ * votes collected, then grouped by chunk of slots. Shared so that an index per community costs
+ * its postings and buckets only.
+ */
+class SearchScratch {
+  cells: Uint32Array = new Uint32Array(1 << 16);
+  grouped: Uint32Array = new Uint32Array(1 << 16);
+  chunkStarts = new Int32Array(64);
+  readonly chunkVotes = new Uint16Array(chunkCells);
+  /** Per slot of the chunk, its votes (saturating): a bound on its score. */
+  readonly chunkTotals = new Uint8Array(chunkSlots);
+  readonly floor = new ScoreFloor();
+  scoredSlots = new Int32Array(1024);
+  scoredValues = new Int32Array(1024);
+}
+
+let sharedScratch: SearchScratch | undefined;
+
 export class CandidateIndex {
-  private readonly heads = new Int32Array(1 << bucketBits);
-  private readonly tails = new Int32Array(1 << bucketBits);
-  private readonly counts = new Int32Array(1 << bucketBits);
-  private pool = new Int32Array(initialBlocks * blockWords);
+  private readonly bucketShift: number;
+  private readonly heads: Int32Array;
+  private readonly tails: Int32Array;
+  private readonly counts: Int32Array;
+  private pool: Int32Array;
   private blocksUsed = 1; // block 0 means "none"
   private postings = 0;
-  // Per-search scratch, reused: the votes collected, then grouped by chunk of slots.
-  private cells: Uint32Array = new Uint32Array(1 << 16);
-  private grouped: Uint32Array = new Uint32Array(1 << 16);
-  private chunkStarts = new Int32Array(64);
-  private readonly chunkVotes = new Uint16Array(chunkCells);
-  /** Per slot of the chunk, its votes (saturating): a bound on its score. */
-  private readonly chunkTotals = new Uint8Array(chunkSlots);
-  private readonly floor = new ScoreFloor();
-  private scoredSlots = new Int32Array(1024);
-  private scoredValues = new Int32Array(1024);
+  private readonly scratch = (sharedScratch ??= new SearchScratch());
+
+  /**
+   * `bucketBits`: 2^bits buckets. The default suits a gallery of up to millions of templates; a
+   * community of about a thousand (some 300,000 postings) needs 16 for as few chance collisions.
+   */
+  constructor(bucketBits = defaultBucketBits, initialBlocks = defaultInitialBlocks) {
+    if (!Number.isInteger(bucketBits) || bucketBits < 8 || bucketBits > 24) throw new RangeError('bucketBits must be an integer in [8, 24]');
+    this.bucketShift = 32 - bucketBits;
+    this.heads = new Int32Array(1 << bucketBits);
+    this.tails = new Int32Array(1 << bucketBits);
+    this.counts = new Int32Array(1 << bucketBits);
+    this.pool = new Int32Array(initialBlocks * blockWords);
+  }
 
   /** Bytes held by the postings and bucket tables. */
   get bytes(): number {
@@ -212,7 +236,7 @@ export class CandidateIndex {
 
   /** Indexes the template (matcher form) stored at `base` of `words` under `slot`. */
   add(slot: number, words: Uint32Array, base = 0): void {
-    triangleKeys(words, base, false, (key, rotation) => this.append(key >>> (32 - bucketBits), (slot << rotationShift) | rotation));
+    triangleKeys(words, base, false, (key, rotation) => this.append(key >>> this.bucketShift, (slot << rotationShift) | rotation));
   }
 
   private append(bucket: number, entry: number): void {
@@ -260,12 +284,12 @@ export class CandidateIndex {
    */
   private collect(probe: Uint32Array, slotCount: number): number {
     const { pool, heads, counts } = this;
-    let cells = this.cells;
+    let cells = this.scratch.cells;
     let size = 0;
     // Keys far more common than average (regular ridge flow) cost most and tell least: skipped.
     const crowded = Math.max(minCrowdedBucket, (crowdedFactor * this.postings) / counts.length);
     triangleKeys(probe, 0, true, (key, rotation) => {
-      const bucket = key >>> (32 - bucketBits);
+      const bucket = key >>> this.bucketShift;
       let remaining = counts[bucket]!;
       if (remaining > crowded || size + remaining > maxVotesPerSearch) return;
       if (size + remaining > cells.length) cells = this.growCells(size + remaining);
@@ -284,21 +308,21 @@ export class CandidateIndex {
   }
 
   private growCells(needed: number): Uint32Array {
-    let length = this.cells.length;
+    let length = this.scratch.cells.length;
     while (length < needed) length *= 2;
     const grown = new Uint32Array(Math.min(length, maxVotesPerSearch));
-    grown.set(this.cells);
-    this.cells = grown;
-    this.grouped = new Uint32Array(grown.length);
+    grown.set(this.scratch.cells);
+    this.scratch.cells = grown;
+    this.scratch.grouped = new Uint32Array(grown.length);
     return grown;
   }
 
   /** Counting sort of the cells by chunk of `chunkSlots` slots; returns the number of chunks. */
   private group(size: number, slotCount: number): number {
     const chunks = Math.max(1, Math.ceil(slotCount / chunkSlots));
-    if (this.chunkStarts.length < chunks + 1) this.chunkStarts = new Int32Array(2 * chunks + 1);
-    const starts = this.chunkStarts;
-    const { cells, grouped } = this;
+    if (this.scratch.chunkStarts.length < chunks + 1) this.scratch.chunkStarts = new Int32Array(2 * chunks + 1);
+    const starts = this.scratch.chunkStarts;
+    const { cells, grouped } = this.scratch;
     starts.fill(0, 0, chunks + 1);
     for (let index = 0; index < size; index++) starts[(cells[index]! >>> chunkCellShift) + 1]!++;
     for (let chunk = 0; chunk < chunks; chunk++) starts[chunk + 1]! += starts[chunk]!;
@@ -319,8 +343,8 @@ export class CandidateIndex {
    * Returns how many slots were kept, in ascending slot order in scoredSlots / scoredValues.
    */
   private scoreChunks(chunks: number, limit: number, accept: (slot: number) => boolean): number {
-    const { grouped, chunkStarts, chunkVotes: votes, chunkTotals: totals } = this;
-    const floor = this.floor.reset(limit);
+    const { grouped, chunkStarts, chunkVotes: votes, chunkTotals: totals } = this.scratch;
+    const floor = this.scratch.floor.reset(limit);
     let scored = 0;
     for (let chunk = 0; chunk < chunks; chunk++) {
       const from = chunkStarts[chunk]!;
@@ -341,9 +365,9 @@ export class CandidateIndex {
         const score = this.slotScore(local << rotationShift);
         const slot = chunk * chunkSlots + local;
         if (score < floor.value || !accept(slot)) continue;
-        if (scored === this.scoredSlots.length) this.growScored(scored + 1);
-        this.scoredSlots[scored] = slot;
-        this.scoredValues[scored++] = score;
+        if (scored === this.scratch.scoredSlots.length) this.growScored(scored + 1);
+        this.scratch.scoredSlots[scored] = slot;
+        this.scratch.scoredValues[scored++] = score;
         floor.add(score);
       }
       votes.fill(0);
@@ -352,19 +376,19 @@ export class CandidateIndex {
   }
 
   private growScored(needed: number): void {
-    let length = this.scoredSlots.length;
+    let length = this.scratch.scoredSlots.length;
     while (length < needed) length *= 2;
     const slots = new Int32Array(length);
     const values = new Int32Array(length);
-    slots.set(this.scoredSlots);
-    values.set(this.scoredValues);
-    this.scoredSlots = slots;
-    this.scoredValues = values;
+    slots.set(this.scratch.scoredSlots);
+    values.set(this.scratch.scoredValues);
+    this.scratch.scoredSlots = slots;
+    this.scratch.scoredValues = values;
   }
 
   /** A slot's score from its bins at `from` in the chunk table. */
   private slotScore(from: number): number {
-    const votes = this.chunkVotes;
+    const votes = this.scratch.chunkVotes;
     let best = 0;
     let centre = 0;
     for (let bin = 0; bin < rotationBins; bin++) {
@@ -381,7 +405,7 @@ export class CandidateIndex {
 
   /** Counting sort by score, best first; ties at the cut go to the lower slots. */
   private select(scored: number, limit: number): Int32Array {
-    const { scoredSlots: slots, scoredValues: values } = this;
+    const { scoredSlots: slots, scoredValues: values } = this.scratch;
     let maxScore = 0;
     for (let index = 0; index < scored; index++) if (values[index]! > maxScore) maxScore = values[index]!;
     const histogram = new Int32Array(maxScore + 1);

@@ -102,6 +102,14 @@ const convertTasksPerWorker = 2;
 const slicesPerWorker = 2;
 /** Below this many slots a search is not worth splitting. */
 const minSlotsPerSlice = 64;
+/**
+ * Hints with an index of their own, at most (about 0.8 MB each plus 4 bytes per posting): a
+ * hinted search then votes over its community's postings only, not the whole gallery's. Hints
+ * beyond it are searched through the gallery's index, filtered: the same candidates, slower.
+ */
+const maxHintIndexes = 1024;
+const hintIndexBucketBits = 16;
+const hintIndexInitialBlocks = 1 << 8;
 
 /** FNV-1a of the hint, never 0 (0 means "no hint"). */
 function hintHash(hint: string | undefined): number {
@@ -145,6 +153,8 @@ export class MatchEngine {
   private readonly threads: number;
   private readonly localMatcher = new MccMatcher();
   private readonly index: CandidateIndex | undefined;
+  /** Per hint hash, an index of the templates enrolled with it (when hinted searches use an index). */
+  private hintIndexes = new Map<number, CandidateIndex>();
   private readonly candidateLimit: number;
   private readonly hintedCandidateLimit: number;
   private indexedGeneration = 0;
@@ -188,7 +198,9 @@ export class MatchEngine {
 
   /** Memory held by the gallery and its candidate index, for capacity planning. */
   stats(): { templates: number; galleryBytes: number; galleryAllocatedBytes: number; indexBytes: number } {
-    return { templates: this.gallery.size, galleryBytes: this.gallery.liveBytes, galleryAllocatedBytes: this.gallery.bytes, indexBytes: this.index?.bytes ?? 0 };
+    let indexBytes = this.index?.bytes ?? 0;
+    for (const hintIndex of this.hintIndexes.values()) indexBytes += hintIndex.bytes;
+    return { templates: this.gallery.size, galleryBytes: this.gallery.liveBytes, galleryAllocatedBytes: this.gallery.bytes, indexBytes };
   }
 
   /** Enrolls (or replaces) a template; throws INVALID_TEMPLATE for a bad record. */
@@ -204,7 +216,18 @@ export class MatchEngine {
     const slot = this.gallery.put(id, template, hint);
     if (this.index === undefined) return;
     if (this.gallery.generation !== this.indexedGeneration) this.rebuildIndex();
-    else this.index.add(slot, template);
+    else this.indexSlot(slot, template, 0, hint);
+  }
+
+  private indexSlot(slot: number, words: Uint32Array, base: number, hint: number): void {
+    this.index!.add(slot, words, base);
+    if (hint === 0 || this.hintedCandidateLimit === 0) return;
+    let hintIndex = this.hintIndexes.get(hint);
+    if (hintIndex === undefined && this.hintIndexes.size < maxHintIndexes) {
+      hintIndex = new CandidateIndex(hintIndexBucketBits, hintIndexInitialBlocks);
+      this.hintIndexes.set(hint, hintIndex);
+    }
+    hintIndex?.add(slot, words, base);
   }
 
   private rebuildIndex(): void {
@@ -213,8 +236,10 @@ export class MatchEngine {
     const words = new Uint32Array(snapshot.data);
     const directory = new Int32Array(snapshot.directory);
     index.clear();
+    this.hintIndexes = new Map();
     for (let slot = 0; slot < snapshot.slotCount; slot++) {
-      if (directory[slot * directoryStride + 1] !== 0) index.add(slot, words, directory[slot * directoryStride]!);
+      const entry = slot * directoryStride;
+      if (directory[entry + 1] !== 0) this.indexSlot(slot, words, directory[entry]!, directory[entry + 2]!);
     }
     this.indexedGeneration = this.gallery.generation;
   }
@@ -300,7 +325,8 @@ export class MatchEngine {
   private candidateSlots(probe: Uint32Array, snapshot: GallerySnapshot, hint: number, limit: number): Int32Array {
     const directory = new Int32Array(snapshot.directory);
     const accept = (slot: number) => directory[slot * directoryStride + 1] !== 0 && (hint === 0 || directory[slot * directoryStride + 2] === hint);
-    return this.index!.candidates(probe, snapshot.slotCount, limit, accept);
+    const index = (hint === 0 ? undefined : this.hintIndexes.get(hint)) ?? this.index!;
+    return index.candidates(probe, snapshot.slotCount, limit, accept);
   }
 
   /**

@@ -154,6 +154,28 @@ describe('MatchEngine with the candidate index', () => {
     }
   });
 
+  it('narrows hinted searches through an index of the community alone, with their own candidate count', async () => {
+    const hinted = await MatchEngine.create({ workers: 0, candidates: 0, hintedCandidates: 10 });
+    try {
+      for (let finger = 1; finger <= fingers; finger++) hinted.add(`f${finger}`, isoOf.get(finger)!, { hint: finger <= 60 ? 'north' : 'south' });
+      for (const finger of [3, 70, 118]) {
+        const { candidates, searched, population } = await hinted.identify(isoOf.get(finger)!, { topK: 10, hint: finger <= 60 ? 'north' : 'south' });
+        expect(population).toBe(60);
+        expect(searched).toBeLessThanOrEqual(10);
+        expect(candidates[0]!.id).toBe(`f${finger}`);
+        expect(candidates.every(({ id }) => (Number(id.slice(1)) <= 60) === (finger <= 60))).toBe(true);
+      }
+      expect((await hinted.identify(isoOf.get(70)!, { topK: 1 })).searched).toBe(fingers);
+      // Compaction renumbers the slots: the community indexes are rebuilt with the gallery's.
+      for (let round = 0; round < 3; round++) for (let finger = 61; finger <= fingers; finger++) hinted.add(`f${finger}`, isoOf.get(finger)!, { hint: 'south' });
+      const after = await hinted.identify(isoOf.get(99)!, { topK: 1, hint: 'south' });
+      expect(after.searched).toBeLessThanOrEqual(10);
+      expect(after.candidates[0]!.id).toBe('f99');
+    } finally {
+      await hinted.close();
+    }
+  });
+
   it('refuses a bad candidate count', async () => {
     await expect(engine.identify(isoOf.get(1)!, { candidates: -1 })).rejects.toSatisfy((error: unknown) => error instanceof BiopayError && error.code === ErrorCode.BadRequest);
     await expect(MatchEngine.create({ workers: 0, candidates: 1.5 })).rejects.toBeInstanceOf(BiopayError);

@@ -1,0 +1,118 @@
+/**
+ * Hinted 1:N benchmark (issues 4 and 5): what narrowing a terminal's community search with the
+ * candidate index costs and buys. Workload: `enrolled` synthetic fingers (default 10,000;
+ * population seed of the identify suite) enrolled with impression 1 in communities of
+ * `communitySize` (1,000; the hint), 200 mated probes (impression 2) and 200 never-enrolled
+ * fingers, each searched one at a time within its community, 2 workers, at a target FPIR of 1e-3
+ * over the community (the association node's default decision). For each number of candidates
+ * compared in full (the whole community, then index candidates) it reports rank-1, TPIR and FPIR at
+ * that decision, CPU time of every thread per search and the median latency.
+ */
+import { cpus } from 'node:os';
+import { MatchEngine, type EnrollmentEntry } from '../core/biometrics/match-engine.js';
+import { identifyOrRefuse, isoOf, percentile } from './identify.js';
+
+const defaultEnrolled = 10_000;
+const communitySize = 1_000;
+const matedProbes = 200;
+const nonMatedProbes = 200;
+const targetFpir = 1e-3;
+const workers = 2;
+/** 0 = the whole community. */
+const candidateCounts = [0, 50, 100, 150, 200, 300] as const;
+const enrollChunk = 4000;
+
+const communityOf = (fingerId: number) => `community-${Math.floor((fingerId - 1) / communitySize)}`;
+
+interface CommunityProbe {
+  fingerId: number;
+  mated: boolean;
+  hint: string;
+  isoBytes: Uint8Array;
+}
+
+function communityProbes(enrolled: number): CommunityProbe[] {
+  const list: CommunityProbe[] = [];
+  const step = Math.max(1, Math.floor(enrolled / matedProbes));
+  for (let index = 0; index < Math.min(matedProbes, enrolled); index++) {
+    const fingerId = 1 + index * step;
+    list.push({ fingerId, mated: true, hint: communityOf(fingerId), isoBytes: isoOf(fingerId, 2) });
+  }
+  for (let index = 0; index < nonMatedProbes; index++) {
+    // Strangers touching a terminal of some community.
+    list.push({ fingerId: enrolled + 1000 + index, mated: false, hint: communityOf(1 + ((index * communitySize) % enrolled)), isoBytes: isoOf(enrolled + 1000 + index, 1) });
+  }
+  return list;
+}
+
+async function enrollCommunities(engine: MatchEngine, enrolled: number): Promise<void> {
+  for (let from = 1; from <= enrolled; from += enrollChunk) {
+    const entries: EnrollmentEntry[] = [];
+    for (let fingerId = from; fingerId < Math.min(enrolled + 1, from + enrollChunk); fingerId++) {
+      entries.push({ id: `f${fingerId}`, isoBytes: isoOf(fingerId, 1), hint: communityOf(fingerId) });
+    }
+    await engine.addMany(entries);
+    process.stderr.write(`\renrolling ${Math.min(enrolled, from + enrollChunk - 1)}/${enrolled}`);
+  }
+  process.stderr.write('\n');
+}
+
+async function measure(engine: MatchEngine, probes: readonly CommunityProbe[], candidates: number): Promise<Record<string, number>> {
+  const latenciesMs: number[] = [];
+  let rankOne = 0;
+  let identified = 0;
+  let falseMatches = 0;
+  let compared = 0;
+  const cpuBefore = process.cpuUsage();
+  for (const probe of probes) {
+    const startedMs = performance.now();
+    const result = await identifyOrRefuse(engine, probe.isoBytes, { topK: 1, hint: probe.hint, targetFpir, candidates });
+    latenciesMs.push(performance.now() - startedMs);
+    if (result === undefined) continue; // refused probe: a miss for a mated one
+    compared += result.searched;
+    const own = result.candidates[0]?.id === `f${probe.fingerId}`;
+    if (probe.mated && own) rankOne++;
+    if (probe.mated && own && result.match !== undefined) identified++;
+    if (!probe.mated && result.match !== undefined) falseMatches++;
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  const mated = probes.filter((probe) => probe.mated).length;
+  return {
+    comparedPerSearch: Math.round(compared / probes.length),
+    rank1: Number((rankOne / mated).toFixed(3)),
+    tpir: Number((identified / mated).toFixed(3)),
+    fpir: Number((falseMatches / (probes.length - mated)).toFixed(3)),
+    cpuMsPerSearch: Number(((cpu.user + cpu.system) / 1000 / probes.length).toFixed(2)),
+    medianMs: Number(percentile(latenciesMs, 0.5).toFixed(2)),
+  };
+}
+
+export async function runCommunityBench(options: { runs: number; enrolled?: number }): Promise<Record<string, unknown>> {
+  const enrolled = options.enrolled ?? defaultEnrolled;
+  // hintedCandidates > 0: every community gets an index of its own at enrollment.
+  const engine = await MatchEngine.create({ workers, capacityTemplates: enrolled, hintedCandidates: 150 });
+  try {
+    await enrollCommunities(engine, enrolled);
+    const probes = communityProbes(enrolled);
+    await measure(engine, probes.slice(0, 20), 0); // warm-up
+    const results: Record<string, unknown> = {};
+    for (const candidates of candidateCounts) {
+      const runs = [];
+      for (let run = 0; run < Math.max(1, options.runs); run++) runs.push(await measure(engine, probes, candidates));
+      // Rates are the same every run (same probes); time is the median run.
+      const cpuMedian = percentile(runs.map((run) => run.cpuMsPerSearch!), 0.5);
+      const chosen = runs.find((run) => run.cpuMsPerSearch === cpuMedian) ?? runs[0]!;
+      const label = candidates === 0 ? 'wholeCommunity' : `candidates${candidates}`;
+      results[label] = chosen;
+      process.stderr.write(`${label}: ${JSON.stringify(chosen)}\n`);
+    }
+    return {
+      workload: `${enrolled} synthetic fingers in communities of ${communitySize} (the hint), ${matedProbes} mated + ${nonMatedProbes} non-mated probes searched one at a time within a community, ${workers} workers, decision at FPIR ${targetFpir} over the community; median of ${options.runs} runs`,
+      machine: `${cpus()[0]?.model ?? 'unknown cpu'} x ${cpus().length}, node ${process.version}`,
+      indexBytesPerTemplate: Math.round(engine.stats().indexBytes / engine.size),
+      ...results,
+    };
+  } finally {
+    await engine.close();
+  }
+}
