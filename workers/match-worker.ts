@@ -3,12 +3,16 @@
  *   default: search a slice of the shared gallery for one probe. The gallery SharedArrayBuffers
  *            arrive with the task and are read in place, never copied;
  *   searchIso: the same for a probe still in ISO form, converted here (off the engine's thread);
+ *   searchIndexed: a whole search: the ISO probe converted, candidates from the shared index,
+ *            then compared;
+ *   candidates: the first half of that (probe and candidates back), when idle workers share the
+ *            comparisons of a large search;
  *   convert: turn a batch of ISO records into matcher form (bulk enrollment).
  */
 import { convertBatch, type ConvertResult, type ConvertTask } from '../core/biometrics/convert-batch.js';
 import { searchSlice, type MatchTask, type SliceResult } from '../core/biometrics/gallery-search.js';
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
-import { searchIsoSlice, type IsoMatchTask, type IsoSliceResult } from '../core/biometrics/probe-search.js';
+import { chooseCandidates, searchIndexedSlice, searchIsoSlice, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult } from '../core/biometrics/probe-search.js';
 
 const matcher = new MccMatcher();
 
@@ -22,4 +26,12 @@ export function convert(task: ConvertTask): ConvertResult {
 
 export function searchIso(task: IsoMatchTask): IsoSliceResult {
   return searchIsoSlice(matcher, task);
+}
+
+export function searchIndexed(task: IndexedMatchTask): IsoSliceResult {
+  return searchIndexedSlice(matcher, task);
+}
+
+export function candidates(task: IndexedMatchTask): ReturnType<typeof chooseCandidates> {
+  return chooseCandidates(task);
 }

@@ -197,7 +197,27 @@ class SearchScratch {
 
 let sharedScratch: SearchScratch | undefined;
 
+/**
+ * An index as a worker thread receives it: its tables are SharedArrayBuffers, read in place.
+ *
+ * The engine's thread keeps appending while workers search. It writes a posting before its
+ * bucket's count grows and links a block before filling it, and a pool that grows is a new buffer
+ * (the old one is never written again), so a search sees the postings of some recent moment;
+ * those of slots past its gallery snapshot are skipped. Plain (non-atomic) reads give no ordering
+ * guarantee, so a search racing an append may read a stale word: a chance vote, never a read out
+ * of bounds or an endless walk (every walk is bounded by the count it read), and every candidate
+ * is scored by the full matcher anyway.
+ */
+export interface SharedCandidateIndex {
+  bucketBits: number;
+  heads: SharedArrayBuffer;
+  counts: SharedArrayBuffer;
+  pool: SharedArrayBuffer;
+  postings: number;
+}
+
 export class CandidateIndex {
+  private readonly bucketBits: number;
   private readonly bucketShift: number;
   private readonly heads: Int32Array;
   private readonly tails: Int32Array;
@@ -205,19 +225,37 @@ export class CandidateIndex {
   private pool: Int32Array;
   private blocksUsed = 1; // block 0 means "none"
   private postings = 0;
+  private readonly readOnly: boolean;
   private readonly scratch = (sharedScratch ??= new SearchScratch());
 
   /**
    * `bucketBits`: 2^bits buckets. The default suits a gallery of up to millions of templates; a
    * community of about a thousand (some 300,000 postings) needs 16 for as few chance collisions.
    */
-  constructor(bucketBits = defaultBucketBits, initialBlocks = defaultInitialBlocks) {
+  constructor(bucketBits = defaultBucketBits, initialBlocks = defaultInitialBlocks, shared?: SharedCandidateIndex) {
     if (!Number.isInteger(bucketBits) || bucketBits < 8 || bucketBits > 24) throw new RangeError('bucketBits must be an integer in [8, 24]');
+    this.bucketBits = bucketBits;
     this.bucketShift = 32 - bucketBits;
-    this.heads = new Int32Array(1 << bucketBits);
-    this.tails = new Int32Array(1 << bucketBits);
-    this.counts = new Int32Array(1 << bucketBits);
-    this.pool = new Int32Array(initialBlocks * blockWords);
+    const table = () => new Int32Array(new SharedArrayBuffer(4 << bucketBits));
+    this.readOnly = shared !== undefined;
+    this.heads = shared ? new Int32Array(shared.heads) : table();
+    this.counts = shared ? new Int32Array(shared.counts) : table();
+    this.tails = shared ? new Int32Array(0) : table();
+    this.pool = shared ? new Int32Array(shared.pool) : new Int32Array(new SharedArrayBuffer(initialBlocks * blockWords * 4));
+    if (shared) this.postings = shared.postings;
+  }
+
+  /** A searchable view, in a worker thread, of an index another thread writes. */
+  static view(shared: SharedCandidateIndex): CandidateIndex {
+    if ((4 << shared.bucketBits) !== shared.heads.byteLength || shared.heads.byteLength !== shared.counts.byteLength || shared.pool.byteLength % (blockWords * 4) !== 0) {
+      throw new RangeError('shared candidate index tables do not agree');
+    }
+    return new CandidateIndex(shared.bucketBits, 0, shared);
+  }
+
+  /** What a worker needs to search this index as it is now (its tables are shared, not copied). */
+  shared(): SharedCandidateIndex {
+    return { bucketBits: this.bucketBits, heads: this.heads.buffer as SharedArrayBuffer, counts: this.counts.buffer as SharedArrayBuffer, pool: this.pool.buffer as SharedArrayBuffer, postings: this.postings };
   }
 
   /** Bytes held by the postings and bucket tables. */
@@ -225,17 +263,9 @@ export class CandidateIndex {
     return this.pool.byteLength + this.heads.byteLength * 3;
   }
 
-  /** Drops every posting (before a rebuild). */
-  clear(): void {
-    this.heads.fill(0);
-    this.tails.fill(0);
-    this.counts.fill(0);
-    this.blocksUsed = 1;
-    this.postings = 0;
-  }
-
   /** Indexes the template (matcher form) stored at `base` of `words` under `slot`. */
   add(slot: number, words: Uint32Array, base = 0): void {
+    if (this.readOnly) throw new RangeError('a shared view of a candidate index is read-only');
     triangleKeys(words, base, false, (key, rotation) => this.append(key >>> this.bucketShift, (slot << rotationShift) | rotation));
   }
 
@@ -259,7 +289,7 @@ export class CandidateIndex {
 
   private allocateBlock(): number {
     if ((this.blocksUsed + 1) * blockWords > this.pool.length) {
-      const grown = new Int32Array(this.pool.length * 2);
+      const grown = new Int32Array(new SharedArrayBuffer(this.pool.byteLength * 2));
       grown.set(this.pool);
       this.pool = grown;
     }

@@ -17,7 +17,7 @@ import { thresholdForFpir } from './identification-calibration.js';
 import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
 import { directoryStride, searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
-import { isProbeRefusal, type IsoMatchTask, type IsoSliceResult } from './probe-search.js';
+import { candidateSlots, isProbeRefusal, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from './probe-search.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
 import { matchableTemplateFromIso } from './template.js';
 
@@ -152,7 +152,8 @@ export class MatchEngine {
   private readonly pool: Piscina | undefined;
   private readonly threads: number;
   private readonly localMatcher = new MccMatcher();
-  private readonly index: CandidateIndex | undefined;
+  /** Replaced, never cleared, when the gallery renumbers its slots: workers may still read the old one. */
+  private index: CandidateIndex | undefined;
   /** Per hint hash, an index of the templates enrolled with it (when hinted searches use an index). */
   private hintIndexes = new Map<number, CandidateIndex>();
   private readonly candidateLimit: number;
@@ -231,11 +232,10 @@ export class MatchEngine {
   }
 
   private rebuildIndex(): void {
-    const index = this.index!;
     const snapshot = this.gallery.snapshot();
     const words = new Uint32Array(snapshot.data);
     const directory = new Int32Array(snapshot.directory);
-    index.clear();
+    this.index = new CandidateIndex();
     this.hintIndexes = new Map();
     for (let slot = 0; slot < snapshot.slotCount; slot++) {
       const entry = slot * directoryStride;
@@ -302,9 +302,11 @@ export class MatchEngine {
     const population = hint === 0 ? this.gallery.size : this.gallery.hintCount(hint);
     // Checked before the search: a bad target must not cost a search.
     const threshold = options.targetFpir === undefined ? undefined : thresholdForFpir(options.targetFpir, population);
-    const results = this.pool !== undefined && !this.needsIndex(population, limit)
-      ? await this.searchIso(isoBytes, snapshot, topK, hint)
-      : await this.searchConverted(matchableTemplateFromIso(isoBytes), snapshot, topK, hint, limit, population);
+    const results = this.pool === undefined
+      ? this.searchHere(matchableTemplateFromIso(isoBytes), snapshot, topK, hint, limit, population)
+      : this.needsIndex(population, limit)
+        ? await this.searchIndexed(isoBytes, snapshot, topK, hint, limit)
+        : await this.searchIso(isoBytes, snapshot, topK, hint);
     const merged = { ...this.merge(results, snapshot, topK), population };
     if (threshold === undefined) return merged;
     const best = merged.candidates[0];
@@ -316,17 +318,37 @@ export class MatchEngine {
     return this.index !== undefined && limit > 0 && population > 2 * limit;
   }
 
-  /** The probe converted in this thread: the index needs it here to choose the candidates. */
-  private async searchConverted(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number, population: number): Promise<SliceResult[]> {
-    const slots = this.needsIndex(population, limit) ? this.candidateSlots(probe, snapshot, hint, limit) : undefined;
-    return this.searchSlices(probe, snapshot, topK, hint, slots);
+  /** Without worker threads: conversion, index and comparisons in this thread. */
+  private searchHere(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number, population: number): SliceResult[] {
+    const base = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK };
+    if (!this.needsIndex(population, limit)) return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: snapshot.slotCount })];
+    const slots = candidateSlots(this.indexFor(hint), probe, { ...base, fromSlot: 0, toSlot: snapshot.slotCount }, limit);
+    return [searchSlice(this.localMatcher, templateRef(probe), { ...base, slots, fromSlot: 0, toSlot: slots.length })];
   }
 
-  private candidateSlots(probe: Uint32Array, snapshot: GallerySnapshot, hint: number, limit: number): Int32Array {
-    const directory = new Int32Array(snapshot.directory);
-    const accept = (slot: number) => directory[slot * directoryStride + 1] !== 0 && (hint === 0 || directory[slot * directoryStride + 2] === hint);
-    const index = (hint === 0 ? undefined : this.hintIndexes.get(hint)) ?? this.index!;
-    return index.candidates(probe, snapshot.slotCount, limit, accept);
+  /** The hint's own index when it has one, else the gallery's (its candidates filtered by hint). */
+  private indexFor(hint: number): CandidateIndex {
+    return (hint === 0 ? undefined : this.hintIndexes.get(hint)) ?? this.index!;
+  }
+
+  /**
+   * One worker converts the probe, asks the (shared) index for candidates and compares them: the
+   * engine's thread, which also carries the node's messaging, does none of it.
+   */
+  private async searchIndexed(isoBytes: Uint8Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number): Promise<SliceResult[]> {
+    const task: IndexedMatchTask = {
+      data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, probeIso: isoBytes.slice(),
+      fromSlot: 0, toSlot: snapshot.slotCount, index: this.indexFor(hint).shared(), limit,
+    };
+    // Idle workers and many candidates: the comparisons are shared out (latency of a lone search).
+    if (this.sliceCount(limit, this.threads * slicesPerWorker) > 1) {
+      const chosen = await this.tracked(this.runTask(task, 'candidates') as Promise<{ probe: Uint32Array; slots: Int32Array } | ProbeRefusal>);
+      if (isProbeRefusal(chosen)) throw new BiopayError(chosen.refused.code, chosen.refused.message);
+      return this.searchSlices(chosen.probe, snapshot, topK, hint, chosen.slots);
+    }
+    const answer = await this.tracked(this.runTask(task, 'searchIndexed') as Promise<IsoSliceResult>);
+    if (isProbeRefusal(answer)) throw new BiopayError(answer.refused.code, answer.refused.message);
+    return [answer];
   }
 
   /**
@@ -396,13 +418,10 @@ export class MatchEngine {
     await Promise.all(Array.from({ length: this.threads }, () => this.pool!.run(idle)));
   }
 
-  /** Splits the slots (or the candidate list) into slices searched by the workers. */
-  private async searchSlices(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number, slots: Int32Array | undefined): Promise<SliceResult[]> {
-    const base = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, ...(slots === undefined ? {} : { slots }) };
-    const total = slots === undefined ? snapshot.slotCount : slots.length;
-    if (this.pool === undefined) {
-      return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: total })];
-    }
+  /** Splits the candidate list into slices compared by the workers. */
+  private async searchSlices(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number, slots: Int32Array): Promise<SliceResult[]> {
+    const base = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, slots };
+    const total = slots.length;
     const slices = this.sliceCount(total, this.threads * slicesPerWorker);
     const step = Math.max(1, Math.ceil(total / slices));
     const tasks: Promise<SliceResult>[] = [];
@@ -429,7 +448,7 @@ export class MatchEngine {
   }
 
   /** Pool failures (queue full, pool destroyed, worker crash) as typed errors. */
-  private async runTask(task: MatchTask | IsoMatchTask | ConvertTask, name = 'default'): Promise<unknown> {
+  private async runTask(task: MatchTask | IsoMatchTask | IndexedMatchTask | ConvertTask, name = 'default'): Promise<unknown> {
     try {
       return await this.pool!.run(task, { name });
     } catch (error) {

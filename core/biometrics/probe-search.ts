@@ -6,7 +6,8 @@
  * back to the engine's thread.
  */
 import { isBiopayError } from '../errors.js';
-import { searchSlice, type GallerySlice, type SliceResult } from './gallery-search.js';
+import { CandidateIndex, type SharedCandidateIndex } from './candidate-index.js';
+import { directoryStride, searchSlice, type GallerySlice, type SliceResult } from './gallery-search.js';
 import type { MccMatcher } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
 import { matchableTemplateFromIso } from './template.js';
@@ -16,23 +17,55 @@ export interface IsoMatchTask extends GallerySlice {
   probeIso: Uint8Array;
 }
 
+/** Candidates chosen by a shared index, then compared: one task does the whole search. */
+export interface IndexedMatchTask extends IsoMatchTask {
+  index: SharedCandidateIndex;
+  /** Candidates compared in full, at most. */
+  limit: number;
+}
+
 export interface ProbeRefusal {
   refused: { code: string; message: string };
 }
 
 export type IsoSliceResult = SliceResult | ProbeRefusal;
 
-export function isProbeRefusal(result: IsoSliceResult): result is ProbeRefusal {
+export function isProbeRefusal<Answer extends object>(result: Answer | ProbeRefusal): result is ProbeRefusal {
   return (result as ProbeRefusal).refused !== undefined;
 }
 
-export function searchIsoSlice(matcher: MccMatcher, task: IsoMatchTask): IsoSliceResult {
-  let probe: Uint32Array;
+/** The probe in matcher form, or why it was refused. */
+function convertProbe(task: IsoMatchTask): Uint32Array | ProbeRefusal {
   try {
-    probe = matchableTemplateFromIso(task.probeIso);
+    return matchableTemplateFromIso(task.probeIso);
   } catch (error) {
     if (!isBiopayError(error)) throw error;
     return { refused: { code: error.code, message: error.message } };
   }
-  return searchSlice(matcher, templateRef(probe), task);
+}
+
+export function searchIsoSlice(matcher: MccMatcher, task: IsoMatchTask): IsoSliceResult {
+  const probe = convertProbe(task);
+  return probe instanceof Uint32Array ? searchSlice(matcher, templateRef(probe), task) : probe;
+}
+
+export function searchIndexedSlice(matcher: MccMatcher, task: IndexedMatchTask): IsoSliceResult {
+  const chosen = chooseCandidates(task);
+  if (!('slots' in chosen)) return chosen;
+  return searchSlice(matcher, templateRef(chosen.probe), { ...task, slots: chosen.slots, fromSlot: 0, toSlot: chosen.slots.length });
+}
+
+/** The probe converted and its candidates chosen, for the engine to split their comparison. */
+export function chooseCandidates(task: IndexedMatchTask): { probe: Uint32Array; slots: Int32Array } | ProbeRefusal {
+  const probe = convertProbe(task);
+  if (!(probe instanceof Uint32Array)) return probe;
+  return { probe, slots: candidateSlots(CandidateIndex.view(task.index), probe, task, task.limit) };
+}
+
+/** The index's best `limit` live slots of the slice's range (and of its hint, when it has one). */
+export function candidateSlots(index: CandidateIndex, probe: Uint32Array, slice: GallerySlice, limit: number): Int32Array {
+  const directory = new Int32Array(slice.directory);
+  const hint = slice.hintHash;
+  const accept = (slot: number) => directory[slot * directoryStride + 1] !== 0 && (hint === 0 || directory[slot * directoryStride + 2] === hint);
+  return index.candidates(probe, slice.toSlot, limit, accept);
 }

@@ -69,6 +69,20 @@ describe('CandidateIndex.candidates', () => {
     // The per-search state is cleared: the same search gives the same answer.
     expect(index.candidates(templates[10]!, 50, 8, (slot) => slot % 2 === 0)).toEqual(even);
   });
+
+  it('is searched through a shared view (as worker threads do) with the same answers, and the view is read-only', () => {
+    const index = new CandidateIndex(16, 2);
+    const templates = Array.from({ length: 40 }, (_, finger) => templateFromIso(syntheticIso(finger + 1, 1)));
+    templates.slice(0, 20).forEach((template, slot) => index.add(slot, template));
+    const early = CandidateIndex.view(index.shared());
+    // Later enrollments grow the pool into a new buffer: an earlier view still answers for its own slots.
+    templates.slice(20).forEach((template, slot) => index.add(20 + slot, template));
+    const view = CandidateIndex.view(index.shared());
+    for (const probe of [3, 25, 39]) expect(view.candidates(templates[probe]!, 40, 6, () => true)).toEqual(index.candidates(templates[probe]!, 40, 6, () => true));
+    expect(early.candidates(templates[3]!, 20, 6, () => true)).toContain(3);
+    expect(() => view.add(41, templates[0]!)).toThrow(RangeError);
+    expect(() => CandidateIndex.view({ ...index.shared(), bucketBits: 12 })).toThrow(RangeError);
+  });
 });
 
 describe('CandidateIndex recall against the exhaustive search', () => {

@@ -257,6 +257,32 @@ describe('MatchEngine candidate path and FPIR decisions with worker threads', ()
     }
   });
 
+  it('agrees with the in-thread engine through a community index, and when idle workers share the candidates', async () => {
+    const wide = 130; // over 2 x 64 candidates: an idle engine splits their comparison across workers
+    const local = await MatchEngine.create({ workers: 0, candidates: wide, hintedCandidates: candidates });
+    const split = await MatchEngine.create({ workers: 2, candidates: wide, hintedCandidates: candidates });
+    try {
+      for (const [fingerId, bytes] of enrolledIso) {
+        local.add(`f${fingerId}`, bytes, { hint: hintOf(fingerId) });
+        split.add(`f${fingerId}`, bytes, { hint: hintOf(fingerId) });
+      }
+      const probes = [...enrolledIso.keys()].filter((fingerId, index) => fingerId > 100 && index % 25 === 3).map((fingerId) => iso(fingerId, 2));
+      for (const probe of probes) {
+        const expected = await local.identify(probe, { topK: 3 });
+        expect(expected.searched).toBeLessThanOrEqual(wide);
+        expect(await split.identify(probe, { topK: 3 })).toEqual(expected);
+        const hinted = await split.identify(probe, { topK: 3, hint: 'large-shop' });
+        expect(hinted.searched).toBeLessThanOrEqual(candidates);
+        expect(hinted).toEqual(await local.identify(probe, { topK: 3, hint: 'large-shop' }));
+      }
+      // Busy: each search whole in one worker; the same answers.
+      const together = await Promise.all(probes.map((probe) => split.identify(probe, { topK: 3 })));
+      for (const [position, probe] of probes.entries()) expect(together[position]).toEqual(await local.identify(probe, { topK: 3 }));
+    } finally {
+      await Promise.all([local.close(), split.close()]);
+    }
+  });
+
   it('matches an enrolled finger at the FPIR threshold for the gallery, and no stranger', async () => {
     const threshold = thresholdForFpir(1e-2, enrolled);
     expect(engine.thresholdForFpir(1e-2)).toBe(threshold);
