@@ -6,7 +6,8 @@
  * fingers, each searched one at a time within its community, 2 workers, at a target FPIR of 1e-3
  * over the community (the association node's default decision). For each number of candidates
  * compared in full (the whole community, then index candidates) it reports rank-1, TPIR and FPIR at
- * that decision, CPU time of every thread per search and the median latency.
+ * that decision, CPU time of every thread per search and the median latency; then the same probes
+ * without their hint, searched over everyone through the index (the decision then covers everyone).
  */
 import { cpus } from 'node:os';
 import { MatchEngine, type EnrollmentEntry } from '../core/biometrics/match-engine.js';
@@ -20,6 +21,8 @@ const targetFpir = 1e-3;
 const workers = 2;
 /** 0 = the whole community. */
 const candidateCounts = [0, 50, 100, 150, 200, 300] as const;
+/** The same probes without their hint, over everyone: the index's candidates compared. */
+const fullSearchCandidateCounts = [1500, 600, 300, 150] as const;
 const enrollChunk = 4000;
 
 const communityOf = (fingerId: number) => `community-${Math.floor((fingerId - 1) / communitySize)}`;
@@ -57,7 +60,7 @@ async function enrollCommunities(engine: MatchEngine, enrolled: number): Promise
   process.stderr.write('\n');
 }
 
-async function measure(engine: MatchEngine, probes: readonly CommunityProbe[], candidates: number): Promise<Record<string, number>> {
+async function measure(engine: MatchEngine, probes: readonly CommunityProbe[], candidates: number, hinted = true): Promise<Record<string, number>> {
   const latenciesMs: number[] = [];
   let rankOne = 0;
   let identified = 0;
@@ -66,7 +69,7 @@ async function measure(engine: MatchEngine, probes: readonly CommunityProbe[], c
   const cpuBefore = process.cpuUsage();
   for (const probe of probes) {
     const startedMs = performance.now();
-    const result = await identifyOrRefuse(engine, probe.isoBytes, { topK: 1, hint: probe.hint, targetFpir, candidates });
+    const result = await identifyOrRefuse(engine, probe.isoBytes, { topK: 1, ...(hinted ? { hint: probe.hint } : {}), targetFpir, candidates });
     latenciesMs.push(performance.now() - startedMs);
     if (result === undefined) continue; // refused probe: a miss for a mated one
     compared += result.searched;
@@ -96,16 +99,17 @@ export async function runCommunityBench(options: { runs: number; enrolled?: numb
     const probes = communityProbes(enrolled);
     await measure(engine, probes.slice(0, 20), 0); // warm-up
     const results: Record<string, unknown> = {};
-    for (const candidates of candidateCounts) {
+    const record = async (label: string, candidates: number, hinted: boolean) => {
       const runs = [];
-      for (let run = 0; run < Math.max(1, options.runs); run++) runs.push(await measure(engine, probes, candidates));
+      for (let run = 0; run < Math.max(1, options.runs); run++) runs.push(await measure(engine, probes, candidates, hinted));
       // Rates are the same every run (same probes); time is the median run.
       const cpuMedian = percentile(runs.map((run) => run.cpuMsPerSearch!), 0.5);
       const chosen = runs.find((run) => run.cpuMsPerSearch === cpuMedian) ?? runs[0]!;
-      const label = candidates === 0 ? 'wholeCommunity' : `candidates${candidates}`;
       results[label] = chosen;
       process.stderr.write(`${label}: ${JSON.stringify(chosen)}\n`);
-    }
+    };
+    for (const candidates of candidateCounts) await record(candidates === 0 ? 'wholeCommunity' : `candidates${candidates}`, candidates, true);
+    for (const candidates of fullSearchCandidateCounts) await record(`noHintCandidates${candidates}`, candidates, false);
     return {
       workload: `${enrolled} synthetic fingers in communities of ${communitySize} (the hint), ${matedProbes} mated + ${nonMatedProbes} non-mated probes searched one at a time within a community, ${workers} workers, decision at FPIR ${targetFpir} over the community; median of ${options.runs} runs`,
       machine: `${cpus()[0]?.model ?? 'unknown cpu'} x ${cpus().length}, node ${process.version}`,

@@ -17,7 +17,8 @@ export interface EmbeddedOptions {
   /** PostgreSQL instead of PGlite. */
   readonly databaseUrl?: string;
   readonly matchWorkers?: number;
-  /** Fingerprint templates compared in full per hinted identify (default: the community whole). */
+  /** Fingerprint templates compared in full per identify (default 1,500) and per hinted one (default: the community whole). */
+  readonly candidates?: number;
   readonly hintedCandidates?: number;
   readonly natsPort?: number;
 }
@@ -43,7 +44,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       grpcPort: options.grpcPort,
       sealer: TemplateSealer.fromBase64(templateKey(options.dataDir)),
       matchWorkers: options.matchWorkers,
-      associationHintedCandidates: options.hintedCandidates,
+      associationCandidates: options.candidates, associationHintedCandidates: options.hintedCandidates,
       nodeName: `biopay-embedded-${process.pid}`,
     });
     return {

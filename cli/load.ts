@@ -43,6 +43,8 @@ community). Writes a JSON and a self-contained HTML report.
                     temporary folder (nats-server child, PGlite, every role in this process)
   --database URL    embedded only: the ledger on PostgreSQL instead of PGlite
   --match-workers N embedded only: matcher threads                            (default 2)
+  --candidates N    embedded only: templates compared in full per identify over everyone,
+                    chosen by the candidate index (default 1500)
   --hinted-candidates N
                     embedded only: templates compared in full per hinted identify, chosen
                     by the candidate index (default: the community whole)
@@ -79,6 +81,7 @@ const OPTIONS = {
   nats: { type: 'string' },
   database: { type: 'string' },
   'match-workers': { type: 'string', default: '2' },
+  candidates: { type: 'string' },
   'hinted-candidates': { type: 'string' },
   'report-dir': { type: 'string', default: 'load-reports' },
   seed: { type: 'string' },
@@ -99,6 +102,7 @@ interface Parsed {
   readonly nats: string | undefined;
   readonly database: string | undefined;
   readonly matchWorkers: number;
+  readonly candidates: number | undefined;
   readonly hintedCandidates: number | undefined;
   readonly reportDir: string;
   readonly json: boolean;
@@ -153,7 +157,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
   progress('starting the embedded network (nats-server, PGlite, all roles)...');
   const embedded = await startEmbedded({
     dataDir, grpcPort: 0, log: parsed.verbose ? createLogger() : silentLogger(), matchWorkers: parsed.matchWorkers,
-    databaseUrl: parsed.database, hintedCandidates: parsed.hintedCandidates,
+    databaseUrl: parsed.database, candidates: parsed.candidates, hintedCandidates: parsed.hintedCandidates,
   });
   // Interrupted (Ctrl-C), the run still stops its nats-server child and removes its folder.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -170,7 +174,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     const nc = await connectNats({ servers: embedded.nats.url, name });
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; hinted identify: ${parsed.hintedCandidates === undefined ? 'community compared whole' : `${parsed.hintedCandidates} index candidates`})`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${parsed.candidates ?? 1500} index candidates, hinted ${parsed.hintedCandidates === undefined ? 'community compared whole' : `${parsed.hintedCandidates} index candidates`})`,
         nodeConnection: embedded.network.nc,
       });
     } finally {
@@ -221,6 +225,7 @@ function parseOptions(values: Values): Parsed {
     options: { ...options, depositMinor: depositFor(options) },
     nats: values.nats, database: values.database,
     matchWorkers: integer(values['match-workers'], 'match-workers', 0, 64),
+    candidates: values.candidates === undefined ? undefined : integer(values.candidates, 'candidates', 1, 1_000_000),
     hintedCandidates: values['hinted-candidates'] === undefined ? undefined : integer(values['hinted-candidates'], 'hinted-candidates', 1, 1_000_000),
     reportDir: values['report-dir'], json: values.json, verbose: values.verbose,
   };

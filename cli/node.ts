@@ -10,7 +10,7 @@ import { ExitCode, toJson, type CommandIo } from './io.js';
 
 const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
                    [--grpc-port N] [--workers N] [--partition p/P] [--target-fmr X] [--target-fpir X]
-                   [--hinted-candidates N] [--face-dimension N] [--palm-dimension N]
+                   [--candidates N] [--hinted-candidates N] [--face-dimension N] [--palm-dimension N]
                    [--fail-business] [--terminals IDS] [--json]
 
 Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
@@ -27,6 +27,8 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
                     none, and enrollment dedupe uses (default 1e-4)
   --target-fpir X   association role: false positive identification rate a fingerprint 1:N
                     decision is held to over the templates searched (default 1e-3)
+  --candidates N    association role: fingerprint templates compared in full per identify over
+                    everyone, chosen by the candidate index (default 1500, shared by partitions)
   --hinted-candidates N
                     association role: fingerprint templates compared in full per identify
                     narrowed by a terminal's hint, chosen by the candidate index (default: a
@@ -59,6 +61,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       partition: { type: 'string', default: '0/1' },
       'target-fmr': { type: 'string' },
       'target-fpir': { type: 'string' },
+      candidates: { type: 'string' },
       'hinted-candidates': { type: 'string' },
       'face-dimension': { type: 'string' },
       'palm-dimension': { type: 'string' },
@@ -87,7 +90,8 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
   try {
     association = {
       ...associationOptions(values.partition, values['target-fmr'], values['target-fpir'], values['face-dimension'], values['palm-dimension']),
-      associationHintedCandidates: candidateCount(values['hinted-candidates']),
+      associationCandidates: candidateCount(values.candidates, '--candidates'),
+      associationHintedCandidates: candidateCount(values['hinted-candidates'], '--hinted-candidates'),
     };
   } catch (error) {
     io.stderr((error as Error).message);
@@ -127,10 +131,10 @@ function associationOptions(partition: string, targetFmr: string | undefined, ta
   };
 }
 
-function candidateCount(text: string | undefined): number | undefined {
+function candidateCount(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > 1_000_000) throw new BiopayError(ErrorCode.BadRequest, '--hinted-candidates must be an integer from 1 to 1000000');
+  if (!Number.isInteger(value) || value < 1 || value > 1_000_000) throw new BiopayError(ErrorCode.BadRequest, `${flag} must be an integer from 1 to 1000000`);
   return value;
 }
 

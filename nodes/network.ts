@@ -45,7 +45,8 @@ export interface NetworkOptions {
   readonly associationPartition?: PartitionSpec;
   readonly associationTargetFmr?: number;
   readonly associationTargetFpir?: number;
-  /** Association role: fingerprint templates compared in full per hinted identify (candidate index). */
+  /** Association role: fingerprint templates compared in full per identify, and per hinted one (candidate index). */
+  readonly associationCandidates?: number;
   readonly associationHintedCandidates?: number;
   readonly embeddingDimensions?: Partial<Record<EmbeddingModality, number>>;
   /** Business role: make every business step fail (the simulated device is out of order). */
@@ -90,7 +91,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
         nc, system, sealer, log: options.log.child({ role: 'association' }), workers: options.matchWorkers,
         partition: options.associationPartition, embeddingDimensions: options.embeddingDimensions,
         defaultTargetFmr: options.associationTargetFmr, targetFpir: options.associationTargetFpir,
-        hintedCandidatesPerIdentify: options.associationHintedCandidates,
+        candidatesPerIdentify: options.associationCandidates, hintedCandidatesPerIdentify: options.associationHintedCandidates,
       });
       stops.push(node.stop);
     }

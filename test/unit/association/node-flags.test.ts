@@ -9,9 +9,11 @@ const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dis
 describe('biopay node association flags', () => {
   it.each([
     ['--target-fpir', '2'], ['--target-fpir', '0'], ['--target-fpir', 'often'], ['--target-fmr', '1'], ['--partition', '2/2'],
+    ['--candidates', '0'], ['--hinted-candidates', '1.5'], ['--hinted-candidates', 'all'],
   ])('%s %s exits 2 and names the flag', (flag, value) => {
     const run = spawnSync(process.execPath, [bin, 'node', 'association', flag, value, '--nats', 'nats://127.0.0.1:1'], { encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(flag === '--partition' ? /partition/ : new RegExp(`${flag} must be a number in \\(0, 1\\)`));
+    const expected = flag === '--partition' ? /partition/ : flag.endsWith('candidates') ? new RegExp(`${flag} must be an integer`) : new RegExp(`${flag} must be a number in \\(0, 1\\)`);
+    expect(run.stderr).toMatch(expected);
   });
 });
