@@ -12,7 +12,7 @@ import type {
 import {
   PaymentOutcome, type PaymentResult, type PaymentTimings, type PayRequest, type Terminal,
 } from '../../proto/gen/biopay/v1/payment.js';
-import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
+import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import { assertPositiveAmount } from '../money.js';
 
 /** The calls a payment makes; the terminal node binds them to actors and JetStream. */
@@ -39,6 +39,8 @@ export const DEFAULT_PAYMENT_TIMEOUTS: PaymentTimeouts = {
 
 export const RefusalCode = {
   NoMatch: 'NO_MATCH',
+  /** The touch carried too little of a finger to search (the matcher refused the template): touch again. */
+  PoorCapture: 'POOR_CAPTURE',
   IdentifyFailed: 'IDENTIFY_FAILED',
   AuthorizeFailed: 'AUTHORIZE_FAILED',
   BusinessFailed: 'BUSINESS_FAILED',
@@ -58,8 +60,15 @@ export async function runPayment(
     timings: clock.timings(),
   });
 
-  const who = await clock.stage('identifyUs', () =>
-    ports.identify({ capture: withTerminalHint(request, terminal), targetFmr: 0 }, timeouts.identifyMs));
+  let who: IdentifyResponse;
+  try {
+    who = await clock.stage('identifyUs', () =>
+      ports.identify({ capture: withTerminalHint(request, terminal), targetFmr: 0 }, timeouts.identifyMs));
+  } catch (error) {
+    // A bad capture is the customer's cue to touch again, not a failure of the network.
+    if (isBiopayError(error, ErrorCode.InvalidTemplate)) return result(PaymentOutcome.PAYMENT_OUTCOME_REFUSED, [poorCapture(error)]);
+    throw error;
+  }
   if (!who.matched) return result(PaymentOutcome.PAYMENT_OUTCOME_REFUSED, [noMatch()], who);
 
   const authorizeRequest: AuthorizeRequest = {
@@ -151,6 +160,10 @@ function withTerminalHint(request: PayRequest, terminal: Terminal): PayRequest['
 function isLostAnswer(error: unknown): boolean {
   const code = asBiopayError(error).code;
   return code === ErrorCode.Timeout || code === ErrorCode.Unavailable || code === ErrorCode.Internal;
+}
+
+function poorCapture(error: Error): Refusal {
+  return { code: RefusalCode.PoorCapture, message: `touch again: ${error.message}` };
 }
 
 function noMatch(): Refusal {

@@ -47,6 +47,16 @@ describe('payment saga', () => {
     expect(calls).toEqual(['identify']);
   });
 
+  it('refuses a touch the matcher cannot use with POOR_CAPTURE (touch again), touching no money; other identify failures stay errors', async () => {
+    const poor = ports({ identify: async () => { throw new BiopayError(ErrorCode.InvalidTemplate, 'too few usable minutiae (5, at least 10 needed)'); } });
+    const result = await runPayment(poor.ports, terminal, request, timeouts);
+    expect(result.outcome).toBe(PaymentOutcome.PAYMENT_OUTCOME_REFUSED);
+    expect(result.refusals).toEqual([{ code: 'POOR_CAPTURE', message: 'touch again: too few usable minutiae (5, at least 10 needed)' }]);
+    expect(poor.calls).toEqual(['identify']);
+    const down = ports({ identify: async () => { throw new BiopayError(ErrorCode.Unavailable, 'no partition answered'); } });
+    await expect(runPayment(down.ports, terminal, request, timeouts)).rejects.toMatchObject({ code: ErrorCode.Unavailable });
+  });
+
   it('passes the ledger refusals through', async () => {
     const refusals = [{ code: 'INSUFFICIENT_FUNDS', message: 'x' }, { code: 'QUOTA_DAY', message: 'y' }];
     const { ports: p, calls } = ports({ authorize: async () => ({ paymentId: 'p1', approved: false, refusals, state: 4, availableMinor: 0n }) });
