@@ -70,11 +70,13 @@ function mix(hash: number, value: number): number {
   return Math.imul(hash ^ value, 0x01000193);
 }
 
-interface Neighbour {
-  distance: number;
-  bearing: number;
-  direction: number;
-}
+/** Per-anchor neighbour scratch (one template at a time per thread): distance, bearing, direction. */
+const maxTemplateMinutiae = 256;
+const nearDistance = new Float64Array(maxTemplateMinutiae);
+const nearBearing = new Float64Array(maxTemplateMinutiae);
+const nearDirection = new Float64Array(maxTemplateMinutiae);
+/** The kept neighbours' indices into the scratch above: nearest first, then by bearing. */
+const kept = new Int32Array(neighboursPerAnchor);
 
 /**
  * Calls `emit(key, rotationBin)` for every triplet of the template at `base`. With `multiProbe`
@@ -82,34 +84,55 @@ interface Neighbour {
  * so that values close to an edge still meet their enrolled key (1 to 16 keys per triplet).
  */
 export function triangleKeys(words: Uint32Array, base: number, multiProbe: boolean, emit: (key: number, rotation: number) => void): void {
-  const n = words[base + 1]!;
+  const n = Math.min(words[base + 1]!, maxTemplateMinutiae);
   const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
-  const at = templateOffsets(base, n, cylinderWordCount);
-  const near: Neighbour[] = [];
+  const at = templateOffsets(base, words[base + 1]!, cylinderWordCount);
   for (let anchor = 0; anchor < n; anchor++) {
     const ax = floats[at.x + anchor]!;
     const ay = floats[at.y + anchor]!;
     const theta = floats[at.theta + anchor]!;
-    near.length = 0;
+    let found = 0;
     for (let other = 0; other < n; other++) {
       if (other === anchor) continue;
       const dx = floats[at.x + other]! - ax;
       const dy = floats[at.y + other]! - ay;
-      const distance = Math.hypot(dx, dy);
+      // Not Math.hypot (several times slower); no overflow is possible at pixel scales.
+      const distance = Math.sqrt(dx * dx + dy * dy);
       if (distance < minNeighbourPx || distance > maxNeighbourPx) continue;
-      near.push({ distance, bearing: positiveAngle(Math.atan2(dy, dx) - theta), direction: positiveAngle(floats[at.theta + other]! - theta) });
+      nearDistance[found] = distance;
+      nearBearing[found] = positiveAngle(Math.atan2(dy, dx) - theta);
+      nearDirection[found] = positiveAngle(floats[at.theta + other]! - theta);
+      found++;
     }
-    near.sort((a, b) => a.distance - b.distance);
-    if (near.length > neighboursPerAnchor) near.length = neighboursPerAnchor;
-    // Ordered by bearing, so that a triplet has one description whatever order neighbours came in.
-    near.sort((a, b) => a.bearing - b.bearing);
+    const size = nearestByBearing(found);
     const rotation = Math.floor((positiveAngle(theta) / twoPi) * rotationBins) & (rotationBins - 1);
-    for (let first = 0; first < near.length; first++) {
-      for (let second = first + 1; second < near.length; second++) {
-        emitTriplet(near[first]!, near[second]!, multiProbe, (key) => emit(key, rotation));
-      }
+    for (let first = 0; first < size; first++) {
+      for (let second = first + 1; second < size; second++) emitTriplet(kept[first]!, kept[second]!, multiProbe, rotation, emit);
     }
   }
+}
+
+/**
+ * Into `kept`: the `neighboursPerAnchor` nearest of the `found` neighbours (ties to the earlier
+ * one, as a stable sort), then ordered by bearing (ties keep distance order), so that a triplet
+ * has one description whatever order its neighbours came in.
+ */
+function nearestByBearing(found: number): number {
+  let size = 0;
+  for (let candidate = 0; candidate < found; candidate++) {
+    const distance = nearDistance[candidate]!;
+    if (size === neighboursPerAnchor && distance >= nearDistance[kept[size - 1]!]!) continue;
+    let place = size < neighboursPerAnchor ? size++ : size - 1;
+    for (; place > 0 && nearDistance[kept[place - 1]!]! > distance; place--) kept[place] = kept[place - 1]!;
+    kept[place] = candidate;
+  }
+  for (let index = 1; index < size; index++) {
+    const moving = kept[index]!;
+    let place = index;
+    for (; place > 0 && nearBearing[kept[place - 1]!]! > nearBearing[moving]!; place--) kept[place] = kept[place - 1]!;
+    kept[place] = moving;
+  }
+  return size;
 }
 
 const keyDims = 4;
@@ -129,21 +152,22 @@ function putBins(dim: number, value: number, wrap: number, multiProbe: boolean):
   scratchBins[dim * 2 + 1] = other;
 }
 
-function emitTriplet(a: Neighbour, b: Neighbour, multiProbe: boolean, emit: (key: number) => void): void {
-  putBins(0, a.distance / distanceBinPx, 0, multiProbe);
-  putBins(1, b.distance / distanceBinPx, 0, multiProbe);
-  putBins(2, (a.bearing / twoPi) * bearingBins, bearingBins, multiProbe);
-  putBins(3, (b.bearing / twoPi) * bearingBins, bearingBins, multiProbe);
+/** The keys of the triplet (anchor, neighbour a, neighbour b), a and b indices into the scratch. */
+function emitTriplet(a: number, b: number, multiProbe: boolean, rotation: number, emit: (key: number, rotation: number) => void): void {
+  putBins(0, nearDistance[a]! / distanceBinPx, 0, multiProbe);
+  putBins(1, nearDistance[b]! / distanceBinPx, 0, multiProbe);
+  putBins(2, (nearBearing[a]! / twoPi) * bearingBins, bearingBins, multiProbe);
+  putBins(3, (nearBearing[b]! / twoPi) * bearingBins, bearingBins, multiProbe);
   let allowed = 0;
   for (let dim = 0; dim < keyDims; dim++) if (scratchBins[dim * 2 + 1]! >= 0) allowed |= 1 << dim;
-  const directions = mix(Math.floor((a.direction / twoPi) * directionBins) % directionBins, 1 + (Math.floor((b.direction / twoPi) * directionBins) % directionBins));
+  const directions = mix(Math.floor((nearDirection[a]! / twoPi) * directionBins) % directionBins, 1 + (Math.floor((nearDirection[b]! / twoPi) * directionBins) % directionBins));
   const seed = mix(0x811c9dc5, directions);
   // Every subset of the dimensions that have an adjacent bin: 0 is the triplet's own key.
   for (let mask = 0; mask < 1 << keyDims; mask++) {
     if ((mask & allowed) !== mask) continue;
     let hash = seed;
     for (let dim = 0; dim < keyDims; dim++) hash = mix(hash, scratchBins[dim * 2 + ((mask >>> dim) & 1)]! + 97 * dim);
-    emit(hash >>> 0);
+    emit(hash >>> 0, rotation);
   }
 }
 
