@@ -1,6 +1,9 @@
 /**
  * Fingerprint matching benchmark (issue 4). Workload: the 320 FVC2002 B templates of
- * test/fixtures/fvc2002 (or $BIOPAY_FVC_DIR) converted once into matcher form.
+ * test/fixtures/fvc2002 (or $BIOPAY_FVC_DIR) converted once into matcher form. `kernel` is the
+ * comparison kernel a default matcher runs (native, wasm-simd or javascript; BIOPAY_NATIVE_MATCHER=0
+ * forces the portable one); with the native one, the portable kernel's one-core rate is measured
+ * in the same runs too.
  *   - one-to-one comparisons per second on one core: probes searched against the prepared gallery
  *     in this thread (the kernel the workers run), per CPU-second of this process (the machine is
  *     shared, so wall-clock rates are also given with the load average), median of `runs`;
@@ -18,6 +21,7 @@ import { fvcFolders, loadFvcFolder, type FvcSample } from '../core/biometrics/fv
 import { directoryStride, searchSlice } from '../core/biometrics/gallery-search.js';
 import { MatchEngine } from '../core/biometrics/match-engine.js';
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
+import { matcherKernelName } from '../core/biometrics/native-kernel.js';
 import { SharedGallery } from '../core/biometrics/shared-gallery.js';
 import { templateFromIso } from '../core/biometrics/template.js';
 
@@ -47,11 +51,10 @@ function median(values: number[]): number {
  * second of this process's CPU time (robust to other processes sharing the cores) and per second
  * of wall-clock time.
  */
-function singleCoreRate(samples: readonly FvcSample[]): { cpu: number; wall: number } {
+function singleCoreRate(samples: readonly FvcSample[], matcher: MccMatcher): { cpu: number; wall: number } {
   const gallery = new SharedGallery(samples.length, samples.length);
   samples.forEach((sample, index) => gallery.put(String(index), templateFromIso(sample.bytes), 0));
   const snapshot = gallery.snapshot();
-  const matcher = new MccMatcher();
   const stride = Math.floor(samples.length / probesPerRun);
   const probes = samples.filter((_, index) => index % stride === 0).map((sample) => templateRef(templateFromIso(sample.bytes)));
   const slice = { data: snapshot.data, directory: snapshot.directory, fromSlot: 0, toSlot: snapshot.slotCount, hintHash: 0, topK: 10 };
@@ -113,9 +116,17 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
   const runs = Math.max(1, Math.floor(options.runs));
   const folders = fvcFolders(fixturesRoot());
   const samples = folders.flatMap((folder) => loadFvcFolder(folder));
-  singleCoreRate(samples); // warm-up: JIT and the SIMD module
+  const matcher = new MccMatcher();
+  const portable = matcher.isNative ? new MccMatcher(undefined, { useNative: false }) : undefined;
+  singleCoreRate(samples, matcher); // warm-up: JIT, and the SIMD module or native addon
+  if (portable) singleCoreRate(samples, portable);
   const enrollment = Array.from({ length: runs }, () => enrollmentCost(samples));
-  const single = Array.from({ length: runs }, () => singleCoreRate(samples));
+  const single: { cpu: number; wall: number }[] = [];
+  const portableSingle: { cpu: number; wall: number }[] = [];
+  for (let run = 0; run < runs; run++) {
+    single.push(singleCoreRate(samples, matcher));
+    if (portable) portableSingle.push(singleCoreRate(samples, portable));
+  }
   const oneWorker: { search: number; enrollment: number }[] = [];
   const twoWorkers: { search: number; enrollment: number }[] = [];
   for (let run = 0; run < runs; run++) {
@@ -127,7 +138,9 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
     workload: `${samples.length} FVC2002 templates; one-to-one: ${probesPerRun} probes x ${samples.length} gallery in one thread; 1:N: ${scalingProbes} probes x ${scalingGallery} gallery via MatchEngine`,
     machine: `${cpus()[0]?.model ?? 'unknown cpu'} x ${availableParallelism()}, node ${process.version}`,
     runs,
+    kernel: matcherKernelName(),
     comparisonsPerSecondPerCore: Math.round(median(single.map((rate) => rate.cpu))),
+    ...(portable ? { portableKernel: portable.kernelName, portableComparisonsPerSecondPerCore: Math.round(median(portableSingle.map((rate) => rate.cpu))) } : {}),
     comparisonsPerSecondWallOneThread: Math.round(median(single.map((rate) => rate.wall))),
     loadAverage1m: Number(loadavg()[0]!.toFixed(2)),
     engineComparisonsPerSecond: { workers1: Math.round(median(oneWorker.map((rate) => rate.search))), workers2: Math.round(median(twoWorkers.map((rate) => rate.search))) },

@@ -39,21 +39,37 @@ export interface SliceResult {
   searched: number;
 }
 
+/** Templates scored per matcher call (one native call each when the addon is built). */
+const maxBatch = 1024;
+// Reused by every search of this thread: searchSlice runs to completion, never interleaved.
+const batchSlots = new Int32Array(maxBatch);
+const batchBases = new Int32Array(maxBatch);
+const batchScores = new Float64Array(maxBatch);
+
 export function searchSlice(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice): SliceResult {
   const words = new Uint32Array(slice.data);
   const gallery: TemplateRef = { words, floats: new Float32Array(slice.data), base: 0 };
   const directory = new Int32Array(slice.directory);
   const top = new TopK(Math.max(1, slice.topK));
   let searched = 0;
+  let batched = 0;
+  const flush = () => {
+    matcher.scoreMany(probe, gallery, batchBases, batched, batchScores);
+    for (let index = 0; index < batched; index++) top.offer(batchSlots[index]!, batchScores[index]!);
+    batched = 0;
+  };
   const candidates = slice.slots;
   for (let position = slice.fromSlot; position < slice.toSlot; position++) {
     const slot = candidates === undefined ? position : candidates[position]!;
     const entry = slot * directoryStride;
     if (directory[entry + 1] === 0) continue;
     if (slice.hintHash !== 0 && directory[entry + 2] !== slice.hintHash) continue;
-    gallery.base = directory[entry]!;
-    top.offer(slot, matcher.score(probe, gallery));
+    batchSlots[batched] = slot;
+    batchBases[batched] = directory[entry]!;
+    batched++;
     searched++;
+    if (batched === maxBatch) flush();
   }
+  if (batched > 0) flush();
   return { ...top.result(), searched };
 }

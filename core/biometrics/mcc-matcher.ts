@@ -4,9 +4,10 @@
  * average of the most efficient pairs). Pure CPU on preallocated typed arrays: it runs inside
  * piscina workers over a SharedArrayBuffer gallery.
  *
- * Cost control (about 10 µs per comparison, 35 x 35 minutiae):
- *   - the local stage runs in WebAssembly SIMD (simd-local-stage.ts), with this file's JavaScript
- *     version as the fallback and the reference it must equal bit for bit;
+ * Cost control (about 10 µs per comparison, 35 x 35 minutiae, in JavaScript):
+ *   - the whole comparison runs in C++ (native-kernel.ts, workers/native/mcc-kernel.cc) when the
+ *     addon is built; otherwise the local stage runs in WebAssembly SIMD (simd-local-stage.ts).
+ *     This file's JavaScript (portableScore) is the reference both must equal bit for bit;
  *   - only cylinders of minutiae with close directions are compared (maxDirectionDiffRad): templates
  *     keep minutiae sorted by direction, so those pairs are one run per probe minutia, visited
  *     outwards from its place in the other template without testing the rest;
@@ -18,9 +19,11 @@
  *     impostors) are dropped, so relaxation works on a sparse matrix;
  *   - nothing is allocated per comparison but the view the SIMD stage copies from.
  */
+import { BiopayError, ErrorCode } from '../errors.js';
 import { cylinderWords, defaultMccParams, type MccParams } from './mcc-params.js';
+import { loadNativeKernel, type MatcherKernelName, type NativeKernel, type NativeKernelHandle } from './native-kernel.js';
 import { SimdLocalStage, simdCylinderWords } from './simd-local-stage.js';
-import { templateHeaderWords, templateOffsets } from './template.js';
+import { templateHeaderWords, templateOffsets, templateWords } from './template.js';
 
 const twoPi = 2 * Math.PI;
 const buckets = 256;
@@ -87,6 +90,26 @@ export function templateRef(template: Uint32Array, base = 0): TemplateRef {
   return { words: template, floats: new Float32Array(template.buffer, template.byteOffset, template.length), base };
 }
 
+/** The addon and this matcher's state in it. */
+interface NativeScorer {
+  kernel: NativeKernel;
+  handle: NativeKernelHandle;
+}
+
+/** The native kernel's errors carry a code; they leave the matcher as BiopayErrors. */
+function nativeError(error: unknown): BiopayError {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const known = code === ErrorCode.InvalidTemplate || code === ErrorCode.BadRequest ? code : ErrorCode.Internal;
+  return new BiopayError(known, `native matcher: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+export interface MccMatcherOptions {
+  /** false: without the native kernel, the local stage runs in JavaScript, not WebAssembly SIMD. */
+  useSimd?: boolean;
+  /** false keeps the comparison in JavaScript / WebAssembly even where the native addon loads. */
+  useNative?: boolean;
+}
+
 export class MccMatcher {
   private readonly params: MccParams;
   private readonly words: number;
@@ -94,6 +117,15 @@ export class MccMatcher {
   private readonly distanceTable: SigmoidTable;
   private readonly angleTable: SigmoidTable;
   private readonly pairsWanted: Int32Array;
+  /**
+   * buildCompatibility's distance bound: 2 L², L a little beyond the table's end, so that it
+   * rejects only what the table would. Computed once, here, for both kernels.
+   */
+  private readonly rejectSquared: number;
+  private readonly native: NativeScorer | undefined;
+  /** score()'s one-template batch for the native kernel. */
+  private readonly oneBase = new Int32Array(1);
+  private readonly oneScore = new Float64Array(1);
   private readonly simd: SimdLocalStage | undefined;
   // Local stage output: keys chained per bucket (heads, next), in wasm memory when SIMD runs.
   private readonly keys: Uint32Array;
@@ -126,8 +158,7 @@ export class MccMatcher {
   private readonly topEfficiency: Float64Array;
   private readonly topLambda: Float64Array;
 
-  /** `useSimd: false` forces the JavaScript local stage (the reference the SIMD stage must equal). */
-  constructor(params: MccParams = defaultMccParams, options: { useSimd?: boolean } = {}) {
+  constructor(params: MccParams = defaultMccParams, options: MccMatcherOptions = {}) {
     this.params = params;
     this.words = cylinderWords(params);
     const m = params.maxMinutiae;
@@ -135,7 +166,9 @@ export class MccMatcher {
     this.distanceTable = new SigmoidTable(params.relaxDistanceMuPx, params.relaxDistanceTau);
     this.angleTable = new SigmoidTable(params.relaxAngleMuRad, params.relaxAngleTau);
     this.pairsWanted = Int32Array.from({ length: m + 1 }, (_, n) => params.minPairs + Math.round(sigmoid(n, params.pairsMu, params.pairsTau) * (params.maxPairs - params.minPairs)));
-    const simdFits = this.words === simdCylinderWords && m <= 128 && options.useSimd !== false;
+    this.rejectSquared = 2 * ((tableSize * 1.001) / this.distanceTable.scale) ** 2;
+    this.native = options.useNative === false ? undefined : this.createNative();
+    const simdFits = this.native === undefined && this.words === simdCylinderWords && m <= 128 && options.useSimd !== false;
     this.simd = simdFits ? SimdLocalStage.create() : undefined;
     this.keys = this.simd?.keys ?? new Uint32Array(m * m);
     this.heads = this.simd?.heads ?? new Int32Array(buckets);
@@ -155,8 +188,86 @@ export class MccMatcher {
     this.topLambda = new Float64Array(params.maxPairs);
   }
 
-  /** Similarity in [0, 1] of two templates in matcher form. */
+  /** The native kernel for these parameters, or undefined (no addon, or parameters it cannot run). */
+  private createNative(): NativeScorer | undefined {
+    const kernel = loadNativeKernel();
+    if (kernel === undefined) return undefined;
+    const p = this.params;
+    const settings = [this.words, this.maxMinutiae, p.maxDirectionDiffRad, p.minLocalSimilarity, p.maxRelaxPairs, p.relaxIterations, p.relaxWeight, this.distanceTable.scale, this.angleTable.scale, this.rejectSquared];
+    try {
+      return { kernel, handle: kernel.create(Float64Array.from(settings), this.distanceTable.values, this.angleTable.values, this.pairsWanted) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  get isNative(): boolean {
+    return this.native !== undefined;
+  }
+
+  get kernelName(): MatcherKernelName {
+    if (this.native) return 'native';
+    return this.simd ? 'wasm-simd' : 'javascript';
+  }
+
+  /**
+   * Similarity in [0, 1] of two templates in matcher form. Refuses (INVALID_TEMPLATE) a template
+   * outside its word array or with more than maxMinutiae minutiae.
+   */
   score(a: TemplateRef, b: TemplateRef): number {
+    if (this.native === undefined) {
+      this.checkTemplate(a.words, a.base);
+      this.checkTemplate(b.words, b.base);
+      return this.portableScore(a, b);
+    }
+    this.oneBase[0] = b.base;
+    this.nativeScoreMany(this.native, a, b.words, this.oneBase, 1, this.oneScore);
+    return this.oneScore[0]!;
+  }
+
+  /**
+   * Scores the probe against the `count` templates of gallery.words at word offsets
+   * bases[0..count) into out[0..count): one native call, or a loop over score.
+   */
+  scoreMany(probe: TemplateRef, gallery: TemplateRef, bases: Int32Array, count: number, out: Float64Array): void {
+    if (!Number.isInteger(count) || count < 0 || count > bases.length || count > out.length) {
+      throw new BiopayError(ErrorCode.BadRequest, `scoreMany: count ${count} outside bases (${bases.length}) or out (${out.length})`);
+    }
+    if (this.native !== undefined) {
+      this.nativeScoreMany(this.native, probe, gallery.words, bases, count, out);
+      return;
+    }
+    this.checkTemplate(probe.words, probe.base);
+    const candidate: TemplateRef = { words: gallery.words, floats: gallery.floats, base: 0 };
+    for (let index = 0; index < count; index++) {
+      candidate.base = bases[index]!;
+      this.checkTemplate(candidate.words, candidate.base);
+      out[index] = this.portableScore(probe, candidate);
+    }
+  }
+
+  /** What the native kernel checks before it reads a template, for the portable path. */
+  private checkTemplate(words: Uint32Array, base: number): void {
+    if (!Number.isInteger(base) || base < 0 || base + templateHeaderWords > words.length) {
+      throw new BiopayError(ErrorCode.InvalidTemplate, `template base ${base} outside the word array (${words.length} words)`);
+    }
+    const n = words[base + 1]!;
+    if (n > this.maxMinutiae) throw new BiopayError(ErrorCode.InvalidTemplate, `template has ${n} minutiae, more than ${this.maxMinutiae}`);
+    if (base + templateWords(n, this.words) > words.length) {
+      throw new BiopayError(ErrorCode.InvalidTemplate, `template at ${base} runs past the end of the word array`);
+    }
+  }
+
+  private nativeScoreMany(native: NativeScorer, probe: TemplateRef, words: Uint32Array, bases: Int32Array, count: number, out: Float64Array): void {
+    try {
+      native.kernel.scoreMany(native.handle, probe.words, probe.base, words, bases, count, out);
+    } catch (error) {
+      throw nativeError(error);
+    }
+  }
+
+  /** The JavaScript (and WebAssembly) comparison: the reference the native kernel equals. */
+  private portableScore(a: TemplateRef, b: TemplateRef): number {
     const nA = Math.min(a.words[a.base + 1]!, this.maxMinutiae);
     const nB = Math.min(b.words[b.base + 1]!, this.maxMinutiae);
     if (nA === 0 || nB === 0) return 0;
@@ -332,8 +443,7 @@ export class MccMatcher {
     const turn = this.pairTurn;
     const distanceValues = this.distanceTable.values;
     const distanceScale = this.distanceTable.scale;
-    // 2 L² with L a little beyond the table's end, so that the bound rejects only what it would.
-    const rejectSquared = 2 * ((tableSize * 1.001) / distanceScale) ** 2;
+    const rejectSquared = this.rejectSquared;
     const angle = this.angleTable;
     const angleValues = angle.values;
     const angleScale = angle.scale;

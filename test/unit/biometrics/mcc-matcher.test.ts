@@ -1,10 +1,15 @@
+import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isBiopayError } from '../../../core/errors.js';
 import { thresholdForFmr } from '../../../core/biometrics/calibration.js';
 import { parseIsoRecord, writeIsoRecord } from '../../../core/biometrics/iso.js';
-import { MccMatcher, templateRef } from '../../../core/biometrics/mcc-matcher.js';
+import { MccMatcher, templateRef, type TemplateRef } from '../../../core/biometrics/mcc-matcher.js';
+import { defaultMccParams } from '../../../core/biometrics/mcc-params.js';
+import { loadNativeKernel, matcherKernelName } from '../../../core/biometrics/native-kernel.js';
 import { SimdLocalStage } from '../../../core/biometrics/simd-local-stage.js';
-import { templateFromIso, templateLayoutTag, templateOffsets } from '../../../core/biometrics/template.js';
-import { loadFvcDatabase } from './fvc-fixtures.js';
+import { templateFromIso, templateLayoutTag, templateOffsets, templateWords } from '../../../core/biometrics/template.js';
+import { fvcDatabases, loadFvcDatabase } from './fvc-fixtures.js';
 
 const db1 = loadFvcDatabase('DB1_B');
 const matcher = new MccMatcher();
@@ -78,9 +83,11 @@ describe('MCC matcher', () => {
   });
 
   it('computes the same scores with the WebAssembly SIMD stage as with the JavaScript one', () => {
-    const reference = new MccMatcher(undefined, { useSimd: false });
+    const simd = new MccMatcher(undefined, { useNative: false });
+    const reference = new MccMatcher(undefined, { useNative: false, useSimd: false });
+    expect(simd.kernelName).toBe('wasm-simd');
     for (let a = 0; a < refs.length; a += 7) {
-      for (let b = 0; b < refs.length; b += 3) expect(matcher.score(refs[a]!, refs[b]!)).toBe(reference.score(refs[a]!, refs[b]!));
+      for (let b = 0; b < refs.length; b += 3) expect(simd.score(refs[a]!, refs[b]!)).toBe(reference.score(refs[a]!, refs[b]!));
     }
   });
 
@@ -88,7 +95,7 @@ describe('MCC matcher', () => {
     const bytes = randomRecord(255, 12345);
     const dense = templateFromIso(bytes);
     expect(dense[1]).toBeLessThanOrEqual(128);
-    const reference = new MccMatcher(undefined, { useSimd: false });
+    const reference = new MccMatcher(undefined, { useNative: false, useSimd: false });
     const self = templateRef(dense);
     const copy = templateRef(dense.slice());
     expect(matcher.score(self, copy)).toBe(reference.score(self, copy));
@@ -149,6 +156,158 @@ describe('SIMD local stage', () => {
         expect(seen.length).toBe(count);
         expect(seen.sort((x, y) => x - y)).toEqual(expected);
       }
+    }
+  });
+});
+
+/** Templates back to back in one SharedArrayBuffer, as a gallery holds them, and their word offsets. */
+function packGallery(templates: readonly Uint32Array[]): { gallery: TemplateRef; bases: Int32Array } {
+  const words = new Uint32Array(new SharedArrayBuffer(4 * templates.reduce((sum, template) => sum + template.length, 0)));
+  const bases = new Int32Array(templates.length);
+  let at = 0;
+  templates.forEach((template, index) => {
+    words.set(template, at);
+    bases[index] = at;
+    at += template.length;
+  });
+  return { gallery: { words, floats: new Float32Array(words.buffer), base: 0 }, bases };
+}
+
+function expectInvalidTemplate(run: () => void): void {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(isBiopayError(thrown, 'INVALID_TEMPLATE'), String(thrown)).toBe(true);
+}
+
+describe('native comparison kernel', () => {
+  const nativeWanted = process.env['BIOPAY_NATIVE_MATCHER'] !== '0';
+  // Every FVC2002 fixture, plus dense and sparse random templates (directions over the whole circle).
+  const fvc = fvcDatabases.flatMap((database) => loadFvcDatabase(database).map((sample) => templateFromIso(sample.bytes)));
+  const random = [3, 8, 20, 45, 90, 255].map((count, index) => templateFromIso(randomRecord(count, 2000 + index)));
+  const templates = [...fvc, ...random];
+  const reference = new MccMatcher(defaultMccParams, { useNative: false, useSimd: false });
+
+  // The tests below hold for whichever kernel a default matcher runs; this one makes sure that
+  // on the project's machines (where `npm ci` builds the addon) it is the native one.
+  it('is built and loaded here, unless BIOPAY_NATIVE_MATCHER=0', () => {
+    expect(loadNativeKernel() !== undefined).toBe(nativeWanted);
+    expect(new MccMatcher().isNative).toBe(nativeWanted);
+    expect(matcherKernelName()).toBe(nativeWanted ? 'native' : 'wasm-simd');
+    expect(new MccMatcher(defaultMccParams, { useNative: false }).isNative).toBe(false);
+  });
+
+  it('loads in a worker thread too', async () => {
+    const worker = new Worker(new URL('./native-kernel-worker.mjs', import.meta.url));
+    try {
+      const name = await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      expect(name).toBe(matcherKernelName());
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('gives exactly the JavaScript scores over every pair of the FVC2002 fixtures and random templates', () => {
+    const matcher = new MccMatcher();
+    const { gallery, bases } = packGallery(templates);
+    const scores = new Float64Array(templates.length);
+    let differing = 0;
+    let compared = 0;
+    for (const probe of templates) {
+      matcher.scoreMany(templateRef(probe), gallery, bases, templates.length, scores);
+      for (let index = 0; index < templates.length; index++) {
+        const expected = reference.score(templateRef(probe), { ...gallery, base: bases[index]! });
+        if (scores[index] !== expected) differing++;
+        compared++;
+      }
+    }
+    expect(compared).toBe(326 * 326);
+    expect(differing).toBe(0);
+  });
+
+  // Hostile numbers too: NaN, infinities, huge coordinates and norms, unsorted directions. The
+  // kernels must agree even where JavaScript's `| 0` wraps or a table read falls off an end.
+  it('gives exactly the JavaScript score for arbitrary template contents', () => {
+    const matcher = new MccMatcher();
+    const field = fc.oneof(
+      fc.double({ min: -10, max: 10, noNaN: true }),
+      fc.double({ min: -500, max: 500, noNaN: true }),
+      fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, 1e30, -3e9, Math.PI, 2 * Math.PI, 1e-40),
+    );
+    const template = fc.integer({ min: 1, max: 40 }).chain((n) =>
+      fc.record({
+        fields: fc.array(field, { minLength: 4 * n, maxLength: 4 * n }),
+        bits: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 8 * n, maxLength: 8 * n }),
+        sorted: fc.boolean(),
+      }),
+    );
+    const build = ({ fields, bits, sorted }: { fields: number[]; bits: number[]; sorted: boolean }): TemplateRef => {
+      const n = fields.length / 4;
+      const words = new Uint32Array(templateWords(n, 8));
+      const floats = new Float32Array(words.buffer);
+      words[0] = templateLayoutTag;
+      words[1] = n;
+      floats.set(fields, 2);
+      if (sorted) floats.set(floats.slice(2 + 2 * n, 2 + 3 * n).sort(), 2 + 2 * n);
+      words.set(bits, 2 + 4 * n);
+      return templateRef(words);
+    };
+    fc.assert(
+      fc.property(template, template, (a, b) => {
+        const [refA, refB] = [build(a), build(b)];
+        expect(Object.is(matcher.score(refA, refB), reference.score(refA, refB))).toBe(true);
+      }),
+      { numRuns: 2000, seed: 4 },
+    );
+  });
+
+  it('scores a batch exactly as one by one, and as the portable batch does', () => {
+    const matcher = new MccMatcher();
+    const portable = new MccMatcher(defaultMccParams, { useNative: false });
+    const { gallery, bases } = packGallery(templates);
+    const batch = new Float64Array(templates.length);
+    const portableBatch = new Float64Array(templates.length);
+    for (const probe of templates.filter((_, index) => index % 29 === 0)) {
+      matcher.scoreMany(templateRef(probe), gallery, bases, templates.length, batch);
+      portable.scoreMany(templateRef(probe), gallery, bases, templates.length, portableBatch);
+      bases.forEach((base, index) => expect(batch[index]).toBe(matcher.score(templateRef(probe), { ...gallery, base })));
+      expect(Array.from(batch)).toEqual(Array.from(portableBatch));
+    }
+    // A count below the arrays' lengths scores only that many.
+    batch.fill(-1);
+    matcher.scoreMany(templateRef(templates[0]!), gallery, bases, 2, batch);
+    expect(batch[1]).toBeGreaterThanOrEqual(0);
+    expect(batch[2]).toBe(-1);
+  });
+
+  it('refuses templates outside their arrays or with too many minutiae, on both kernels', () => {
+    const { gallery, bases } = packGallery(templates.slice(0, 4));
+    const probe = templateRef(templates[0]!);
+    const out = new Float64Array(4);
+    const length = gallery.words.length;
+    const oversized = templates[0]!.slice();
+    oversized[1] = defaultMccParams.maxMinutiae + 1;
+    const padded = new Uint32Array(4 * 1024 * 1024);
+    padded.set(oversized);
+    for (const matcher of [new MccMatcher(), new MccMatcher(defaultMccParams, { useNative: false })]) {
+      for (const base of [-1, length, length - 1, bases[3]! + 1, 0x7fffffff]) {
+        expectInvalidTemplate(() => matcher.scoreMany(probe, gallery, Int32Array.of(bases[0]!, base), 2, out));
+        expectInvalidTemplate(() => matcher.score(probe, { ...gallery, base }));
+      }
+      expectInvalidTemplate(() => matcher.score(templateRef(padded), probe));
+      expectInvalidTemplate(() => matcher.score(probe, templateRef(padded)));
+      expectInvalidTemplate(() => matcher.score(templateRef(templates[0]!.subarray(0, 40)), probe));
+      expectInvalidTemplate(() => matcher.score({ ...probe, base: 1.5 }, probe));
+      expect(() => matcher.scoreMany(probe, gallery, bases, 5, out)).toThrow(/count/);
+      // The matcher still works after refusing.
+      matcher.scoreMany(probe, gallery, bases, 4, out);
+      expect(out[0]).toBe(reference.score(probe, probe));
     }
   });
 });

@@ -1,0 +1,73 @@
+/**
+ * The native (C++, Node-API) MCC comparison kernel, built by `npm ci` from
+ * workers/native/mcc-kernel.cc into build/Release/mcc_kernel.node when a compiler is present.
+ * Optional: where it is missing or does not load (no compiler, another Node ABI), or
+ * BIOPAY_NATIVE_MATCHER=0, the matcher keeps its WebAssembly / JavaScript kernel, which gives
+ * the same scores bit for bit.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SimdLocalStage } from './simd-local-stage.js';
+
+/** Opaque per-matcher state (parameters, tables, scratch) owned by the addon. */
+export type NativeKernelHandle = { readonly __nativeKernel: unique symbol };
+
+export interface NativeKernel {
+  /**
+   * params: [words, maxMinutiae, maxDirectionDiff, minLocalSim, maxRelaxPairs, relaxIterations,
+   * relaxWeight, distanceScale, angleScale, rejectSquared]; tables of 1025 values; pairsWanted by
+   * minutia count (maxMinutiae + 1 entries). Throws (code BAD_REQUEST) for what it cannot run.
+   */
+  create(params: Float64Array, distanceValues: Float64Array, angleValues: Float64Array, pairsWanted: Int32Array): NativeKernelHandle;
+  /**
+   * Scores the probe at word probeBase against the templates at galleryWords[bases[0..count)]
+   * into out. Throws (code INVALID_TEMPLATE) for a template outside its array or with more
+   * minutiae than maxMinutiae, (code BAD_REQUEST) for bad arguments.
+   */
+  scoreMany(handle: NativeKernelHandle, probeWords: Uint32Array, probeBase: number, galleryWords: Uint32Array, bases: Int32Array, count: number, out: Float64Array): void;
+}
+
+export const nativeKernelParamCount = 10;
+const addonPath = join('build', 'Release', 'mcc_kernel.node');
+/** From core/biometrics (tsx) or dist/core/biometrics (built) up to the package root. */
+const maxLevelsUp = 4;
+
+let loaded: { kernel: NativeKernel | undefined } | undefined;
+
+function findAddon(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let level = 0; level <= maxLevelsUp; level++, dir = dirname(dir)) {
+    const candidate = join(dir, addonPath);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function load(): NativeKernel | undefined {
+  if (process.env['BIOPAY_NATIVE_MATCHER'] === '0') return undefined;
+  const path = findAddon();
+  if (path === undefined) return undefined;
+  try {
+    const addon = createRequire(import.meta.url)(path) as Partial<NativeKernel>;
+    return typeof addon.create === 'function' && typeof addon.scoreMany === 'function' ? (addon as NativeKernel) : undefined;
+  } catch {
+    // Built for another Node ABI or platform: the portable kernels remain.
+    return undefined;
+  }
+}
+
+/** The addon, loaded once per thread; undefined when absent, unloadable or disabled. */
+export function loadNativeKernel(): NativeKernel | undefined {
+  loaded ??= { kernel: load() };
+  return loaded.kernel;
+}
+
+export type MatcherKernelName = 'native' | 'wasm-simd' | 'javascript';
+
+/** Which kernel a default MccMatcher runs in this process, for reports. */
+export function matcherKernelName(): MatcherKernelName {
+  if (loadNativeKernel() !== undefined) return 'native';
+  return SimdLocalStage.create() !== undefined ? 'wasm-simd' : 'javascript';
+}

@@ -1,0 +1,600 @@
+// The MCC one-to-one comparison kernel (core/biometrics/mcc-matcher.ts) in C++ for Node-API.
+//
+// It must give the JavaScript kernel's scores bit for bit, so it repeats its arithmetic in the
+// same order with IEEE doubles: no FMA contraction (-ffp-contract=off), no fast-math, float
+// template fields promoted to double, JavaScript's ToInt32 for every `| 0`, and the keys,
+// bucket chains, sorts and loops visited in the same order. The sigmoid tables and the distance
+// bound come from JavaScript, so both kernels read the same numbers.
+//
+// Every template extent is checked against its array before it is read: a bad base or minutia
+// count throws a JavaScript error (code INVALID_TEMPLATE), never reads out of bounds.
+
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace {
+
+constexpr int kTableSize = 1024;
+constexpr int kBuckets = 256;
+constexpr uint32_t kHeaderWords = 2;
+constexpr int kParamCount = 10;
+// Keys hold minutia indices in 8 bits each.
+constexpr int kMaxMinutiaeLimit = 256;
+constexpr int kMaxWords = 64;
+constexpr double kPi = 3.141592653589793;  // Math.PI
+constexpr double kTwoPi = 2 * kPi;
+
+const napi_type_tag kKernelTag = {0x6d63636b65726e31ULL, 0x62696f7061792d31ULL};
+
+// ECMA-262 ToInt32, what `x | 0` and `x << n` do to a double.
+inline int32_t jsInt32(double value) {
+  if (value > -2147483649.0 && value < 2147483648.0) return static_cast<int32_t>(value);
+  if (!std::isfinite(value)) return 0;
+  double rest = std::fmod(std::trunc(value), 4294967296.0);
+  if (rest < 0) rest += 4294967296.0;
+  return static_cast<int32_t>(static_cast<uint32_t>(rest));
+}
+
+inline double wrap(double d) {
+  if (d >= kPi) return d - kTwoPi;
+  if (d < -kPi) return d + kTwoPi;
+  return d;
+}
+
+inline double fastAtan2(double y, double x) {
+  const double ax = std::fabs(x);
+  const double ay = std::fabs(y);
+  if (ax == 0 && ay == 0) return 0;
+  const bool swap = ay > ax;
+  const double z = swap ? ax / ay : ay / ax;
+  double angle = z * (kPi / 4 + 0.273 * (1 - z));
+  if (swap) angle = kPi / 2 - angle;
+  if (x < 0) angle = kPi - angle;
+  return y < 0 ? -angle : angle;
+}
+
+// A JavaScript typed-array read past the end gives undefined, NaN in arithmetic; a negative
+// index too.
+inline double tableAt(const double* values, int32_t index) {
+  if (index < 0) return NAN;
+  return index < kTableSize ? values[index] : 0;
+}
+
+inline uint32_t popcount32(uint32_t v) { return static_cast<uint32_t>(__builtin_popcount(v)); }
+
+inline uint64_t load64(const uint32_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+struct Params {
+  int words;
+  int maxMinutiae;
+  double maxDirectionDiff;
+  double minLocalSimilarity;
+  int maxRelaxPairs;
+  int relaxIterations;
+  double relaxWeight;
+  double distanceScale;
+  double angleScale;
+  double rejectSquared;
+};
+
+// One template inside a word array (core/biometrics/template.ts layout).
+struct View {
+  uint32_t n;
+  const float* x;
+  const float* y;
+  const float* theta;
+  const float* norm;
+  const uint32_t* bits;
+};
+
+// Parameters, tables and scratch of one MccMatcher, in one allocation.
+struct Kernel {
+  Params p;
+  int pairCapacity;
+  int topCapacity;
+  uint32_t stamp;
+  // Buckets holding keys of the last comparison: [lowBucket, topBucket], empty when low > top.
+  int lowBucket;
+  int topBucket;
+  double distanceValues[kTableSize + 1];
+  double angleValues[kTableSize + 1];
+  double sqrtTable[32 * kMaxWords + 1];
+  int32_t heads[kBuckets];
+  int32_t* pairsWanted;
+  uint32_t* keys;
+  int32_t* next;
+  uint32_t* run;
+  uint32_t* usedA;
+  uint32_t* usedB;
+  // One probe minutia's window: b's minutiae in visit order.
+  int32_t* order;
+  double *pairXa, *pairYa, *pairTa, *pairXb, *pairYb, *pairTb, *pairTurn;
+  double *lambda0, *lambda, *lambdaNext;
+  int32_t* rowLength;
+  int32_t* connected;
+  int32_t* entryColumn;
+  double* entryValue;
+  double* topEfficiency;
+  double* topLambda;
+};
+
+template <typename T>
+T* carve(char*& cursor, size_t count) {
+  T* at = reinterpret_cast<T*>(cursor);
+  cursor += (count * sizeof(T) + 63) & ~static_cast<size_t>(63);
+  return at;
+}
+
+Kernel* newKernel(const Params& p, const double* distanceValues, const double* angleValues, const int32_t* pairsWanted) {
+  const size_t m = static_cast<size_t>(p.maxMinutiae);
+  const int pairCapacity = p.maxRelaxPairs < p.maxMinutiae ? p.maxRelaxPairs : p.maxMinutiae;
+  int topCapacity = 1;
+  for (size_t n = 0; n <= m; n++) topCapacity = pairsWanted[n] > topCapacity ? pairsWanted[n] : topCapacity;
+  const size_t pc = static_cast<size_t>(pairCapacity > 0 ? pairCapacity : 1);
+  const size_t tc = static_cast<size_t>(topCapacity);
+  const size_t bytes = 64 * 40 + sizeof(Kernel) + (m + 1) * 4 + m * m * 12 + m * 16 + pc * 96 + pc * pc * 12 + tc * 16;
+  char* block = static_cast<char*>(std::calloc(1, bytes));
+  if (block == nullptr) return nullptr;
+  char* cursor = block;
+  Kernel* k = carve<Kernel>(cursor, 1);
+  k->p = p;
+  k->pairCapacity = pairCapacity;
+  k->topCapacity = topCapacity;
+  std::memcpy(k->distanceValues, distanceValues, sizeof k->distanceValues);
+  std::memcpy(k->angleValues, angleValues, sizeof k->angleValues);
+  for (int d = 0; d <= 32 * kMaxWords; d++) k->sqrtTable[d] = std::sqrt(static_cast<double>(d));
+  k->pairsWanted = carve<int32_t>(cursor, m + 1);
+  std::memcpy(k->pairsWanted, pairsWanted, (m + 1) * sizeof(int32_t));
+  k->keys = carve<uint32_t>(cursor, m * m);
+  k->next = carve<int32_t>(cursor, m * m);
+  k->run = carve<uint32_t>(cursor, m * m);
+  k->usedA = carve<uint32_t>(cursor, m);
+  k->usedB = carve<uint32_t>(cursor, m);
+  k->order = carve<int32_t>(cursor, m);
+  for (int bucket = 0; bucket < kBuckets; bucket++) k->heads[bucket] = -1;
+  k->lowBucket = kBuckets;
+  k->topBucket = -1;
+  double** pairArrays[] = {&k->pairXa, &k->pairYa, &k->pairTa, &k->pairXb, &k->pairYb, &k->pairTb, &k->pairTurn, &k->lambda0, &k->lambda, &k->lambdaNext};
+  for (double** array : pairArrays) *array = carve<double>(cursor, pc);
+  k->rowLength = carve<int32_t>(cursor, pc);
+  k->connected = carve<int32_t>(cursor, pc);
+  k->entryColumn = carve<int32_t>(cursor, pc * pc);
+  k->entryValue = carve<double>(cursor, pc * pc);
+  k->topEfficiency = carve<double>(cursor, tc);
+  k->topLambda = carve<double>(cursor, tc);
+  return k;
+}
+
+// MccMatcher.withinDirection. fabs where JavaScript negates below 0: they differ only on the sign
+// of a zero or a NaN, which neither the fold nor the comparison sees.
+inline bool withinDirection(double thetaA, double thetaB, double maxDiff) {
+  double d = std::fabs(thetaA - thetaB);
+  d = d > kPi ? kTwoPi - d : d;
+  return d <= maxDiff;
+}
+
+// popcount(a xor b) over one cylinder.
+inline int32_t difference(const uint32_t* aBits, const uint32_t* bBits, int words) {
+  if (words == 8) {
+    return __builtin_popcountll(load64(aBits) ^ load64(bBits)) + __builtin_popcountll(load64(aBits + 2) ^ load64(bBits + 2)) +
+           __builtin_popcountll(load64(aBits + 4) ^ load64(bBits + 4)) + __builtin_popcountll(load64(aBits + 6) ^ load64(bBits + 6));
+  }
+  uint32_t sum = 0;
+  for (int w = 0; w < words; w++) sum += popcount32(aBits[w] ^ bBits[w]);
+  return static_cast<int32_t>(sum);
+}
+
+// The key of pair (high = i << 8, j), chained in its bucket, when it passes MccMatcher.localPair's
+// tests.
+struct KeyWriter {
+  uint32_t* keys;
+  int32_t* next;
+  int32_t* heads;
+  double minSim;
+  int count;
+  int low;
+  int top;
+
+  inline void add(double norms, double similarity, uint32_t high, uint32_t j) {
+    if (norms == 0) return;
+    if (similarity <= minSim) return;
+    const uint32_t key = (static_cast<uint32_t>(jsInt32(similarity * 0xffff)) << 16) | high | j;
+    const int bucket = static_cast<int>(key >> 24);
+    keys[count] = key;
+    next[count] = heads[bucket];
+    heads[bucket] = count;
+    count++;
+    low = bucket < low ? bucket : low;
+    top = bucket > top ? bucket : top;
+  }
+};
+
+// MccMatcher.localSimilarities: keys (similarity << 16 | i << 8 | j) chained per bucket (top 8
+// bits), for the run of b's minutiae within the direction limit, visited outwards from c.
+void localSimilarities(Kernel* k, const View& a, const View& b) {
+  const int nA = static_cast<int>(a.n);
+  const int nB = static_cast<int>(b.n);
+  const int words = k->p.words;
+  const double maxDiff = k->p.maxDirectionDiff;
+  const double* sqrtTable = k->sqrtTable;
+  // The last comparison's buckets are the only ones not empty.
+  for (int bucket = k->lowBucket; bucket <= k->topBucket; bucket++) k->heads[bucket] = -1;
+  KeyWriter writer{k->keys, k->next, k->heads, k->p.minLocalSimilarity, 0, kBuckets, -1};
+  int32_t* order = k->order;
+  int c = 0;
+  for (int i = 0; i < nA; i++) {
+    const double thetaA = a.theta[i];
+    while (c < nB && static_cast<double>(b.theta[c]) < thetaA) c++;
+    while (c > 0 && static_cast<double>(b.theta[c - 1]) >= thetaA) c--;
+    int len = 0;
+    int visited = 0;
+    for (int j = c == nB ? 0 : c; visited < nB && withinDirection(thetaA, b.theta[j], maxDiff); j = j + 1 == nB ? 0 : j + 1, visited++) order[len++] = j;
+    for (int j = c == 0 ? nB - 1 : c - 1; visited < nB && withinDirection(thetaA, b.theta[j], maxDiff); j = j == 0 ? nB - 1 : j - 1, visited++) order[len++] = j;
+    const uint32_t* aBits = a.bits + static_cast<size_t>(i) * words;
+    const double normA = a.norm[i];
+    const uint32_t high = static_cast<uint32_t>(i) << 8;
+    int t = 0;
+#if defined(__SSE2__)
+    // Two pairs at a time: the divisions are exact-rounded, so two wide equals one by one.
+    for (; t + 2 <= len; t += 2) {
+      const int j0 = order[t];
+      const int j1 = order[t + 1];
+      const int32_t d0 = difference(aBits, b.bits + static_cast<size_t>(j0) * words, words);
+      const int32_t d1 = difference(aBits, b.bits + static_cast<size_t>(j1) * words, words);
+      const double norms0 = normA + static_cast<double>(b.norm[j0]);
+      const double norms1 = normA + static_cast<double>(b.norm[j1]);
+      const __m128d ratio = _mm_div_pd(_mm_set_pd(sqrtTable[d1], sqrtTable[d0]), _mm_set_pd(norms1, norms0));
+      const __m128d similarity = _mm_sub_pd(_mm_set1_pd(1.0), ratio);
+      writer.add(norms0, _mm_cvtsd_f64(similarity), high, static_cast<uint32_t>(j0));
+      writer.add(norms1, _mm_cvtsd_f64(_mm_unpackhi_pd(similarity, similarity)), high, static_cast<uint32_t>(j1));
+    }
+#endif
+    for (; t < len; t++) {
+      const int j = order[t];
+      const int32_t differ = difference(aBits, b.bits + static_cast<size_t>(j) * words, words);
+      const double norms = normA + static_cast<double>(b.norm[j]);
+      writer.add(norms, 1 - sqrtTable[differ] / norms, high, static_cast<uint32_t>(j));
+    }
+  }
+  k->lowBucket = writer.low;
+  k->topBucket = writer.top;
+}
+
+// MccMatcher.sortBucket: the chain into run, ordered by minutia indices, ties stable.
+inline int sortBucket(Kernel* k, int first) {
+  uint32_t* run = k->run;
+  const uint32_t* keys = k->keys;
+  const int32_t* next = k->next;
+  int size = 0;
+  for (int index = first; index >= 0; index = next[index]) {
+    const uint32_t key = keys[index];
+    const uint32_t minutiae = key & 0xffff;
+    int at = size++;
+    while (at > 0 && (run[at - 1] & 0xffff) < minutiae) {
+      run[at] = run[at - 1];
+      at--;
+    }
+    run[at] = key;
+  }
+  return size;
+}
+
+inline uint32_t nextStamp(Kernel* k) {
+  if (k->stamp == 0xffffffffu) {
+    k->stamp = 0;
+    std::memset(k->usedA, 0, static_cast<size_t>(k->p.maxMinutiae) * sizeof(uint32_t));
+    std::memset(k->usedB, 0, static_cast<size_t>(k->p.maxMinutiae) * sizeof(uint32_t));
+  }
+  return ++k->stamp;
+}
+
+// MccMatcher.selectPairs: greedy one-to-one choice, best buckets first.
+int selectPairs(Kernel* k, const View& a, const View& b, int limit) {
+  uint32_t* usedA = k->usedA;
+  uint32_t* usedB = k->usedB;
+  const uint32_t stamp = nextStamp(k);
+  int pairs = 0;
+  // Buckets above topBucket are empty: starting there skips nothing JavaScript would take.
+  for (int bucket = k->topBucket; bucket >= 0 && pairs < limit; bucket--) {
+    if (k->heads[bucket] < 0) continue;
+    for (int index = sortBucket(k, k->heads[bucket]) - 1; index >= 0 && pairs < limit; index--) {
+      const uint32_t key = k->run[index];
+      const uint32_t i = (key >> 8) & 0xff;
+      const uint32_t j = key & 0xff;
+      if (usedA[i] == stamp || usedB[j] == stamp) continue;
+      usedA[i] = stamp;
+      usedB[j] = stamp;
+      k->pairXa[pairs] = a.x[i];
+      k->pairYa[pairs] = a.y[i];
+      k->pairTa[pairs] = a.theta[i];
+      k->pairXb[pairs] = b.x[j];
+      k->pairYb[pairs] = b.y[j];
+      k->pairTb[pairs] = b.theta[j];
+      k->lambda0[pairs] = static_cast<double>(key >> 16) / 0xffff;
+      pairs++;
+    }
+  }
+  return pairs;
+}
+
+inline void addEntry(Kernel* k, int row, int column, int pairs, double rho) {
+  const int entry = row * pairs + k->rowLength[row]++;
+  k->entryColumn[entry] = column;
+  k->entryValue[entry] = rho;
+}
+
+// MccMatcher.buildCompatibility: sparse rows of rho(t, k), cheapest rejections first.
+void buildCompatibility(Kernel* k, int pairs) {
+  const double* xa = k->pairXa;
+  const double* ya = k->pairYa;
+  const double* xb = k->pairXb;
+  const double* yb = k->pairYb;
+  double* turn = k->pairTurn;
+  const double* distanceValues = k->distanceValues;
+  const double* angleValues = k->angleValues;
+  const double distanceScale = k->p.distanceScale;
+  const double angleScale = k->p.angleScale;
+  const double rejectSquared = k->p.rejectSquared;
+  for (int t = 0; t < pairs; t++) turn[t] = wrap(k->pairTa[t] - k->pairTb[t]);
+  for (int t = 0; t < pairs; t++) k->rowLength[t] = 0;
+  for (int t = 0; t < pairs; t++) {
+    const double xat = xa[t];
+    const double yat = ya[t];
+    const double xbt = xb[t];
+    const double ybt = yb[t];
+    const double turnT = turn[t];
+    for (int q = t + 1; q < pairs; q++) {
+      const double dxa = xa[q] - xat;
+      const double dya = ya[q] - yat;
+      const double dxb = xb[q] - xbt;
+      const double dyb = yb[q] - ybt;
+      const double squaredA = dxa * dxa + dya * dya;
+      const double squaredB = dxb * dxb + dyb * dyb;
+      const double squaredGap = squaredA - squaredB;
+      if (squaredGap * squaredGap > rejectSquared * (squaredA + squaredB)) continue;
+      const int32_t directionIndex = jsInt32(std::fabs(wrap(turnT - turn[q])) * angleScale);
+      if (directionIndex >= kTableSize) continue;
+      const int32_t distanceIndex = jsInt32(std::fabs(std::sqrt(squaredA) - std::sqrt(squaredB)) * distanceScale);
+      if (distanceIndex >= kTableSize) continue;
+      const double segmentTurn = fastAtan2(dxb * dya - dyb * dxa, dxa * dxb + dya * dyb);
+      const double radial = tableAt(angleValues, jsInt32(std::fabs(wrap(turnT - segmentTurn)) * angleScale));
+      const double rho = tableAt(distanceValues, distanceIndex) * tableAt(angleValues, directionIndex) * radial;
+      if (rho == 0) continue;
+      addEntry(k, t, q, pairs, rho);
+      addEntry(k, q, t, pairs, rho);
+    }
+  }
+}
+
+// MccMatcher.relax: only pairs with compatible pairs are iterated; the others just decay.
+void relax(Kernel* k, int pairs) {
+  buildCompatibility(k, pairs);
+  double* lambda = k->lambda;
+  double* next = k->lambdaNext;
+  const int32_t* rowLength = k->rowLength;
+  const int32_t* entryColumn = k->entryColumn;
+  const double* entryValue = k->entryValue;
+  int32_t* connected = k->connected;
+  const double keep = k->p.relaxWeight;
+  const int iterations = k->p.relaxIterations;
+  int linked = 0;
+  for (int t = 0; t < pairs; t++) {
+    lambda[t] = k->lambda0[t];
+    if (rowLength[t] > 0) connected[linked++] = t;
+    else
+      for (int iteration = 0; iteration < iterations; iteration++) lambda[t] = keep * lambda[t];
+  }
+  const double spread = pairs > 1 ? (1 - keep) / (pairs - 1) : 0;
+  for (int iteration = 0; iteration < iterations; iteration++) {
+    for (int row = 0; row < linked; row++) {
+      const int t = connected[row];
+      double support = 0;
+      const int start = t * pairs;
+      const int end = start + rowLength[t];
+      for (int entry = start; entry < end; entry++) support += entryValue[entry] * lambda[entryColumn[entry]];
+      next[t] = keep * lambda[t] + spread * support;
+    }
+    for (int row = 0; row < linked; row++) lambda[connected[row]] = next[connected[row]];
+  }
+}
+
+// MccMatcher.consolidate: mean relaxed similarity of the `wanted` most efficient pairs.
+double consolidate(Kernel* k, int pairs, int wanted) {
+  double* topEfficiency = k->topEfficiency;
+  double* topLambda = k->topLambda;
+  int size = 0;
+  for (int t = 0; t < pairs; t++) {
+    const double efficiency = k->lambda[t] / k->lambda0[t];
+    if (size == wanted && efficiency <= topEfficiency[size - 1]) continue;
+    int index = size < wanted ? size++ : size - 1;
+    while (index > 0 && topEfficiency[index - 1] < efficiency) {
+      topEfficiency[index] = topEfficiency[index - 1];
+      topLambda[index] = topLambda[index - 1];
+      index--;
+    }
+    topEfficiency[index] = efficiency;
+    topLambda[index] = k->lambda[t];
+  }
+  double sum = 0;
+  for (int index = 0; index < size; index++) sum += topLambda[index];
+  return sum / wanted;
+}
+
+double score(Kernel* k, const View& a, const View& b) {
+  if (a.n == 0 || b.n == 0) return 0;
+  localSimilarities(k, a, b);
+  int limit = static_cast<int>(a.n < b.n ? a.n : b.n);
+  if (k->p.maxRelaxPairs < limit) limit = k->p.maxRelaxPairs;
+  const int pairs = selectPairs(k, a, b, limit);
+  if (pairs == 0) return 0;
+  relax(k, pairs);
+  return consolidate(k, pairs, k->pairsWanted[a.n < b.n ? a.n : b.n]);
+}
+
+// ---- Node-API glue ----
+
+bool throwError(napi_env env, const char* code, const char* message) {
+  napi_throw_range_error(env, code, message);
+  return false;
+}
+
+napi_value fail(napi_env env, const char* code, const char* message) {
+  throwError(env, code, message);
+  return nullptr;
+}
+
+// The call's first `count` arguments, or a thrown error naming the expected call.
+bool callArguments(napi_env env, napi_callback_info info, size_t count, napi_value* argv, const char* usage) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < count) return throwError(env, "BAD_REQUEST", usage);
+  return true;
+}
+
+template <typename T>
+bool typedArray(napi_env env, napi_value value, napi_typedarray_type expected, T** data, size_t* length, const char* what) {
+  bool isTyped = false;
+  if (napi_is_typedarray(env, value, &isTyped) != napi_ok || !isTyped) return throwError(env, "BAD_REQUEST", what);
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok || type != expected) return throwError(env, "BAD_REQUEST", what);
+  *data = static_cast<T*>(raw);
+  return true;
+}
+
+bool integerArgument(napi_env env, napi_value value, int64_t* out, const char* code, const char* what) {
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok || !(number >= -9007199254740991.0 && number <= 9007199254740991.0) || std::trunc(number) != number) {
+    return throwError(env, code, what);
+  }
+  *out = static_cast<int64_t>(number);
+  return true;
+}
+
+// The template at word `base` of `words`, when it lies wholly inside the array.
+bool viewAt(napi_env env, const Kernel* k, const uint32_t* words, size_t length, int64_t base, View* view) {
+  if (base < 0 || static_cast<uint64_t>(base) + kHeaderWords > length) return throwError(env, "INVALID_TEMPLATE", "template base outside the word array");
+  const uint32_t n = words[base + 1];
+  if (n > static_cast<uint32_t>(k->p.maxMinutiae)) return throwError(env, "INVALID_TEMPLATE", "template has more minutiae than the matcher allows");
+  const uint64_t extent = kHeaderWords + 4ull * n + static_cast<uint64_t>(n) * static_cast<uint64_t>(k->p.words);
+  if (static_cast<uint64_t>(base) + extent > length) return throwError(env, "INVALID_TEMPLATE", "template runs past the end of the word array");
+  const uint32_t* x = words + base + kHeaderWords;
+  view->n = n;
+  view->x = reinterpret_cast<const float*>(x);
+  view->y = reinterpret_cast<const float*>(x + n);
+  view->theta = reinterpret_cast<const float*>(x + 2 * n);
+  view->norm = reinterpret_cast<const float*>(x + 3 * n);
+  view->bits = x + 4 * n;
+  return true;
+}
+
+void finalizeKernel(napi_env, void* data, void*) { std::free(data); }
+
+bool validParams(const double* raw, Params* p) {
+  for (int index = 0; index < kParamCount; index++)
+    if (!std::isfinite(raw[index])) return false;
+  p->words = static_cast<int>(raw[0]);
+  p->maxMinutiae = static_cast<int>(raw[1]);
+  p->maxDirectionDiff = raw[2];
+  p->minLocalSimilarity = raw[3];
+  p->maxRelaxPairs = static_cast<int>(raw[4]);
+  p->relaxIterations = static_cast<int>(raw[5]);
+  p->relaxWeight = raw[6];
+  p->distanceScale = raw[7];
+  p->angleScale = raw[8];
+  p->rejectSquared = raw[9];
+  return p->words >= 1 && p->words <= kMaxWords && raw[0] == p->words && p->maxMinutiae >= 1 && p->maxMinutiae <= kMaxMinutiaeLimit &&
+         raw[1] == p->maxMinutiae && p->maxRelaxPairs >= 0 && raw[4] == p->maxRelaxPairs && p->relaxIterations >= 0 && p->relaxIterations <= 1000 &&
+         raw[5] == p->relaxIterations;
+}
+
+// create(params, distanceValues, angleValues, pairsWanted) -> handle
+napi_value Create(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!callArguments(env, info, 4, argv, "create(params, distanceValues, angleValues, pairsWanted)")) return nullptr;
+  double* raw = nullptr;
+  double* distanceValues = nullptr;
+  double* angleValues = nullptr;
+  int32_t* pairsWanted = nullptr;
+  size_t rawLength = 0, distanceLength = 0, angleLength = 0, wantedLength = 0;
+  if (!typedArray(env, argv[0], napi_float64_array, &raw, &rawLength, "params must be a Float64Array")) return nullptr;
+  if (!typedArray(env, argv[1], napi_float64_array, &distanceValues, &distanceLength, "distanceValues must be a Float64Array")) return nullptr;
+  if (!typedArray(env, argv[2], napi_float64_array, &angleValues, &angleLength, "angleValues must be a Float64Array")) return nullptr;
+  if (!typedArray(env, argv[3], napi_int32_array, &pairsWanted, &wantedLength, "pairsWanted must be an Int32Array")) return nullptr;
+  Params p{};
+  if (rawLength != kParamCount || !validParams(raw, &p)) return fail(env, "BAD_REQUEST", "matcher parameters outside what the native kernel supports");
+  if (distanceLength != kTableSize + 1 || angleLength != kTableSize + 1 || wantedLength != static_cast<size_t>(p.maxMinutiae) + 1) {
+    return fail(env, "BAD_REQUEST", "table sizes do not match the parameters");
+  }
+  for (size_t n = 0; n < wantedLength; n++) {
+    if (pairsWanted[n] < 1 || pairsWanted[n] > 4096) return fail(env, "BAD_REQUEST", "pairsWanted entries must lie in [1, 4096]");
+  }
+  Kernel* kernel = newKernel(p, distanceValues, angleValues, pairsWanted);
+  if (kernel == nullptr) return fail(env, "INTERNAL", "out of memory for the matcher's scratch buffers");
+  napi_value handle;
+  if (napi_create_external(env, kernel, finalizeKernel, nullptr, &handle) != napi_ok) {
+    std::free(kernel);
+    return fail(env, "INTERNAL", "cannot create the matcher handle");
+  }
+  napi_type_tag_object(env, handle, &kKernelTag);
+  return handle;
+}
+
+// scoreMany(handle, probeWords, probeBase, galleryWords, bases, count, out)
+napi_value ScoreMany(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!callArguments(env, info, 7, argv, "scoreMany(handle, probeWords, probeBase, galleryWords, bases, count, out)")) return nullptr;
+  bool tagged = false;
+  void* data = nullptr;
+  if (napi_check_object_type_tag(env, argv[0], &kKernelTag, &tagged) != napi_ok || !tagged || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    return fail(env, "BAD_REQUEST", "not a matcher handle");
+  }
+  Kernel* kernel = static_cast<Kernel*>(data);
+  uint32_t* probeWords = nullptr;
+  uint32_t* galleryWords = nullptr;
+  int32_t* bases = nullptr;
+  double* out = nullptr;
+  size_t probeLength = 0, galleryLength = 0, basesLength = 0, outLength = 0;
+  int64_t probeBase = 0, count = 0;
+  if (!typedArray(env, argv[1], napi_uint32_array, &probeWords, &probeLength, "probeWords must be a Uint32Array")) return nullptr;
+  if (!integerArgument(env, argv[2], &probeBase, "INVALID_TEMPLATE", "probeBase must be an integer")) return nullptr;
+  if (!typedArray(env, argv[3], napi_uint32_array, &galleryWords, &galleryLength, "galleryWords must be a Uint32Array")) return nullptr;
+  if (!typedArray(env, argv[4], napi_int32_array, &bases, &basesLength, "bases must be an Int32Array")) return nullptr;
+  if (!integerArgument(env, argv[5], &count, "BAD_REQUEST", "count must be an integer")) return nullptr;
+  if (!typedArray(env, argv[6], napi_float64_array, &out, &outLength, "out must be a Float64Array")) return nullptr;
+  if (count < 0 || static_cast<uint64_t>(count) > basesLength || static_cast<uint64_t>(count) > outLength) return fail(env, "BAD_REQUEST", "count exceeds bases or out");
+  // Each template's minutia count is read once, checked, and kept in its view: a count changed
+  // meanwhile in shared memory cannot move a read past what was checked.
+  View probe;
+  if (!viewAt(env, kernel, probeWords, probeLength, probeBase, &probe)) return nullptr;
+  for (int64_t index = 0; index < count; index++) {
+    View candidate;
+    if (!viewAt(env, kernel, galleryWords, galleryLength, bases[index], &candidate)) return nullptr;
+    out[index] = score(kernel, probe, candidate);
+  }
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"create", nullptr, Create, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scoreMany", nullptr, ScoreMany, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
