@@ -32,6 +32,8 @@ export const EXPECTED: Readonly<Record<Category, Expectation>> = {
 /** Refusals a healthy network gives; any other code is a failure of the network (an error). */
 const BUSINESS_REFUSALS: ReadonlySet<string> = new Set<string>([
   ...Object.values(PolicyRefusal), ErrorCode.InsufficientFunds, SagaRefusal.NoMatch, SagaRefusal.BusinessFailed,
+  // A synthetic touch with too little of the finger on it: the terminal asks for another.
+  SagaRefusal.PoorCapture,
 ]);
 
 export function isErrorCode(code: string): boolean {

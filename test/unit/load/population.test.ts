@@ -58,7 +58,7 @@ describe('workload mix', () => {
   });
 
   it('tells network failures from business refusals', () => {
-    for (const code of ['NO_MATCH', 'INSUFFICIENT_FUNDS', 'MAX_PER_PAYMENT', 'BUSINESS_FAILED', 'QUOTA_DAY']) expect(isErrorCode(code)).toBe(false);
+    for (const code of ['NO_MATCH', 'INSUFFICIENT_FUNDS', 'MAX_PER_PAYMENT', 'BUSINESS_FAILED', 'QUOTA_DAY', 'POOR_CAPTURE']) expect(isErrorCode(code)).toBe(false);
     for (const code of ['TIMEOUT', 'INTERNAL', 'UNAVAILABLE', 'BUSINESS_TIMEOUT', 'IDENTIFY_FAILED', 'SOMETHING_NEW']) expect(isErrorCode(code)).toBe(true);
   });
 });
