@@ -11,12 +11,10 @@
  */
 import { cpus } from 'node:os';
 import { MatchEngine, type EnrollmentEntry } from '../core/biometrics/match-engine.js';
-import { identifyOrRefuse, isoOf, percentile } from './identify.js';
+import { identifyOrRefuse, isoOf, percentile, probes, type Probe } from './identify.js';
 
 const defaultEnrolled = 10_000;
 const communitySize = 1_000;
-const matedProbes = 200;
-const nonMatedProbes = 200;
 const targetFpir = 1e-3;
 const workers = 2;
 /** 0 = the whole community. */
@@ -27,25 +25,15 @@ const enrollChunk = 4000;
 
 const communityOf = (fingerId: number) => `community-${Math.floor((fingerId - 1) / communitySize)}`;
 
-interface CommunityProbe {
-  fingerId: number;
-  mated: boolean;
+interface CommunityProbe extends Probe {
   hint: string;
-  isoBytes: Uint8Array;
 }
 
+/** The identify suite's probes, each touching a terminal of a community: its own, for a mated one. */
 function communityProbes(enrolled: number): CommunityProbe[] {
-  const list: CommunityProbe[] = [];
-  const step = Math.max(1, Math.floor(enrolled / matedProbes));
-  for (let index = 0; index < Math.min(matedProbes, enrolled); index++) {
-    const fingerId = 1 + index * step;
-    list.push({ fingerId, mated: true, hint: communityOf(fingerId), isoBytes: isoOf(fingerId, 2) });
-  }
-  for (let index = 0; index < nonMatedProbes; index++) {
-    // Strangers touching a terminal of some community.
-    list.push({ fingerId: enrolled + 1000 + index, mated: false, hint: communityOf(1 + ((index * communitySize) % enrolled)), isoBytes: isoOf(enrolled + 1000 + index, 1) });
-  }
-  return list;
+  return probes(enrolled).map((probe, index) => ({
+    ...probe, hint: communityOf(probe.mated ? probe.fingerId : 1 + ((index * communitySize) % enrolled)),
+  }));
 }
 
 async function enrollCommunities(engine: MatchEngine, enrolled: number): Promise<void> {
@@ -96,12 +84,12 @@ export async function runCommunityBench(options: { runs: number; enrolled?: numb
   const engine = await MatchEngine.create({ workers, capacityTemplates: enrolled, hintedCandidates: 150 });
   try {
     await enrollCommunities(engine, enrolled);
-    const probes = communityProbes(enrolled);
-    await measure(engine, probes.slice(0, 20), 0); // warm-up
+    const probeList = communityProbes(enrolled);
+    await measure(engine, probeList.slice(0, 20), 0); // warm-up
     const results: Record<string, unknown> = {};
     const record = async (label: string, candidates: number, hinted: boolean) => {
       const runs = [];
-      for (let run = 0; run < Math.max(1, options.runs); run++) runs.push(await measure(engine, probes, candidates, hinted));
+      for (let run = 0; run < Math.max(1, options.runs); run++) runs.push(await measure(engine, probeList, candidates, hinted));
       // Rates are the same every run (same probes); time is the median run.
       const cpuMedian = percentile(runs.map((run) => run.cpuMsPerSearch!), 0.5);
       const chosen = runs.find((run) => run.cpuMsPerSearch === cpuMedian) ?? runs[0]!;
@@ -111,7 +99,7 @@ export async function runCommunityBench(options: { runs: number; enrolled?: numb
     for (const candidates of candidateCounts) await record(candidates === 0 ? 'wholeCommunity' : `candidates${candidates}`, candidates, true);
     for (const candidates of fullSearchCandidateCounts) await record(`noHintCandidates${candidates}`, candidates, false);
     return {
-      workload: `${enrolled} synthetic fingers in communities of ${communitySize} (the hint), ${matedProbes} mated + ${nonMatedProbes} non-mated probes searched one at a time within a community, ${workers} workers, decision at FPIR ${targetFpir} over the community; median of ${options.runs} runs`,
+      workload: `${enrolled} synthetic fingers in communities of ${communitySize} (the hint), ${probeList.filter((probe) => probe.mated).length} mated + ${probeList.filter((probe) => !probe.mated).length} non-mated probes searched one at a time within a community, ${workers} workers, decision at FPIR ${targetFpir} over the community; median of ${options.runs} runs`,
       machine: `${cpus()[0]?.model ?? 'unknown cpu'} x ${cpus().length}, node ${process.version}`,
       indexBytesPerTemplate: Math.round(engine.stats().indexBytes / engine.size),
       ...results,

@@ -63,13 +63,14 @@ async function enroll(engine: MatchEngine, enrolled: number): Promise<{ seconds:
   return { seconds: (performance.now() - startedMs) / 1000, refused };
 }
 
-interface Probe {
+export interface Probe {
   fingerId: number;
   mated: boolean;
   isoBytes: Uint8Array;
 }
 
-function probes(enrolled: number): Probe[] {
+/** Impression 2 of `matedProbes` enrolled fingers spread over the gallery, then `nonMatedProbes` never enrolled. */
+export function probes(enrolled: number): Probe[] {
   const list: Probe[] = [];
   const step = Math.max(1, Math.floor(enrolled / matedProbes));
   for (let index = 0; index < Math.min(matedProbes, enrolled); index++) {

@@ -17,7 +17,7 @@ import { thresholdForFpir } from './identification-calibration.js';
 import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
 import { directoryStride, searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
-import { candidateSlots, isProbeRefusal, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from './probe-search.js';
+import { acceptedAnswer, candidateSlots, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from './probe-search.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
 import { matchableTemplateFromIso } from './template.js';
 
@@ -42,8 +42,8 @@ export interface MatchEngineOptions {
   /**
    * The same for searches narrowed by a hint (a merchant's community): default `candidates`. A
    * community of 1,000 searched whole costs 1,000 comparisons per payment; 100-150 index
-   * candidates cost about a third of the CPU for a couple of points of identification rate
-   * (bench/identify.ts --community).
+   * candidates cost about a third of the CPU for a few points of identification rate
+   * (`npm run bench -- community`).
    */
   hintedCandidates?: number;
 }
@@ -342,13 +342,10 @@ export class MatchEngine {
     };
     // Idle workers and many candidates: the comparisons are shared out (latency of a lone search).
     if (this.sliceCount(limit, this.threads * slicesPerWorker) > 1) {
-      const chosen = await this.tracked(this.runTask(task, 'candidates') as Promise<{ probe: Uint32Array; slots: Int32Array } | ProbeRefusal>);
-      if (isProbeRefusal(chosen)) throw new BiopayError(chosen.refused.code, chosen.refused.message);
+      const chosen = acceptedAnswer(await this.tracked(this.runTask(task, 'candidates') as Promise<{ probe: Uint32Array; slots: Int32Array } | ProbeRefusal>));
       return this.searchSlices(chosen.probe, snapshot, topK, hint, chosen.slots);
     }
-    const answer = await this.tracked(this.runTask(task, 'searchIndexed') as Promise<IsoSliceResult>);
-    if (isProbeRefusal(answer)) throw new BiopayError(answer.refused.code, answer.refused.message);
-    return [answer];
+    return [acceptedAnswer(await this.tracked(this.runTask(task, 'searchIndexed') as Promise<IsoSliceResult>))];
   }
 
   /**
@@ -365,10 +362,7 @@ export class MatchEngine {
       const task: IsoMatchTask = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, probeIso, fromSlot: from, toSlot: Math.min(snapshot.slotCount, from + step) };
       tasks.push(this.runTask(task, 'searchIso') as Promise<IsoSliceResult>);
     }
-    const answers = await this.tracked(Promise.all(tasks));
-    const refusal = answers.find(isProbeRefusal);
-    if (refusal !== undefined) throw new BiopayError(refusal.refused.code, refusal.refused.message);
-    return answers as SliceResult[];
+    return (await this.tracked(Promise.all(tasks))).map(acceptedAnswer);
   }
 
   /** Slices for a search of `total` slots, at most `most`: 1 while other searches are in flight. */

@@ -5,7 +5,7 @@
  * as a typed refusal, not as a worker failure: errors thrown in a worker lose their code on the way
  * back to the engine's thread.
  */
-import { isBiopayError } from '../errors.js';
+import { BiopayError, isBiopayError } from '../errors.js';
 import { CandidateIndex, type SharedCandidateIndex } from './candidate-index.js';
 import { directoryStride, searchSlice, type GallerySlice, type SliceResult } from './gallery-search.js';
 import type { MccMatcher } from './mcc-matcher.js';
@@ -32,6 +32,12 @@ export type IsoSliceResult = SliceResult | ProbeRefusal;
 
 export function isProbeRefusal<Answer extends object>(result: Answer | ProbeRefusal): result is ProbeRefusal {
   return (result as ProbeRefusal).refused !== undefined;
+}
+
+/** A worker's answer, or the refusal it carried thrown again as the typed error it was. */
+export function acceptedAnswer<Answer extends object>(result: Answer | ProbeRefusal): Answer {
+  if (isProbeRefusal(result)) throw new BiopayError(result.refused.code, result.refused.message);
+  return result;
 }
 
 /** The probe in matcher form, or why it was refused. */
