@@ -7,7 +7,7 @@
  * hull of the minutiae); a cylinder with too few valid cells (a minutia at the edge of the
  * impression) or too few neighbours is not usable.
  */
-import { angleDiff, convexHull, erf, nearHull } from './geometry.js';
+import { angleDiff, convexHull, erf, nearHull, prepareHull, type PreparedHull } from './geometry.js';
 import { cylinderWords, type MccParams } from './mcc-params.js';
 
 export interface Cylinders {
@@ -23,97 +23,195 @@ function directionContribution(alpha: number, params: MccParams): number {
   return 0.5 * (erf((alpha + halfCell) / scale) - erf((alpha - halfCell) / scale));
 }
 
+/** Distance in pixels: not Math.hypot, several times slower, and no overflow is possible at pixel scales. */
+function distancePx(dx: number, dy: number): number {
+  return Math.sqrt(dx * dx + dy * dy);
+}
+
 function countNeighbours(xs: Float32Array, ys: Float32Array, count: number, m: number, reachPx: number): number {
   let neighbours = 0;
   for (let t = 0; t < count; t++) {
-    if (t !== m && Math.hypot(xs[t]! - xs[m]!, ys[t]! - ys[m]!) <= reachPx) neighbours++;
+    if (t !== m && distancePx(xs[t]! - xs[m]!, ys[t]! - ys[m]!) <= reachPx) neighbours++;
   }
   return neighbours;
 }
 
+/** The cells within the radius, the same for every cylinder: offsets from the centre and first bit. */
+interface CellGrid {
+  us: Float64Array;
+  vs: Float64Array;
+  firstBits: Int32Array;
+  /** Grid position i * Ns + j to its cell, -1 outside the radius. */
+  cellAt: Int32Array;
+}
+
+const cellGrids = new WeakMap<MccParams, CellGrid>();
+
+function cellGrid(params: MccParams): CellGrid {
+  const cached = cellGrids.get(params);
+  if (cached) return cached;
+  const ns = params.spatialCells;
+  const cellPx = (2 * params.radiusPx) / ns;
+  const us: number[] = [];
+  const vs: number[] = [];
+  const firstBits: number[] = [];
+  const cellAt = new Int32Array(ns * ns).fill(-1);
+  for (let i = 0; i < ns; i++) {
+    for (let j = 0; j < ns; j++) {
+      const u = (i - (ns - 1) / 2) * cellPx;
+      const v = (j - (ns - 1) / 2) * cellPx;
+      if (distancePx(u, v) > params.radiusPx) continue;
+      cellAt[i * ns + j] = us.length;
+      us.push(u);
+      vs.push(v);
+      firstBits.push((i * ns + j) * params.directionCells);
+    }
+  }
+  const grid = { us: Float64Array.from(us), vs: Float64Array.from(vs), firstBits: Int32Array.from(firstBits), cellAt };
+  cellGrids.set(params, grid);
+  return grid;
+}
+
 /**
- * Enrollment cost matters (an association node rebuilds its whole gallery at start): the direction
- * contributions depend only on the pair of minutiae, so they are computed once per neighbour, and
- * only neighbours that can reach some cell of the cylinder are visited per cell.
+ * Enrollment cost matters (an association node rebuilds its whole gallery at start; every identify
+ * builds its probe's): the direction contributions depend only on the pair of minutiae, so they are
+ * computed once per neighbour, and each neighbour visits only the cells within its reach (a few of
+ * the grid) instead of every cell testing every neighbour. A cell's sums still add its neighbours
+ * in neighbour order, with the same arithmetic: the bits are those of the cell-by-cell loop.
  */
 export function buildCylinders(xs: Float32Array, ys: Float32Array, thetas: Float32Array, count: number, params: MccParams): Cylinders {
   const words = cylinderWords(params);
-  const ns = params.spatialCells;
   const nd = params.directionCells;
-  const cellPx = (2 * params.radiusPx) / ns;
+  const grid = cellGrid(params);
+  const cells = grid.us.length;
   const reachPx = 3 * params.sigmaSpatialPx;
-  const spatialNorm = 1 / (params.sigmaSpatialPx * Math.sqrt(2 * Math.PI));
-  const twoSigmaSquared = 2 * params.sigmaSpatialPx * params.sigmaSpatialPx;
-  const reachSquared = reachPx * reachPx;
-  const hull = convexHull(xs, ys, count);
+  const hull = prepareHull(convexHull(xs, ys, count));
+  const scratch: CylinderScratch = {
+    neighbours: new Int32Array(count), directions: new Float64Array(count * nd),
+    px: new Float64Array(cells), py: new Float64Array(cells), cos: 1, sin: 0, onFinger: new Uint8Array(cells), sums: new Float64Array(cells * nd),
+  };
   const bits = new Uint32Array(count * words);
   const usable = new Uint8Array(count);
-  const sums = new Float64Array(nd);
-  const neighbours = new Int32Array(count);
-  const directions = new Float64Array(count * nd);
-  const cellsInRadius = cellsWithinRadius(params);
   for (let m = 0; m < count; m++) {
-    const cos = Math.cos(thetas[m]!);
-    const sin = Math.sin(thetas[m]!);
-    const near = nearNeighbours(xs, ys, count, m, params.radiusPx + reachPx + 1, neighbours);
-    for (let n = 0; n < near; n++) {
-      const relative = angleDiff(thetas[m]!, thetas[neighbours[n]!]!);
+    const near = nearNeighbours(xs, ys, count, m, params.radiusPx + reachPx + 1, scratch.neighbours);
+    directionContributions(thetas, m, near, scratch, params);
+    const validCells = placeCells(xs[m]!, ys[m]!, thetas[m]!, hull, grid, scratch, params);
+    accumulateNeighbours(xs, ys, m, near, grid, scratch, params);
+    for (let cell = 0; cell < cells; cell++) {
+      if (scratch.onFinger[cell] === 0) continue;
       for (let k = 0; k < nd; k++) {
-        const cellAngle = -Math.PI + (k + 0.5) * ((2 * Math.PI) / nd);
-        directions[n * nd + k] = directionContribution(angleDiff(cellAngle, relative), params);
+        const bit = grid.firstBits[cell]! + k;
+        if (scratch.sums[cell * nd + k]! > params.bitThreshold) bits[m * words + (bit >>> 5)]! |= 1 << (bit & 31);
       }
     }
-    let validCells = 0;
-    for (let i = 0; i < ns; i++) {
-      for (let j = 0; j < ns; j++) {
-        const u = (i - (ns - 1) / 2) * cellPx;
-        const v = (j - (ns - 1) / 2) * cellPx;
-        if (Math.hypot(u, v) > params.radiusPx) continue;
-        const px = xs[m]! + cos * u - sin * v;
-        const py = ys[m]! + sin * u + cos * v;
-        if (!nearHull(hull, px, py, params.hullMarginPx)) continue;
-        validCells++;
-        sums.fill(0);
-        for (let n = 0; n < near; n++) {
-          const t = neighbours[n]!;
-          const dx = xs[t]! - px;
-          const dy = ys[t]! - py;
-          const squared = dx * dx + dy * dy;
-          if (squared > reachSquared) continue;
-          const spatial = spatialNorm * Math.exp(-squared / twoSigmaSquared);
-          for (let k = 0; k < nd; k++) sums[k]! += spatial * directions[n * nd + k]!;
-        }
-        for (let k = 0; k < nd; k++) {
-          const bit = (i * ns + j) * nd + k;
-          const word = m * words + (bit >>> 5);
-          if (sums[k]! > params.bitThreshold) bits[word]! |= 1 << (bit & 31);
-        }
-      }
-    }
-    const enoughCells = validCells >= params.minValidCellShare * cellsInRadius;
+    const enoughCells = validCells >= params.minValidCellShare * cells;
     const enoughNeighbours = countNeighbours(xs, ys, count, m, params.radiusPx + reachPx) >= params.minNeighbours;
     usable[m] = enoughCells && enoughNeighbours ? 1 : 0;
   }
   return { bits, usable };
 }
 
+/** Per-template working arrays of buildCylinders (sized once per template). */
+interface CylinderScratch {
+  neighbours: Int32Array;
+  /** Per near neighbour, its contribution to each direction cell. */
+  directions: Float64Array;
+  /** Per cell of the grid, its centre on the finger for the current minutia. */
+  px: Float64Array;
+  py: Float64Array;
+  /** The current minutia's direction. */
+  cos: number;
+  sin: number;
+  /** 1 when the cell lies on the finger (near the hull). */
+  onFinger: Uint8Array;
+  /** Per cell and direction, the summed contributions. */
+  sums: Float64Array;
+}
+
+function directionContributions(thetas: Float32Array, m: number, near: number, scratch: CylinderScratch, params: MccParams): void {
+  const nd = params.directionCells;
+  for (let n = 0; n < near; n++) {
+    const relative = angleDiff(thetas[m]!, thetas[scratch.neighbours[n]!]!);
+    for (let k = 0; k < nd; k++) {
+      const cellAngle = -Math.PI + (k + 0.5) * ((2 * Math.PI) / nd);
+      scratch.directions[n * nd + k] = directionContribution(angleDiff(cellAngle, relative), params);
+    }
+  }
+}
+
+/** Cell centres of minutia m's cylinder on the finger; zeroes the sums; returns the cells on the finger. */
+function placeCells(x: number, y: number, theta: number, hull: PreparedHull, grid: CellGrid, scratch: CylinderScratch, params: MccParams): number {
+  const cos = Math.cos(theta);
+  const sin = Math.sin(theta);
+  scratch.cos = cos;
+  scratch.sin = sin;
+  let onFinger = 0;
+  for (let cell = 0; cell < grid.us.length; cell++) {
+    const u = grid.us[cell]!;
+    const v = grid.vs[cell]!;
+    const px = x + cos * u - sin * v;
+    const py = y + sin * u + cos * v;
+    scratch.px[cell] = px;
+    scratch.py[cell] = py;
+    const on = nearHull(hull, px, py, params.hullMarginPx);
+    scratch.onFinger[cell] = on ? 1 : 0;
+    if (on) onFinger++;
+  }
+  scratch.sums.fill(0);
+  return onFinger;
+}
+
+/**
+ * Adds every near neighbour's Gaussian contribution to the cells on the finger within its reach.
+ * The neighbour's position in the minutia's frame bounds the grid rows and columns it can reach (a
+ * hair wider than the reach, so that rounding never drops a cell the exact test keeps).
+ */
+function accumulateNeighbours(xs: Float32Array, ys: Float32Array, m: number, near: number, grid: CellGrid, scratch: CylinderScratch, params: MccParams): void {
+  const nd = params.directionCells;
+  const ns = params.spatialCells;
+  const cellPx = (2 * params.radiusPx) / ns;
+  const centre = (ns - 1) / 2;
+  const reachPx = 3 * params.sigmaSpatialPx;
+  const boundCells = (reachPx + 1e-6) / cellPx;
+  const reachSquared = reachPx * reachPx;
+  const spatialNorm = 1 / (params.sigmaSpatialPx * Math.sqrt(2 * Math.PI));
+  const twoSigmaSquared = 2 * params.sigmaSpatialPx * params.sigmaSpatialPx;
+  const { px, py, onFinger, sums, directions, neighbours, cos, sin } = scratch;
+  for (let n = 0; n < near; n++) {
+    const t = neighbours[n]!;
+    const ox = xs[t]! - xs[m]!;
+    const oy = ys[t]! - ys[m]!;
+    // In the frame, u runs along the minutia's direction and v across it (cells are i along u, j along v).
+    const along = (cos * ox + sin * oy) / cellPx + centre;
+    const across = (cos * oy - sin * ox) / cellPx + centre;
+    const iFrom = Math.max(0, Math.ceil(along - boundCells));
+    const iTo = Math.min(ns - 1, Math.floor(along + boundCells));
+    const jFrom = Math.max(0, Math.ceil(across - boundCells));
+    const jTo = Math.min(ns - 1, Math.floor(across + boundCells));
+    for (let i = iFrom; i <= iTo; i++) {
+      for (let j = jFrom; j <= jTo; j++) {
+        const cell = grid.cellAt[i * ns + j]!;
+        if (cell < 0 || onFinger[cell] === 0) continue;
+        const dx = xs[t]! - px[cell]!;
+        const dy = ys[t]! - py[cell]!;
+        const squared = dx * dx + dy * dy;
+        if (squared > reachSquared) continue;
+        const spatial = spatialNorm * Math.exp(-squared / twoSigmaSquared);
+        for (let k = 0; k < nd; k++) sums[cell * nd + k]! += spatial * directions[n * nd + k]!;
+      }
+    }
+  }
+}
+
 /** Minutiae other than m within reachPx of it, into `out`; returns how many. */
 function nearNeighbours(xs: Float32Array, ys: Float32Array, count: number, m: number, reachPx: number, out: Int32Array): number {
   let near = 0;
   for (let t = 0; t < count; t++) {
-    if (t !== m && Math.hypot(xs[t]! - xs[m]!, ys[t]! - ys[m]!) <= reachPx) out[near++] = t;
+    if (t !== m && distancePx(xs[t]! - xs[m]!, ys[t]! - ys[m]!) <= reachPx) out[near++] = t;
   }
   return near;
 }
 
 export function cellsWithinRadius(params: MccParams): number {
-  const ns = params.spatialCells;
-  const cellPx = (2 * params.radiusPx) / ns;
-  let cells = 0;
-  for (let i = 0; i < ns; i++) {
-    for (let j = 0; j < ns; j++) {
-      if (Math.hypot((i - (ns - 1) / 2) * cellPx, (j - (ns - 1) / 2) * cellPx) <= params.radiusPx) cells++;
-    }
-  }
-  return cells;
+  return cellGrid(params).us.length;
 }

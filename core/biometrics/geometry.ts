@@ -47,20 +47,91 @@ function segmentDistance(px: number, py: number, ax: number, ay: number, bx: num
   const dy = by - ay;
   const lengthSquared = dx * dx + dy * dy;
   const t = lengthSquared === 0 ? 0 : Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / lengthSquared));
-  return Math.hypot(px - (ax + t * dx), py - (ay + t * dy));
+  const ex = px - (ax + t * dx);
+  const ey = py - (ay + t * dy);
+  return Math.sqrt(ex * ex + ey * ey); // not Math.hypot: several times slower, no overflow at pixel scales
 }
 
-/** True when (px, py) is inside the counter-clockwise hull or within marginPx of it. */
-export function nearHull(hull: readonly number[], px: number, py: number, marginPx: number): boolean {
-  const vertices = hull.length / 2;
-  if (vertices === 0) return false;
-  // Inside (the common case) needs only cross products; distances only for points outside.
-  let inside = vertices >= 3;
-  for (let v = 0; v < vertices && inside; v++) {
-    const w = (v + 1) % vertices;
-    if ((hull[2 * w]! - hull[2 * v]!) * (py - hull[2 * v + 1]!) - (hull[2 * w + 1]! - hull[2 * v + 1]!) * (px - hull[2 * v]!) < 0) inside = false;
+/**
+ * A counter-clockwise hull with each edge's outward unit normal and offset, so that a point's
+ * signed distance to every edge line is one dot product: inside when none is positive, and farther
+ * than the margin from the hull when one exceeds it (the distance to a convex polygon is at least
+ * the distance to any of its edge lines). Only points in between need the distance to the edges.
+ */
+export interface PreparedHull {
+  /** Flat [x0, y0, x1, y1, ...], as convexHull gives it. */
+  vertices: readonly number[];
+  normalX: Float64Array;
+  normalY: Float64Array;
+  offsets: Float64Array;
+}
+
+export function prepareHull(hull: readonly number[]): PreparedHull {
+  const count = hull.length / 2;
+  const normalX = new Float64Array(count);
+  const normalY = new Float64Array(count);
+  const offsets = new Float64Array(count);
+  for (let v = 0; v < count; v++) {
+    const w = (v + 1) % count;
+    const ex = hull[2 * w]! - hull[2 * v]!;
+    const ey = hull[2 * w + 1]! - hull[2 * v + 1]!;
+    const length = Math.sqrt(ex * ex + ey * ey);
+    // A repeated vertex (zero-length edge) bounds nothing: its normal stays zero.
+    if (length === 0) continue;
+    normalX[v] = ey / length;
+    normalY[v] = -ex / length;
+    offsets[v] = normalX[v]! * hull[2 * v]! + normalY[v]! * hull[2 * v + 1]!;
   }
-  if (inside) return true;
+  return { vertices: hull, normalX, normalY, offsets };
+}
+
+/** Rounding slack for the dot-product tests: far below a pixel, far above float error at pixel scales. */
+const hullSlackPx = 1e-6;
+
+/** True when (px, py) is inside the counter-clockwise hull or within marginPx of it. */
+export function nearHull(hull: PreparedHull, px: number, py: number, marginPx: number): boolean {
+  const vertices = hull.vertices.length / 2;
+  if (vertices === 0) return false;
+  if (vertices >= 3) {
+    let farthest = -Infinity;
+    for (let v = 0; v < vertices; v++) {
+      const distance = hull.normalX[v]! * px + hull.normalY[v]! * py - hull.offsets[v]!;
+      if (distance > farthest) farthest = distance;
+    }
+    if (farthest <= -hullSlackPx) return true;
+    if (farthest > marginPx + hullSlackPx) return false;
+    if (insideHull(hull.vertices, px, py)) return true;
+    return withinMarginOfFacingEdges(hull, px, py, marginPx);
+  }
+  return withinMarginOfEdges(hull.vertices, px, py, marginPx);
+}
+
+/**
+ * The nearest boundary point of a convex polygon, seen from outside, lies on an edge whose line has
+ * the point on its outer side: only those edges are measured.
+ */
+function withinMarginOfFacingEdges(hull: PreparedHull, px: number, py: number, marginPx: number): boolean {
+  const points = hull.vertices;
+  const vertices = points.length / 2;
+  for (let v = 0; v < vertices; v++) {
+    if (hull.normalX[v]! * px + hull.normalY[v]! * py - hull.offsets[v]! <= -hullSlackPx) continue;
+    const w = v + 1 === vertices ? 0 : v + 1;
+    if (segmentDistance(px, py, points[2 * v]!, points[2 * v + 1]!, points[2 * w]!, points[2 * w + 1]!) <= marginPx) return true;
+  }
+  return false;
+}
+
+function insideHull(hull: readonly number[], px: number, py: number): boolean {
+  const vertices = hull.length / 2;
+  for (let v = 0; v < vertices; v++) {
+    const w = (v + 1) % vertices;
+    if ((hull[2 * w]! - hull[2 * v]!) * (py - hull[2 * v + 1]!) - (hull[2 * w + 1]! - hull[2 * v + 1]!) * (px - hull[2 * v]!) < 0) return false;
+  }
+  return true;
+}
+
+function withinMarginOfEdges(hull: readonly number[], px: number, py: number, marginPx: number): boolean {
+  const vertices = hull.length / 2;
   for (let v = 0; v < vertices; v++) {
     const w = (v + 1) % vertices;
     if (segmentDistance(px, py, hull[2 * v]!, hull[2 * v + 1]!, hull[2 * w]!, hull[2 * w + 1]!) <= marginPx) return true;
