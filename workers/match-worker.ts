@@ -9,11 +9,32 @@
  *            comparisons of a large search;
  *   convert: turn a batch of ISO records into matcher form (bulk enrollment).
  */
+import { setPriority } from 'node:os';
 import { convertBatch, type ConvertResult, type ConvertTask } from '../core/biometrics/convert-batch.js';
 import { searchSlice, type MatchTask, type SliceResult } from '../core/biometrics/gallery-search.js';
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
 import { chooseCandidates, searchIndexedSlice, searchIsoSlice, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult } from '../core/biometrics/probe-search.js';
 
+/**
+ * Matching is the node's bulk CPU work; its messaging, ledger calls and timers are latency. On a
+ * machine with few cores the two compete, so the matcher threads yield: niceness 10 (Linux applies
+ * it to this thread only) lets the event loop run as soon as a message arrives, while an otherwise
+ * idle core still goes to matching in full. BIOPAY_MATCH_NICE (0..19) overrides it; 0 turns it off.
+ */
+const defaultMatchNice = 10;
+
+function lowerPriority(): void {
+  const configured = Number(process.env['BIOPAY_MATCH_NICE'] ?? defaultMatchNice);
+  const nice = Number.isInteger(configured) && configured >= 0 && configured <= 19 ? configured : defaultMatchNice;
+  if (nice === 0) return;
+  try {
+    setPriority(0, nice);
+  } catch {
+    // Lowering one's own priority is always permitted on Linux; elsewhere it may not apply.
+  }
+}
+
+lowerPriority();
 const matcher = new MccMatcher();
 
 export default function matchSlice(task: MatchTask): SliceResult {

@@ -119,16 +119,21 @@ export class PartitionGallery {
     return removed.some(Boolean);
   }
 
-  /** The topK candidates of each modality the capture carries. */
-  async search(capture: Capture, topK: number): Promise<{ candidates: PartitionCandidate[]; searched: number; fingerPopulation: number }> {
+  /**
+   * The topK candidates of each modality the capture carries. `acceptScore` > 0 lets the
+   * fingerprint search stop at a candidate reaching it (match-engine.ts IdentifyOptions).
+   */
+  async search(capture: Capture, topK: number, acceptScore = 0): Promise<{ candidates: PartitionCandidate[]; searched: number; fingerPopulation: number; stoppedEarly: boolean }> {
     const hint = capture.hint || undefined;
     const candidates: PartitionCandidate[] = [];
     let searched = 0;
     let fingerPopulation = 0;
+    let stoppedEarly = false;
     if (capture.isoTemplate.length > 0) {
-      const found = await this.engine.identify(capture.isoTemplate, { topK, hint });
+      const found = await this.engine.identify(capture.isoTemplate, { topK, hint, acceptScore });
       searched += found.searched;
       fingerPopulation = found.population;
+      stoppedEarly = found.stoppedEarly === true;
       for (const { id, score } of found.candidates) candidates.push({ credentialId: id, modality: Modality.MODALITY_FINGERPRINT, score });
     }
     for (const [modality, embedding] of [[Modality.MODALITY_FACE, capture.face], [Modality.MODALITY_PALM, capture.palm]] as const) {
@@ -137,7 +142,7 @@ export class PartitionGallery {
       searched += found.searched;
       for (const { id, score } of found.candidates) candidates.push({ credentialId: id, modality, score });
     }
-    return { candidates, searched, fingerPopulation };
+    return { candidates, searched, fingerPopulation, stoppedEarly };
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,14 @@ const REPLY_MARGIN_MS = 20;
 /** Errors that are the request's fault: every partition would say the same, so pass it on. */
 const CALLER_ERRORS: readonly string[] = [ErrorCode.BadRequest, ErrorCode.InvalidTemplate, ErrorCode.MalformedMessage];
 
+export interface ScatterAnswer {
+  candidates: GalleryCandidate[];
+  searched: number;
+  fingerPopulation: number;
+  /** Some partition stopped its fingerprint search at a candidate reaching the accept score. */
+  stoppedEarly: boolean;
+}
+
 export class PartitionClients {
   private readonly clients: PartitionClient[];
 
@@ -37,10 +45,10 @@ export class PartitionClients {
   }
 
   /** Every partition's topK per modality, concatenated; throws if any partition fails. */
-  async searchAll(key: string, capture: Capture, topK: number, deadlineMs: number): Promise<{ candidates: GalleryCandidate[]; searched: number; fingerPopulation: number }> {
+  async searchAll(key: string, capture: Capture, topK: number, deadlineMs: number, acceptScore = 0): Promise<ScatterAnswer> {
     const options = this.askOptions(deadlineMs);
     const answers = await Promise.allSettled(
-      this.clients.map((client) => client.ask(key, 'search', { capture, topK }, options)),
+      this.clients.map((client) => client.ask(key, 'search', { capture, topK, acceptScore }, options)),
     );
     const failures = answers.flatMap((answer, index) => (answer.status === 'rejected' ? [{ index, error: asBiopayError(answer.reason) }] : []));
     const callerError = failures.find(({ error }) => CALLER_ERRORS.includes(error.code));
@@ -54,12 +62,14 @@ export class PartitionClients {
     const candidates: GalleryCandidate[] = [];
     let searched = 0;
     let fingerPopulation = 0;
+    let stoppedEarly = false;
     for (const answer of answers) {
       if (answer.status !== 'fulfilled') continue;
       candidates.push(...answer.value.candidates);
       searched += answer.value.searched;
       fingerPopulation += answer.value.fingerPopulation;
+      stoppedEarly ||= answer.value.stoppedEarly;
     }
-    return { candidates, searched, fingerPopulation };
+    return { candidates, searched, fingerPopulation, stoppedEarly };
   }
 }

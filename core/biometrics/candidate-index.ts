@@ -322,7 +322,8 @@ export class CandidateIndex {
 
   /**
    * The `limit` slots scoring best against the probe (matcher form), among slots below
-   * `slotCount` for which `accept(slot)` holds, in ascending slot order.
+   * `slotCount` for which `accept(slot)` holds, best first (equal scores: lower slot first), so
+   * that a decision search can compare the likeliest first and stop at a match.
    */
   candidates(probe: Uint32Array, slotCount: number, limit: number, accept: (slot: number) => boolean): Int32Array {
     const collected = this.collect(probe, slotCount);
@@ -457,7 +458,7 @@ export class CandidateIndex {
     return best * tieSteps + Math.min(tieSteps - 1, centre);
   }
 
-  /** Counting sort by score, best first; ties at the cut go to the lower slots. */
+  /** Counting sort by score, best first; equal scores (and ties at the cut) go to the lower slots first. */
   private select(scored: number, limit: number): Int32Array {
     const { scoredSlots: slots, scoredValues: values } = this.scratch;
     let maxScore = 0;
@@ -468,11 +469,21 @@ export class CandidateIndex {
     let taken = 0;
     while (cut > 0 && taken + histogram[cut]! <= limit) taken += histogram[cut--]!;
     let room = limit - taken;
+    // histogram[value] becomes the write position of that score in the best-first list.
+    let position = 0;
+    for (let value = maxScore; value >= cut; value--) {
+      const count = histogram[value]!;
+      histogram[value] = position;
+      position += value > cut ? count : 0;
+    }
     const chosen = new Int32Array(Math.min(limit, scored));
     let size = 0;
     for (let index = 0; index < scored && size < chosen.length; index++) {
       const value = values[index]!;
-      if (value > cut || (value === cut && value > 0 && room-- > 0)) chosen[size++] = slots[index]!;
+      if (value > cut || (value === cut && value > 0 && room-- > 0)) {
+        chosen[histogram[value]!++] = slots[index]!;
+        size++;
+      }
     }
     return chosen.subarray(0, size);
   }

@@ -19,7 +19,7 @@ export interface GallerySlice {
   fromSlot: number;
   toSlot: number;
   /**
-   * Candidate slots chosen by the index, ascending; when present, fromSlot and toSlot index this
+   * Candidate slots chosen by the index, best first; when present, fromSlot and toSlot index this
    * list instead of the slots.
    */
   slots?: Int32Array;
@@ -37,6 +37,8 @@ export interface SliceResult {
   slots: Int32Array;
   scores: Float64Array;
   searched: number;
+  /** A staged search stopped at a candidate reaching its accept score (the rest not compared). */
+  stoppedEarly?: boolean;
 }
 
 /** Templates scored per matcher call (one native call each when the addon is built). */
@@ -47,10 +49,40 @@ const batchBases = new Int32Array(maxBatch);
 const batchScores = new Float64Array(maxBatch);
 
 export function searchSlice(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice): SliceResult {
+  const top = new TopK(Math.max(1, slice.topK));
+  const searched = scanRange(matcher, probe, slice, slice.fromSlot, slice.toSlot, top);
+  return { ...top.result(), searched };
+}
+
+/** First stage of a staged search, in candidates; each next stage is this many times larger. */
+const firstStageCandidates = 8;
+const stageGrowth = 4;
+
+/**
+ * A decision search over index candidates ranked best first: the first few are compared, and the
+ * search stops there when one reaches `acceptScore` (a match the decision will take); otherwise
+ * the next, larger stage, until every candidate was compared. The index ranks a mate first in
+ * most searches, so a payment by an enrolled finger usually costs a few comparisons, while a
+ * stranger's probe (no match to find) is compared with every candidate as before.
+ */
+export function searchStaged(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice, acceptScore: number): SliceResult {
+  const top = new TopK(Math.max(1, slice.topK));
+  let searched = 0;
+  let from = slice.fromSlot;
+  for (let stage = firstStageCandidates; from < slice.toSlot; stage *= stageGrowth) {
+    const to = Math.min(slice.toSlot, from + stage);
+    searched += scanRange(matcher, probe, slice, from, to, top);
+    from = to;
+    if (top.size > 0 && top.scores[0]! >= acceptScore) return { ...top.result(), searched, stoppedEarly: from < slice.toSlot };
+  }
+  return { ...top.result(), searched };
+}
+
+/** Offers the live slots at positions [from, to) of the slice (hint-filtered) to `top`; returns how many were compared. */
+function scanRange(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice, from: number, to: number, top: TopK): number {
   const words = new Uint32Array(slice.data);
   const gallery: TemplateRef = { words, floats: new Float32Array(slice.data), base: 0 };
   const directory = new Int32Array(slice.directory);
-  const top = new TopK(Math.max(1, slice.topK));
   let searched = 0;
   let batched = 0;
   const flush = () => {
@@ -59,7 +91,7 @@ export function searchSlice(matcher: MccMatcher, probe: TemplateRef, slice: Gall
     batched = 0;
   };
   const candidates = slice.slots;
-  for (let position = slice.fromSlot; position < slice.toSlot; position++) {
+  for (let position = from; position < to; position++) {
     const slot = candidates === undefined ? position : candidates[position]!;
     const entry = slot * directoryStride;
     if (directory[entry + 1] === 0) continue;
@@ -71,5 +103,5 @@ export function searchSlice(matcher: MccMatcher, probe: TemplateRef, slice: Gall
     if (batched === maxBatch) flush();
   }
   if (batched > 0) flush();
-  return { ...top.result(), searched };
+  return searched;
 }

@@ -15,7 +15,7 @@ import { thresholdForFmr } from './calibration.js';
 import { CandidateIndex, maxIndexedSlots } from './candidate-index.js';
 import { thresholdForFpir } from './identification-calibration.js';
 import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
-import { directoryStride, searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
+import { directoryStride, searchSlice, searchStaged, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
 import { acceptedAnswer, candidateSlots, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from './probe-search.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
@@ -69,6 +69,13 @@ export interface IdentifyOptions {
    * target (identification-calibration.ts). In (0, 1), e.g. 1e-3.
    */
   targetFpir?: number;
+  /**
+   * A score that decides the search (a caller's decision threshold, or above it): index candidates
+   * are then compared best first in stages and the search stops at the first stage holding one
+   * that reaches it (gallery-search.ts searchStaged). Defaults to the `targetFpir` threshold;
+   * 0 compares every candidate. Searches compared whole (no index) always compare everything.
+   */
+  acceptScore?: number;
 }
 
 export interface IdentifyResult {
@@ -82,6 +89,8 @@ export interface IdentifyResult {
   threshold?: number;
   /** With `targetFpir`: the best candidate when it reached the threshold. */
   match?: MatchCandidate;
+  /** The search stopped at a candidate reaching the accept score, before comparing every candidate. */
+  stoppedEarly?: boolean;
 }
 
 const defaultTopK = 10;
@@ -123,6 +132,12 @@ function checkCandidates(value: number): void {
   if (!Number.isInteger(value) || value < 0 || value > maxCandidates) {
     throw new BiopayError(ErrorCode.BadRequest, `candidates must be an integer in [0, ${maxCandidates}]`);
   }
+}
+
+/** Scores are in [0, 1]: an accept score above 1 could never stop a search, below 0 is a mistake. */
+function checkAcceptScore(value: number): number {
+  if (!(Number.isFinite(value) && value >= 0 && value <= 1)) throw new BiopayError(ErrorCode.BadRequest, `acceptScore must be in [0, 1], got ${value}`);
+  return value;
 }
 
 function checkText(value: string, what: string, maxLength: number): void {
@@ -302,12 +317,14 @@ export class MatchEngine {
     const population = hint === 0 ? this.gallery.size : this.gallery.hintCount(hint);
     // Checked before the search: a bad target must not cost a search.
     const threshold = options.targetFpir === undefined ? undefined : thresholdForFpir(options.targetFpir, population);
+    const acceptScore = checkAcceptScore(options.acceptScore ?? threshold ?? 0);
     const results = this.pool === undefined
-      ? this.searchHere(matchableTemplateFromIso(isoBytes), snapshot, topK, hint, limit, population)
+      ? this.searchHere(matchableTemplateFromIso(isoBytes), snapshot, { topK, hint, limit, population, acceptScore })
       : this.needsIndex(population, limit)
-        ? await this.searchIndexed(isoBytes, snapshot, topK, hint, limit)
+        ? await this.searchIndexed(isoBytes, snapshot, topK, hint, limit, acceptScore)
         : await this.searchIso(isoBytes, snapshot, topK, hint);
-    const merged = { ...this.merge(results, snapshot, topK), population };
+    const stoppedEarly = results.some((result) => result.stoppedEarly === true);
+    const merged = { ...this.merge(results, snapshot, topK), population, ...(stoppedEarly ? { stoppedEarly } : {}) };
     if (threshold === undefined) return merged;
     const best = merged.candidates[0];
     return { ...merged, threshold, ...(best !== undefined && best.score >= threshold ? { match: best } : {}) };
@@ -319,11 +336,12 @@ export class MatchEngine {
   }
 
   /** Without worker threads: conversion, index and comparisons in this thread. */
-  private searchHere(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number, population: number): SliceResult[] {
-    const base = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK };
-    if (!this.needsIndex(population, limit)) return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: snapshot.slotCount })];
-    const slots = candidateSlots(this.indexFor(hint), probe, { ...base, fromSlot: 0, toSlot: snapshot.slotCount }, limit);
-    return [searchSlice(this.localMatcher, templateRef(probe), { ...base, slots, fromSlot: 0, toSlot: slots.length })];
+  private searchHere(probe: Uint32Array, snapshot: GallerySnapshot, search: { topK: number; hint: number; limit: number; population: number; acceptScore: number }): SliceResult[] {
+    const base = { data: snapshot.data, directory: snapshot.directory, hintHash: search.hint, topK: search.topK };
+    if (!this.needsIndex(search.population, search.limit)) return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: snapshot.slotCount })];
+    const slots = candidateSlots(this.indexFor(search.hint), probe, { ...base, fromSlot: 0, toSlot: snapshot.slotCount }, search.limit);
+    const ranked = { ...base, slots, fromSlot: 0, toSlot: slots.length };
+    return [search.acceptScore > 0 ? searchStaged(this.localMatcher, templateRef(probe), ranked, search.acceptScore) : searchSlice(this.localMatcher, templateRef(probe), ranked)];
   }
 
   /** The hint's own index when it has one, else the gallery's (its candidates filtered by hint). */
@@ -335,13 +353,14 @@ export class MatchEngine {
    * One worker converts the probe, asks the (shared) index for candidates and compares them: the
    * engine's thread, which also carries the node's messaging, does none of it.
    */
-  private async searchIndexed(isoBytes: Uint8Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number): Promise<SliceResult[]> {
+  private async searchIndexed(isoBytes: Uint8Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number, acceptScore: number): Promise<SliceResult[]> {
     const task: IndexedMatchTask = {
       data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, probeIso: isoBytes.slice(),
-      fromSlot: 0, toSlot: snapshot.slotCount, index: this.indexFor(hint).shared(), limit,
+      fromSlot: 0, toSlot: snapshot.slotCount, index: this.indexFor(hint).shared(), limit, acceptScore,
     };
     // Idle workers and many candidates: the comparisons are shared out (latency of a lone search).
-    if (this.sliceCount(limit, this.threads * slicesPerWorker) > 1) {
+    // A staged search is not: it usually ends after its first few comparisons.
+    if (acceptScore === 0 && this.sliceCount(limit, this.threads * slicesPerWorker) > 1) {
       const chosen = acceptedAnswer(await this.tracked(this.runTask(task, 'candidates') as Promise<{ probe: Uint32Array; slots: Int32Array } | ProbeRefusal>));
       return this.searchSlices(chosen.probe, snapshot, topK, hint, chosen.slots);
     }

@@ -7,7 +7,7 @@
  */
 import { BiopayError, isBiopayError } from '../errors.js';
 import { CandidateIndex, type SharedCandidateIndex } from './candidate-index.js';
-import { directoryStride, searchSlice, type GallerySlice, type SliceResult } from './gallery-search.js';
+import { directoryStride, searchSlice, searchStaged, type GallerySlice, type SliceResult } from './gallery-search.js';
 import type { MccMatcher } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
 import { matchableTemplateFromIso } from './template.js';
@@ -22,6 +22,8 @@ export interface IndexedMatchTask extends IsoMatchTask {
   index: SharedCandidateIndex;
   /** Candidates compared in full, at most. */
   limit: number;
+  /** > 0: a decision search, staged, stopping at a candidate scoring this or more (gallery-search.ts). */
+  acceptScore?: number;
 }
 
 export interface ProbeRefusal {
@@ -58,7 +60,9 @@ export function searchIsoSlice(matcher: MccMatcher, task: IsoMatchTask): IsoSlic
 export function searchIndexedSlice(matcher: MccMatcher, task: IndexedMatchTask): IsoSliceResult {
   const chosen = chooseCandidates(task);
   if (!('slots' in chosen)) return chosen;
-  return searchSlice(matcher, templateRef(chosen.probe), { ...task, slots: chosen.slots, fromSlot: 0, toSlot: chosen.slots.length });
+  const ranked = { ...task, slots: chosen.slots, fromSlot: 0, toSlot: chosen.slots.length };
+  const acceptScore = task.acceptScore ?? 0;
+  return acceptScore > 0 ? searchStaged(matcher, templateRef(chosen.probe), ranked, acceptScore) : searchSlice(matcher, templateRef(chosen.probe), ranked);
 }
 
 /** The probe converted and its candidates chosen, for the engine to split their comparison. */

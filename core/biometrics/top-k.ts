@@ -23,15 +23,21 @@ export class TopK {
     return this.size === this.k ? this.scores[this.k - 1]! : -Infinity;
   }
 
+  /** Equal scores rank the lower slot first, whatever order the slots are offered in. */
   offer(slot: number, score: number): void {
-    if (score <= this.floor) return;
+    if (this.size === this.k && !this.beats(score, slot, this.k - 1)) return;
     let index = this.size < this.k ? this.size++ : this.k - 1;
-    for (; index > 0 && this.scores[index - 1]! < score; index--) {
+    for (; index > 0 && this.beats(score, slot, index - 1); index--) {
       this.scores[index] = this.scores[index - 1]!;
       this.slots[index] = this.slots[index - 1]!;
     }
     this.scores[index] = score;
     this.slots[index] = slot;
+  }
+
+  private beats(score: number, slot: number, index: number): boolean {
+    const kept = this.scores[index]!;
+    return score > kept || (score === kept && slot < this.slots[index]!);
   }
 
   /** The kept pairs, copied out (the result travels back from a worker). */

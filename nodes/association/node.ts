@@ -13,6 +13,7 @@ import {
 } from '../../proto/gen/biopay/v1/biometrics.js';
 import { ActorSystem } from '../../core/actors/index.js';
 import { CredentialDirectory } from '../../core/association/credential-directory.js';
+import { EarlyAccept } from '../../core/association/early-accept.js';
 import { EnrollmentLog } from '../../core/association/enrollment-log.js';
 import { decideIdentity, DEFAULT_TARGET_FPIR, fingerIdentificationThreshold, modalityThreshold, type DecisionContext } from '../../core/association/identify-decision.js';
 import {
@@ -232,6 +233,8 @@ function enrollmentCapture(request: EnrollRequest, modality: Modality): Capture 
 
 /** The public `association` kind, served by every node: fans out to the partitions and decides. */
 class AssociationService {
+  private readonly earlyAccept = new EarlyAccept();
+
   constructor(
     private readonly partitions: PartitionClients,
     private readonly decision: DecisionContext,
@@ -255,8 +258,18 @@ class AssociationService {
     }
     const targetFmr = request.targetFmr > 0 ? request.targetFmr : this.defaultTargetFmr;
     const topK = captured.length === 1 ? SINGLE_TOP_K : FUSION_TOP_K;
-    const { candidates, searched, fingerPopulation } = await this.partitions.searchAll(`identify:${key}`, request.capture!, topK, deadlineMs);
-    return decideIdentity(candidates, captured, targetFmr, this.decision, searched, fingerPopulation);
+    // A fingerprint alone is decided by its best score: the partitions may stop at one that decides.
+    const fingerOnly = captured.length === 1 && captured[0] === Modality.MODALITY_FINGERPRINT;
+    const hint = request.capture!.hint;
+    const threshold = (population: number) => modalityThreshold(Modality.MODALITY_FINGERPRINT, targetFmr, this.decision, population);
+    const acceptScore = fingerOnly ? this.earlyAccept.scoreFor(hint, threshold) : 0;
+    let answer = await this.partitions.searchAll(`identify:${key}`, request.capture!, topK, deadlineMs, acceptScore);
+    if (fingerOnly) this.earlyAccept.remember(hint, answer.fingerPopulation);
+    if (answer.stoppedEarly && threshold(answer.fingerPopulation) > acceptScore) {
+      // The population outgrew the bound the accept score assumed: the early stop may not decide.
+      answer = await this.partitions.searchAll(`identify:${key}`, request.capture!, topK, deadlineMs, 0);
+    }
+    return decideIdentity(answer.candidates, captured, targetFmr, this.decision, answer.searched, answer.fingerPopulation);
   }
 
   private async enroll(request: EnrollRequest, deadlineMs: number): Promise<EnrollResponse> {
@@ -309,9 +322,11 @@ class PartitionService {
   private async search(request: GallerySearchRequest): Promise<GallerySearchResponse> {
     if (!request.capture) throw new BiopayError(ErrorCode.BadRequest, 'search needs a capture');
     const topK = Math.min(Math.max(request.topK, 1), SEARCH_TOP_K_MAX);
-    const { candidates, searched, fingerPopulation } = await this.state.gallery.search(request.capture, topK);
+    const acceptScore = Number.isFinite(request.acceptScore) ? Math.min(1, Math.max(0, request.acceptScore)) : 0;
+    const { candidates, searched, fingerPopulation, stoppedEarly } = await this.state.gallery.search(request.capture, topK, acceptScore);
     return {
       fingerPopulation,
+      stoppedEarly,
       candidates: candidates.map((candidate) => ({ ...candidate, accountId: this.state.directory.get(candidate.credentialId)?.accountId ?? '' })),
       searched,
     };

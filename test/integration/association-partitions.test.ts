@@ -79,7 +79,7 @@ describe('two association node processes, each holding one half of the gallery',
   it('keeps each finger in its own half only', async () => {
     const parts = [0, 1].map((index) => system.client(partitionKind(index, 2), GalleryPartitionProtocol));
     for (const name of FINGERS) {
-      const answers = await Promise.all(parts.map((part) => part.ask(`probe-${name}`, 'search', { capture: capture(`probe-${name}`, finger(`${name}_1`)), topK: 1 })));
+      const answers = await Promise.all(parts.map((part) => part.ask(`probe-${name}`, 'search', { capture: capture(`probe-${name}`, finger(`${name}_1`)), topK: 1, acceptScore: 0 })));
       const holder = answers.findIndex((answer) => answer.candidates[0]?.credentialId === `cred-${name}`);
       expect(holder).toBe(partitionOf(`cred-${name}`, 2));
       expect(answers[1 - holder]!.candidates.some((candidate) => candidate.credentialId === `cred-${name}`)).toBe(false);

@@ -320,4 +320,43 @@ describe('MatchEngine candidate path and FPIR decisions with worker threads', ()
       await expect(engine.identify(enrolledIso.get(1)!, { targetFpir })).rejects.toMatchObject({ code: ErrorCode.BadRequest });
     }
   });
+
+  it('stops a decision search at a match, with the decision of the full search, and compares a stranger with every candidate', async () => {
+    const local = await MatchEngine.create({ workers: 0, candidates });
+    try {
+      for (const [fingerId, bytes] of enrolledIso) local.add(`f${fingerId}`, bytes, { hint: hintOf(fingerId) });
+      let early = 0;
+      let mated = 0;
+      for (const fingerId of [...enrolledIso.keys()].filter((_, index) => index % 12 === 5)) {
+        const probe = iso(fingerId, 2);
+        const full = await engine.identify(probe, { topK: 1, targetFpir: 1e-3, acceptScore: 0 });
+        const staged = await engine.identify(probe, { topK: 1, targetFpir: 1e-3 });
+        expect(full.stoppedEarly).toBeUndefined();
+        expect(staged.match?.id).toBe(full.match?.id);
+        expect(staged.searched).toBeLessThanOrEqual(full.searched);
+        // Workers and the engine's own thread stage the same way.
+        expect(await local.identify(probe, { topK: 1, targetFpir: 1e-3 })).toEqual(staged);
+        if (staged.stoppedEarly) {
+          early++;
+          expect(staged.match).toBeDefined();
+          expect(staged.searched).toBeLessThan(full.searched);
+        } else {
+          expect(staged).toEqual(full);
+        }
+        if (full.match) mated++;
+      }
+      // Most enrolled fingers are matched among the index's first few candidates.
+      expect(early).toBeGreaterThan(mated / 2);
+      for (let fingerId = 6001; fingerId <= 6010; fingerId++) {
+        const stranger = await engine.identify(iso(fingerId, 1), { topK: 1, targetFpir: 1e-3 });
+        const full = await engine.identify(iso(fingerId, 1), { topK: 1, targetFpir: 1e-3, acceptScore: 0 });
+        if (stranger.match === undefined) expect(stranger).toEqual(full);
+      }
+      for (const acceptScore of [-0.1, 1.5, Number.NaN]) {
+        await expect(engine.identify(enrolledIso.get(1)!, { acceptScore })).rejects.toMatchObject({ code: ErrorCode.BadRequest });
+      }
+    } finally {
+      await local.close();
+    }
+  });
 });

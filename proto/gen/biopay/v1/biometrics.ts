@@ -185,6 +185,12 @@ export interface GallerySearchRequest {
     | undefined;
   /** Candidates per modality, best first. */
   topK: number;
+  /**
+   * A fingerprint score this high decides the search (the asker's decision threshold, or above
+   * it): the partition may stop comparing once a candidate reaches it, and says so. 0 = compare
+   * every candidate.
+   */
+  acceptScore: number;
 }
 
 export interface GalleryCandidate {
@@ -202,6 +208,8 @@ export interface GallerySearchResponse {
    * capture's hint): the N of the 1:N decision, whatever the candidate index compared.
    */
   fingerPopulation: number;
+  /** The fingerprint search stopped at a candidate scoring accept_score or more. */
+  stoppedEarly: boolean;
 }
 
 function createBaseSensorEvent(): SensorEvent {
@@ -1656,7 +1664,7 @@ export const EnrollmentRecord: MessageFns<EnrollmentRecord> = {
 };
 
 function createBaseGallerySearchRequest(): GallerySearchRequest {
-  return { capture: undefined, topK: 0 };
+  return { capture: undefined, topK: 0, acceptScore: 0 };
 }
 
 export const GallerySearchRequest: MessageFns<GallerySearchRequest> = {
@@ -1666,6 +1674,9 @@ export const GallerySearchRequest: MessageFns<GallerySearchRequest> = {
     }
     if (message.topK !== 0) {
       writer.uint32(16).uint32(message.topK);
+    }
+    if (message.acceptScore !== 0) {
+      writer.uint32(25).double(message.acceptScore);
     }
     return writer;
   },
@@ -1699,6 +1710,14 @@ export const GallerySearchRequest: MessageFns<GallerySearchRequest> = {
             message.topK = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.acceptScore = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1719,6 +1738,11 @@ export const GallerySearchRequest: MessageFns<GallerySearchRequest> = {
         : isSet(object.top_k)
         ? globalThis.Number(object.top_k)
         : 0,
+      acceptScore: isSet(object.acceptScore)
+        ? globalThis.Number(object.acceptScore)
+        : isSet(object.accept_score)
+        ? globalThis.Number(object.accept_score)
+        : 0,
     };
   },
 
@@ -1729,6 +1753,9 @@ export const GallerySearchRequest: MessageFns<GallerySearchRequest> = {
     }
     if (message.topK !== 0) {
       obj.topK = Math.round(message.topK);
+    }
+    if (message.acceptScore !== 0) {
+      obj.acceptScore = floatToJson(message.acceptScore);
     }
     return obj;
   },
@@ -1742,6 +1769,7 @@ export const GallerySearchRequest: MessageFns<GallerySearchRequest> = {
       ? Capture.fromPartial(object.capture)
       : undefined;
     message.topK = object.topK ?? 0;
+    message.acceptScore = object.acceptScore ?? 0;
     return message;
   },
 };
@@ -1872,7 +1900,7 @@ export const GalleryCandidate: MessageFns<GalleryCandidate> = {
 };
 
 function createBaseGallerySearchResponse(): GallerySearchResponse {
-  return { candidates: [], searched: 0, fingerPopulation: 0 };
+  return { candidates: [], searched: 0, fingerPopulation: 0, stoppedEarly: false };
 }
 
 export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
@@ -1885,6 +1913,9 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
     }
     if (message.fingerPopulation !== 0) {
       writer.uint32(24).uint32(message.fingerPopulation);
+    }
+    if (message.stoppedEarly !== false) {
+      writer.uint32(32).bool(message.stoppedEarly);
     }
     return writer;
   },
@@ -1926,6 +1957,14 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
             message.fingerPopulation = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stoppedEarly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1949,6 +1988,11 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
         : isSet(object.finger_population)
         ? globalThis.Number(object.finger_population)
         : 0,
+      stoppedEarly: isSet(object.stoppedEarly)
+        ? globalThis.Boolean(object.stoppedEarly)
+        : isSet(object.stopped_early)
+        ? globalThis.Boolean(object.stopped_early)
+        : false,
     };
   },
 
@@ -1963,6 +2007,9 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
     if (message.fingerPopulation !== 0) {
       obj.fingerPopulation = Math.round(message.fingerPopulation);
     }
+    if (message.stoppedEarly !== false) {
+      obj.stoppedEarly = message.stoppedEarly;
+    }
     return obj;
   },
 
@@ -1974,6 +2021,7 @@ export const GallerySearchResponse: MessageFns<GallerySearchResponse> = {
     message.candidates = object.candidates?.map((e) => GalleryCandidate.fromPartial(e)) || [];
     message.searched = object.searched ?? 0;
     message.fingerPopulation = object.fingerPopulation ?? 0;
+    message.stoppedEarly = object.stoppedEarly ?? false;
     return message;
   },
 };
