@@ -241,7 +241,7 @@ export interface SharedCandidateIndex {
 }
 
 export class CandidateIndex {
-  private readonly bucketBits: number;
+  readonly bucketBits: number;
   private readonly bucketShift: number;
   private readonly heads: Int32Array;
   private readonly tails: Int32Array;
@@ -253,8 +253,9 @@ export class CandidateIndex {
   private readonly scratch = (sharedScratch ??= new SearchScratch());
 
   /**
-   * `bucketBits`: 2^bits buckets. The default suits a gallery of up to millions of templates; a
-   * community of about a thousand (some 300,000 postings) needs 16 for as few chance collisions.
+   * `bucketBits`: 2^bits buckets, each a list of postings: too few buckets for the postings and
+   * unrelated triplets share lists, adding chance votes that cost recall (a community index grows
+   * from 16 to 18 bits at 256 templates, see match-engine.ts).
    */
   constructor(bucketBits = defaultBucketBits, initialBlocks = defaultInitialBlocks, shared?: SharedCandidateIndex) {
     if (!Number.isInteger(bucketBits) || bucketBits < 8 || bucketBits > 24) throw new RangeError('bucketBits must be an integer in [8, 24]');

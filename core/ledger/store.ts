@@ -35,6 +35,28 @@ export async function loadAccounts(tx: SqlClient, ids: Iterable<string>, lock: b
 }
 
 /**
+ * Locks `lockIds` (sorted) and reads `readIds` without a lock, in one statement (one round trip).
+ * An id in both is locked.
+ */
+export async function loadLockedAndRead(tx: SqlClient, lockIds: Iterable<string>, readIds: Iterable<string>): Promise<{ locked: AccountRow[]; read: AccountRow[] }> {
+  const locking = [...new Set(lockIds)].sort();
+  const reading = [...new Set(readIds)].filter((id) => !locking.includes(id)).sort();
+  if (reading.length === 0) return { locked: await loadAccounts(tx, locking, true), read: [] };
+  if (locking.length === 0) return { locked: [], read: await loadAccounts(tx, reading, false) };
+  const { rows } = await tx.query<AccountRecord & { locked: boolean }>(
+    `WITH locked AS (SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE account_id = ANY($1::text[]) ORDER BY account_id FOR UPDATE)
+     SELECT true AS locked, * FROM locked
+     UNION ALL
+     SELECT false AS locked, ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE account_id = ANY($2::text[])`,
+    [locking, reading],
+  );
+  const locked: AccountRow[] = [];
+  const read: AccountRow[] = [];
+  for (const row of rows) (row.locked ? locked : read).push(accountFromRecord(row));
+  return { locked, read };
+}
+
+/**
  * Locked, sorted. The authorize record (hash, first answer) is read only for `replayIds`, the
  * payments an authorize in the batch names: a capture has no use for it.
  */
@@ -124,39 +146,53 @@ export async function writeBalances(tx: SqlClient, accounts: AccountRow[], entri
   );
 }
 
-export async function insertPayments(tx: SqlClient, rows: PaymentRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO ledger_payments (${PAYMENT_REPLAY_COLUMNS})
+const INSERT_PAYMENTS = `INSERT INTO ledger_payments (${PAYMENT_REPLAY_COLUMNS})
      SELECT u.payment_id, u.account_id, u.credential_id, u.merchant_account_id, u.currency, u.state, u.authorized, u.captured,
             u.refunded, u.at, u.created, u.expires, u.request_hash, decode(u.response, 'hex'), u.capture_request
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int8[], $8::int8[],
                  $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::text[], $14::text[], $15::int8[])
        AS u(payment_id, account_id, credential_id, merchant_account_id, currency, state, authorized, captured,
-            refunded, at, created, expires, request_hash, response, capture_request)`,
-    [
-      rows.map((r) => r.paymentId), rows.map((r) => r.accountId), rows.map((r) => r.credentialId),
-      rows.map((r) => r.merchantAccountId), rows.map((r) => r.currency), rows.map((r) => r.state),
-      rows.map((r) => r.authorizedMinor), rows.map((r) => r.capturedMinor), rows.map((r) => r.refundedMinor),
-      rows.map((r) => r.atUnixMs), rows.map((r) => r.createdUnixMs), rows.map((r) => r.expiresUnixMs),
-      rows.map((r) => r.authorizeRecord?.requestHash ?? null), rows.map((r) => (r.authorizeRecord ? toHex(r.authorizeRecord.response) : null)),
-      rows.map((r) => r.captureRequestMinor ?? null),
-    ],
-  );
+            refunded, at, created, expires, request_hash, response, capture_request)`;
+
+function updatePaymentsSql(first: number): string {
+  const at = (offset: number) => `$${first + offset}`;
+  return `UPDATE ledger_payments p SET state = u.state, captured_minor = u.captured, refunded_minor = u.refunded,
+       capture_request_minor = coalesce(u.capture_request, p.capture_request_minor)
+     FROM unnest(${at(0)}::text[], ${at(1)}::int2[], ${at(2)}::int8[], ${at(3)}::int8[], ${at(4)}::int8[]) AS u(payment_id, state, captured, refunded, capture_request)
+     WHERE p.payment_id = u.payment_id`;
 }
 
-export async function updatePayments(tx: SqlClient, rows: PaymentRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `UPDATE ledger_payments p SET state = u.state, captured_minor = u.captured, refunded_minor = u.refunded,
-       capture_request_minor = coalesce(u.capture_request, p.capture_request_minor)
-     FROM unnest($1::text[], $2::int2[], $3::int8[], $4::int8[], $5::int8[]) AS u(payment_id, state, captured, refunded, capture_request)
-     WHERE p.payment_id = u.payment_id`,
-    [
-      rows.map((r) => r.paymentId), rows.map((r) => r.state), rows.map((r) => r.capturedMinor), rows.map((r) => r.refundedMinor),
-      rows.map((r) => r.captureRequestMinor ?? null),
-    ],
-  );
+function insertParameters(rows: PaymentRow[]): unknown[] {
+  return [
+    rows.map((r) => r.paymentId), rows.map((r) => r.accountId), rows.map((r) => r.credentialId),
+    rows.map((r) => r.merchantAccountId), rows.map((r) => r.currency), rows.map((r) => r.state),
+    rows.map((r) => r.authorizedMinor), rows.map((r) => r.capturedMinor), rows.map((r) => r.refundedMinor),
+    rows.map((r) => r.atUnixMs), rows.map((r) => r.createdUnixMs), rows.map((r) => r.expiresUnixMs),
+    rows.map((r) => r.authorizeRecord?.requestHash ?? null), rows.map((r) => (r.authorizeRecord ? toHex(r.authorizeRecord.response) : null)),
+    rows.map((r) => r.captureRequestMinor ?? null),
+  ];
+}
+
+function updateParameters(rows: PaymentRow[]): unknown[] {
+  return [
+    rows.map((r) => r.paymentId), rows.map((r) => r.state), rows.map((r) => r.capturedMinor), rows.map((r) => r.refundedMinor),
+    rows.map((r) => r.captureRequestMinor ?? null),
+  ];
+}
+
+/**
+ * New payment rows and changes to existing ones, in one statement when there are both (the
+ * update cannot see the inserted rows, which is right: a new row is written with its final state).
+ */
+export async function writePayments(tx: SqlClient, inserted: PaymentRow[], updated: PaymentRow[]): Promise<void> {
+  if (inserted.length === 0 && updated.length === 0) return;
+  if (updated.length === 0) {
+    await tx.query(INSERT_PAYMENTS, insertParameters(inserted));
+  } else if (inserted.length === 0) {
+    await tx.query(updatePaymentsSql(1), updateParameters(updated));
+  } else {
+    await tx.query(`WITH inserted AS (${INSERT_PAYMENTS} RETURNING 1) ${updatePaymentsSql(16)}`, [...insertParameters(inserted), ...updateParameters(updated)]);
+  }
 }
 
 export async function insertRefunds(

@@ -65,10 +65,12 @@ export class WorkingSet {
    * waits until flush() and is held for the writes alone, not for the whole batch.
    */
   async loadAccounts(lockIds: Iterable<string>, readIds: Iterable<string> = [], creditOnlyIds: Iterable<string> = []): Promise<void> {
-    for (const row of await store.loadAccounts(this.tx, lockIds, true)) this.#locked.set(row.accountId, row);
-    for (const id of creditOnlyIds) if (!this.#locked.has(id)) this.#creditOnly.add(id);
-    const unlocked = [...new Set([...readIds, ...this.#creditOnly])].filter((id) => !this.#locked.has(id));
-    for (const row of await store.loadAccounts(this.tx, unlocked, false)) this.#readOnly.set(row.accountId, row);
+    const locking = new Set(lockIds);
+    for (const id of creditOnlyIds) if (!locking.has(id) && !this.#locked.has(id)) this.#creditOnly.add(id);
+    const unlocked = [...new Set([...readIds, ...this.#creditOnly])].filter((id) => !locking.has(id) && !this.#locked.has(id));
+    const { locked, read } = await store.loadLockedAndRead(this.tx, locking, unlocked);
+    for (const row of locked) this.#locked.set(row.accountId, row);
+    for (const row of read) this.#readOnly.set(row.accountId, row);
   }
 
   async loadCredentials(ids: Iterable<string>): Promise<void> {
@@ -176,8 +178,7 @@ export class WorkingSet {
   /** Writes every change of the batch: a fixed number of statements whatever its size. */
   async flush(): Promise<void> {
     const pick = (ids: Set<string>) => [...ids].map((id) => this.#payments.get(id)!);
-    await store.insertPayments(this.tx, pick(this.#newPayments));
-    await store.updatePayments(this.tx, pick(this.#changedPayments));
+    await store.writePayments(this.tx, pick(this.#newPayments), pick(this.#changedPayments));
     await store.insertRefunds(this.tx, this.#refunds);
     // Last, so the credit-only (merchant) rows stay locked for two statements and the commit only.
     await this.#applyPendingCredits();
