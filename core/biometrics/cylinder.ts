@@ -28,12 +28,14 @@ function distancePx(dx: number, dy: number): number {
   return Math.sqrt(dx * dx + dy * dy);
 }
 
-function countNeighbours(xs: Float32Array, ys: Float32Array, count: number, m: number, reachPx: number): number {
-  let neighbours = 0;
-  for (let t = 0; t < count; t++) {
-    if (t !== m && distancePx(xs[t]! - xs[m]!, ys[t]! - ys[m]!) <= reachPx) neighbours++;
+/** Of the `near` neighbours listed (all within a wider reach), those within reachPx of m. */
+function countWithin(xs: Float32Array, ys: Float32Array, m: number, neighbours: Int32Array, near: number, reachPx: number): number {
+  let within = 0;
+  for (let n = 0; n < near; n++) {
+    const t = neighbours[n]!;
+    if (distancePx(xs[t]! - xs[m]!, ys[t]! - ys[m]!) <= reachPx) within++;
   }
-  return neighbours;
+  return within;
 }
 
 /** The cells within the radius, the same for every cylinder: offsets from the centre and first bit. */
@@ -88,15 +90,17 @@ export function buildCylinders(xs: Float32Array, ys: Float32Array, thetas: Float
   const hull = prepareHull(convexHull(xs, ys, count));
   const scratch: CylinderScratch = {
     neighbours: new Int32Array(count), directions: new Float64Array(count * nd),
-    px: new Float64Array(cells), py: new Float64Array(cells), cos: 1, sin: 0, onFinger: new Uint8Array(cells), sums: new Float64Array(cells * nd),
+    px: new Float64Array(cells), py: new Float64Array(cells), onFinger: new Uint8Array(cells), sums: new Float64Array(cells * nd),
   };
   const bits = new Uint32Array(count * words);
   const usable = new Uint8Array(count);
   for (let m = 0; m < count; m++) {
+    const frame = { x: xs[m]!, y: ys[m]!, cos: Math.cos(thetas[m]!), sin: Math.sin(thetas[m]!) };
     const near = nearNeighbours(xs, ys, count, m, params.radiusPx + reachPx + 1, scratch.neighbours);
     directionContributions(thetas, m, near, scratch, params);
-    const validCells = placeCells(xs[m]!, ys[m]!, thetas[m]!, hull, grid, scratch, params);
-    accumulateNeighbours(xs, ys, m, near, grid, scratch, params);
+    const validCells = placeCells(frame, hull, grid, scratch, params);
+    scratch.sums.fill(0);
+    accumulateNeighbours(xs, ys, frame, near, grid, scratch, params);
     for (let cell = 0; cell < cells; cell++) {
       if (scratch.onFinger[cell] === 0) continue;
       for (let k = 0; k < nd; k++) {
@@ -105,7 +109,7 @@ export function buildCylinders(xs: Float32Array, ys: Float32Array, thetas: Float
       }
     }
     const enoughCells = validCells >= params.minValidCellShare * cells;
-    const enoughNeighbours = countNeighbours(xs, ys, count, m, params.radiusPx + reachPx) >= params.minNeighbours;
+    const enoughNeighbours = countWithin(xs, ys, m, scratch.neighbours, near, params.radiusPx + reachPx) >= params.minNeighbours;
     usable[m] = enoughCells && enoughNeighbours ? 1 : 0;
   }
   return { bits, usable };
@@ -119,9 +123,6 @@ interface CylinderScratch {
   /** Per cell of the grid, its centre on the finger for the current minutia. */
   px: Float64Array;
   py: Float64Array;
-  /** The current minutia's direction. */
-  cos: number;
-  sin: number;
   /** 1 when the cell lies on the finger (near the hull). */
   onFinger: Uint8Array;
   /** Per cell and direction, the summed contributions. */
@@ -139,12 +140,17 @@ function directionContributions(thetas: Float32Array, m: number, near: number, s
   }
 }
 
-/** Cell centres of minutia m's cylinder on the finger; zeroes the sums; returns the cells on the finger. */
-function placeCells(x: number, y: number, theta: number, hull: PreparedHull, grid: CellGrid, scratch: CylinderScratch, params: MccParams): number {
-  const cos = Math.cos(theta);
-  const sin = Math.sin(theta);
-  scratch.cos = cos;
-  scratch.sin = sin;
+/** A minutia's position and direction: the frame its cylinder's cells are laid out in. */
+interface MinutiaFrame {
+  x: number;
+  y: number;
+  cos: number;
+  sin: number;
+}
+
+/** Cell centres of the cylinder at `frame` and which lie on the finger; returns how many do. */
+function placeCells(frame: MinutiaFrame, hull: PreparedHull, grid: CellGrid, scratch: CylinderScratch, params: MccParams): number {
+  const { x, y, cos, sin } = frame;
   let onFinger = 0;
   for (let cell = 0; cell < grid.us.length; cell++) {
     const u = grid.us[cell]!;
@@ -157,7 +163,6 @@ function placeCells(x: number, y: number, theta: number, hull: PreparedHull, gri
     scratch.onFinger[cell] = on ? 1 : 0;
     if (on) onFinger++;
   }
-  scratch.sums.fill(0);
   return onFinger;
 }
 
@@ -166,7 +171,7 @@ function placeCells(x: number, y: number, theta: number, hull: PreparedHull, gri
  * The neighbour's position in the minutia's frame bounds the grid rows and columns it can reach (a
  * hair wider than the reach, so that rounding never drops a cell the exact test keeps).
  */
-function accumulateNeighbours(xs: Float32Array, ys: Float32Array, m: number, near: number, grid: CellGrid, scratch: CylinderScratch, params: MccParams): void {
+function accumulateNeighbours(xs: Float32Array, ys: Float32Array, frame: MinutiaFrame, near: number, grid: CellGrid, scratch: CylinderScratch, params: MccParams): void {
   const nd = params.directionCells;
   const ns = params.spatialCells;
   const cellPx = (2 * params.radiusPx) / ns;
@@ -176,11 +181,12 @@ function accumulateNeighbours(xs: Float32Array, ys: Float32Array, m: number, nea
   const reachSquared = reachPx * reachPx;
   const spatialNorm = 1 / (params.sigmaSpatialPx * Math.sqrt(2 * Math.PI));
   const twoSigmaSquared = 2 * params.sigmaSpatialPx * params.sigmaSpatialPx;
-  const { px, py, onFinger, sums, directions, neighbours, cos, sin } = scratch;
+  const { px, py, onFinger, sums, directions, neighbours } = scratch;
+  const { cos, sin } = frame;
   for (let n = 0; n < near; n++) {
     const t = neighbours[n]!;
-    const ox = xs[t]! - xs[m]!;
-    const oy = ys[t]! - ys[m]!;
+    const ox = xs[t]! - frame.x;
+    const oy = ys[t]! - frame.y;
     // In the frame, u runs along the minutia's direction and v across it (cells are i along u, j along v).
     const along = (cos * ox + sin * oy) / cellPx + centre;
     const across = (cos * oy - sin * ox) / cellPx + centre;
@@ -210,8 +216,4 @@ function nearNeighbours(xs: Float32Array, ys: Float32Array, count: number, m: nu
     if (t !== m && distancePx(xs[t]! - xs[m]!, ys[t]! - ys[m]!) <= reachPx) out[near++] = t;
   }
   return near;
-}
-
-export function cellsWithinRadius(params: MccParams): number {
-  return cellGrid(params).us.length;
 }

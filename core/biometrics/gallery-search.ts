@@ -50,7 +50,7 @@ const batchScores = new Float64Array(maxBatch);
 
 export function searchSlice(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice): SliceResult {
   const top = new TopK(Math.max(1, slice.topK));
-  const searched = scanRange(matcher, probe, slice, slice.fromSlot, slice.toSlot, top);
+  const searched = scanRange(matcher, probe, galleryView(slice), slice.fromSlot, slice.toSlot, top);
   return { ...top.result(), searched };
 }
 
@@ -63,26 +63,38 @@ const stageGrowth = 4;
  * search stops there when one reaches `acceptScore` (a match the decision will take); otherwise
  * the next, larger stage, until every candidate was compared. The index ranks a mate first in
  * most searches, so a payment by an enrolled finger usually costs a few comparisons, while a
- * stranger's probe (no match to find) is compared with every candidate as before.
+ * stranger's probe (no match to find) is compared with every candidate as before. An accept
+ * score of 0 (no decision asked) compares every candidate: searchSlice.
  */
 export function searchStaged(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice, acceptScore: number): SliceResult {
+  if (!(acceptScore > 0)) return searchSlice(matcher, probe, slice);
+  const view = galleryView(slice);
   const top = new TopK(Math.max(1, slice.topK));
   let searched = 0;
   let from = slice.fromSlot;
   for (let stage = firstStageCandidates; from < slice.toSlot; stage *= stageGrowth) {
     const to = Math.min(slice.toSlot, from + stage);
-    searched += scanRange(matcher, probe, slice, from, to, top);
+    searched += scanRange(matcher, probe, view, from, to, top);
     from = to;
     if (top.size > 0 && top.scores[0]! >= acceptScore) return { ...top.result(), searched, stoppedEarly: from < slice.toSlot };
   }
   return { ...top.result(), searched };
 }
 
+/** Typed views of a slice's shared gallery buffers, made once per search. */
+interface GalleryView {
+  slice: GallerySlice;
+  gallery: TemplateRef;
+  directory: Int32Array;
+}
+
+function galleryView(slice: GallerySlice): GalleryView {
+  return { slice, gallery: { words: new Uint32Array(slice.data), floats: new Float32Array(slice.data), base: 0 }, directory: new Int32Array(slice.directory) };
+}
+
 /** Offers the live slots at positions [from, to) of the slice (hint-filtered) to `top`; returns how many were compared. */
-function scanRange(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice, from: number, to: number, top: TopK): number {
-  const words = new Uint32Array(slice.data);
-  const gallery: TemplateRef = { words, floats: new Float32Array(slice.data), base: 0 };
-  const directory = new Int32Array(slice.directory);
+function scanRange(matcher: MccMatcher, probe: TemplateRef, view: GalleryView, from: number, to: number, top: TopK): number {
+  const { slice, gallery, directory } = view;
   let searched = 0;
   let batched = 0;
   const flush = () => {

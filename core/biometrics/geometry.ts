@@ -92,23 +92,21 @@ const hullSlackPx = 1e-6;
 export function nearHull(hull: PreparedHull, px: number, py: number, marginPx: number): boolean {
   const vertices = hull.vertices.length / 2;
   if (vertices === 0) return false;
-  if (vertices >= 3) {
-    let farthest = -Infinity;
-    for (let v = 0; v < vertices; v++) {
-      const distance = hull.normalX[v]! * px + hull.normalY[v]! * py - hull.offsets[v]!;
-      if (distance > farthest) farthest = distance;
-    }
-    if (farthest <= -hullSlackPx) return true;
-    if (farthest > marginPx + hullSlackPx) return false;
-    if (insideHull(hull.vertices, px, py)) return true;
-    return withinMarginOfFacingEdges(hull, px, py, marginPx);
+  let farthest = -Infinity;
+  for (let v = 0; v < vertices; v++) {
+    const distance = hull.normalX[v]! * px + hull.normalY[v]! * py - hull.offsets[v]!;
+    if (distance > farthest) farthest = distance;
   }
-  return withinMarginOfEdges(hull.vertices, px, py, marginPx);
+  if (farthest > marginPx + hullSlackPx) return false;
+  // One or two vertices enclose nothing: only the distance to them counts.
+  if (vertices >= 3 && (farthest <= -hullSlackPx || (farthest <= hullSlackPx && insideHull(hull.vertices, px, py)))) return true;
+  return withinMarginOfFacingEdges(hull, px, py, marginPx);
 }
 
 /**
  * The nearest boundary point of a convex polygon, seen from outside, lies on an edge whose line has
- * the point on its outer side: only those edges are measured.
+ * the point on its outer side: only those edges are measured. A zero-length edge (a hull of one
+ * point) has a zero normal and is always measured.
  */
 function withinMarginOfFacingEdges(hull: PreparedHull, px: number, py: number, marginPx: number): boolean {
   const points = hull.vertices;
@@ -124,17 +122,8 @@ function withinMarginOfFacingEdges(hull: PreparedHull, px: number, py: number, m
 function insideHull(hull: readonly number[], px: number, py: number): boolean {
   const vertices = hull.length / 2;
   for (let v = 0; v < vertices; v++) {
-    const w = (v + 1) % vertices;
+    const w = v + 1 === vertices ? 0 : v + 1;
     if ((hull[2 * w]! - hull[2 * v]!) * (py - hull[2 * v + 1]!) - (hull[2 * w + 1]! - hull[2 * v + 1]!) * (px - hull[2 * v]!) < 0) return false;
   }
   return true;
-}
-
-function withinMarginOfEdges(hull: readonly number[], px: number, py: number, marginPx: number): boolean {
-  const vertices = hull.length / 2;
-  for (let v = 0; v < vertices; v++) {
-    const w = (v + 1) % vertices;
-    if (segmentDistance(px, py, hull[2 * v]!, hull[2 * v + 1]!, hull[2 * w]!, hull[2 * w + 1]!) <= marginPx) return true;
-  }
-  return false;
 }

@@ -261,27 +261,29 @@ export class MatchEngine {
 
   /** The hint's index anew, at the size its community has reached (searches hold the old one's tables). */
   private rebuildHintIndex(hint: number): void {
-    const snapshot = this.gallery.snapshot();
-    const words = new Uint32Array(snapshot.data);
-    const directory = new Int32Array(snapshot.directory);
     const hintIndex = new CandidateIndex(this.hintIndexBits(hint), hintIndexInitialBlocks);
-    for (let slot = 0; slot < snapshot.slotCount; slot++) {
-      const entry = slot * directoryStride;
-      if (directory[entry + 1] !== 0 && directory[entry + 2] === hint) hintIndex.add(slot, words, directory[entry]!);
-    }
+    this.forEachLiveSlot((slot, words, base, slotHint) => {
+      if (slotHint === hint) hintIndex.add(slot, words, base);
+    });
     this.hintIndexes.set(hint, hintIndex);
   }
 
-  private rebuildIndex(): void {
+  /** Every live slot of the gallery as it is now, with its template's words, offset and hint hash. */
+  private forEachLiveSlot(visit: (slot: number, words: Uint32Array, base: number, hint: number) => void): void {
     const snapshot = this.gallery.snapshot();
     const words = new Uint32Array(snapshot.data);
     const directory = new Int32Array(snapshot.directory);
-    this.index = new CandidateIndex();
-    this.hintIndexes = new Map();
     for (let slot = 0; slot < snapshot.slotCount; slot++) {
       const entry = slot * directoryStride;
-      if (directory[entry + 1] !== 0) this.indexSlot(slot, words, directory[entry]!, directory[entry + 2]!);
+      if (directory[entry + 1] !== 0) visit(slot, words, directory[entry]!, directory[entry + 2]!);
     }
+  }
+
+  private rebuildIndex(): void {
+    this.index = new CandidateIndex();
+    this.hintIndexes = new Map();
+    // Hint indexes are created at their community's final size here: none is rebuilt on the way.
+    this.forEachLiveSlot((slot, words, base, hint) => this.indexSlot(slot, words, base, hint));
     this.indexedGeneration = this.gallery.generation;
   }
 
@@ -366,8 +368,7 @@ export class MatchEngine {
     const base = { data: snapshot.data, directory: snapshot.directory, hintHash: search.hint, topK: search.topK };
     if (!this.needsIndex(search.population, search.limit)) return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: snapshot.slotCount })];
     const slots = candidateSlots(this.indexFor(search.hint), probe, { ...base, fromSlot: 0, toSlot: snapshot.slotCount }, search.limit);
-    const ranked = { ...base, slots, fromSlot: 0, toSlot: slots.length };
-    return [search.acceptScore > 0 ? searchStaged(this.localMatcher, templateRef(probe), ranked, search.acceptScore) : searchSlice(this.localMatcher, templateRef(probe), ranked)];
+    return [searchStaged(this.localMatcher, templateRef(probe), { ...base, slots, fromSlot: 0, toSlot: slots.length }, search.acceptScore)];
   }
 
   /** The hint's own index when it has one, else the gallery's (its candidates filtered by hint). */

@@ -60,9 +60,7 @@ export function searchIsoSlice(matcher: MccMatcher, task: IsoMatchTask): IsoSlic
 export function searchIndexedSlice(matcher: MccMatcher, task: IndexedMatchTask): IsoSliceResult {
   const chosen = chooseCandidates(task);
   if (!('slots' in chosen)) return chosen;
-  const ranked = { ...task, slots: chosen.slots, fromSlot: 0, toSlot: chosen.slots.length };
-  const acceptScore = task.acceptScore ?? 0;
-  return acceptScore > 0 ? searchStaged(matcher, templateRef(chosen.probe), ranked, acceptScore) : searchSlice(matcher, templateRef(chosen.probe), ranked);
+  return searchStaged(matcher, templateRef(chosen.probe), { ...task, slots: chosen.slots, fromSlot: 0, toSlot: chosen.slots.length }, task.acceptScore ?? 0);
 }
 
 /** The probe converted and its candidates chosen, for the engine to split their comparison. */

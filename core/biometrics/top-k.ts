@@ -18,11 +18,6 @@ export class TopK {
     this.scores = new Float64Array(k);
   }
 
-  /** The score a newcomer must beat (-Infinity until the list is full). */
-  get floor(): number {
-    return this.size === this.k ? this.scores[this.k - 1]! : -Infinity;
-  }
-
   /** Equal scores rank the lower slot first, whatever order the slots are offered in. */
   offer(slot: number, score: number): void {
     if (this.size === this.k && !this.beats(score, slot, this.k - 1)) return;

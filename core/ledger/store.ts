@@ -39,8 +39,9 @@ export async function loadAccounts(tx: SqlClient, ids: Iterable<string>, lock: b
  * An id in both is locked.
  */
 export async function loadLockedAndRead(tx: SqlClient, lockIds: Iterable<string>, readIds: Iterable<string>): Promise<{ locked: AccountRow[]; read: AccountRow[] }> {
-  const locking = [...new Set(lockIds)].sort();
-  const reading = [...new Set(readIds)].filter((id) => !locking.includes(id)).sort();
+  const lockSet = new Set(lockIds);
+  const locking = [...lockSet].sort();
+  const reading = [...new Set(readIds)].filter((id) => !lockSet.has(id)).sort();
   if (reading.length === 0) return { locked: await loadAccounts(tx, locking, true), read: [] };
   if (locking.length === 0) return { locked: [], read: await loadAccounts(tx, reading, false) };
   const { rows } = await tx.query<AccountRecord & { locked: boolean }>(

@@ -67,7 +67,8 @@ export class WorkingSet {
   async loadAccounts(lockIds: Iterable<string>, readIds: Iterable<string> = [], creditOnlyIds: Iterable<string> = []): Promise<void> {
     const locking = new Set(lockIds);
     for (const id of creditOnlyIds) if (!locking.has(id) && !this.#locked.has(id)) this.#creditOnly.add(id);
-    const unlocked = [...new Set([...readIds, ...this.#creditOnly])].filter((id) => !locking.has(id) && !this.#locked.has(id));
+    // Ids also being locked are dropped by loadLockedAndRead; those locked earlier in the batch, here.
+    const unlocked = [...readIds, ...this.#creditOnly].filter((id) => !this.#locked.has(id));
     const { locked, read } = await store.loadLockedAndRead(this.tx, locking, unlocked);
     for (const row of locked) this.#locked.set(row.accountId, row);
     for (const row of read) this.#readOnly.set(row.accountId, row);

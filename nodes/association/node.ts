@@ -322,8 +322,8 @@ class PartitionService {
   private async search(request: GallerySearchRequest): Promise<GallerySearchResponse> {
     if (!request.capture) throw new BiopayError(ErrorCode.BadRequest, 'search needs a capture');
     const topK = Math.min(Math.max(request.topK, 1), SEARCH_TOP_K_MAX);
-    const acceptScore = Number.isFinite(request.acceptScore) ? Math.min(1, Math.max(0, request.acceptScore)) : 0;
-    const { candidates, searched, fingerPopulation, stoppedEarly } = await this.state.gallery.search(request.capture, topK, acceptScore);
+    // The engine refuses an accept score outside [0, 1] (BAD_REQUEST, passed back to the asker).
+    const { candidates, searched, fingerPopulation, stoppedEarly } = await this.state.gallery.search(request.capture, topK, request.acceptScore);
     return {
       fingerPopulation,
       stoppedEarly,

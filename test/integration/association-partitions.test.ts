@@ -86,6 +86,14 @@ describe('two association node processes, each holding one half of the gallery',
     }
   });
 
+  it('refuses a search whose accept score is not a score (outside [0, 1], or NaN) with BAD_REQUEST', async () => {
+    const part = system.client(partitionKind(0, 2), GalleryPartitionProtocol);
+    for (const acceptScore of [-0.5, 1.5, Number.NaN]) {
+      await expect(part.ask('probe-hostile', 'search', { capture: capture('probe-hostile', finger(`${FINGERS[0]}_1`)), topK: 1, acceptScore }))
+        .rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/acceptScore/) });
+    }
+  });
+
   it('answers an error, never "no match", once one half is gone', async () => {
     expect(await nodes[1]!.stop()).toBe(0);
     const association = system.client(ActorKind.Association, AssociationProtocol);
