@@ -132,6 +132,28 @@ function prepare(ops: LedgerOp[], outcomes: (Outcome | undefined)[]): Prepared[]
  * capture's merchant is only credited, so it is locked at write time (see WorkingSet.flush).
  */
 async function loadFor(ws: WorkingSet, active: Prepared[]): Promise<void> {
+  if (active.some(({ op }) => op.kind === 'deposit')) return loadStepByStep(ws, active);
+  const plan = { paymentIds: [] as string[], replayIds: new Set<string>(), lockIds: [] as string[], lockPayerOf: [] as string[],
+    lockMerchantOf: [] as string[], readIds: [] as string[], readMerchantOf: [] as string[], credentialIds: [] as string[] };
+  for (const { op } of active) {
+    if (op.kind === 'deposit') continue;
+    plan.paymentIds.push(op.request.paymentId);
+    if (op.kind === 'authorize') {
+      plan.replayIds.add(op.request.paymentId);
+      plan.lockIds.push(op.request.accountId);
+      plan.readIds.push(op.request.merchantAccountId);
+      plan.credentialIds.push(op.request.credentialId);
+    } else {
+      plan.lockPayerOf.push(op.request.paymentId);
+      if (op.kind === 'refund') plan.lockMerchantOf.push(op.request.paymentId);
+      if (op.kind === 'capture') plan.readMerchantOf.push(op.request.paymentId);
+    }
+  }
+  await ws.loadBatch(plan);
+}
+
+/** With deposits (whose funding accounts may need creating first): payments, accounts, credentials in turn. */
+async function loadStepByStep(ws: WorkingSet, active: Prepared[]): Promise<void> {
   const paymentIds: string[] = [];
   // An authorize's own row, if it exists, is its first result.
   const authorizeIds = new Set<string>();

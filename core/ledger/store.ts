@@ -130,21 +130,76 @@ export async function insertAccount(tx: SqlClient, row: AccountRow, nowUnixMs: n
 }
 
 /** New balances of locked accounts and their entries, in one statement (one round trip under the locks). */
-export async function writeBalances(tx: SqlClient, accounts: AccountRow[], entries: EntryRow[]): Promise<void> {
-  if (accounts.length === 0 && entries.length === 0) return;
-  await tx.query(
-    `WITH updated AS (
-       UPDATE ledger_accounts a SET balance_minor = u.balance, held_minor = u.held, last_sequence = u.seq
+/** One part of a batch's write: SQL numbering its own parameters from $1, and their values. */
+interface WritePart {
+  sql: string;
+  params: unknown[];
+}
+
+/** The rows a batch writes back (see writeBatch). */
+export interface BatchWrites {
+  insertedPayments: PaymentRow[];
+  updatedPayments: PaymentRow[];
+  refunds: { refundId: string; paymentId: string; amountMinor: bigint; atUnixMs: number }[];
+  accounts: AccountRow[];
+  entries: EntryRow[];
+}
+
+/**
+ * Every change of a batch in one statement (one round trip): each part a data-modifying CTE of
+ * the last. They share one snapshot, which is right here: the parts touch disjoint rows (a payment
+ * is inserted or updated, never both; entries and refunds are new rows).
+ */
+export async function writeBatch(tx: SqlClient, writes: BatchWrites): Promise<void> {
+  const parts: WritePart[] = [];
+  if (writes.insertedPayments.length > 0) parts.push({ sql: INSERT_PAYMENTS, params: insertParameters(writes.insertedPayments) });
+  if (writes.updatedPayments.length > 0) parts.push({ sql: UPDATE_PAYMENTS, params: updateParameters(writes.updatedPayments) });
+  if (writes.refunds.length > 0) parts.push(refundsPart(writes.refunds));
+  if (writes.accounts.length > 0) parts.push(balancesPart(writes.accounts));
+  if (writes.entries.length > 0) parts.push(entriesPart(writes.entries));
+  if (parts.length === 0) return;
+  const { sql, params } = combineParts(parts);
+  await tx.query(sql, params);
+}
+
+function combineParts(parts: WritePart[]): WritePart {
+  const params: unknown[] = [];
+  const numbered = parts.map((part) => {
+    const offset = params.length;
+    params.push(...part.params);
+    return offset === 0 ? part.sql : part.sql.replace(/\$(\d+)/g, (_, index: string) => `$${Number(index) + offset}`);
+  });
+  const last = numbered.pop()!;
+  if (numbered.length === 0) return { sql: last, params };
+  return { sql: `WITH ${numbered.map((sql, index) => `w${index} AS (${sql})`).join(', ')} ${last}`, params };
+}
+
+function balancesPart(accounts: AccountRow[]): WritePart {
+  return {
+    sql: `UPDATE ledger_accounts a SET balance_minor = u.balance, held_minor = u.held, last_sequence = u.seq
        FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(account_id, balance, held, seq)
-       WHERE a.account_id = u.account_id RETURNING 1)
-     INSERT INTO ledger_entries (account_id, sequence, transfer_id, at_unix_ms, kind, reference, amount_minor, balance_after_minor)
-     SELECT * FROM unnest($5::text[], $6::int8[], $7::text[], $8::int8[], $9::text[], $10::text[], $11::int8[], $12::int8[])`,
-    [
-      accounts.map((r) => r.accountId), accounts.map((r) => r.balanceMinor), accounts.map((r) => r.heldMinor), accounts.map((r) => r.lastSequence),
+       WHERE a.account_id = u.account_id`,
+    params: [accounts.map((r) => r.accountId), accounts.map((r) => r.balanceMinor), accounts.map((r) => r.heldMinor), accounts.map((r) => r.lastSequence)],
+  };
+}
+
+function entriesPart(entries: EntryRow[]): WritePart {
+  return {
+    sql: `INSERT INTO ledger_entries (account_id, sequence, transfer_id, at_unix_ms, kind, reference, amount_minor, balance_after_minor)
+     SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::int8[], $8::int8[])`,
+    params: [
       entries.map((r) => r.accountId), entries.map((r) => r.sequence), entries.map((r) => r.transferId), entries.map((r) => r.atUnixMs),
       entries.map((r) => r.kind), entries.map((r) => r.reference), entries.map((r) => r.amountMinor), entries.map((r) => r.balanceAfterMinor),
     ],
-  );
+  };
+}
+
+function refundsPart(rows: BatchWrites['refunds']): WritePart {
+  return {
+    sql: `INSERT INTO ledger_refunds (refund_id, payment_id, amount_minor, at_unix_ms)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])`,
+    params: [rows.map((r) => r.refundId), rows.map((r) => r.paymentId), rows.map((r) => r.amountMinor), rows.map((r) => r.atUnixMs)],
+  };
 }
 
 const INSERT_PAYMENTS = `INSERT INTO ledger_payments (${PAYMENT_REPLAY_COLUMNS})
@@ -155,13 +210,10 @@ const INSERT_PAYMENTS = `INSERT INTO ledger_payments (${PAYMENT_REPLAY_COLUMNS})
        AS u(payment_id, account_id, credential_id, merchant_account_id, currency, state, authorized, captured,
             refunded, at, created, expires, request_hash, response, capture_request)`;
 
-function updatePaymentsSql(first: number): string {
-  const at = (offset: number) => `$${first + offset}`;
-  return `UPDATE ledger_payments p SET state = u.state, captured_minor = u.captured, refunded_minor = u.refunded,
+const UPDATE_PAYMENTS = `UPDATE ledger_payments p SET state = u.state, captured_minor = u.captured, refunded_minor = u.refunded,
        capture_request_minor = coalesce(u.capture_request, p.capture_request_minor)
-     FROM unnest(${at(0)}::text[], ${at(1)}::int2[], ${at(2)}::int8[], ${at(3)}::int8[], ${at(4)}::int8[]) AS u(payment_id, state, captured, refunded, capture_request)
+     FROM unnest($1::text[], $2::int2[], $3::int8[], $4::int8[], $5::int8[]) AS u(payment_id, state, captured, refunded, capture_request)
      WHERE p.payment_id = u.payment_id`;
-}
 
 function insertParameters(rows: PaymentRow[]): unknown[] {
   return [
@@ -179,33 +231,6 @@ function updateParameters(rows: PaymentRow[]): unknown[] {
     rows.map((r) => r.paymentId), rows.map((r) => r.state), rows.map((r) => r.capturedMinor), rows.map((r) => r.refundedMinor),
     rows.map((r) => r.captureRequestMinor ?? null),
   ];
-}
-
-/**
- * New payment rows and changes to existing ones, in one statement when there are both (the
- * update cannot see the inserted rows, which is right: a new row is written with its final state).
- */
-export async function writePayments(tx: SqlClient, inserted: PaymentRow[], updated: PaymentRow[]): Promise<void> {
-  if (inserted.length === 0 && updated.length === 0) return;
-  if (updated.length === 0) {
-    await tx.query(INSERT_PAYMENTS, insertParameters(inserted));
-  } else if (inserted.length === 0) {
-    await tx.query(updatePaymentsSql(1), updateParameters(updated));
-  } else {
-    await tx.query(`WITH inserted AS (${INSERT_PAYMENTS} RETURNING 1) ${updatePaymentsSql(16)}`, [...insertParameters(inserted), ...updateParameters(updated)]);
-  }
-}
-
-export async function insertRefunds(
-  tx: SqlClient,
-  rows: { refundId: string; paymentId: string; amountMinor: bigint; atUnixMs: number }[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO ledger_refunds (refund_id, payment_id, amount_minor, at_unix_ms)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])`,
-    [rows.map((r) => r.refundId), rows.map((r) => r.paymentId), rows.map((r) => r.amountMinor), rows.map((r) => r.atUnixMs)],
-  );
 }
 
 export function toHex(bytes: Uint8Array): string {

@@ -10,6 +10,7 @@ import type { SqlClient } from '../db/index.js';
 import { periodStartUnixMs, periodsUsed, type PolicyUsage } from '../policy/index.js';
 import { usageContribution, type AccountRow, type CredentialRow, type EntryRow, type PaymentRow } from './rows.js';
 import * as store from './store.js';
+import { loadBatchState, type BatchReadPlan } from './batch-read.js';
 
 export interface Transfer {
   fromId: string;
@@ -72,6 +73,22 @@ export class WorkingSet {
     const { locked, read } = await store.loadLockedAndRead(this.tx, locking, unlocked);
     for (const row of locked) this.#locked.set(row.accountId, row);
     for (const row of read) this.#readOnly.set(row.accountId, row);
+  }
+
+  /**
+   * Payments, accounts and credentials of a batch in one statement (batch-read.ts). A capture's
+   * merchant that the batch does not lock is credit-only, as with loadAccounts.
+   */
+  async loadBatch(plan: BatchReadPlan): Promise<void> {
+    const state = await loadBatchState(this.tx, plan);
+    for (const row of state.payments) this.#payments.set(row.paymentId, row);
+    for (const row of state.locked) this.#locked.set(row.accountId, row);
+    for (const row of state.read) this.#readOnly.set(row.accountId, row);
+    for (const row of state.credentials) this.#credentials.set(row.credentialId, row);
+    const readMerchantOf = new Set(plan.readMerchantOf);
+    for (const payment of state.payments) {
+      if (readMerchantOf.has(payment.paymentId) && !this.#locked.has(payment.merchantAccountId)) this.#creditOnly.add(payment.merchantAccountId);
+    }
   }
 
   async loadCredentials(ids: Iterable<string>): Promise<void> {
@@ -176,14 +193,20 @@ export class WorkingSet {
     this.#refunds.push({ ...refund, atUnixMs: this.nowUnixMs });
   }
 
-  /** Writes every change of the batch: a fixed number of statements whatever its size. */
+  /**
+   * Writes every change of the batch in one statement. The credit-only (merchant) rows are locked
+   * just before, so they stay locked for that statement and the commit only.
+   */
   async flush(): Promise<void> {
-    const pick = (ids: Set<string>) => [...ids].map((id) => this.#payments.get(id)!);
-    await store.writePayments(this.tx, pick(this.#newPayments), pick(this.#changedPayments));
-    await store.insertRefunds(this.tx, this.#refunds);
-    // Last, so the credit-only (merchant) rows stay locked for two statements and the commit only.
     await this.#applyPendingCredits();
-    await store.writeBalances(this.tx, [...this.#dirtyAccounts].sort().map((id) => this.#locked.get(id)!), this.#entries);
+    const pick = (ids: Set<string>) => [...ids].map((id) => this.#payments.get(id)!);
+    await store.writeBatch(this.tx, {
+      insertedPayments: pick(this.#newPayments),
+      updatedPayments: pick(this.#changedPayments),
+      refunds: this.#refunds,
+      accounts: [...this.#dirtyAccounts].sort().map((id) => this.#locked.get(id)!),
+      entries: this.#entries,
+    });
   }
 
   /** Locks the credit-only accounts (sorted, like every lock) and posts their credits in batch order. */
