@@ -21,6 +21,15 @@
  */
 import { cylinderWords, defaultMccParams } from './mcc-params.js';
 import { templateOffsets } from './template.js';
+import { loadNativeKernel, type NativeKernel } from './native-kernel.js';
+
+type NativeVotes = Required<Pick<NativeKernel, 'collectVotes'>>;
+
+/** The addon's vote collection when it is built (and not disabled), else undefined: the JS walk. */
+function nativeVotes(): NativeVotes | undefined {
+  const kernel = loadNativeKernel();
+  return kernel?.collectVotes !== undefined && process.env['BIOPAY_NATIVE_INDEX'] !== '0' ? (kernel as NativeVotes) : undefined;
+}
 
 /** Postings are stored in blocks of this many entries plus a link to the next block. */
 const blockSlots = 15;
@@ -210,6 +219,8 @@ class ScoreFloor {
 class SearchScratch {
   cells: Uint32Array = new Uint32Array(1 << 16);
   grouped: Uint32Array = new Uint32Array(1 << 16);
+  /** What scoreChunks reads: grouped, or cells themselves when there is one chunk. */
+  groupedView: Uint32Array = this.cells;
   chunkStarts = new Int32Array(64);
   readonly chunkVotes = new Uint16Array(chunkCells);
   /** Per slot of the chunk, its votes (saturating): a bound on its score. */
@@ -217,6 +228,9 @@ class SearchScratch {
   readonly floor = new ScoreFloor();
   scoredSlots = new Int32Array(1024);
   scoredValues = new Int32Array(1024);
+  /** The probe's keys (bucket, rotation bin), gathered before the postings are read. */
+  buckets = new Uint32Array(4096);
+  rotations = new Uint8Array(4096);
 }
 
 let sharedScratch: SearchScratch | undefined;
@@ -329,7 +343,7 @@ export class CandidateIndex {
   candidates(probe: Uint32Array, slotCount: number, limit: number, accept: (slot: number) => boolean): Int32Array {
     const collected = this.collect(probe, slotCount);
     const chunks = this.group(collected, slotCount);
-    const scored = this.scoreChunks(chunks, limit, accept);
+    const scored = this.scoreChunks(chunks, slotCount, limit, accept);
     return this.select(scored, limit);
   }
 
@@ -339,16 +353,51 @@ export class CandidateIndex {
    * templates, a cache miss per vote); they are grouped first and counted chunk by chunk.
    */
   private collect(probe: Uint32Array, slotCount: number): number {
+    const keyCount = this.probeBuckets(probe);
+    // Keys far more common than average (regular ridge flow) cost most and tell least: skipped.
+    const crowded = Math.floor(Math.max(minCrowdedBucket, (crowdedFactor * this.postings) / this.counts.length));
+    const native = nativeVotes();
+    if (native === undefined) return this.walkPostings(keyCount, slotCount, crowded);
+    for (;;) {
+      const { buckets, rotations } = this.scratch;
+      const written = native.collectVotes(buckets, rotations, keyCount, this.heads, this.counts, this.pool, slotCount, crowded, maxVotesPerSearch, this.scratch.cells);
+      if (written >= 0) return written;
+      this.growCells(-written);
+    }
+  }
+
+  /** The probe's search keys as buckets (and the rotation bin of each) into the scratch; returns how many. */
+  private probeBuckets(probe: Uint32Array): number {
+    let count = 0;
+    triangleKeys(probe, 0, true, (key, rotation) => {
+      if (count === this.scratch.buckets.length) this.growKeys();
+      this.scratch.buckets[count] = key >>> this.bucketShift;
+      this.scratch.rotations[count++] = rotation;
+    });
+    return count;
+  }
+
+  private growKeys(): void {
+    const buckets = new Uint32Array(this.scratch.buckets.length * 2);
+    const rotations = new Uint8Array(buckets.length);
+    buckets.set(this.scratch.buckets);
+    rotations.set(this.scratch.rotations);
+    this.scratch.buckets = buckets;
+    this.scratch.rotations = rotations;
+  }
+
+  /** The postings walk in JavaScript (the native kernel's collectVotes does the same, faster). */
+  private walkPostings(keyCount: number, slotCount: number, crowded: number): number {
     const { pool, heads, counts } = this;
+    const { buckets, rotations } = this.scratch;
     let cells = this.scratch.cells;
     let size = 0;
-    // Keys far more common than average (regular ridge flow) cost most and tell least: skipped.
-    const crowded = Math.max(minCrowdedBucket, (crowdedFactor * this.postings) / counts.length);
-    triangleKeys(probe, 0, true, (key, rotation) => {
-      const bucket = key >>> this.bucketShift;
+    for (let key = 0; key < keyCount; key++) {
+      const bucket = buckets[key]!;
       let remaining = counts[bucket]!;
-      if (remaining > crowded || size + remaining > maxVotesPerSearch) return;
+      if (remaining > crowded || size + remaining > maxVotesPerSearch) continue;
       if (size + remaining > cells.length) cells = this.growCells(size + remaining);
+      const rotation = rotations[key]!;
       for (let block = heads[bucket]!; remaining > 0; block = pool[block * blockWords]!) {
         const inBlock = remaining < blockSlots ? remaining : blockSlots;
         const start = block * blockWords + 1;
@@ -359,7 +408,7 @@ export class CandidateIndex {
         }
         remaining -= inBlock;
       }
-    });
+    }
     return size;
   }
 
@@ -379,6 +428,14 @@ export class CandidateIndex {
     if (this.scratch.chunkStarts.length < chunks + 1) this.scratch.chunkStarts = new Int32Array(2 * chunks + 1);
     const starts = this.scratch.chunkStarts;
     const { cells, grouped } = this.scratch;
+    if (chunks === 1) {
+      // Already one group (a gallery of at most chunkSlots): scoreChunks reads the cells as they are.
+      starts[0] = 0;
+      starts[1] = size;
+      this.scratch.groupedView = cells;
+      return 1;
+    }
+    this.scratch.groupedView = grouped;
     starts.fill(0, 0, chunks + 1);
     for (let index = 0; index < size; index++) starts[(cells[index]! >>> chunkCellShift) + 1]!++;
     for (let chunk = 0; chunk < chunks; chunk++) starts[chunk + 1]! += starts[chunk]!;
@@ -398,8 +455,8 @@ export class CandidateIndex {
    * chance: a slot whose vote total cannot reach the `limit`-th best score so far is not scored.
    * Returns how many slots were kept, in ascending slot order in scoredSlots / scoredValues.
    */
-  private scoreChunks(chunks: number, limit: number, accept: (slot: number) => boolean): number {
-    const { grouped, chunkStarts, chunkVotes: votes, chunkTotals: totals } = this.scratch;
+  private scoreChunks(chunks: number, slotCount: number, limit: number, accept: (slot: number) => boolean): number {
+    const { groupedView: grouped, chunkStarts, chunkVotes: votes, chunkTotals: totals } = this.scratch;
     const floor = this.scratch.floor.reset(limit);
     let scored = 0;
     for (let chunk = 0; chunk < chunks; chunk++) {
@@ -412,7 +469,9 @@ export class CandidateIndex {
         if (totals[local]! < 0xff) totals[local]!++;
         if (votes[cell]! < 0xffff) votes[cell]!++;
       }
-      for (let local = 0; local < chunkSlots; local++) {
+      // The last chunk may be partial: its slots past slotCount have no votes.
+      const slotsInChunk = Math.min(chunkSlots, slotCount - chunk * chunkSlots);
+      for (let local = 0; local < slotsInChunk; local++) {
         const total = totals[local]!;
         if (total === 0) continue;
         totals[local] = 0;
@@ -426,7 +485,7 @@ export class CandidateIndex {
         this.scratch.scoredValues[scored++] = score;
         floor.add(score);
       }
-      votes.fill(0);
+      votes.fill(0, 0, slotsInChunk << rotationShift);
     }
     return scored;
   }

@@ -27,6 +27,15 @@ export interface NativeKernel {
    * minutiae than maxMinutiae, (code BAD_REQUEST) for bad arguments.
    */
   scoreMany(handle: NativeKernelHandle, probeWords: Uint32Array, probeBase: number, galleryWords: Uint32Array, bases: Int32Array, count: number, out: Float64Array): void;
+  /**
+   * The candidate index's postings walk (candidate-index.ts): the votes of the probe keys
+   * (bucket, rotation bin) into cells; returns how many, or minus the length cells needs (grow it
+   * and call again). Absent from an addon built before it existed.
+   */
+  collectVotes?(
+    buckets: Uint32Array, rotations: Uint8Array, keyCount: number, heads: Int32Array, counts: Int32Array, pool: Int32Array,
+    slotCount: number, crowded: number, maxVotes: number, cells: Uint32Array,
+  ): number;
 }
 
 export const nativeKernelParamCount = 10;

@@ -6,7 +6,8 @@
  * loadPayments then loadLockedAndRead would take, in the same order.
  *
  * The four row kinds come back as one UNION ALL: each branch fills its own columns (aliased apart)
- * and leaves the others NULL; `part` tells them apart.
+ * and leaves the others NULL; `part` tells them apart. Account ids are gathered into an array
+ * first so that both account reads are primary-key lookups (an OR of subqueries plans a scan).
  */
 import type { SqlClient } from '../db/index.js';
 import {
@@ -68,7 +69,7 @@ const ACCOUNT_NULLS = nulls('account_id text, owner text, currency text, kind in
 const CREDENTIAL_PART = 'c.credential_id AS cred_credential_id, c.account_id AS cred_account_id, c.policy AS cred_policy';
 const CREDENTIAL_NULLS = nulls('cred_credential_id text, cred_account_id text, cred_policy bytea');
 
-const LOAD_BATCH_STATE = `WITH p AS (
+export const LOAD_BATCH_STATE_FOR_TEST = `WITH p AS (
     SELECT p.payment_id, p.account_id, p.credential_id, p.merchant_account_id, p.currency, p.state, p.authorized_minor,
            p.captured_minor, p.refunded_minor, p.at_unix_ms, p.created_unix_ms, p.expires_unix_ms,
            CASE WHEN u.replay THEN p.request_hash END AS request_hash,
@@ -77,16 +78,17 @@ const LOAD_BATCH_STATE = `WITH p AS (
     ORDER BY payment_id FOR UPDATE OF p),
   l AS (
     SELECT a.* FROM ledger_accounts a
-    WHERE a.account_id = ANY($3::text[])
-       OR a.account_id IN (SELECT account_id FROM p WHERE payment_id = ANY($4::text[]))
-       OR a.account_id IN (SELECT merchant_account_id FROM p WHERE payment_id = ANY($5::text[]))
+    WHERE a.account_id = ANY (ARRAY(
+      SELECT unnest($3::text[])
+      UNION SELECT account_id FROM p WHERE payment_id = ANY($4::text[])
+      UNION SELECT merchant_account_id FROM p WHERE payment_id = ANY($5::text[])))
     ORDER BY a.account_id FOR UPDATE)
   SELECT 1 AS part, ${PAYMENT_PART}, ${ACCOUNT_NULLS}, ${CREDENTIAL_NULLS} FROM p
   UNION ALL
   SELECT 2, ${PAYMENT_NULLS}, ${ACCOUNT_PART}, ${CREDENTIAL_NULLS} FROM l a
   UNION ALL
   SELECT 3, ${PAYMENT_NULLS}, ${ACCOUNT_PART}, ${CREDENTIAL_NULLS} FROM ledger_accounts a
-  WHERE (a.account_id = ANY($6::text[]) OR a.account_id IN (SELECT merchant_account_id FROM p WHERE payment_id = ANY($7::text[])))
+  WHERE a.account_id = ANY (ARRAY(SELECT unnest($6::text[]) UNION SELECT merchant_account_id FROM p WHERE payment_id = ANY($7::text[])))
     AND a.account_id NOT IN (SELECT account_id FROM l)
   UNION ALL
   SELECT 4, ${PAYMENT_NULLS}, ${ACCOUNT_NULLS}, ${CREDENTIAL_PART} FROM ledger_credentials c WHERE c.credential_id = ANY($8::text[])`;
@@ -99,7 +101,7 @@ const unique = (ids: Iterable<string>) => [...new Set(ids)].sort();
 
 export async function loadBatchState(tx: SqlClient, plan: BatchReadPlan): Promise<BatchState> {
   const paymentIds = unique(plan.paymentIds);
-  const { rows } = await tx.query<StateRecord>(LOAD_BATCH_STATE, [
+  const { rows } = await tx.query<StateRecord>(LOAD_BATCH_STATE_FOR_TEST, [
     paymentIds, paymentIds.map((id) => plan.replayIds.has(id)), unique(plan.lockIds), unique(plan.lockPayerOf),
     unique(plan.lockMerchantOf), unique(plan.readIds), unique(plan.readMerchantOf), unique(plan.credentialIds),
   ]);

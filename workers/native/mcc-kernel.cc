@@ -12,6 +12,7 @@
 #include <node_api.h>
 
 #include <cmath>
+#include <vector>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -586,10 +587,96 @@ napi_value ScoreMany(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---- candidate index: vote collection (candidate-index.ts, collect) ----
+
+constexpr int64_t kBlockSlots = 15;
+constexpr int64_t kBlockWords = kBlockSlots + 1;
+constexpr uint32_t kRotationShift = 4;
+constexpr uint32_t kRotationMask = (1u << kRotationShift) - 1;
+
+// Per-key bucket count and head, read ahead of the walk so that their cache misses overlap.
+thread_local std::vector<int32_t> tlCounts;
+thread_local std::vector<int32_t> tlHeads;
+
+// collectVotes(buckets, rotations, keyCount, heads, counts, pool, slotCount, crowded, maxVotes, cells)
+// -> votes written into cells, or -(votes needed) when cells is too short (grow it and call again).
+// The same walk as the JavaScript one, entry for entry: a key whose bucket holds more than
+// `crowded` postings, or that would take the total past maxVotes, is skipped; entries of slots at
+// or past slotCount are not counted. Postings are read in shared memory that another thread may
+// be appending to: every read is bounds-checked, so a stale link ends a walk, never a read outside.
+napi_value CollectVotes(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!callArguments(env, info, 10, argv, "collectVotes(buckets, rotations, keyCount, heads, counts, pool, slotCount, crowded, maxVotes, cells)")) return nullptr;
+  uint32_t* buckets = nullptr;
+  uint8_t* rotations = nullptr;
+  int32_t* heads = nullptr;
+  int32_t* counts = nullptr;
+  int32_t* pool = nullptr;
+  uint32_t* cells = nullptr;
+  size_t bucketsLength = 0, rotationsLength = 0, headsLength = 0, countsLength = 0, poolLength = 0, cellsLength = 0;
+  int64_t keyCount = 0, slotCount = 0, crowded = 0, maxVotes = 0;
+  if (!typedArray(env, argv[0], napi_uint32_array, &buckets, &bucketsLength, "buckets must be a Uint32Array")) return nullptr;
+  if (!typedArray(env, argv[1], napi_uint8_array, &rotations, &rotationsLength, "rotations must be a Uint8Array")) return nullptr;
+  if (!integerArgument(env, argv[2], &keyCount, "BAD_REQUEST", "keyCount must be an integer")) return nullptr;
+  if (!typedArray(env, argv[3], napi_int32_array, &heads, &headsLength, "heads must be an Int32Array")) return nullptr;
+  if (!typedArray(env, argv[4], napi_int32_array, &counts, &countsLength, "counts must be an Int32Array")) return nullptr;
+  if (!typedArray(env, argv[5], napi_int32_array, &pool, &poolLength, "pool must be an Int32Array")) return nullptr;
+  if (!integerArgument(env, argv[6], &slotCount, "BAD_REQUEST", "slotCount must be an integer")) return nullptr;
+  if (!integerArgument(env, argv[7], &crowded, "BAD_REQUEST", "crowded must be an integer")) return nullptr;
+  if (!integerArgument(env, argv[8], &maxVotes, "BAD_REQUEST", "maxVotes must be an integer")) return nullptr;
+  if (!typedArray(env, argv[9], napi_uint32_array, &cells, &cellsLength, "cells must be a Uint32Array")) return nullptr;
+  if (keyCount < 0 || static_cast<uint64_t>(keyCount) > bucketsLength || static_cast<uint64_t>(keyCount) > rotationsLength) return fail(env, "BAD_REQUEST", "keyCount exceeds buckets or rotations");
+  if (headsLength != countsLength) return fail(env, "BAD_REQUEST", "heads and counts differ in length");
+  tlCounts.resize(static_cast<size_t>(keyCount));
+  tlHeads.resize(static_cast<size_t>(keyCount));
+  for (int64_t key = 0; key < keyCount; key++) {
+    const uint32_t bucket = buckets[key];
+    if (bucket < countsLength) {
+      __builtin_prefetch(counts + bucket);
+      __builtin_prefetch(heads + bucket);
+    }
+  }
+  for (int64_t key = 0; key < keyCount; key++) {
+    const uint32_t bucket = buckets[key];
+    const int32_t count = bucket < countsLength ? counts[bucket] : 0;
+    const int32_t head = bucket < countsLength ? heads[bucket] : 0;
+    tlCounts[key] = count;
+    tlHeads[key] = head;
+    if (count > 0 && head > 0 && static_cast<uint64_t>(head) * kBlockWords < poolLength) __builtin_prefetch(pool + static_cast<int64_t>(head) * kBlockWords);
+  }
+  int64_t size = 0;
+  for (int64_t key = 0; key < keyCount; key++) {
+    int64_t remaining = tlCounts[key];
+    if (remaining > crowded || size + remaining > maxVotes) continue;
+    if (size + remaining > static_cast<int64_t>(cellsLength)) {
+      napi_value needed;
+      napi_create_double(env, static_cast<double>(-(size + remaining)), &needed);
+      return needed;
+    }
+    const uint32_t rotation = rotations[key];
+    for (int64_t block = tlHeads[key]; remaining > 0; ) {
+      const int64_t start = block * kBlockWords;
+      if (block < 0 || start + kBlockWords > static_cast<int64_t>(poolLength)) break;
+      const int64_t inBlock = remaining < kBlockSlots ? remaining : kBlockSlots;
+      for (int64_t index = start + 1; index < start + 1 + inBlock; index++) {
+        const uint32_t entry = static_cast<uint32_t>(pool[index]);
+        if (static_cast<int64_t>(entry >> kRotationShift) >= slotCount) continue;
+        cells[size++] = (entry & ~kRotationMask) | ((rotation - entry) & kRotationMask);
+      }
+      remaining -= inBlock;
+      block = pool[start];
+    }
+  }
+  napi_value written;
+  napi_create_double(env, static_cast<double>(size), &written);
+  return written;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"create", nullptr, Create, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scoreMany", nullptr, ScoreMany, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"collectVotes", nullptr, CollectVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

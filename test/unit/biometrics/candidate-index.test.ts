@@ -9,6 +9,7 @@ import { CandidateIndex, triangleKeys } from '../../../core/biometrics/candidate
 import { writeIsoRecord } from '../../../core/biometrics/iso.js';
 import { MatchEngine } from '../../../core/biometrics/match-engine.js';
 import { MccMatcher, templateRef } from '../../../core/biometrics/mcc-matcher.js';
+import { loadNativeKernel } from '../../../core/biometrics/native-kernel.js';
 import { populationFinger, populationImpression } from '../../../core/biometrics/synthetic/index.js';
 import { templateFromIso } from '../../../core/biometrics/template.js';
 import { BiopayError, ErrorCode } from '../../../core/errors.js';
@@ -84,6 +85,39 @@ describe('CandidateIndex.candidates', () => {
     expect(early.candidates(templates[3]!, 20, 6, () => true)).toContain(3);
     expect(() => view.add(41, templates[0]!)).toThrow(RangeError);
     expect(() => CandidateIndex.view({ ...index.shared(), bucketBits: 12 })).toThrow(RangeError);
+  });
+});
+
+describe('CandidateIndex vote collection in the native kernel', () => {
+  const withJsWalk = <T>(fn: () => T): T => {
+    process.env['BIOPAY_NATIVE_INDEX'] = '0';
+    try {
+      return fn();
+    } finally {
+      delete process.env['BIOPAY_NATIVE_INDEX'];
+    }
+  };
+
+  it('is there where the comparison kernel is (npm ci builds both)', () => {
+    const kernel = loadNativeKernel();
+    if (kernel !== undefined) expect(typeof kernel.collectVotes).toBe('function');
+  });
+
+  it('chooses exactly the candidates of the JavaScript walk, over several chunks of slots and past a first cells scratch', () => {
+    // 4,500 slots: two counting chunks (4,096 slots each), and enough votes to grow the scratch.
+    const index = new CandidateIndex(16);
+    const gallery = Array.from({ length: 150 }, (_, finger) => templateFromIso(syntheticIso(finger + 1, 1)));
+    for (let slot = 0; slot < 4500; slot++) index.add(slot, gallery[slot % gallery.length]!);
+    const probes = [1, 7, 42, 99].map((finger) => templateFromIso(syntheticIso(finger, 2)));
+    for (const probe of probes) {
+      for (const slotCount of [4500, 4096, 1000]) {
+        const accept = (slot: number) => slot % 5 !== 0;
+        const native = Array.from(index.candidates(probe, slotCount, 150, accept));
+        const walked = withJsWalk(() => Array.from(index.candidates(probe, slotCount, 150, accept)));
+        expect(native).toEqual(walked);
+        expect(native.length).toBe(150);
+      }
+    }
   });
 });
 
