@@ -69,7 +69,7 @@ const ACCOUNT_NULLS = nulls('account_id text, owner text, currency text, kind in
 const CREDENTIAL_PART = 'c.credential_id AS cred_credential_id, c.account_id AS cred_account_id, c.policy AS cred_policy';
 const CREDENTIAL_NULLS = nulls('cred_credential_id text, cred_account_id text, cred_policy bytea');
 
-export const LOAD_BATCH_STATE_FOR_TEST = `WITH p AS (
+const LOAD_BATCH_STATE = `WITH p AS (
     SELECT p.payment_id, p.account_id, p.credential_id, p.merchant_account_id, p.currency, p.state, p.authorized_minor,
            p.captured_minor, p.refunded_minor, p.at_unix_ms, p.created_unix_ms, p.expires_unix_ms,
            CASE WHEN u.replay THEN p.request_hash END AS request_hash,
@@ -101,7 +101,7 @@ const unique = (ids: Iterable<string>) => [...new Set(ids)].sort();
 
 export async function loadBatchState(tx: SqlClient, plan: BatchReadPlan): Promise<BatchState> {
   const paymentIds = unique(plan.paymentIds);
-  const { rows } = await tx.query<StateRecord>(LOAD_BATCH_STATE_FOR_TEST, [
+  const { rows } = await tx.query<StateRecord>(LOAD_BATCH_STATE, [
     paymentIds, paymentIds.map((id) => plan.replayIds.has(id)), unique(plan.lockIds), unique(plan.lockPayerOf),
     unique(plan.lockMerchantOf), unique(plan.readIds), unique(plan.readMerchantOf), unique(plan.credentialIds),
   ]);
