@@ -67,6 +67,8 @@ const chunkCellShift = chunkSlotBits + rotationShift;
 const floorBins = 8192;
 /** Votes collected per search at most (16 MiB of scratch): past it, further keys are not read. */
 const maxVotesPerSearch = 1 << 22;
+/** Native collection calls per search at most (each after growing the scratch). */
+const nativeCollectAttempts = 4;
 /** Slots beyond this do not fit an entry (slot * 16 must stay a positive int32). */
 export const maxIndexedSlots = 1 << 26;
 
@@ -358,12 +360,15 @@ export class CandidateIndex {
     const crowded = Math.floor(Math.max(minCrowdedBucket, (crowdedFactor * this.postings) / this.counts.length));
     const native = nativeVotes();
     if (native === undefined) return this.walkPostings(keyCount, slotCount, crowded);
-    for (;;) {
+    // A short scratch is grown to what the kernel asked for; appends racing the search may ask
+    // again, so the attempts are bounded and the JavaScript walk finishes the rare rest.
+    for (let attempt = 0; attempt < nativeCollectAttempts; attempt++) {
       const { buckets, rotations } = this.scratch;
       const written = native.collectVotes(buckets, rotations, keyCount, this.heads, this.counts, this.pool, slotCount, crowded, maxVotesPerSearch, this.scratch.cells);
       if (written >= 0) return written;
       this.growCells(-written);
     }
+    return this.walkPostings(keyCount, slotCount, crowded);
   }
 
   /** The probe's search keys as buckets (and the rotation bin of each) into the scratch; returns how many. */
