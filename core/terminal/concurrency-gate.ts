@@ -4,6 +4,12 @@
  * out: a full wait queue refuses at once (UNAVAILABLE), and a caller that waited past its own budget
  * is refused when its turn comes (TIMEOUT) rather than starting work nobody waits for any more.
  *
+ * Queue delay (optional, `queueDelayMaxMs`): while the oldest waiter has waited longer than that,
+ * a new caller is refused at once (UNAVAILABLE) instead of joining a queue it would wait in for
+ * most of its budget. Under overload the queue then holds about that much work: the callers let in
+ * keep a bounded wait, the others learn at once that they should retry later (as CoDel does for
+ * packets).
+ *
  * Adaptive (optional): the slots in use shrink by half when the work reports the callee overloaded
  * (UNAVAILABLE or TIMEOUT) and grow back by about one per round of successes, between `activeMin`
  * and `activeMax`. A callee that queues work and fails it when its queue is full (a matcher pool)
@@ -15,6 +21,13 @@ import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
 
 export interface AdaptiveLimit {
   readonly activeMin: number;
+}
+
+export interface GateOptions {
+  /** Adapt the slots in use to the callee's health (see above). */
+  readonly adaptive?: AdaptiveLimit;
+  /** Refuse new callers while the oldest waiter has waited longer than this (see above). */
+  readonly queueDelayMaxMs?: number;
 }
 
 /** A burst of failures from one overload halves the limit once, not once per failure. */
@@ -32,9 +45,17 @@ export class ConcurrencyGate {
   private readonly waiting: BoundedQueue<Waiter>;
   private limit: number;
   private lastDecreaseMs = Number.NEGATIVE_INFINITY;
+  private readonly adaptive: AdaptiveLimit | undefined;
+  private readonly queueDelayMaxMs: number;
 
-  constructor(readonly name: string, readonly activeMax: number, readonly waitingMax: number, private readonly adaptive?: AdaptiveLimit) {
+  constructor(readonly name: string, readonly activeMax: number, readonly waitingMax: number, options: GateOptions = {}) {
     this.limit = activeMax;
+    this.adaptive = options.adaptive;
+    this.queueDelayMaxMs = options.queueDelayMaxMs ?? Number.POSITIVE_INFINITY;
+    const { adaptive, queueDelayMaxMs } = options;
+    if (queueDelayMaxMs !== undefined && (!Number.isSafeInteger(queueDelayMaxMs) || queueDelayMaxMs < 1)) {
+      throw new BiopayError(ErrorCode.BadRequest, `${name}: queueDelayMaxMs must be a positive integer, got ${queueDelayMaxMs}`);
+    }
     if (adaptive && (!Number.isSafeInteger(adaptive.activeMin) || adaptive.activeMin < 1 || adaptive.activeMin > activeMax)) {
       throw new BiopayError(ErrorCode.BadRequest, `${name}: activeMin must be an integer in 1..${activeMax}, got ${adaptive.activeMin}`);
     }
@@ -96,8 +117,14 @@ export class ConcurrencyGate {
       return Promise.reject(new BiopayError(ErrorCode.Unavailable,
         `${this.name} overloaded: ${this.active} running and ${this.waiting.length} waiting (limits ${this.currentLimit} and ${this.waitingMax})`));
     }
+    const nowMs = performance.now();
+    const oldestWaitMs = nowMs - (this.waiting.peek()?.sinceMs ?? nowMs);
+    if (oldestWaitMs > this.queueDelayMaxMs) {
+      return Promise.reject(new BiopayError(ErrorCode.Unavailable,
+        `${this.name} overloaded: the oldest of ${this.waiting.length} waiting has waited ${Math.round(oldestWaitMs)} ms (limit ${this.queueDelayMaxMs} ms)`));
+    }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ sinceMs: performance.now(), budgetMs, resolve, reject });
+      this.waiting.push({ sinceMs: nowMs, budgetMs, resolve, reject });
     });
   }
 

@@ -57,14 +57,21 @@ export const DEFAULT_IDENTIFIES_IN_FLIGHT_MAX = 16;
 const IDENTIFIES_IN_FLIGHT_MIN = 2;
 /** Touches waiting for an identify slot; one more is refused at once ("terminal node identify overloaded"). */
 const IDENTIFIES_WAITING_MAX = 1_024;
+/**
+ * A touch is refused at once (UNAVAILABLE: touch again) while the oldest waiting one has waited
+ * this long: an overloaded node then answers the touches it lets in within a fraction of their
+ * 2 s identify budget, instead of every touch waiting out most of it.
+ */
+const IDENTIFY_QUEUE_DELAY_MAX_MS = 200;
 
 export async function startTerminalNode(options: TerminalNodeOptions): Promise<TerminalNode> {
   const { nc, system, log } = options;
   const registry = await TerminalRegistry.open(nc);
   const business = await BusinessClient.open(nc);
-  // Adaptive: an association tier answering UNAVAILABLE or TIMEOUT gets fewer identifies at once.
+  // Adaptive: an association tier answering UNAVAILABLE or TIMEOUT gets fewer identifies at once;
+  // a queue that has backed up past IDENTIFY_QUEUE_DELAY_MAX_MS refuses new touches at once.
   const identifyGate = new ConcurrencyGate('terminal node identify', options.identifiesInFlightMax ?? DEFAULT_IDENTIFIES_IN_FLIGHT_MAX,
-    IDENTIFIES_WAITING_MAX, { activeMin: IDENTIFIES_IN_FLIGHT_MIN });
+    IDENTIFIES_WAITING_MAX, { adaptive: { activeMin: IDENTIFIES_IN_FLIGHT_MIN }, queueDelayMaxMs: IDENTIFY_QUEUE_DELAY_MAX_MS });
   const ports = paymentPorts(system, business, identifyGate);
   const timeouts = options.timeouts ?? DEFAULT_PAYMENT_TIMEOUTS;
   const pay = async (request: PayRequest) => runPayment(ports, await registry.get(request.terminalId), request, timeouts);

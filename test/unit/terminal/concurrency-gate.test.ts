@@ -75,7 +75,7 @@ describe('concurrency gate', () => {
 
 describe('adaptive concurrency gate', () => {
   it('halves its limit when the callee reports overload, down to activeMin, and grows back on success', async () => {
-    const gate = new ConcurrencyGate('identify', 16, 100, { activeMin: 2 });
+    const gate = new ConcurrencyGate('identify', 16, 100, { adaptive: { activeMin: 2 } });
     const overloaded = () => gate.run(100, async () => { throw new BiopayError(ErrorCode.Unavailable, 'match queue full'); });
     await expect(overloaded()).rejects.toMatchObject({ code: ErrorCode.Unavailable });
     expect(gate.currentLimit).toBe(8);
@@ -93,7 +93,7 @@ describe('adaptive concurrency gate', () => {
   });
 
   it('runs no more than the shrunk limit at once, and a refusal of the caller does not shrink it', async () => {
-    const gate = new ConcurrencyGate('identify', 4, 100, { activeMin: 1 });
+    const gate = new ConcurrencyGate('identify', 4, 100, { adaptive: { activeMin: 1 } });
     await expect(gate.run(100, async () => { throw new BiopayError(ErrorCode.BadRequest, 'no template'); })).rejects.toThrow();
     expect(gate.currentLimit).toBe(4);
     await expect(gate.run(100, async () => { throw new BiopayError(ErrorCode.Timeout, 'slow'); })).rejects.toThrow();
@@ -104,6 +104,28 @@ describe('adaptive concurrency gate', () => {
     await Promise.all(runs);
     // Successes grew the limit back.
     expect(gate.currentLimit).toBe(4);
-    expect(() => new ConcurrencyGate('identify', 4, 1, { activeMin: 5 })).toThrow(/activeMin/);
+    expect(() => new ConcurrencyGate('identify', 4, 1, { adaptive: { activeMin: 5 } })).toThrow(/activeMin/);
+  });
+  it('refuses new callers at once while the oldest waiter has waited past queueDelayMaxMs, and lets them in once the queue drains', async () => {
+    const gate = new ConcurrencyGate('identify', 1, 100, { queueDelayMaxMs: 40 });
+    const hold = deferred();
+    const first = gate.run(5_000, () => hold.promise);
+    const second = gate.run(5_000, async () => 'second');
+    // A fresh queue takes newcomers.
+    const third = gate.run(5_000, async () => 'third');
+    expect(gate.queued).toBe(2);
+    await sleep(80);
+    const refused = await gate.run(5_000, async () => 'late').catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(BiopayError);
+    expect((refused as BiopayError).code).toBe(ErrorCode.Unavailable);
+    expect((refused as BiopayError).message).toMatch(/oldest of 2 waiting has waited \d+ ms \(limit 40 ms\)/);
+    // Refused without joining the queue, while the slot is still held.
+    expect(gate.queued).toBe(2);
+    expect(gate.running).toBe(1);
+    hold.resolve();
+    await first;
+    expect([await second, await third]).toEqual(['second', 'third']);
+    expect(await gate.run(5_000, async () => 'after')).toBe('after');
+    expect(() => new ConcurrencyGate('identify', 1, 1, { queueDelayMaxMs: 0 })).toThrow(/queueDelayMaxMs/);
   });
 });
