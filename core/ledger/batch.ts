@@ -13,6 +13,7 @@ import { claimOf, depositTransferKey, responseCodec, validateOp, type LedgerOp, 
 import { fundingAccountId, paymentStateMessage } from './rows.js';
 import { ensureFundingAccounts } from './store.js';
 import { inTransaction } from './retry.js';
+import { emptyReadPlan } from './batch-read.js';
 import { WorkingSet } from './working-set.js';
 
 export interface BatchContext extends OperationContext {
@@ -132,13 +133,16 @@ function prepare(ops: LedgerOp[], outcomes: (Outcome | undefined)[]): Prepared[]
  * capture's merchant is only credited, so it is locked at write time (see WorkingSet.flush).
  */
 async function loadFor(ws: WorkingSet, active: Prepared[]): Promise<void> {
-  if (active.some(({ op }) => op.kind === 'deposit')) return loadStepByStep(ws, active);
-  const plan = { paymentIds: [] as string[], replayIds: new Set<string>(), lockIds: [] as string[], lockPayerOf: [] as string[],
-    lockMerchantOf: [] as string[], readIds: [] as string[], readMerchantOf: [] as string[], credentialIds: [] as string[] };
+  const plan = emptyReadPlan();
+  const depositIds: string[] = [];
   for (const { op } of active) {
-    if (op.kind === 'deposit') continue;
+    if (op.kind === 'deposit') {
+      depositIds.push(op.request.accountId);
+      continue;
+    }
     plan.paymentIds.push(op.request.paymentId);
     if (op.kind === 'authorize') {
+      // An authorize's own row, if it exists, is its first result.
       plan.replayIds.add(op.request.paymentId);
       plan.lockIds.push(op.request.accountId);
       plan.readIds.push(op.request.merchantAccountId);
@@ -149,42 +153,10 @@ async function loadFor(ws: WorkingSet, active: Prepared[]): Promise<void> {
       if (op.kind === 'capture') plan.readMerchantOf.push(op.request.paymentId);
     }
   }
+  // Before any lock: only a currency's first deposit writes here (its funding account), and a
+  // deadlock that might cause is retried like any other.
+  plan.lockIds.push(...depositIds, ...(await fundingAccountsFor(ws, depositIds)));
   await ws.loadBatch(plan);
-}
-
-/** With deposits (whose funding accounts may need creating first): payments, accounts, credentials in turn. */
-async function loadStepByStep(ws: WorkingSet, active: Prepared[]): Promise<void> {
-  const paymentIds: string[] = [];
-  // An authorize's own row, if it exists, is its first result.
-  const authorizeIds = new Set<string>();
-  for (const { op } of active) {
-    if (op.kind === 'authorize') authorizeIds.add(op.request.paymentId);
-    if (op.kind !== 'deposit') paymentIds.push(op.request.paymentId);
-  }
-  await ws.loadPayments(paymentIds, authorizeIds);
-  const lockIds = new Set<string>();
-  const readIds = new Set<string>();
-  const creditOnlyIds = new Set<string>();
-  const credentialIds = new Set<string>();
-  const depositIds: string[] = [];
-  for (const { op } of active) {
-    if (op.kind === 'authorize') {
-      lockIds.add(op.request.accountId);
-      readIds.add(op.request.merchantAccountId);
-      credentialIds.add(op.request.credentialId);
-    } else if (op.kind === 'deposit') {
-      depositIds.push(op.request.accountId);
-    } else {
-      const payment = ws.payment(op.request.paymentId);
-      if (payment) lockIds.add(payment.accountId);
-      if (payment && op.kind === 'refund') lockIds.add(payment.merchantAccountId);
-      if (payment && op.kind === 'capture') creditOnlyIds.add(payment.merchantAccountId);
-    }
-  }
-  for (const id of await fundingAccountsFor(ws, depositIds)) lockIds.add(id);
-  for (const id of depositIds) lockIds.add(id);
-  await ws.loadAccounts(lockIds, readIds, creditOnlyIds);
-  await ws.loadCredentials(credentialIds);
 }
 
 /** Deposits need their currency's funding account, which is created on first use. */

@@ -57,23 +57,6 @@ export async function loadLockedAndRead(tx: SqlClient, lockIds: Iterable<string>
   return { locked, read };
 }
 
-/**
- * Locked, sorted. The authorize record (hash, first answer) is read only for `replayIds`, the
- * payments an authorize in the batch names: a capture has no use for it.
- */
-export async function loadPayments(tx: SqlClient, ids: Iterable<string>, replayIds: ReadonlySet<string>): Promise<PaymentRow[]> {
-  const sorted = [...new Set(ids)].sort();
-  if (sorted.length === 0) return [];
-  const { rows } = await tx.query<PaymentRecord>(
-    `SELECT ${PAYMENT_COLUMNS}, CASE WHEN u.replay THEN p.request_hash END AS request_hash,
-            CASE WHEN u.replay THEN p.authorize_response END AS authorize_response, p.capture_request_minor
-     FROM unnest($1::text[], $2::bool[]) AS u(payment_id, replay) JOIN ledger_payments p USING (payment_id)
-     ORDER BY payment_id FOR UPDATE OF p`,
-    [sorted, sorted.map((id) => replayIds.has(id))],
-  );
-  return rows.map(paymentFromRecord);
-}
-
 /** Authorized holds due at `nowUnixMs`; rows another transaction holds are skipped, not waited on. */
 export async function loadDuePayments(tx: SqlClient, nowUnixMs: number, limit: number): Promise<PaymentRow[]> {
   const { rows } = await tx.query<PaymentRecord>(
@@ -129,7 +112,6 @@ export async function insertAccount(tx: SqlClient, row: AccountRow, nowUnixMs: n
   );
 }
 
-/** New balances of locked accounts and their entries, in one statement (one round trip under the locks). */
 /** One part of a batch's write: SQL numbering its own parameters from $1, and their values. */
 interface WritePart {
   sql: string;

@@ -51,33 +51,25 @@ export class WorkingSet {
 
   // ---- loading (callers respect the lock order: payments, then accounts)
 
-  async loadPayments(ids: Iterable<string>, replayIds: ReadonlySet<string> = new Set()): Promise<void> {
-    for (const row of await store.loadPayments(this.tx, ids, replayIds)) this.#payments.set(row.paymentId, row);
-  }
-
   async loadDuePayments(limit: number): Promise<PaymentRow[]> {
     const rows = await store.loadDuePayments(this.tx, this.nowUnixMs, limit);
     for (const row of rows) this.#payments.set(row.paymentId, row);
     return rows;
   }
 
-  /**
-   * `creditOnlyIds` are accounts the batch only pays into: money in cannot overdraw, so their lock
-   * waits until flush() and is held for the writes alone, not for the whole batch.
-   */
-  async loadAccounts(lockIds: Iterable<string>, readIds: Iterable<string> = [], creditOnlyIds: Iterable<string> = []): Promise<void> {
-    const locking = new Set(lockIds);
-    for (const id of creditOnlyIds) if (!locking.has(id) && !this.#locked.has(id)) this.#creditOnly.add(id);
+  /** Locks `lockIds` (sorted) and reads `readIds` unlocked, in one statement. */
+  async loadAccounts(lockIds: Iterable<string>, readIds: Iterable<string> = []): Promise<void> {
     // Ids also being locked are dropped by loadLockedAndRead; those locked earlier in the batch, here.
-    const unlocked = [...readIds, ...this.#creditOnly].filter((id) => !this.#locked.has(id));
-    const { locked, read } = await store.loadLockedAndRead(this.tx, locking, unlocked);
+    const unlocked = [...readIds].filter((id) => !this.#locked.has(id));
+    const { locked, read } = await store.loadLockedAndRead(this.tx, lockIds, unlocked);
     for (const row of locked) this.#locked.set(row.accountId, row);
     for (const row of read) this.#readOnly.set(row.accountId, row);
   }
 
   /**
    * Payments, accounts and credentials of a batch in one statement (batch-read.ts). A capture's
-   * merchant that the batch does not lock is credit-only, as with loadAccounts.
+   * merchant that the batch does not lock is credit-only: money in cannot overdraw, so its lock
+   * waits until flush() and is held for the writes alone, not for the whole batch.
    */
   async loadBatch(plan: BatchReadPlan): Promise<void> {
     const state = await loadBatchState(this.tx, plan);
@@ -89,10 +81,6 @@ export class WorkingSet {
     for (const payment of state.payments) {
       if (readMerchantOf.has(payment.paymentId) && !this.#locked.has(payment.merchantAccountId)) this.#creditOnly.add(payment.merchantAccountId);
     }
-  }
-
-  async loadCredentials(ids: Iterable<string>): Promise<void> {
-    for (const row of await store.loadCredentials(this.tx, ids)) this.#credentials.set(row.credentialId, row);
   }
 
   // ---- reads

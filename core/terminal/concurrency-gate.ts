@@ -49,10 +49,10 @@ export class ConcurrencyGate {
   private readonly queueDelayMaxMs: number;
 
   constructor(readonly name: string, readonly activeMax: number, readonly waitingMax: number, options: GateOptions = {}) {
-    this.limit = activeMax;
-    this.adaptive = options.adaptive;
-    this.queueDelayMaxMs = options.queueDelayMaxMs ?? Number.POSITIVE_INFINITY;
     const { adaptive, queueDelayMaxMs } = options;
+    this.limit = activeMax;
+    this.adaptive = adaptive;
+    this.queueDelayMaxMs = queueDelayMaxMs ?? Number.POSITIVE_INFINITY;
     if (queueDelayMaxMs !== undefined && (!Number.isSafeInteger(queueDelayMaxMs) || queueDelayMaxMs < 1)) {
       throw new BiopayError(ErrorCode.BadRequest, `${name}: queueDelayMaxMs must be a positive integer, got ${queueDelayMaxMs}`);
     }
