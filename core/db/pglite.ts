@@ -67,6 +67,10 @@ class PGliteClient implements SqlClient {
     return this.transaction((tx) => tx.query<Row>(sql, params));
   }
 
+  queryAndCommit<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
+    return this.query<Row>(sql, params);
+  }
+
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     return this.instance.transaction(async (tx) => {
       if (this.mode.schema !== undefined) await tx.exec(`SET LOCAL search_path TO ${this.mode.schema}`);
@@ -83,11 +87,20 @@ class PGliteClient implements SqlClient {
 
 class PGliteTransaction implements SqlClient {
   readonly dialect = 'pglite' as const;
+  /** The last statement has run: PGlite commits when the transaction's function returns. */
+  #last = false;
 
   constructor(private readonly tx: Transaction, private readonly depth = 0) {}
 
   query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
+    if (this.#last) return Promise.reject(new Error('the transaction ran its last statement; no statement may follow'));
     return runQuery<Row>(this.tx, sql, params);
+  }
+
+  queryAndCommit<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
+    const result = this.query<Row>(sql, params);
+    if (this.depth === 0) this.#last = true;
+    return result;
   }
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {

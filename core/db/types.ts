@@ -8,6 +8,12 @@ export type SqlDialect = 'postgres' | 'pglite';
 
 export interface SqlClient {
   query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+  /**
+   * Inside a transaction: its last statement, committed with it (on PostgreSQL the COMMIT travels
+   * with the statement, one round trip for both); no statement may follow. Resolves once committed.
+   * Inside a savepoint, or outside any transaction, an ordinary statement.
+   */
+  queryAndCommit<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }>;
   /** A transaction; inside one, a nested call opens a savepoint that rolls back alone on error. */
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;

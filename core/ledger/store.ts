@@ -128,9 +128,10 @@ export interface BatchWrites {
 }
 
 /**
- * Every change of a batch in one statement (one round trip): each part a data-modifying CTE of
- * the last. They share one snapshot, which is right here: the parts touch disjoint rows (a payment
- * is inserted or updated, never both; entries and refunds are new rows).
+ * Every change of a batch in one statement, the transaction's last (its COMMIT travels with it):
+ * each part a data-modifying CTE of the last. They share one snapshot, which is right here: the
+ * parts touch disjoint rows (a payment is inserted or updated, never both; entries and refunds are
+ * new rows). With nothing to write it sends nothing and the transaction commits on its own.
  */
 export async function writeBatch(tx: SqlClient, writes: BatchWrites): Promise<void> {
   const parts: WritePart[] = [];
@@ -141,7 +142,7 @@ export async function writeBatch(tx: SqlClient, writes: BatchWrites): Promise<vo
   if (writes.entries.length > 0) parts.push(entriesPart(writes.entries));
   if (parts.length === 0) return;
   const { sql, params } = combineParts(parts);
-  await tx.query(sql, params);
+  await tx.queryAndCommit(sql, params);
 }
 
 function combineParts(parts: WritePart[]): WritePart {

@@ -182,8 +182,9 @@ export class WorkingSet {
   }
 
   /**
-   * Writes every change of the batch in one statement. The credit-only (merchant) rows are locked
-   * just before, so they stay locked for that statement and the commit only.
+   * Writes every change of the batch in one statement, which commits the transaction: nothing may
+   * follow it. The credit-only (merchant) rows are locked just before, so they stay locked for that
+   * statement and the commit only.
    */
   async flush(): Promise<void> {
     await this.#applyPendingCredits();

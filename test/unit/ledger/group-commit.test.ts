@@ -23,6 +23,10 @@ function countingClient(db: SqlClient): SqlClient & { transactions: number } {
       if (poisoned(params)) return Promise.reject(Object.assign(new Error('injected fault'), { code: 'XX000' }));
       return client.query<Row>(sql, params);
     },
+    queryAndCommit<Row>(sql: string, params?: unknown[]) {
+      if (poisoned(params)) return Promise.reject(Object.assign(new Error('injected fault'), { code: 'XX000' }));
+      return client.queryAndCommit<Row>(sql, params);
+    },
     transaction: <T>(fn: (tx: SqlClient) => Promise<T>) => client.transaction((tx) => fn(inject(tx))),
   });
   const injected = inject(db);

@@ -1,0 +1,118 @@
+/**
+ * Transactions through SqlClient on both drivers. On PostgreSQL BEGIN travels with a transaction's
+ * first statement and COMMIT with `queryAndCommit` (pipelined), so these pin the outcomes that
+ * must not change with it: all or nothing, a failing last statement rolls everything back, a
+ * savepoint rolls back alone, and nothing may run after the committing statement.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { databaseTargets, type OpenedDatabase } from '../../helpers/database.js';
+
+const targets = await databaseTargets();
+
+describe.each(targets)('SqlClient transactions on $name', (target) => {
+  let opened: OpenedDatabase | undefined;
+  afterEach(async () => {
+    await opened?.cleanup();
+    opened = undefined;
+  });
+
+  async function openTable(): Promise<OpenedDatabase> {
+    opened = await target.open();
+    await opened.db.query('CREATE TABLE kv (k text PRIMARY KEY, v int8 NOT NULL)');
+    return opened;
+  }
+
+  async function keys(o: OpenedDatabase): Promise<string[]> {
+    return (await o.db.query<{ k: string }>('SELECT k FROM kv ORDER BY k')).rows.map((row) => row.k);
+  }
+
+  it('commits the statements with the last one and returns its rows', async () => {
+    const o = await openTable();
+    const rows = await o.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO kv VALUES ($1, $2)', ['a', 1]);
+      return (await tx.queryAndCommit<{ k: string }>('INSERT INTO kv VALUES ($1, $2) RETURNING k', ['b', 2])).rows;
+    });
+    expect(rows).toEqual([{ k: 'b' }]);
+    expect(await keys(o)).toEqual(['a', 'b']);
+  });
+
+  it('a failing last statement rolls back the whole transaction', async () => {
+    const o = await openTable();
+    await o.db.query('INSERT INTO kv VALUES ($1, $2)', ['taken', 0]);
+    const failed = o.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO kv VALUES ($1, $2)', ['a', 1]);
+      await tx.queryAndCommit('INSERT INTO kv VALUES ($1, $2)', ['taken', 2]);
+    });
+    await expect(failed).rejects.toMatchObject({ code: '23505' });
+    expect(await keys(o)).toEqual(['taken']);
+    // The connection is clean afterwards: the next transaction is its own.
+    await o.db.transaction((tx) => tx.queryAndCommit('INSERT INTO kv VALUES ($1, $2)', ['c', 3]));
+    expect(await keys(o)).toEqual(['c', 'taken']);
+  });
+
+  it('a failing first statement leaves nothing behind', async () => {
+    const o = await openTable();
+    const failed = o.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO kv VALUES ($1, $2::int8)', ['a', 'not a number']);
+    });
+    await expect(failed).rejects.toMatchObject({ code: '22P02' });
+    expect(await keys(o)).toEqual([]);
+  });
+
+  it('an error thrown between statements rolls back what ran', async () => {
+    const o = await openTable();
+    const failed = o.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO kv VALUES ($1, $2)', ['a', 1]);
+      throw new Error('refused in between');
+    });
+    await expect(failed).rejects.toThrow('refused in between');
+    expect(await keys(o)).toEqual([]);
+  });
+
+  it('a transaction without statements commits nothing and succeeds', async () => {
+    const o = await openTable();
+    expect(await o.db.transaction(async () => 42)).toBe(42);
+  });
+
+  it('nothing may run after the committing statement', async () => {
+    const o = await openTable();
+    const misuse = o.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO kv VALUES ($1, $2)', ['a', 1]);
+      await tx.queryAndCommit('INSERT INTO kv VALUES ($1, $2)', ['b', 2]);
+      await tx.query('INSERT INTO kv VALUES ($1, $2)', ['c', 3]);
+    });
+    await expect(misuse).rejects.toThrow(/no statement may follow/);
+    expect(await keys(o)).not.toContain('c');
+  });
+
+  it('in a savepoint the committing statement is ordinary and rolls back alone', async () => {
+    const o = await openTable();
+    await o.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO kv VALUES ($1, $2)', ['a', 1]);
+      await expect(
+        tx.transaction(async (inner) => {
+          await inner.queryAndCommit('INSERT INTO kv VALUES ($1, $2)', ['b', 2]);
+          throw new Error('undo the savepoint');
+        }),
+      ).rejects.toThrow('undo the savepoint');
+      await tx.queryAndCommit('INSERT INTO kv VALUES ($1, $2)', ['c', 3]);
+    });
+    expect(await keys(o)).toEqual(['a', 'c']);
+  });
+
+  it('concurrent transactions each keep their own statements', async () => {
+    const o = await openTable();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        o.db.transaction(async (tx) => {
+          await tx.query('INSERT INTO kv VALUES ($1, $2)', [`k${String(i).padStart(2, '0')}`, i]);
+          if (i % 4 === 0) throw new Error('rolled back');
+          await tx.queryAndCommit('UPDATE kv SET v = v + 100 WHERE k = $1', [`k${String(i).padStart(2, '0')}`]);
+        }).catch(() => undefined),
+      ),
+    );
+    const rows = (await o.db.query<{ k: string; v: bigint }>('SELECT k, v FROM kv ORDER BY k')).rows;
+    expect(rows).toHaveLength(15);
+    for (const row of rows) expect(row.v).toBe(BigInt(Number(row.k.slice(1)) + 100));
+  });
+});
