@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ActorSystem } from '../core/actors/index.js';
+import { redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
 import { DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
@@ -154,7 +155,8 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     }
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'biopay-load-'));
-  progress('starting the embedded network (nats-server, PGlite, all roles)...');
+  const ledgerDatabase = parsed.database ? `PostgreSQL at ${redactUrl(parsed.database)}` : 'PGlite';
+  progress(`starting the embedded network (nats-server, ledger on ${ledgerDatabase}, all roles)...`);
   const embedded = await startEmbedded({
     dataDir, grpcPort: 0, log: parsed.verbose ? createLogger() : silentLogger(), matchWorkers: parsed.matchWorkers,
     databaseUrl: parsed.database, candidates: parsed.candidates, hintedCandidates: parsed.hintedCandidates,
