@@ -16,6 +16,7 @@ import type { Mix } from './mix.js';
 import { runPhase, type PhaseOutcome } from './phase.js';
 import { ramp, type RampResult } from './ramp.js';
 import type { ArrivalProcess } from './scheduler.js';
+import { machineBusyMs } from './machine-cpu.js';
 import { setupPopulation, type Population } from './setup.js';
 
 export interface LoadOptions {
@@ -51,16 +52,21 @@ export interface LoadTarget {
 }
 
 /**
- * Costs per completed payment of the headline phase: NATS messages by connection, and the CPU of this
+ * Costs per completed payment of the headline phase: NATS messages by connection, the CPU of this
  * process (all its threads; with the embedded network that is every node role and the matcher
- * threads, not nats-server or PostgreSQL). CPU per payment holds still on a busy machine where
- * latency does not.
+ * threads, not nats-server or PostgreSQL) and, on Linux, of the whole machine. CPU per payment
+ * holds still on a busy machine where latency does not.
  */
 export interface PaymentCosts {
   readonly payments: number;
   readonly load: TrafficPerPayment;
   readonly nodes?: TrafficPerPayment;
   readonly processCpuMsPerPayment: number;
+  /**
+   * Busy CPU of the whole machine (every process and the kernel) per payment, where /proc/stat
+   * tells it: on a machine running the whole network, what a payment costs in all.
+   */
+  readonly machineCpuMsPerPayment?: number;
   /** Share of the phase the main thread's event loop was busy (0..1). */
   readonly mainThreadUtilization: number;
 }
@@ -157,12 +163,12 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   };
 }
 
-type Snapshot = { load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; loop: EventLoopUtilization };
+type Snapshot = { load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machineBusyMs: number | undefined; loop: EventLoopUtilization };
 
 function snapshot(target: LoadTarget): Snapshot {
   return {
     load: { ...target.nc.stats() }, nodes: target.nodeConnection ? { ...target.nodeConnection.stats() } : undefined,
-    cpu: process.cpuUsage(), loop: performance.eventLoopUtilization(),
+    cpu: process.cpuUsage(), machineBusyMs: machineBusyMs(), loop: performance.eventLoopUtilization(),
   };
 }
 
@@ -172,9 +178,12 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
     return { outMsgs: each('outMsgs'), inMsgs: each('inMsgs'), outBytes: each('outBytes'), inBytes: each('inBytes') };
   };
   const cpu = process.cpuUsage(before.cpu);
+  const perPaymentMs = (ms: number) => Math.round((ms / Math.max(1, payments)) * 1000) / 1000;
+  const machineMs = before.machineBusyMs !== undefined && after.machineBusyMs !== undefined ? after.machineBusyMs - before.machineBusyMs : undefined;
   return {
     payments, load: per(before.load, after.load), nodes: before.nodes && after.nodes ? per(before.nodes, after.nodes) : undefined,
-    processCpuMsPerPayment: Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, payments)) * 1000) / 1000,
+    processCpuMsPerPayment: perPaymentMs((cpu.user + cpu.system) / 1000),
+    ...(machineMs !== undefined ? { machineCpuMsPerPayment: perPaymentMs(machineMs) } : {}),
     mainThreadUtilization: Math.round(performance.eventLoopUtilization(after.loop, before.loop).utilization * 1000) / 1000,
   };
 }
