@@ -4,8 +4,8 @@ import { openPGlite } from './pglite.js';
 import { openPostgres } from './postgres.js';
 import type { OpenDatabaseOptions, SqlClient } from './types.js';
 
-export type { OpenDatabaseOptions, SqlClient, SqlDialect } from './types.js';
-export { isRetryableSqlError, sqlState, assertSchemaName } from './types.js';
+export type { OpenDatabaseOptions, SqlClient, SqlDialect, TransactionOptions } from './types.js';
+export { isRetryableSqlError, sqlState, assertSchemaName, KEY_LOOKUP_SETTINGS } from './types.js';
 export { createPGliteInstance, sharedPGliteClient } from './pglite.js';
 export { dropSchema, probePostgres } from './postgres.js';
 

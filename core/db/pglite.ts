@@ -3,7 +3,7 @@
  * transaction at a time, so concurrent callers are serialized by PGlite itself.
  */
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { assertSchemaName, normalizeParams, type SqlClient } from './types.js';
+import { assertSchemaName, normalizeParams, transactionSettings, type SqlClient, type TransactionOptions } from './types.js';
 
 const INT8_OID = 20;
 
@@ -71,9 +71,11 @@ class PGliteClient implements SqlClient {
     return this.query<Row>(sql, params);
   }
 
-  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    const settings = transactionSettings(options);
+    if (this.mode.schema !== undefined) settings.unshift(`SET LOCAL search_path TO ${this.mode.schema}`);
     return this.instance.transaction(async (tx) => {
-      if (this.mode.schema !== undefined) await tx.exec(`SET LOCAL search_path TO ${this.mode.schema}`);
+      if (settings.length > 0) await tx.exec(settings.join('; '));
       return fn(new PGliteTransaction(tx));
     });
   }

@@ -6,7 +6,7 @@
  * ledger's one batch in flight waits for, the more so with the database across a network.
  */
 import pg from 'pg';
-import { assertSchemaName, normalizeParams, type SqlClient } from './types.js';
+import { assertSchemaName, normalizeParams, transactionSettings, type SqlClient, type TransactionOptions } from './types.js';
 
 const INT8_OID = 20;
 const POOL_SIZE_DEFAULT = 10;
@@ -111,9 +111,11 @@ class PostgresClient implements SqlClient {
     return this.query<Row>(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
     const connection = await this.pool.connect();
-    const state: TransactionState = { begun: false, ended: false };
+    // One simple-protocol message: BEGIN and its settings run together, ahead of the first statement.
+    const begin = ['BEGIN', ...transactionSettings(options)].join('; ');
+    const state: TransactionState = { begin, begun: false, ended: false };
     let broken: Error | undefined;
     try {
       const result = await fn(new PostgresTransaction(connection, state));
@@ -145,6 +147,8 @@ class PostgresClient implements SqlClient {
 
 /** A transaction's progress on its connection: BEGIN is sent with the first statement. */
 interface TransactionState {
+  /** BEGIN and the transaction's settings, sent with its first statement. */
+  readonly begin: string;
   begun: boolean;
   /** COMMIT has been sent (with the last statement). */
   ended: boolean;
@@ -179,7 +183,7 @@ class PostgresTransaction implements SqlClient {
     if (this.state.ended) return Promise.reject(committedError());
     if (this.state.begun) return runQuery<Row>(this.connection, sql, params);
     this.state.begun = true;
-    const [begin, statement] = sendTogether(this.connection, () => [this.connection.query('BEGIN'), runQuery<Row>(this.connection, sql, params)] as const);
+    const [begin, statement] = sendTogether(this.connection, () => [this.connection.query(this.state.begin), runQuery<Row>(this.connection, sql, params)] as const);
     return bothSettled(begin, statement);
   }
 

@@ -14,10 +14,43 @@ export interface SqlClient {
    * Inside a savepoint, or outside any transaction, an ordinary statement.
    */
   queryAndCommit<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }>;
-  /** A transaction; inside one, a nested call opens a savepoint that rolls back alone on error. */
-  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  /**
+   * A transaction; inside one, a nested call opens a savepoint that rolls back alone on error (and
+   * takes the outer transaction's options).
+   */
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
   readonly dialect: SqlDialect;
+}
+
+export interface TransactionOptions {
+  /**
+   * `keyLookups`: every statement of the transaction finds its rows by key (a ledger batch), so
+   * each is planned once per connection, with index lookups only (see KEY_LOOKUP_SETTINGS).
+   * Plans never change results, only their cost. Default: PostgreSQL plans as it likes.
+   */
+  readonly planning?: 'default' | 'keyLookups';
+}
+
+/**
+ * What `keyLookups` sets for the transaction (SET LOCAL). PostgreSQL otherwise re-plans a prepared
+ * statement at every execution (custom plans), which cost a ledger batch read about as much as
+ * running it; and on small or unanalyzed tables both its custom and its generic plans scan whole
+ * tables and hash-join, because the id arrays are estimated at 10 rows. A key lookup is always
+ * cheapest as an index lookup, so the generic plan is kept and built with scans and hash and merge
+ * joins priced out (they stay possible where nothing else is).
+ */
+export const KEY_LOOKUP_SETTINGS: Readonly<Record<string, string>> = {
+  plan_cache_mode: 'force_generic_plan',
+  enable_seqscan: 'off',
+  enable_hashjoin: 'off',
+  enable_mergejoin: 'off',
+};
+
+/** The SET LOCAL statements of a transaction's options, or none. */
+export function transactionSettings(options: TransactionOptions | undefined): string[] {
+  if (options?.planning !== 'keyLookups') return [];
+  return Object.entries(KEY_LOOKUP_SETTINGS).map(([name, value]) => `SET LOCAL ${name} = ${value}`);
 }
 
 export interface OpenDatabaseOptions {

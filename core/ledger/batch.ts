@@ -30,9 +30,12 @@ interface Prepared {
  * The batch in a transaction, retried on deadlock or serialization failure; on any other error a
  * batch of several falls back to one transaction per request, in order, so a bad one fails alone.
  */
+/** A batch finds every row it reads or writes by key (batch-read.ts, store.ts): index plans, planned once. */
+const KEY_LOOKUPS = { planning: 'keyLookups' } as const;
+
 export async function runBatch(db: SqlClient, ops: LedgerOp[], context: BatchContext): Promise<Outcome[]> {
   try {
-    return await inTransaction(db, (tx) => executeBatch(tx, ops, context));
+    return await inTransaction(db, (tx) => executeBatch(tx, ops, context), KEY_LOOKUPS);
   } catch (error) {
     if (ops.length > 1) return runOneByOne(db, ops, context);
     return [{ ok: false, error: databaseError(error) }];

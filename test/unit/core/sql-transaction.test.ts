@@ -5,6 +5,7 @@
  * savepoint rolls back alone, and nothing may run after the committing statement.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { KEY_LOOKUP_SETTINGS } from '../../../core/db/index.js';
 import { databaseTargets, type OpenedDatabase } from '../../helpers/database.js';
 
 const targets = await databaseTargets();
@@ -114,5 +115,47 @@ describe.each(targets)('SqlClient transactions on $name', (target) => {
     const rows = (await o.db.query<{ k: string; v: bigint }>('SELECT k, v FROM kv ORDER BY k')).rows;
     expect(rows).toHaveLength(15);
     for (const row of rows) expect(row.v).toBe(BigInt(Number(row.k.slice(1)) + 100));
+  });
+
+  it('keyLookups planning holds for its transaction only, savepoints included', async () => {
+    const o = await openTable();
+    const show = async (tx: { query: OpenedDatabase['db']['query'] }) => {
+      const settings: Record<string, string> = {};
+      for (const name of Object.keys(KEY_LOOKUP_SETTINGS)) {
+        settings[name] = (await tx.query<{ value: string }>('SELECT current_setting($1) AS value', [name])).rows[0]!.value;
+      }
+      return settings;
+    };
+    const inside = await o.db.transaction(async (tx) => ({ outer: await show(tx), savepoint: await tx.transaction((inner) => show(inner)) }), { planning: 'keyLookups' });
+    expect(inside.outer).toEqual(KEY_LOOKUP_SETTINGS);
+    expect(inside.savepoint).toEqual(KEY_LOOKUP_SETTINGS);
+    const after = await o.db.transaction((tx) => show(tx));
+    expect(after).not.toEqual(KEY_LOOKUP_SETTINGS);
+    expect(after['plan_cache_mode']).toBe('auto');
+  });
+
+  it('keyLookups plans a lookup once (a generic plan, parameters unbound) as an index scan, with the same rows', async () => {
+    const o = await openTable();
+    await o.db.query('INSERT INTO kv SELECT g::text, g FROM generate_series(1, 500) AS g');
+    const lookup = 'SELECT k, v FROM kv WHERE k = ANY($1::text[]) ORDER BY k';
+    const keys = ['7', '42'];
+    // A statement prepared in SQL shows the plan its executions use; EXPLAIN of a parameterised
+    // query would plan it with the values bound.
+    const planOf = async (tx: { query: OpenedDatabase['db']['query'] }) => {
+      await tx.query(`PREPARE kv_lookup(text[]) AS ${lookup}`);
+      try {
+        return JSON.stringify((await tx.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE kv_lookup('{7,42}')`)).rows.map((row) => row['QUERY PLAN']));
+      } finally {
+        await tx.query('DEALLOCATE kv_lookup');
+      }
+    };
+    const keyed = await o.db.transaction(async (tx) => ({ plan: await planOf(tx), rows: (await tx.query<{ k: string }>(lookup, [keys])).rows }), { planning: 'keyLookups' });
+    // A generic plan keeps the parameter; a custom plan (the default) is planned with its value.
+    expect(keyed.plan).toContain('$1');
+    expect(keyed.plan).toMatch(/Index (Only )?Scan/);
+    expect(keyed.plan).not.toMatch(/Seq Scan/);
+    expect(await o.db.transaction((tx) => planOf(tx))).not.toContain('$1');
+    expect(keyed.rows).toEqual((await o.db.query(lookup, [keys])).rows);
+    expect(keyed.rows.map((row) => row.k)).toEqual(['42', '7']);
   });
 });

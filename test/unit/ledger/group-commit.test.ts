@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HoldState } from '../../../proto/gen/biopay/v1/ledger.js';
 import { ErrorCode } from '../../../core/errors.js';
-import type { SqlClient } from '../../../core/db/index.js';
+import type { SqlClient, TransactionOptions } from '../../../core/db/index.js';
 import { GroupCommitter, Ledger } from '../../../core/ledger/index.js';
 import { databaseTargets, type OpenedDatabase } from '../../helpers/database.js';
 import { Clock, expectNoProblems } from './fixture.js';
@@ -27,15 +27,15 @@ function countingClient(db: SqlClient): SqlClient & { transactions: number } {
       if (poisoned(params)) return Promise.reject(Object.assign(new Error('injected fault'), { code: 'XX000' }));
       return client.queryAndCommit<Row>(sql, params);
     },
-    transaction: <T>(fn: (tx: SqlClient) => Promise<T>) => client.transaction((tx) => fn(inject(tx))),
+    transaction: <T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions) => client.transaction((tx) => fn(inject(tx)), options),
   });
   const injected = inject(db);
   const counting = {
     ...injected,
     transactions: 0,
-    transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+    transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
       counting.transactions += 1;
-      return injected.transaction(fn);
+      return injected.transaction(fn, options);
     },
   };
   return counting;

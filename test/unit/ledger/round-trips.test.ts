@@ -26,14 +26,14 @@ function countingClient(db: SqlClient, counter: { statements: number; commits: n
       counter.commits++;
       return tx.queryAndCommit(sql, params);
     },
-    transaction: (fn) => tx.transaction((inner) => fn(wrap(inner))),
+    transaction: (fn, options) => tx.transaction((inner) => fn(wrap(inner)), options),
     close: () => tx.close(),
   });
   return {
     dialect: db.dialect,
     query: (sql, params) => db.query(sql, params),
     queryAndCommit: (sql, params) => db.queryAndCommit(sql, params),
-    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn, options) => db.transaction((tx) => fn(wrap(tx)), options),
     close: () => db.close(),
   };
 }
