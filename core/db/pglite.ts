@@ -72,8 +72,8 @@ class PGliteClient implements SqlClient {
   }
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    const settings = transactionSettings(options);
-    if (this.mode.schema !== undefined) settings.unshift(`SET LOCAL search_path TO ${this.mode.schema}`);
+    const schema = this.mode.schema === undefined ? [] : [`SET LOCAL search_path TO ${this.mode.schema}`];
+    const settings = [...schema, ...transactionSettings(options)];
     return this.instance.transaction(async (tx) => {
       if (settings.length > 0) await tx.exec(settings.join('; '));
       return fn(new PGliteTransaction(tx));

@@ -113,9 +113,7 @@ class PostgresClient implements SqlClient {
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
     const connection = await this.pool.connect();
-    // One simple-protocol message: BEGIN and its settings run together, ahead of the first statement.
-    const begin = ['BEGIN', ...transactionSettings(options)].join('; ');
-    const state: TransactionState = { begin, begun: false, ended: false };
+    const state: TransactionState = { begin: BEGIN_BY_PLANNING[options?.planning ?? 'default'], begun: false, ended: false };
     let broken: Error | undefined;
     try {
       const result = await fn(new PostgresTransaction(connection, state));
@@ -154,10 +152,11 @@ interface TransactionState {
   ended: boolean;
 }
 
-/** The socket under a pooled client; corked, the messages of several statements leave in one write. */
-function socketOf(connection: pg.PoolClient): { cork(): void; uncork(): void } {
-  return connection.connection.stream;
-}
+/** BEGIN and a transaction's settings as one simple-protocol message, per kind of planning (built once). */
+const BEGIN_BY_PLANNING: Readonly<Record<NonNullable<TransactionOptions['planning']>, string>> = {
+  default: 'BEGIN',
+  keyLookups: ['BEGIN', ...transactionSettings({ planning: 'keyLookups' })].join('; '),
+};
 
 /**
  * Statements issued together on a pipelined connection, written to the socket at once. BEGIN goes
@@ -165,7 +164,8 @@ function socketOf(connection: pg.PoolClient): { cork(): void; uncork(): void } {
  * would run outside a transaction, but BEGIN fails only with the connection, which fails both.
  */
 function sendTogether<T>(connection: pg.PoolClient, send: () => T): T {
-  const socket = socketOf(connection);
+  // The socket under the pooled client: corked, the messages of several statements leave in one write.
+  const socket = connection.connection.stream;
   socket.cork();
   try {
     return send();

@@ -47,10 +47,11 @@ export const KEY_LOOKUP_SETTINGS: Readonly<Record<string, string>> = {
   enable_mergejoin: 'off',
 };
 
-/** The SET LOCAL statements of a transaction's options, or none. */
-export function transactionSettings(options: TransactionOptions | undefined): string[] {
-  if (options?.planning !== 'keyLookups') return [];
-  return Object.entries(KEY_LOOKUP_SETTINGS).map(([name, value]) => `SET LOCAL ${name} = ${value}`);
+const KEY_LOOKUP_STATEMENTS: readonly string[] = Object.entries(KEY_LOOKUP_SETTINGS).map(([name, value]) => `SET LOCAL ${name} = ${value}`);
+
+/** The SET LOCAL statements of a transaction's options, or none (built once, not per transaction). */
+export function transactionSettings(options: TransactionOptions | undefined): readonly string[] {
+  return options?.planning === 'keyLookups' ? KEY_LOOKUP_STATEMENTS : [];
 }
 
 export interface OpenDatabaseOptions {

@@ -26,12 +26,13 @@ interface Prepared {
   claim: Claim | undefined;
 }
 
+/** A batch finds every row it reads or writes by key (batch-read.ts, store.ts): index plans, planned once. */
+const KEY_LOOKUPS = { planning: 'keyLookups' } as const;
+
 /**
  * The batch in a transaction, retried on deadlock or serialization failure; on any other error a
  * batch of several falls back to one transaction per request, in order, so a bad one fails alone.
  */
-/** A batch finds every row it reads or writes by key (batch-read.ts, store.ts): index plans, planned once. */
-const KEY_LOOKUPS = { planning: 'keyLookups' } as const;
 
 export async function runBatch(db: SqlClient, ops: LedgerOp[], context: BatchContext): Promise<Outcome[]> {
   try {
