@@ -17,7 +17,7 @@ export interface EmbeddedOptions {
   /** PostgreSQL instead of PGlite. */
   readonly databaseUrl?: string;
   readonly matchWorkers?: number;
-  /** Fingerprint templates compared in full per identify (default 1,500) and per hinted one (default: the community whole). */
+  /** Fingerprint templates compared in full per identify (default 600) and per hinted one (default: a community of up to 3,000 whole). */
   readonly candidates?: number;
   readonly hintedCandidates?: number;
   readonly natsPort?: number;

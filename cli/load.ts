@@ -14,6 +14,7 @@ import { DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOpti
 import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
+import { DEFAULT_CANDIDATES_PER_IDENTIFY } from '../nodes/association/node.js';
 import { startEmbedded } from './embedded.js';
 import { ExitCode, type CommandIo } from './io.js';
 
@@ -45,7 +46,7 @@ community). Writes a JSON and a self-contained HTML report.
   --database URL    embedded only: the ledger on PostgreSQL instead of PGlite
   --match-workers N embedded only: matcher threads                            (default 2)
   --candidates N    embedded only: templates compared in full per identify over everyone,
-                    chosen by the candidate index (default 1500)
+                    chosen by the candidate index (default 600)
   --hinted-candidates N
                     embedded only: templates compared in full per hinted identify, chosen
                     by the candidate index (default: the community whole)
@@ -176,7 +177,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     const nc = await connectNats({ servers: embedded.nats.url, name });
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${parsed.candidates ?? 1500} index candidates, hinted ${parsed.hintedCandidates === undefined ? 'community compared whole' : `${parsed.hintedCandidates} index candidates`})`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${parsed.candidates ?? DEFAULT_CANDIDATES_PER_IDENTIFY} index candidates, hinted ${parsed.hintedCandidates === undefined ? 'community compared whole' : `${parsed.hintedCandidates} index candidates`})`,
         nodeConnection: embedded.network.nc,
       });
     } finally {

@@ -28,7 +28,7 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
   --target-fpir X   association role: false positive identification rate a fingerprint 1:N
                     decision is held to over the templates searched (default 1e-3)
   --candidates N    association role: fingerprint templates compared in full per identify over
-                    everyone, chosen by the candidate index (default 1500, shared by partitions)
+                    everyone, chosen by the candidate index (default 600, shared by partitions)
   --hinted-candidates N
                     association role: fingerprint templates compared in full per identify
                     narrowed by a terminal's hint, chosen by the candidate index (default: a

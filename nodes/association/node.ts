@@ -59,8 +59,9 @@ export interface AssociationNodeOptions {
    */
   readonly candidatesPerIdentify?: number;
   /**
-   * The same for an identify narrowed by a terminal's hint; default: the community is compared
-   * whole while it holds at most twice `candidatesPerIdentify` (accuracy first).
+   * The same for an identify narrowed by a terminal's hint; default `candidatesPerIdentify` when
+   * that is given, else 1,500: the community is compared whole while it holds at most 3,000
+   * (accuracy first).
    */
   readonly hintedCandidatesPerIdentify?: number;
 }
@@ -76,8 +77,9 @@ export interface AssociationNode {
 }
 
 export const DEFAULT_TARGET_FMR = 1e-4;
-/** The match engine's own default for a whole gallery. */
-export const DEFAULT_CANDIDATES_PER_IDENTIFY = 1_500;
+/** The match engine's own defaults: a whole gallery, and a search narrowed by a hint. */
+export const DEFAULT_CANDIDATES_PER_IDENTIFY = 600;
+export const DEFAULT_HINTED_CANDIDATES_PER_IDENTIFY = 1_500;
 /**
  * The longest one partition may take (asks end before the caller's deadline anyway); also the
  * deadline when the caller set none.
@@ -104,7 +106,8 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   const partition = checkPartition(options.partition ?? SINGLE_PARTITION);
   const candidatesPerIdentify = options.candidatesPerIdentify ?? DEFAULT_CANDIDATES_PER_IDENTIFY;
   const candidates = Math.ceil(candidatesPerIdentify / partition.count);
-  const hintedCandidates = Math.ceil((options.hintedCandidatesPerIdentify ?? candidatesPerIdentify) / partition.count);
+  const hintedCandidatesPerIdentify = options.hintedCandidatesPerIdentify ?? options.candidatesPerIdentify ?? DEFAULT_HINTED_CANDIDATES_PER_IDENTIFY;
+  const hintedCandidates = Math.ceil(hintedCandidatesPerIdentify / partition.count);
   const gallery = await PartitionGallery.create({
     workers: options.workers ?? 2, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
   });

@@ -88,6 +88,42 @@ describe('CandidateIndex.candidates', () => {
   });
 });
 
+describe('CandidateIndex scores by template size', () => {
+  /** The synthetic finger's first impression, widened, with a second patch of skin far from the first. */
+  function withFarPatch(fingerId: number): { alone: Uint32Array; padded: Uint32Array } {
+    const record = populationImpression(seed, populationFinger(seed, fingerId), fingerId, 1);
+    const view = record.views[0]!;
+    const wide = { ...record, widthPx: record.widthPx * 3 };
+    const far = populationImpression(seed, populationFinger(seed, fingerId + 1), fingerId + 1, 1).views[0]!.minutiae
+      .map((minutia) => ({ ...minutia, xPx: minutia.xPx + 2 * record.widthPx }));
+    return {
+      alone: templateFromIso(writeIsoRecord({ ...wide, views: [view] })),
+      padded: templateFromIso(writeIsoRecord({ ...wide, views: [{ ...view, minutiae: [...view.minutiae, ...far] }] })),
+    };
+  }
+
+  it('ranks the template the probe came from above one holding it plus as many minutiae more', () => {
+    const { alone, padded } = withFarPatch(11);
+    const triplets = (template: Uint32Array) => { let count = 0; triangleKeys(template, 0, false, () => count++); return count; };
+    expect(triplets(padded)).toBeGreaterThan(1.5 * triplets(alone));
+    const index = new CandidateIndex();
+    // Equal scores go to the lower slot: the padded template would come first on votes alone.
+    index.add(0, padded);
+    index.add(1, alone);
+    expect([...index.candidates(alone, 2, 2, () => true)]).toEqual([1, 0]);
+  });
+
+  it('records sizes past its first table and shares them with views', () => {
+    const { alone, padded } = withFarPatch(21);
+    const index = new CandidateIndex();
+    index.add(5000, padded);
+    index.add(7000, alone);
+    expect([...index.candidates(alone, 8000, 2, () => true)]).toEqual([7000, 5000]);
+    expect([...CandidateIndex.view(index.shared()).candidates(alone, 8000, 2, () => true)]).toEqual([7000, 5000]);
+    expect(() => index.add(-1, alone)).toThrow(RangeError);
+  });
+});
+
 describe('CandidateIndex vote collection in the native kernel', () => {
   const withJsWalk = <T>(fn: () => T): T => {
     process.env['BIOPAY_NATIVE_INDEX'] = '0';
