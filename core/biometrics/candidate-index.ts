@@ -23,14 +23,43 @@
  */
 import { cylinderWords, defaultMccParams } from './mcc-params.js';
 import { templateOffsets } from './template.js';
+import { directoryStride } from './gallery-search.js';
 import { loadNativeKernel, type NativeKernel } from './native-kernel.js';
 
 type NativeVotes = Required<Pick<NativeKernel, 'collectVotes'>>;
+type NativeScoring = Required<Pick<NativeKernel, 'scoreVotes'>>;
+
+function nativeIndexAllowed(): boolean {
+  return process.env['BIOPAY_NATIVE_INDEX'] !== '0';
+}
 
 /** The addon's vote collection when it is built (and not disabled), else undefined: the JS walk. */
 function nativeVotes(): NativeVotes | undefined {
   const kernel = loadNativeKernel();
-  return kernel?.collectVotes !== undefined && process.env['BIOPAY_NATIVE_INDEX'] !== '0' ? (kernel as NativeVotes) : undefined;
+  return kernel?.collectVotes !== undefined && nativeIndexAllowed() ? (kernel as NativeVotes) : undefined;
+}
+
+/** The addon's candidate scoring when it is built (and not disabled), else undefined: scoreChunks. */
+function nativeScoring(): NativeScoring | undefined {
+  const kernel = loadNativeKernel();
+  return kernel?.scoreVotes !== undefined && nativeIndexAllowed() ? (kernel as NativeScoring) : undefined;
+}
+
+/**
+ * Which slots a search may return: those live in the gallery's directory and, with a hint (its
+ * hash, not 0), enrolled with it. The native scoring reads it directly; a function (tests) runs in
+ * JavaScript.
+ */
+export interface SlotFilter {
+  directory: Int32Array;
+  hint: number;
+}
+
+/** The filter as a test of one slot: the native kernel's reading of it, bounds included. */
+export function slotAccepted(filter: SlotFilter, slot: number): boolean {
+  const entry = slot * directoryStride;
+  if (entry + 2 >= filter.directory.length) return false;
+  return filter.directory[entry + 1] !== 0 && (filter.hint === 0 || filter.directory[entry + 2] === filter.hint);
 }
 
 /** Postings are stored in blocks of this many entries plus a link to the next block. */
@@ -71,6 +100,8 @@ const floorBins = 8192;
 const maxVotesPerSearch = 1 << 22;
 /** Native collection calls per search at most (each after growing the scratch). */
 const nativeCollectAttempts = 4;
+/** Native scoring calls per search at most: outputs start at 1,024 and double, to 2^26 slots. */
+const nativeScoreAttempts = 20;
 /** Slots beyond this do not fit an entry (slot * 16 must stay a positive int32). */
 export const maxIndexedSlots = 1 << 26;
 /**
@@ -384,11 +415,25 @@ export class CandidateIndex {
    * `slotCount` for which `accept(slot)` holds, best first (equal scores: lower slot first), so
    * that a decision search can compare the likeliest first and stop at a match.
    */
-  candidates(probe: Uint32Array, slotCount: number, limit: number, accept: (slot: number) => boolean): Int32Array {
+  candidates(probe: Uint32Array, slotCount: number, limit: number, accept: SlotFilter | ((slot: number) => boolean)): Int32Array {
     const collected = this.collect(probe, slotCount);
+    const native = typeof accept === 'function' ? undefined : nativeScoring();
+    if (native !== undefined) return this.select(this.scoreNatively(native, collected, slotCount, limit, accept as SlotFilter), limit);
+    const test = typeof accept === 'function' ? accept : (slot: number) => slotAccepted(accept, slot);
     const chunks = this.group(collected, slotCount);
-    const scored = this.scoreChunks(chunks, slotCount, limit, accept);
-    return this.select(scored, limit);
+    return this.select(this.scoreChunks(chunks, slotCount, limit, test), limit);
+  }
+
+  /** scoreChunks (grouping included) in the native kernel: the same slots and scores, in the same order. */
+  private scoreNatively(native: NativeScoring, cellCount: number, slotCount: number, limit: number, filter: SlotFilter): number {
+    // Each retry at least doubles the outputs, which never need more than a place per slot.
+    for (let attempt = 0; attempt < nativeScoreAttempts; attempt++) {
+      const { scoredSlots, scoredValues } = this.scratch;
+      const kept = native.scoreVotes(this.scratch.cells, cellCount, slotCount, limit, this.sizes, filter.directory, filter.hint, scoredSlots, scoredValues);
+      if (kept >= 0) return kept;
+      this.growScored(Math.min(-kept, slotCount + 1));
+    }
+    return this.scoreChunks(this.group(cellCount, slotCount), slotCount, limit, (slot) => slotAccepted(filter, slot));
   }
 
   /**

@@ -36,6 +36,15 @@ export interface NativeKernel {
     buckets: Uint32Array, rotations: Uint8Array, keyCount: number, heads: Int32Array, counts: Int32Array, pool: Int32Array,
     slotCount: number, crowded: number, maxVotes: number, cells: Uint32Array,
   ): number;
+  /**
+   * The candidate index's scoring (scoreChunks) of `cellCount` cells, its accept test a slot
+   * filter: the slots kept, ascending, into outSlots and their scores into outValues; returns how
+   * many, or minus the length both need (grow them and call again). Absent from older addons.
+   */
+  scoreVotes?(
+    cells: Uint32Array, cellCount: number, slotCount: number, limit: number, sizes: Uint16Array,
+    directory: Int32Array, hint: number, outSlots: Int32Array, outValues: Int32Array,
+  ): number;
 }
 
 export const nativeKernelParamCount = 10;

@@ -7,7 +7,7 @@
  */
 import { BiopayError, isBiopayError } from '../errors.js';
 import { CandidateIndex, type SharedCandidateIndex } from './candidate-index.js';
-import { directoryStride, searchSlice, searchStaged, type GallerySlice, type SliceResult } from './gallery-search.js';
+import { searchSlice, searchStaged, type GallerySlice, type SliceResult } from './gallery-search.js';
 import type { MccMatcher } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
 import { matchableTemplateFromIso } from './template.js';
@@ -72,8 +72,5 @@ export function chooseCandidates(task: IndexedMatchTask): { probe: Uint32Array; 
 
 /** The index's best `limit` live slots of the slice's range (and of its hint, when it has one). */
 export function candidateSlots(index: CandidateIndex, probe: Uint32Array, slice: GallerySlice, limit: number): Int32Array {
-  const directory = new Int32Array(slice.directory);
-  const hint = slice.hintHash;
-  const accept = (slot: number) => directory[slot * directoryStride + 1] !== 0 && (hint === 0 || directory[slot * directoryStride + 2] === hint);
-  return index.candidates(probe, slice.toSlot, limit, accept);
+  return index.candidates(probe, slice.toSlot, limit, { directory: new Int32Array(slice.directory), hint: slice.hintHash });
 }

@@ -672,11 +672,168 @@ napi_value CollectVotes(napi_env env, napi_callback_info info) {
   return written;
 }
 
+// ---- Candidate scoring (CandidateIndex.scoreChunks) ----
+
+constexpr int kChunkSlotBits = 12;
+constexpr int kChunkSlots = 1 << kChunkSlotBits;
+constexpr int kRotationBins = 1 << kRotationShift;
+constexpr int kChunkCells = kChunkSlots * kRotationBins;
+constexpr int kChunkCellShift = kChunkSlotBits + kRotationShift;
+constexpr int kTieSteps = 8;
+constexpr int kFloorBins = 8192;
+constexpr double kSizeScale = 16;
+constexpr int kDirectoryStride = 3;
+
+// Per-thread scratch of one scoring call (searches of one thread run one at a time).
+struct ScoreScratch {
+  std::vector<uint32_t> grouped;
+  std::vector<int64_t> chunkStarts;
+  uint16_t votes[kChunkCells];
+  uint8_t totals[kChunkSlots];
+  int32_t histogram[kFloorBins];
+};
+thread_local ScoreScratch* tlScore = nullptr;
+
+// CandidateIndex's ScoreFloor: the largest score such that `limit` kept slots score it or more.
+struct Floor {
+  int32_t* histogram;
+  int64_t limit;
+  int64_t atLeast;
+  int32_t value;
+
+  inline void add(int32_t score) {
+    if (limit == 0) return;
+    histogram[score < kFloorBins - 1 ? score : kFloorBins - 1]++;
+    atLeast++;
+    while (value < kFloorBins - 1 && atLeast - histogram[value] >= limit) {
+      atLeast -= histogram[value];
+      value++;
+    }
+  }
+};
+
+// sizeFactor: the slot's votes' score multiplier from its template's triplet count.
+inline double sizeFactor(uint32_t triplets) { return triplets > 0 ? kSizeScale / std::sqrt(static_cast<double>(triplets)) : 1; }
+
+// CandidateIndex.slotScore over a slot's bins at `from`.
+inline int32_t slotScore(const uint16_t* votes, int from) {
+  int32_t best = 0;
+  int32_t centre = 0;
+  for (int bin = 0; bin < kRotationBins; bin++) {
+    const int32_t middle = votes[from + bin];
+    const int32_t sum = middle + votes[from + ((bin + 1) & (kRotationBins - 1))] + votes[from + ((bin + kRotationBins - 1) & (kRotationBins - 1))];
+    if (sum > best || (sum == best && middle > centre)) {
+      best = sum;
+      centre = middle;
+    }
+  }
+  return best * kTieSteps + (centre < kTieSteps - 1 ? centre : kTieSteps - 1);
+}
+
+// Cells grouped by chunk of slots (a counting sort, as CandidateIndex.group); the cells
+// themselves when there is one chunk.
+const uint32_t* groupCells(ScoreScratch* scratch, const uint32_t* cells, int64_t cellCount, int64_t chunks) {
+  std::vector<int64_t>& starts = scratch->chunkStarts;
+  starts.assign(static_cast<size_t>(chunks + 1), 0);
+  if (chunks == 1) {
+    starts[1] = cellCount;
+    return cells;
+  }
+  for (int64_t index = 0; index < cellCount; index++) starts[(cells[index] >> kChunkCellShift) + 1]++;
+  for (int64_t chunk = 0; chunk < chunks; chunk++) starts[chunk + 1] += starts[chunk];
+  scratch->grouped.resize(static_cast<size_t>(cellCount));
+  std::vector<int64_t> cursor(starts.begin(), starts.end() - 1);
+  for (int64_t index = 0; index < cellCount; index++) {
+    const uint32_t cell = cells[index];
+    scratch->grouped[cursor[cell >> kChunkCellShift]++] = cell;
+  }
+  return scratch->grouped.data();
+}
+
+// scoreVotes(cells, cellCount, slotCount, limit, sizes, directory, hint, outSlots, outValues)
+// -> slots kept (ascending, with their scores in outValues), or -(room needed) when the outputs
+// are too short (grow them and call again). CandidateIndex.scoreChunks with its accept test as
+// the engine's: a slot is taken when its directory entry is live and, with a hint, has it.
+napi_value ScoreVotes(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  if (!callArguments(env, info, 9, argv, "scoreVotes(cells, cellCount, slotCount, limit, sizes, directory, hint, outSlots, outValues)")) return nullptr;
+  uint32_t* cells = nullptr;
+  uint16_t* sizes = nullptr;
+  int32_t* directory = nullptr;
+  int32_t* outSlots = nullptr;
+  int32_t* outValues = nullptr;
+  size_t cellsLength = 0, sizesLength = 0, directoryLength = 0, outSlotsLength = 0, outValuesLength = 0;
+  int64_t cellCount = 0, slotCount = 0, limit = 0, hint = 0;
+  if (!typedArray(env, argv[0], napi_uint32_array, &cells, &cellsLength, "cells must be a Uint32Array")) return nullptr;
+  if (!integerArgument(env, argv[1], &cellCount, "BAD_REQUEST", "cellCount must be an integer")) return nullptr;
+  if (!integerArgument(env, argv[2], &slotCount, "BAD_REQUEST", "slotCount must be an integer")) return nullptr;
+  if (!integerArgument(env, argv[3], &limit, "BAD_REQUEST", "limit must be an integer")) return nullptr;
+  if (!typedArray(env, argv[4], napi_uint16_array, &sizes, &sizesLength, "sizes must be a Uint16Array")) return nullptr;
+  if (!typedArray(env, argv[5], napi_int32_array, &directory, &directoryLength, "directory must be an Int32Array")) return nullptr;
+  if (!integerArgument(env, argv[6], &hint, "BAD_REQUEST", "hint must be an integer")) return nullptr;
+  if (!typedArray(env, argv[7], napi_int32_array, &outSlots, &outSlotsLength, "outSlots must be an Int32Array")) return nullptr;
+  if (!typedArray(env, argv[8], napi_int32_array, &outValues, &outValuesLength, "outValues must be an Int32Array")) return nullptr;
+  if (cellCount < 0 || static_cast<uint64_t>(cellCount) > cellsLength) return fail(env, "BAD_REQUEST", "cellCount exceeds cells");
+  if (slotCount < 0 || slotCount > (int64_t{1} << 26) || limit < 0) return fail(env, "BAD_REQUEST", "slotCount or limit out of range");
+  if (hint < INT32_MIN || hint > INT32_MAX) return fail(env, "BAD_REQUEST", "hint must be an int32");
+  // The scratch is per thread and outlives the call; a failed allocation is an error, not a crash.
+  if (tlScore == nullptr) tlScore = static_cast<ScoreScratch*>(std::calloc(1, sizeof(ScoreScratch)));
+  if (tlScore == nullptr) return fail(env, "INTERNAL", "scoreVotes: out of memory");
+  ScoreScratch* scratch = tlScore;
+  const int64_t chunks = slotCount > 0 ? (slotCount + kChunkSlots - 1) / kChunkSlots : 1;
+  const uint32_t* grouped = groupCells(scratch, cells, cellCount, chunks);
+  std::memset(scratch->histogram, 0, sizeof scratch->histogram);
+  Floor floor{scratch->histogram, limit, 0, 0};
+  const size_t room = outSlotsLength < outValuesLength ? outSlotsLength : outValuesLength;
+  int64_t scored = 0;
+  for (int64_t chunk = 0; chunk < chunks; chunk++) {
+    const int64_t from = scratch->chunkStarts[chunk];
+    const int64_t to = scratch->chunkStarts[chunk + 1];
+    if (from == to) continue;
+    for (int64_t index = from; index < to; index++) {
+      const uint32_t cell = grouped[index] & (kChunkCells - 1);
+      const uint32_t local = cell >> kRotationShift;
+      if (scratch->totals[local] < 0xff) scratch->totals[local]++;
+      if (scratch->votes[cell] < 0xffff) scratch->votes[cell]++;
+    }
+    const int64_t rest = slotCount - chunk * kChunkSlots;
+    const int slotsInChunk = static_cast<int>(rest < kChunkSlots ? rest : kChunkSlots);
+    for (int local = 0; local < slotsInChunk; local++) {
+      const int32_t total = scratch->totals[local];
+      if (total == 0) continue;
+      scratch->totals[local] = 0;
+      const int64_t slot = chunk * kChunkSlots + local;
+      const double scale = sizeFactor(static_cast<uint64_t>(slot) < sizesLength ? sizes[slot] : 0);
+      if (total < 0xff && std::floor(static_cast<double>(total * kTieSteps + kTieSteps - 1) * scale) < floor.value) continue;
+      const int32_t score = static_cast<int32_t>(std::floor(static_cast<double>(slotScore(scratch->votes, local << kRotationShift)) * scale));
+      if (score < floor.value) continue;
+      const uint64_t entry = static_cast<uint64_t>(slot) * kDirectoryStride;
+      if (entry + 2 >= directoryLength || directory[entry + 1] == 0 || (hint != 0 && directory[entry + 2] != hint)) continue;
+      if (static_cast<size_t>(scored) == room) {
+        // Out of room: the caller grows the outputs; the scratch must be left clean for it.
+        std::memset(scratch->votes, 0, sizeof scratch->votes);
+        std::memset(scratch->totals, 0, sizeof scratch->totals);
+        napi_value needed;
+        napi_create_double(env, -static_cast<double>(2 * room + 1), &needed);
+        return needed;
+      }
+      outSlots[scored] = static_cast<int32_t>(slot);
+      outValues[scored++] = score;
+      floor.add(score);
+    }
+    std::memset(scratch->votes, 0, static_cast<size_t>(slotsInChunk) * kRotationBins * sizeof(uint16_t));
+  }
+  napi_value written;
+  napi_create_double(env, static_cast<double>(scored), &written);
+  return written;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"create", nullptr, Create, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scoreMany", nullptr, ScoreMany, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"collectVotes", nullptr, CollectVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scoreVotes", nullptr, ScoreVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

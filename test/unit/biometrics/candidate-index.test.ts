@@ -5,7 +5,7 @@
  * replacement and gallery compaction.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CandidateIndex, triangleKeys } from '../../../core/biometrics/candidate-index.js';
+import { CandidateIndex, slotAccepted, triangleKeys } from '../../../core/biometrics/candidate-index.js';
 import { writeIsoRecord } from '../../../core/biometrics/iso.js';
 import { MatchEngine } from '../../../core/biometrics/match-engine.js';
 import { MccMatcher, templateRef } from '../../../core/biometrics/mcc-matcher.js';
@@ -136,7 +136,10 @@ describe('CandidateIndex vote collection in the native kernel', () => {
 
   it('is there where the comparison kernel is (npm ci builds both)', () => {
     const kernel = loadNativeKernel();
-    if (kernel !== undefined) expect(typeof kernel.collectVotes).toBe('function');
+    if (kernel !== undefined) {
+      expect(typeof kernel.collectVotes).toBe('function');
+      expect(typeof kernel.scoreVotes).toBe('function');
+    }
   });
 
   it('chooses exactly the candidates of the JavaScript walk, over several chunks of slots and past a first cells scratch', () => {
@@ -154,6 +157,32 @@ describe('CandidateIndex vote collection in the native kernel', () => {
         expect(native.length).toBe(150);
       }
     }
+  });
+
+  it('scores exactly as the JavaScript scoreChunks: the same candidates in the same order, with a directory filter and a hint', () => {
+    const index = new CandidateIndex(16);
+    const gallery = Array.from({ length: 150 }, (_, finger) => templateFromIso(syntheticIso(finger + 1, 1)));
+    const slots = 9000;
+    for (let slot = 0; slot < slots; slot++) index.add(slot, gallery[slot % gallery.length]!);
+    // Directory entries [base, live, hint]: every fifth slot removed, a third of them in community -7.
+    const directory = new Int32Array(slots * 3);
+    for (let slot = 0; slot < slots; slot++) {
+      directory[slot * 3 + 1] = slot % 5 === 0 ? 0 : 1;
+      directory[slot * 3 + 2] = slot % 3 === 0 ? -7 : 11;
+    }
+    const probes = [3, 50, 120].map((finger) => templateFromIso(syntheticIso(finger, 2)));
+    for (const probe of probes) {
+      for (const [slotCount, limit, hint] of [[9000, 600, 0], [9000, 5000, -7], [4096, 150, 11], [8500, 1, 0], [9000, 0, 0]] as const) {
+        const filter = { directory, hint };
+        const native = Array.from(index.candidates(probe, slotCount, limit, filter));
+        const scripted = withJsWalk(() => Array.from(index.candidates(probe, slotCount, limit, (slot) => slotAccepted(filter, slot))));
+        expect(native).toEqual(scripted);
+        expect(native.length).toBeLessThanOrEqual(limit);
+        for (const slot of native) expect(slotAccepted(filter, slot) && slot < slotCount).toBe(true);
+      }
+    }
+    // A directory shorter than the slots accepts none past its end.
+    expect(Array.from(index.candidates(probes[0]!, slots, 600, { directory: directory.subarray(0, 300), hint: 0 })).every((slot) => slot < 100)).toBe(true);
   });
 });
 
