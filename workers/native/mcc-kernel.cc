@@ -674,7 +674,10 @@ napi_value CollectVotes(napi_env env, napi_callback_info info) {
 
 // ---- Candidate scoring (CandidateIndex.scoreChunks) ----
 
-constexpr int kChunkSlotBits = 12;
+// Slots per counting chunk: 4x JavaScript's (its results do not depend on the chunking). A
+// gallery of up to 16,384 slots is then counted without grouping its cells first, in a 512 KiB
+// table that stays in a 1-2 MiB L2: over 10,000 templates, 1.17 -> 1.03 ms per index search.
+constexpr int kChunkSlotBits = 14;
 constexpr int kChunkSlots = 1 << kChunkSlotBits;
 constexpr int kRotationBins = 1 << kRotationShift;
 constexpr int kChunkCells = kChunkSlots * kRotationBins;

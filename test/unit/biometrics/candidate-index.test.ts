@@ -162,7 +162,8 @@ describe('CandidateIndex vote collection in the native kernel', () => {
   it('scores exactly as the JavaScript scoreChunks: the same candidates in the same order, with a directory filter and a hint', () => {
     const index = new CandidateIndex(16);
     const gallery = Array.from({ length: 150 }, (_, finger) => templateFromIso(syntheticIso(finger + 1, 1)));
-    const slots = 9000;
+    // Past 16,384 slots: several counting chunks in the kernel too.
+    const slots = 20_000;
     for (let slot = 0; slot < slots; slot++) index.add(slot, gallery[slot % gallery.length]!);
     // Directory entries [base, live, hint]: every fifth slot removed, a third of them in community -7.
     const directory = new Int32Array(slots * 3);
@@ -172,7 +173,7 @@ describe('CandidateIndex vote collection in the native kernel', () => {
     }
     const probes = [3, 50, 120].map((finger) => templateFromIso(syntheticIso(finger, 2)));
     for (const probe of probes) {
-      for (const [slotCount, limit, hint] of [[9000, 600, 0], [9000, 5000, -7], [4096, 150, 11], [8500, 1, 0], [9000, 0, 0]] as const) {
+      for (const [slotCount, limit, hint] of [[20_000, 600, 0], [20_000, 5000, -7], [4096, 150, 11], [16_385, 1, 0], [9000, 0, 0]] as const) {
         const filter = { directory, hint };
         const native = Array.from(index.candidates(probe, slotCount, limit, filter));
         const scripted = withJsWalk(() => Array.from(index.candidates(probe, slotCount, limit, (slot) => slotAccepted(filter, slot))));
