@@ -715,21 +715,33 @@ struct Floor {
   }
 };
 
-// sizeFactor: the slot's votes' score multiplier from its template's triplet count.
-inline double sizeFactor(uint32_t triplets) { return triplets > 0 ? kSizeScale / std::sqrt(static_cast<double>(triplets)) : 1; }
+// sizeFactor: the slot's votes' score multiplier from its template's triplet count (a Uint16),
+// from a table made once: the same divisions and square roots as JavaScript's, not one per slot.
+const double* sizeFactors() {
+  static const std::vector<double> table = [] {
+    std::vector<double> factors(65536);
+    factors[0] = 1;
+    for (size_t triplets = 1; triplets < factors.size(); triplets++) factors[triplets] = kSizeScale / std::sqrt(static_cast<double>(triplets));
+    return factors;
+  }();
+  return table.data();
+}
 
-// CandidateIndex.slotScore over a slot's bins at `from`.
+// CandidateIndex.slotScore over a slot's bins at `from`, without branches: the bin it keeps (the
+// largest three-bin sum, ties to the larger centre) is the largest (sum, centre) pair.
 inline int32_t slotScore(const uint16_t* votes, int from) {
-  int32_t best = 0;
-  int32_t centre = 0;
+  uint32_t bins[kRotationBins + 2];
+  bins[0] = votes[from + kRotationBins - 1];
+  for (int bin = 0; bin < kRotationBins; bin++) bins[bin + 1] = votes[from + bin];
+  bins[kRotationBins + 1] = votes[from];
+  uint64_t top = 0;
   for (int bin = 0; bin < kRotationBins; bin++) {
-    const int32_t middle = votes[from + bin];
-    const int32_t sum = middle + votes[from + ((bin + 1) & (kRotationBins - 1))] + votes[from + ((bin + kRotationBins - 1) & (kRotationBins - 1))];
-    if (sum > best || (sum == best && middle > centre)) {
-      best = sum;
-      centre = middle;
-    }
+    const uint64_t sum = static_cast<uint64_t>(bins[bin]) + bins[bin + 1] + bins[bin + 2];
+    const uint64_t key = (sum << 17) | bins[bin + 1];
+    top = key > top ? key : top;
   }
+  const int32_t best = static_cast<int32_t>(top >> 17);
+  const int32_t centre = static_cast<int32_t>(top & 0x1ffff);
   return best * kTieSteps + (centre < kTieSteps - 1 ? centre : kTieSteps - 1);
 }
 
@@ -783,6 +795,7 @@ napi_value ScoreVotes(napi_env env, napi_callback_info info) {
   if (tlScore == nullptr) tlScore = static_cast<ScoreScratch*>(std::calloc(1, sizeof(ScoreScratch)));
   if (tlScore == nullptr) return fail(env, "INTERNAL", "scoreVotes: out of memory");
   ScoreScratch* scratch = tlScore;
+  const double* factors = sizeFactors();
   const int64_t chunks = slotCount > 0 ? (slotCount + kChunkSlots - 1) / kChunkSlots : 1;
   const uint32_t* grouped = groupCells(scratch, cells, cellCount, chunks);
   std::memset(scratch->histogram, 0, sizeof scratch->histogram);
@@ -806,7 +819,7 @@ napi_value ScoreVotes(napi_env env, napi_callback_info info) {
       if (total == 0) continue;
       scratch->totals[local] = 0;
       const int64_t slot = chunk * kChunkSlots + local;
-      const double scale = sizeFactor(static_cast<uint64_t>(slot) < sizesLength ? sizes[slot] : 0);
+      const double scale = factors[static_cast<uint64_t>(slot) < sizesLength ? sizes[slot] : 0];
       if (total < 0xff && std::floor(static_cast<double>(total * kTieSteps + kTieSteps - 1) * scale) < floor.value) continue;
       const int32_t score = static_cast<int32_t>(std::floor(static_cast<double>(slotScore(scratch->votes, local << kRotationShift)) * scale));
       if (score < floor.value) continue;
