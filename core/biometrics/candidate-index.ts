@@ -135,6 +135,10 @@ const maxTemplateMinutiae = 256;
 const nearDistance = new Float64Array(maxTemplateMinutiae);
 const nearBearing = new Float64Array(maxTemplateMinutiae);
 const nearDirection = new Float64Array(maxTemplateMinutiae);
+/** Offsets and index of each neighbour found: bearings and directions are computed for the kept ones only. */
+const nearDx = new Float64Array(maxTemplateMinutiae);
+const nearDy = new Float64Array(maxTemplateMinutiae);
+const nearOther = new Int32Array(maxTemplateMinutiae);
 /** The kept neighbours' indices into the scratch above: nearest first, then by bearing. */
 const kept = new Int32Array(neighboursPerAnchor);
 
@@ -160,11 +164,19 @@ export function triangleKeys(words: Uint32Array, base: number, multiProbe: boole
       const distance = Math.sqrt(dx * dx + dy * dy);
       if (distance < minNeighbourPx || distance > maxNeighbourPx) continue;
       nearDistance[found] = distance;
-      nearBearing[found] = positiveAngle(Math.atan2(dy, dx) - theta);
-      nearDirection[found] = positiveAngle(floats[at.theta + other]! - theta);
+      nearDx[found] = dx;
+      nearDy[found] = dy;
+      nearOther[found] = other;
       found++;
     }
-    const size = nearestByBearing(found);
+    const size = nearest(found);
+    // Of the neighbours in reach (often 20-30) only the nearest few are kept: their angles alone are needed.
+    for (let index = 0; index < size; index++) {
+      const near = kept[index]!;
+      nearBearing[near] = positiveAngle(Math.atan2(nearDy[near]!, nearDx[near]!) - theta);
+      nearDirection[near] = positiveAngle(floats[at.theta + nearOther[near]!]! - theta);
+    }
+    orderByBearing(size);
     const rotation = Math.floor((positiveAngle(theta) / twoPi) * rotationBins) & (rotationBins - 1);
     for (let first = 0; first < size; first++) {
       for (let second = first + 1; second < size; second++) emitTriplet(kept[first]!, kept[second]!, multiProbe, rotation, emit);
@@ -172,12 +184,8 @@ export function triangleKeys(words: Uint32Array, base: number, multiProbe: boole
   }
 }
 
-/**
- * Into `kept`: the `neighboursPerAnchor` nearest of the `found` neighbours (ties to the earlier
- * one, as a stable sort), then ordered by bearing (ties keep distance order), so that a triplet
- * has one description whatever order its neighbours came in.
- */
-function nearestByBearing(found: number): number {
+/** Into `kept`: the `neighboursPerAnchor` nearest of the `found` neighbours (ties to the earlier one, as a stable sort). */
+function nearest(found: number): number {
   let size = 0;
   for (let candidate = 0; candidate < found; candidate++) {
     const distance = nearDistance[candidate]!;
@@ -186,13 +194,17 @@ function nearestByBearing(found: number): number {
     for (; place > 0 && nearDistance[kept[place - 1]!]! > distance; place--) kept[place] = kept[place - 1]!;
     kept[place] = candidate;
   }
+  return size;
+}
+
+/** `kept` ordered by bearing (ties keep distance order), so that a triplet has one description whatever order its neighbours came in. */
+function orderByBearing(size: number): void {
   for (let index = 1; index < size; index++) {
     const moving = kept[index]!;
     let place = index;
     for (; place > 0 && nearBearing[kept[place - 1]!]! > nearBearing[moving]!; place--) kept[place] = kept[place - 1]!;
     kept[place] = moving;
   }
-  return size;
 }
 
 const keyDims = 4;
