@@ -12,6 +12,8 @@
 #include <node_api.h>
 
 #include <cmath>
+#include <memory>
+#include <new>
 #include <vector>
 #include <cstdint>
 #include <cstdlib>
@@ -695,7 +697,8 @@ struct ScoreScratch {
   uint8_t totals[kChunkSlots];
   int32_t histogram[kFloorBins];
 };
-thread_local ScoreScratch* tlScore = nullptr;
+// Made zeroed on a thread's first call, freed when the thread ends (workers come and go with the pool).
+thread_local std::unique_ptr<ScoreScratch> tlScore;
 
 // CandidateIndex's ScoreFloor: the largest score such that `limit` kept slots score it or more.
 struct Floor {
@@ -792,9 +795,9 @@ napi_value ScoreVotes(napi_env env, napi_callback_info info) {
   if (slotCount < 0 || slotCount > (int64_t{1} << 26) || limit < 0) return fail(env, "BAD_REQUEST", "slotCount or limit out of range");
   if (hint < INT32_MIN || hint > INT32_MAX) return fail(env, "BAD_REQUEST", "hint must be an int32");
   // The scratch is per thread and outlives the call; a failed allocation is an error, not a crash.
-  if (tlScore == nullptr) tlScore = static_cast<ScoreScratch*>(std::calloc(1, sizeof(ScoreScratch)));
-  if (tlScore == nullptr) return fail(env, "INTERNAL", "scoreVotes: out of memory");
-  ScoreScratch* scratch = tlScore;
+  if (!tlScore) tlScore.reset(new (std::nothrow) ScoreScratch());
+  if (!tlScore) return fail(env, "INTERNAL", "scoreVotes: out of memory");
+  ScoreScratch* scratch = tlScore.get();
   const double* factors = sizeFactors();
   const int64_t chunks = slotCount > 0 ? (slotCount + kChunkSlots - 1) / kChunkSlots : 1;
   const uint32_t* grouped = groupCells(scratch, cells, cellCount, chunks);
