@@ -749,7 +749,8 @@ inline int32_t slotScore(const uint16_t* votes, int from) {
 }
 
 // Cells grouped by chunk of slots (a counting sort, as CandidateIndex.group); the cells
-// themselves when there is one chunk.
+// themselves when there is one chunk. A cell of a slot past the last chunk (not one collectVotes
+// gives) is dropped here, and one past slotCount in its chunk when it is counted.
 const uint32_t* groupCells(ScoreScratch* scratch, const uint32_t* cells, int64_t cellCount, int64_t chunks) {
   std::vector<int64_t>& starts = scratch->chunkStarts;
   starts.assign(static_cast<size_t>(chunks + 1), 0);
@@ -757,13 +758,17 @@ const uint32_t* groupCells(ScoreScratch* scratch, const uint32_t* cells, int64_t
     starts[1] = cellCount;
     return cells;
   }
-  for (int64_t index = 0; index < cellCount; index++) starts[(cells[index] >> kChunkCellShift) + 1]++;
+  for (int64_t index = 0; index < cellCount; index++) {
+    const int64_t chunk = cells[index] >> kChunkCellShift;
+    if (chunk < chunks) starts[chunk + 1]++;
+  }
   for (int64_t chunk = 0; chunk < chunks; chunk++) starts[chunk + 1] += starts[chunk];
-  scratch->grouped.resize(static_cast<size_t>(cellCount));
+  scratch->grouped.resize(static_cast<size_t>(starts[chunks]));
   std::vector<int64_t> cursor(starts.begin(), starts.end() - 1);
   for (int64_t index = 0; index < cellCount; index++) {
     const uint32_t cell = cells[index];
-    scratch->grouped[cursor[cell >> kChunkCellShift]++] = cell;
+    const int64_t chunk = cell >> kChunkCellShift;
+    if (chunk < chunks) scratch->grouped[cursor[chunk]++] = cell;
   }
   return scratch->grouped.data();
 }
@@ -809,14 +814,16 @@ napi_value ScoreVotes(napi_env env, napi_callback_info info) {
     const int64_t from = scratch->chunkStarts[chunk];
     const int64_t to = scratch->chunkStarts[chunk + 1];
     if (from == to) continue;
+    const int64_t rest = slotCount - chunk * kChunkSlots;
+    const int slotsInChunk = static_cast<int>(rest < kChunkSlots ? rest : kChunkSlots);
     for (int64_t index = from; index < to; index++) {
-      const uint32_t cell = grouped[index] & (kChunkCells - 1);
+      const uint32_t raw = grouped[index];
+      const uint32_t cell = raw & (kChunkCells - 1);
       const uint32_t local = cell >> kRotationShift;
+      if (static_cast<int64_t>(raw >> kChunkCellShift) != chunk || local >= static_cast<uint32_t>(slotsInChunk)) continue;
       if (scratch->totals[local] < 0xff) scratch->totals[local]++;
       if (scratch->votes[cell] < 0xffff) scratch->votes[cell]++;
     }
-    const int64_t rest = slotCount - chunk * kChunkSlots;
-    const int slotsInChunk = static_cast<int>(rest < kChunkSlots ? rest : kChunkSlots);
     for (int local = 0; local < slotsInChunk; local++) {
       const int32_t total = scratch->totals[local];
       if (total == 0) continue;
