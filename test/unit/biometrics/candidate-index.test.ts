@@ -183,15 +183,15 @@ describe('CandidateIndex vote collection in the native kernel', () => {
       }
     }
     // Cells of slots past slotCount (no collectVotes output has them) are not counted, not a crash.
-    const kernel = loadNativeKernel();
-    if (kernel?.scoreVotes) {
+    const scoreVotes = loadNativeKernel()?.scoreVotes;
+    if (scoreVotes) {
       const hostile = Uint32Array.from([0xffffffff, (40_000 << 4) | 3, (6 << 4) | 1, (6 << 4) | 1, (17_001 << 4) | 2, (17_001 << 4) | 2]);
       const slots = new Int32Array(8);
       const values = new Int32Array(8);
-      const kept = kernel.scoreVotes(hostile, hostile.length, 10, 8, new Uint16Array(0), directory, 0, slots, values);
+      const kept = scoreVotes(hostile, hostile.length, 10, 8, new Uint16Array(0), directory, 0, slots, values);
       expect([...slots.subarray(0, kept)]).toEqual([6]);
-      expect(kernel.scoreVotes(hostile, hostile.length, 20_000, 8, new Uint16Array(0), directory, 0, slots, values)).toBe(2);
-      expect(() => kernel.scoreVotes(hostile, hostile.length + 1, 10, 8, new Uint16Array(0), directory, 0, slots, values)).toThrow(RangeError);
+      expect(scoreVotes(hostile, hostile.length, 20_000, 8, new Uint16Array(0), directory, 0, slots, values)).toBe(2);
+      expect(() => scoreVotes(hostile, hostile.length + 1, 10, 8, new Uint16Array(0), directory, 0, slots, values)).toThrow(RangeError);
     }
     // A directory shorter than the slots accepts none past its end.
     expect(Array.from(index.candidates(probes[0]!, slots, 600, { directory: directory.subarray(0, 300), hint: 0 })).every((slot) => slot < 100)).toBe(true);
