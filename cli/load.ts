@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ActorSystem } from '../core/actors/index.js';
+import { DEFAULT_CANDIDATES } from '../core/biometrics/match-engine.js';
 import { redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
 import { DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
-import { DEFAULT_CANDIDATES_PER_IDENTIFY } from '../nodes/association/node.js';
 import { startEmbedded } from './embedded.js';
 import { ExitCode, type CommandIo } from './io.js';
 
@@ -177,7 +177,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     const nc = await connectNats({ servers: embedded.nats.url, name });
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${parsed.candidates ?? DEFAULT_CANDIDATES_PER_IDENTIFY} index candidates, hinted ${parsed.hintedCandidates === undefined ? 'community compared whole' : `${parsed.hintedCandidates} index candidates`})`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${parsed.candidates ?? DEFAULT_CANDIDATES} index candidates, hinted ${parsed.hintedCandidates === undefined ? 'community compared whole' : `${parsed.hintedCandidates} index candidates`})`,
         nodeConnection: embedded.network.nc,
       });
     } finally {

@@ -97,8 +97,20 @@ export interface IdentifyResult {
 }
 
 const defaultTopK = 10;
-const defaultCandidates = 600;
+/** Templates compared in full per search over everyone, when no count is given (see MatchEngineOptions.candidates). */
+export const DEFAULT_CANDIDATES = 600;
 const defaultHintedCandidates = 1500;
+
+/**
+ * The candidate counts a search uses: the defaults, and a hinted search takes `candidates` when
+ * only that is given (one rule for the engine and the nodes that split counts over partitions).
+ */
+export function candidateCounts(options: Pick<MatchEngineOptions, 'candidates' | 'hintedCandidates'>): { candidates: number; hintedCandidates: number } {
+  return {
+    candidates: options.candidates ?? DEFAULT_CANDIDATES,
+    hintedCandidates: options.hintedCandidates ?? options.candidates ?? defaultHintedCandidates,
+  };
+}
 const maxCandidates = 1_000_000;
 const maxBulkEntries = 1_000_000;
 /** Records per conversion task: large enough to amortise a task, small enough to spread. */
@@ -210,9 +222,8 @@ export class MatchEngine {
         throw new BiopayError(ErrorCode.BadRequest, `${what} must be an integer in [1, ${defaultMaxTemplates}]`);
       }
     }
-    const candidates = options.candidates ?? defaultCandidates;
+    const { candidates, hintedCandidates } = candidateCounts(options);
     checkCandidates(candidates);
-    const hintedCandidates = options.hintedCandidates ?? options.candidates ?? defaultHintedCandidates;
     checkCandidates(hintedCandidates);
     const engine = new MatchEngine({ workers, capacityTemplates, maxTemplates: Math.min(maxTemplates, maxIndexedSlots / 2), candidates, hintedCandidates });
     await engine.warmUp();

@@ -27,7 +27,7 @@ import { TemplateSealer } from '../../core/association/template-crypto.js';
 import { calibration as fingerCalibration, type Calibration } from '../../core/biometrics/calibration.js';
 import { analyticCalibration } from '../../core/biometrics/embeddings/calibration.js';
 import type { Quantization } from '../../core/biometrics/embeddings/embedding-vector.js';
-import type { MatchEngine } from '../../core/biometrics/match-engine.js';
+import { candidateCounts, type MatchEngine } from '../../core/biometrics/match-engine.js';
 import { BiopayError, ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { ActorKind, AssociationProtocol } from '../../core/protocols.js';
@@ -77,9 +77,6 @@ export interface AssociationNode {
 }
 
 export const DEFAULT_TARGET_FMR = 1e-4;
-/** The match engine's own defaults: a whole gallery, and a search narrowed by a hint. */
-export const DEFAULT_CANDIDATES_PER_IDENTIFY = 600;
-export const DEFAULT_HINTED_CANDIDATES_PER_IDENTIFY = 1_500;
 /**
  * The longest one partition may take (asks end before the caller's deadline anyway); also the
  * deadline when the caller set none.
@@ -104,10 +101,9 @@ interface NodeState {
 export async function startAssociationNode(options: AssociationNodeOptions): Promise<AssociationNode> {
   const { nc, system, sealer, log } = options;
   const partition = checkPartition(options.partition ?? SINGLE_PARTITION);
-  const candidatesPerIdentify = options.candidatesPerIdentify ?? DEFAULT_CANDIDATES_PER_IDENTIFY;
-  const candidates = Math.ceil(candidatesPerIdentify / partition.count);
-  const hintedCandidatesPerIdentify = options.hintedCandidatesPerIdentify ?? options.candidatesPerIdentify ?? DEFAULT_HINTED_CANDIDATES_PER_IDENTIFY;
-  const hintedCandidates = Math.ceil(hintedCandidatesPerIdentify / partition.count);
+  const perIdentify = candidateCounts({ candidates: options.candidatesPerIdentify, hintedCandidates: options.hintedCandidatesPerIdentify });
+  const candidates = Math.ceil(perIdentify.candidates / partition.count);
+  const hintedCandidates = Math.ceil(perIdentify.hintedCandidates / partition.count);
   const gallery = await PartitionGallery.create({
     workers: options.workers ?? 2, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
   });
