@@ -424,20 +424,24 @@ export class CandidateIndex {
 
   /**
    * The `limit` slots scoring best against the probe (matcher form), among slots below
-   * `slotCount` for which `accept(slot)` holds, best first (equal scores: lower slot first), so
-   * that a decision search can compare the likeliest first and stop at a match.
+   * `slotCount` that `accept` takes, best first (equal scores: lower slot first), so that a
+   * decision search can compare the likeliest first and stop at a match. A slot filter is scored
+   * by the native kernel when it is built; a test function always in JavaScript.
    */
   candidates(probe: Uint32Array, slotCount: number, limit: number, accept: SlotFilter | ((slot: number) => boolean)): Int32Array {
     const collected = this.collect(probe, slotCount);
-    const native = typeof accept === 'function' ? undefined : nativeScoring();
-    if (native !== undefined) return this.select(this.scoreNatively(native, collected, slotCount, limit, accept as SlotFilter), limit);
-    const test = typeof accept === 'function' ? accept : (slot: number) => slotAccepted(accept, slot);
-    const chunks = this.group(collected, slotCount);
-    return this.select(this.scoreChunks(chunks, slotCount, limit, test), limit);
+    if (typeof accept === 'function') return this.select(this.scoreChunks(this.group(collected, slotCount), slotCount, limit, accept), limit);
+    const native = nativeScoring();
+    const kept = native === undefined ? undefined : this.scoreNatively(native, collected, slotCount, limit, accept);
+    if (kept !== undefined) return this.select(kept, limit);
+    return this.select(this.scoreChunks(this.group(collected, slotCount), slotCount, limit, (slot) => slotAccepted(accept, slot)), limit);
   }
 
-  /** scoreChunks (grouping included) in the native kernel: the same slots and scores, in the same order. */
-  private scoreNatively(native: NativeScoring, cellCount: number, slotCount: number, limit: number, filter: SlotFilter): number {
+  /**
+   * scoreChunks (grouping included) in the native kernel: the same slots and scores, in the same
+   * order; undefined if the outputs never grew enough (the JavaScript scoring then answers).
+   */
+  private scoreNatively(native: NativeScoring, cellCount: number, slotCount: number, limit: number, filter: SlotFilter): number | undefined {
     // Each retry at least doubles the outputs, which never need more than a place per slot.
     for (let attempt = 0; attempt < nativeScoreAttempts; attempt++) {
       const { scoredSlots, scoredValues } = this.scratch;
@@ -445,7 +449,7 @@ export class CandidateIndex {
       if (kept >= 0) return kept;
       this.growScored(Math.min(-kept, slotCount + 1));
     }
-    return this.scoreChunks(this.group(cellCount, slotCount), slotCount, limit, (slot) => slotAccepted(filter, slot));
+    return undefined;
   }
 
   /**

@@ -693,6 +693,8 @@ constexpr int kDirectoryStride = 3;
 struct ScoreScratch {
   std::vector<uint32_t> grouped;
   std::vector<int64_t> chunkStarts;
+  // Each chunk's write position while the cells are grouped.
+  std::vector<int64_t> chunkCursors;
   uint16_t votes[kChunkCells];
   uint8_t totals[kChunkSlots];
   int32_t histogram[kFloorBins];
@@ -764,7 +766,8 @@ const uint32_t* groupCells(ScoreScratch* scratch, const uint32_t* cells, int64_t
   }
   for (int64_t chunk = 0; chunk < chunks; chunk++) starts[chunk + 1] += starts[chunk];
   scratch->grouped.resize(static_cast<size_t>(starts[chunks]));
-  std::vector<int64_t> cursor(starts.begin(), starts.end() - 1);
+  std::vector<int64_t>& cursor = scratch->chunkCursors;
+  cursor.assign(starts.begin(), starts.end() - 1);
   for (int64_t index = 0; index < cellCount; index++) {
     const uint32_t cell = cells[index];
     const int64_t chunk = cell >> kChunkCellShift;
