@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thresholdForFpir } from '../../../core/biometrics/identification-calibration.js';
 import { writeIsoRecord } from '../../../core/biometrics/iso.js';
-import { MatchEngine } from '../../../core/biometrics/match-engine.js';
+import { candidateCounts, DEFAULT_CANDIDATES, MatchEngine } from '../../../core/biometrics/match-engine.js';
 import { populationFinger, populationImpression } from '../../../core/biometrics/synthetic/index.js';
 import { BiopayError, ErrorCode } from '../../../core/errors.js';
 import { loadFvcDatabase, loadInvalidIso } from './fvc-fixtures.js';
@@ -19,6 +19,16 @@ async function expectInvalid(action: () => unknown): Promise<void> {
   }
   throw new Error('hostile template accepted');
 }
+
+describe('candidateCounts', () => {
+  it('defaults to 600 over everyone and 1,500 within a hint; a lone candidates count sets both', () => {
+    expect(DEFAULT_CANDIDATES).toBe(600);
+    expect(candidateCounts({})).toEqual({ candidates: 600, hintedCandidates: 1500 });
+    expect(candidateCounts({ candidates: 300 })).toEqual({ candidates: 300, hintedCandidates: 300 });
+    expect(candidateCounts({ hintedCandidates: 150 })).toEqual({ candidates: 600, hintedCandidates: 150 });
+    expect(candidateCounts({ candidates: 0, hintedCandidates: 150 })).toEqual({ candidates: 0, hintedCandidates: 150 });
+  });
+});
 
 describe('MatchEngine with worker threads', () => {
   let engine: MatchEngine;
