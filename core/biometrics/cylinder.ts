@@ -1,5 +1,6 @@
 /**
- * Bit-vector Minutia Cylinder-Code cylinders (enrollment-time work, not the hot path).
+ * Bit-vector Minutia Cylinder-Code cylinders, built for every enrolled template and every probe
+ * (natively where the addon is built: workers/native/cylinder-kernel.cc, the same bits).
  *
  * Each minutia gets a cylinder of Ns x Ns spatial cells x Nd direction cells, rotated to its own
  * direction: a cell bit says "some neighbour sits near this place with about this relative
@@ -7,8 +8,9 @@
  * hull of the minutiae); a cylinder with too few valid cells (a minutia at the edge of the
  * impression) or too few neighbours is not usable.
  */
-import { angleDiff, convexHull, erf, nearHull, prepareHull, type PreparedHull } from './geometry.js';
+import { angleDiff, convexHull, erf, expNonPositive, nearHull, prepareHull, type PreparedHull } from './geometry.js';
 import { cylinderWords, type MccParams } from './mcc-params.js';
+import { loadNativeKernel, type NativeKernel } from './native-kernel.js';
 
 export interface Cylinders {
   /** count * words bits, cell (i, j, k) at bit ((i * Ns + j) * Nd + k). */
@@ -74,6 +76,42 @@ function cellGrid(params: MccParams): CellGrid {
   return grid;
 }
 
+export interface CylinderOptions {
+  /** false keeps the conversion in JavaScript where the native addon loads (parity tests). */
+  useNative?: boolean;
+}
+
+/** The settings array of the native kernel, per parameter object. */
+const nativeSettings = new WeakMap<MccParams, Float64Array>();
+
+function settingsFor(params: MccParams): Float64Array {
+  let settings = nativeSettings.get(params);
+  if (settings === undefined) {
+    settings = Float64Array.from([
+      params.radiusPx, params.spatialCells, params.directionCells, params.sigmaSpatialPx, params.sigmaDirectionRad,
+      params.bitThreshold, params.hullMarginPx, params.minValidCellShare, params.minNeighbours, cylinderWords(params),
+    ]);
+    nativeSettings.set(params, settings);
+  }
+  return settings;
+}
+
+/**
+ * The conversion in C++: the same bits (the kernel cannot call V8's Math.cos and Math.sin, whose
+ * last bits the C library does not reproduce, so each minutia's frame is computed here).
+ */
+function nativeCylinders(build: NonNullable<NativeKernel['buildCylinders']>, xs: Float32Array, ys: Float32Array, thetas: Float32Array, count: number, params: MccParams): Cylinders {
+  const frames = new Float64Array(2 * count);
+  for (let m = 0; m < count; m++) {
+    frames[2 * m] = Math.cos(thetas[m]!);
+    frames[2 * m + 1] = Math.sin(thetas[m]!);
+  }
+  const bits = new Uint32Array(count * cylinderWords(params));
+  const usable = new Uint8Array(count);
+  build(xs, ys, thetas, frames, count, settingsFor(params), bits, usable);
+  return { bits, usable };
+}
+
 /**
  * Enrollment cost matters (an association node rebuilds its whole gallery at start; every identify
  * builds its probe's): the direction contributions depend only on the pair of minutiae, so they are
@@ -81,7 +119,14 @@ function cellGrid(params: MccParams): CellGrid {
  * the grid) instead of every cell testing every neighbour. A cell's sums still add its neighbours
  * in neighbour order, with the same arithmetic: the bits are those of the cell-by-cell loop.
  */
-export function buildCylinders(xs: Float32Array, ys: Float32Array, thetas: Float32Array, count: number, params: MccParams): Cylinders {
+export function buildCylinders(xs: Float32Array, ys: Float32Array, thetas: Float32Array, count: number, params: MccParams, options: CylinderOptions = {}): Cylinders {
+  const kernel = options.useNative === false ? undefined : loadNativeKernel();
+  if (kernel?.buildCylinders !== undefined) return nativeCylinders(kernel.buildCylinders, xs, ys, thetas, count, params);
+  return portableCylinders(xs, ys, thetas, count, params);
+}
+
+/** The JavaScript conversion: the definition the native kernel (cylinder-kernel.cc) equals bit for bit. */
+function portableCylinders(xs: Float32Array, ys: Float32Array, thetas: Float32Array, count: number, params: MccParams): Cylinders {
   const words = cylinderWords(params);
   const nd = params.directionCells;
   const grid = cellGrid(params);
@@ -202,7 +247,7 @@ function accumulateNeighbours(xs: Float32Array, ys: Float32Array, frame: Minutia
         const dy = ys[t]! - py[cell]!;
         const squared = dx * dx + dy * dy;
         if (squared > reachSquared) continue;
-        const spatial = spatialNorm * Math.exp(-squared / twoSigmaSquared);
+        const spatial = spatialNorm * expNonPositive(-squared / twoSigmaSquared);
         for (let k = 0; k < nd; k++) sums[cell * nd + k]! += spatial * directions[n * nd + k]!;
       }
     }

@@ -22,7 +22,39 @@ export function erf(x: number): number {
   const a = Math.abs(x);
   const t = 1 / (1 + 0.3275911 * a);
   const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign * (1 - poly * Math.exp(-a * a));
+  return sign * (1 - poly * expNonPositive(-a * a));
+}
+
+const ln2High = 0.693147180369123816490; // ln 2 to 32 bits: k * ln2High is exact for |k| < 2^20
+const ln2Low = 1.90821492927058770002e-10;
+const inverseLn2 = 1.44269504088896338700;
+/** Below this exp underflows to 0 as a double. */
+const expUnderflow = -745.2;
+/** 2^-k for k in 0..1074, by exact halving (the same numbers wherever they are computed). */
+const inversePowersOfTwo = (() => {
+  const table = new Float64Array(1075);
+  table[0] = 1;
+  for (let k = 1; k < table.length; k++) table[k] = table[k - 1]! * 0.5;
+  return table;
+})();
+
+/**
+ * e^x for x <= 0 (its only domain: no caller needs more), within about 2 ulp of the true value, from additions, multiplications and one
+ * table lookup only. Not Math.exp: the native cylinder kernel (workers/native/cylinder-kernel.cc)
+ * must build the same bits, and V8's exp and the C library's differ in the last bit for about
+ * one argument in ten. Both compute this, step for step, so they agree exactly.
+ *
+ * x = k ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, Cody-Waite), e^r by its Taylor series to
+ * r^13 (remainder below 2e-17 relative), then scaled by 2^k.
+ */
+export function expNonPositive(x: number): number {
+  if (!(x > expUnderflow)) return x === x ? 0 : x; // NaN stays NaN
+  const k = Math.floor(x * inverseLn2 + 0.5);
+  const r = x - k * ln2High - k * ln2Low;
+  const series = 1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (1 / 5040 + r * (1 / 40320
+    + r * (1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r * (1 / 479001600 + r * (1 / 6227020800)))))))))))));
+  // k >= -1075 here; a series value near 2 times 2^-1075 is still a subnormal, so split the scaling.
+  return k < -1000 ? series * inversePowersOfTwo[1000]! * inversePowersOfTwo[-k - 1000]! : series * inversePowersOfTwo[-k]!;
 }
 
 /** Convex hull (Andrew's monotone chain), counter-clockwise, as flat [x0, y0, x1, y1, ...]. */

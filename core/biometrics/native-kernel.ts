@@ -1,6 +1,6 @@
 /**
- * The native (C++, Node-API) MCC comparison kernel, built by `npm ci` from
- * workers/native/mcc-kernel.cc into build/Release/mcc_kernel.node when a compiler is present.
+ * The native (C++, Node-API) MCC kernels (comparison, candidate index, cylinder conversion), built
+ * by `npm ci` from workers/native/ into build/Release/mcc_kernel.node when a compiler is present.
  * Optional: where it is missing or does not load (no compiler, another Node ABI), or
  * BIOPAY_NATIVE_MATCHER=0, the matcher keeps its WebAssembly / JavaScript kernel, which gives
  * the same scores bit for bit.
@@ -45,6 +45,17 @@ export interface NativeKernel {
     cells: Uint32Array, cellCount: number, slotCount: number, limit: number, sizes: Uint16Array,
     directory: Int32Array, hint: number, outSlots: Int32Array, outValues: Int32Array,
   ): number;
+  /**
+   * cylinder.ts's conversion of `count` minutiae: frames holds each one's Math.cos and Math.sin of
+   * its direction, interleaved; settings [radiusPx, spatialCells, directionCells, sigmaSpatialPx,
+   * sigmaDirectionRad, bitThreshold, hullMarginPx, minValidCellShare, minNeighbours, words]; writes
+   * bits (count * words) and usable (count). Throws (code BAD_REQUEST) for arrays shorter than
+   * count, settings it cannot run, or coordinates that are not finite pixels. Absent from older addons.
+   */
+  buildCylinders?(
+    xs: Float32Array, ys: Float32Array, thetas: Float32Array, frames: Float64Array, count: number, settings: Float64Array,
+    bits: Uint32Array, usable: Uint8Array,
+  ): void;
 }
 
 export const nativeKernelParamCount = 10;

@@ -11,6 +11,9 @@
 
 #include <node_api.h>
 
+#include "cylinder-kernel.h"
+#include "napi-args.h"
+
 #include <cmath>
 #include <memory>
 #include <new>
@@ -24,6 +27,8 @@
 #endif
 
 namespace {
+
+using namespace biopay::napi;
 
 constexpr int kTableSize = 1024;
 constexpr int kBuckets = 256;
@@ -448,43 +453,6 @@ double score(Kernel* k, const View& a, const View& b) {
 
 // ---- Node-API glue ----
 
-bool throwError(napi_env env, const char* code, const char* message) {
-  napi_throw_range_error(env, code, message);
-  return false;
-}
-
-napi_value fail(napi_env env, const char* code, const char* message) {
-  throwError(env, code, message);
-  return nullptr;
-}
-
-// The call's first `count` arguments, or a thrown error naming the expected call.
-bool callArguments(napi_env env, napi_callback_info info, size_t count, napi_value* argv, const char* usage) {
-  size_t argc = count;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < count) return throwError(env, "BAD_REQUEST", usage);
-  return true;
-}
-
-template <typename T>
-bool typedArray(napi_env env, napi_value value, napi_typedarray_type expected, T** data, size_t* length, const char* what) {
-  bool isTyped = false;
-  if (napi_is_typedarray(env, value, &isTyped) != napi_ok || !isTyped) return throwError(env, "BAD_REQUEST", what);
-  napi_typedarray_type type;
-  void* raw = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok || type != expected) return throwError(env, "BAD_REQUEST", what);
-  *data = static_cast<T*>(raw);
-  return true;
-}
-
-bool integerArgument(napi_env env, napi_value value, int64_t* out, const char* code, const char* what) {
-  double number = 0;
-  if (napi_get_value_double(env, value, &number) != napi_ok || !(number >= -9007199254740991.0 && number <= 9007199254740991.0) || std::trunc(number) != number) {
-    return throwError(env, code, what);
-  }
-  *out = static_cast<int64_t>(number);
-  return true;
-}
-
 // The template at word `base` of `words`, when it lies wholly inside the array.
 bool viewAt(napi_env env, const Kernel* k, const uint32_t* words, size_t length, int64_t base, View* view) {
   if (base < 0 || static_cast<uint64_t>(base) + kHeaderWords > length) return throwError(env, "INVALID_TEMPLATE", "template base outside the word array");
@@ -863,6 +831,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"scoreMany", nullptr, ScoreMany, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"collectVotes", nullptr, CollectVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scoreVotes", nullptr, ScoreVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"buildCylinders", nullptr, biopay::cylinders::BuildCylinders, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildCylinders, type Cylinders } from '../../../core/biometrics/cylinder.js';
-import { angleDiff, convexHull, erf, nearHull, prepareHull } from '../../../core/biometrics/geometry.js';
-import { parseIsoRecord } from '../../../core/biometrics/iso.js';
+import { angleDiff, convexHull, erf, expNonPositive, nearHull, prepareHull } from '../../../core/biometrics/geometry.js';
+import { parseIsoRecord, writeIsoRecord } from '../../../core/biometrics/iso.js';
 import { cylinderWords, defaultMccParams, type MccParams } from '../../../core/biometrics/mcc-params.js';
+import { loadNativeKernel } from '../../../core/biometrics/native-kernel.js';
+import { populationFinger, populationImpression } from '../../../core/biometrics/synthetic/index.js';
 import { fvcDatabases, loadFvcDatabase } from './fvc-fixtures.js';
 
 /** Distance from a point to a segment, the plain way. */
@@ -97,22 +99,114 @@ describe('nearHull', () => {
   });
 });
 
+interface Points {
+  xs: Float32Array;
+  ys: Float32Array;
+  thetas: Float32Array;
+  count: number;
+}
+
+function pointsOf(bytes: Uint8Array): Points {
+  const minutiae = parseIsoRecord(bytes).views[0]!.minutiae.slice(0, defaultMccParams.maxMinutiae);
+  return {
+    xs: Float32Array.from(minutiae, (m) => m.xPx),
+    ys: Float32Array.from(minutiae, (m) => -m.yPx),
+    thetas: Float32Array.from(minutiae, (m) => m.angleRad),
+    count: minutiae.length,
+  };
+}
+
+describe('expNonPositive', () => {
+  it('is within 1 ulp of Math.exp over the arguments the cylinders use, and exact at the ends', () => {
+    const view = new DataView(new ArrayBuffer(16));
+    const ulps = (a: number, b: number) => {
+      view.setFloat64(0, a);
+      view.setFloat64(8, b);
+      return Math.abs(Number(view.getBigInt64(0) - view.getBigInt64(8)));
+    };
+    let worst = 0;
+    for (let index = 0; index <= 200_000; index++) {
+      const x = -(index / 200_000) * (index % 2 === 0 ? 20 : 700);
+      worst = Math.max(worst, ulps(expNonPositive(x), Math.exp(x)));
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    expect(expNonPositive(0)).toBe(1);
+    expect(expNonPositive(-745)).toBe(Math.exp(-745)); // the smallest subnormal
+    expect(expNonPositive(-746)).toBe(0);
+    expect(expNonPositive(Number.NEGATIVE_INFINITY)).toBe(0);
+    expect(expNonPositive(Number.NaN)).toBeNaN();
+  });
+});
+
 describe('buildCylinders', () => {
-  it('sets exactly the bits of the cell-by-cell definition on every FVC2002 fixture', () => {
+  it('sets exactly the bits of the cell-by-cell definition on every FVC2002 fixture, in JavaScript and natively', () => {
     let compared = 0;
     for (const database of fvcDatabases) {
       for (const sample of loadFvcDatabase(database).slice(0, 12)) {
-        const minutiae = parseIsoRecord(sample.bytes).views[0]!.minutiae.slice(0, defaultMccParams.maxMinutiae);
-        const xs = Float32Array.from(minutiae, (m) => m.xPx);
-        const ys = Float32Array.from(minutiae, (m) => -m.yPx);
-        const thetas = Float32Array.from(minutiae, (m) => m.angleRad);
-        const built = buildCylinders(xs, ys, thetas, minutiae.length, defaultMccParams);
-        const reference = referenceCylinders(xs, ys, thetas, minutiae.length, defaultMccParams);
-        expect(built.usable).toEqual(reference.usable);
-        expect(built.bits).toEqual(reference.bits);
+        const { xs, ys, thetas, count } = pointsOf(sample.bytes);
+        const reference = referenceCylinders(xs, ys, thetas, count, defaultMccParams);
+        for (const useNative of [false, true]) {
+          const built = buildCylinders(xs, ys, thetas, count, defaultMccParams, { useNative });
+          expect(built.usable).toEqual(reference.usable);
+          expect(built.bits).toEqual(reference.bits);
+        }
         compared++;
       }
     }
     expect(compared).toBe(4 * 12);
   });
 });
+
+describe('native buildCylinders', () => {
+  const build = loadNativeKernel()?.buildCylinders;
+  // Whether the addon must be there is mcc-matcher.test.ts's check; without it the default is the
+  // JavaScript, which the test above holds to the definition.
+  const nativeOrPortable = build === undefined ? 'JavaScript (no addon)' : 'native';
+
+  it(`(${nativeOrPortable}) equals the JavaScript bit for bit on every FVC2002 fixture and 600 synthetic impressions`, () => {
+    const records = fvcDatabases.flatMap((database) => loadFvcDatabase(database).map((sample) => sample.bytes));
+    for (let finger = 1; finger <= 300; finger++) {
+      const master = populationFinger(31, finger);
+      for (const impression of [1, 2]) records.push(writeIsoRecord(populationImpression(31, master, finger, impression)));
+    }
+    let differing = 0;
+    for (const bytes of records) {
+      const { xs, ys, thetas, count } = pointsOf(bytes);
+      const native = buildCylinders(xs, ys, thetas, count, defaultMccParams);
+      const portable = buildCylinders(xs, ys, thetas, count, defaultMccParams, { useNative: false });
+      if (!sameCylinders(native, portable)) differing++;
+    }
+    expect(records.length).toBe(320 + 600);
+    expect(differing).toBe(0);
+  });
+
+  it.runIf(build !== undefined)('refuses short arrays, bad settings and coordinates that are not pixels, without reading past them', () => {
+    const kernel = build!;
+    const settings = Float64Array.from([56, 8, 4, 7.5, 0.7, 0.01, 40, 0.75, 2, 8]);
+    const points = (count: number) => ({ xs: new Float32Array(count).map((_, i) => 100 + i), ys: new Float32Array(count).map((_, i) => -100 - 2 * i), thetas: new Float32Array(count), frames: new Float64Array(2 * count) });
+    const ok = points(4);
+    const call = (p: ReturnType<typeof points>, count: number, s = settings, bits = new Uint32Array(count * 8), usable = new Uint8Array(count)) =>
+      () => kernel(p.xs, p.ys, p.thetas, p.frames, count, s, bits, usable);
+    expect(call(ok, 4)).not.toThrow();
+    expect(call(ok, 5)).toThrow(RangeError);
+    expect(call(ok, 4, settings, new Uint32Array(31))).toThrow(RangeError);
+    expect(call(ok, 4, settings, new Uint32Array(32), new Uint8Array(3))).toThrow(RangeError);
+    expect(call(ok, -1, settings, new Uint32Array(32), new Uint8Array(4))).toThrow(RangeError);
+    expect(call(ok, 4, Float64Array.from([56, 8, 4, 7.5, 0.7, 0.01, 40, 0.75, 2, 7]))).toThrow(RangeError); // words != 8 * 8 * 4 / 32
+    expect(call(ok, 4, Float64Array.from([56, 0, 4, 7.5, 0.7, 0.01, 40, 0.75, 2, 0]))).toThrow(RangeError);
+    expect(call(ok, 4, Float64Array.from([56, 8, 4, 7.5, 0.7, 0.01, 40, 0.75, 2]))).toThrow(RangeError);
+    for (const hostile of [Number.NaN, Number.POSITIVE_INFINITY, 3e38]) {
+      const bad = points(4);
+      bad.xs[2] = hostile;
+      expect(call(bad, 4)).toThrow(/finite pixels/);
+    }
+    const badFrame = points(4);
+    badFrame.frames[3] = Number.NaN;
+    expect(call(badFrame, 4)).toThrow(RangeError);
+    expect(() => (kernel as unknown as (...args: unknown[]) => void)(ok.xs, ok.ys)).toThrow(RangeError);
+  });
+});
+
+function sameCylinders(a: Cylinders, b: Cylinders): boolean {
+  return a.bits.length === b.bits.length && a.bits.every((word, index) => word === b.bits[index]) && a.usable.every((flag, index) => flag === b.usable[index]);
+}

@@ -1,0 +1,416 @@
+// The cylinders of one template (core/biometrics/cylinder.ts, buildCylinders) in C++: every probe
+// of an identify and every enrolled template is converted, and in JavaScript this was a third of a
+// hinted search's CPU.
+//
+// It must set the JavaScript's bits exactly, so it repeats its arithmetic in the same order with
+// IEEE doubles (no FMA contraction, no fast-math, float coordinates promoted to double). The two
+// functions whose results differ between V8 and the C library are kept out: the caller passes
+// each minutia's cosine and sine (Math.cos, Math.sin), and e^x is geometry.ts's expNonPositive,
+// which both sides compute from the same additions and multiplications.
+//
+// Coordinates must be finite pixels (ISO records give 16-bit integers); counts and lengths are checked before
+// anything is read, so a bad call throws (code BAD_REQUEST), never reads out of bounds.
+
+#include "cylinder-kernel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "napi-args.h"
+
+namespace biopay::cylinders {
+namespace {
+
+using namespace biopay::napi;
+
+constexpr double kPi = 3.141592653589793;  // Math.PI
+constexpr double kTwoPi = 2 * kPi;
+constexpr double kSqrt2 = 1.4142135623730951;  // Math.SQRT2
+constexpr int kSettingCount = 10;
+// Far above what a template holds (the matcher keeps 128 minutiae), small enough for int indices.
+constexpr int64_t kMaxMinutiae = 4096;
+constexpr int kMaxCellsPerSide = 32;
+constexpr int kMaxDirectionCells = 32;
+// Coordinates past this are no template's (ISO records hold 16-bit pixels): refused, so that every
+// cell index computed from them fits an int.
+constexpr double kMaxCoordinatePx = 1e6;
+// Rounding slack of nearHull (geometry.ts, hullSlackPx).
+constexpr double kHullSlackPx = 1e-6;
+
+struct Settings {
+  double radiusPx;
+  int spatialCells;
+  int directionCells;
+  double sigmaSpatialPx;
+  double sigmaDirectionRad;
+  double bitThreshold;
+  double hullMarginPx;
+  double minValidCellShare;
+  double minNeighbours;
+  int words;
+};
+
+// geometry.ts: angleDiff.
+inline double angleDiff(double a, double b) {
+  double d = a - b;
+  while (d >= kPi) d -= kTwoPi;
+  while (d < -kPi) d += kTwoPi;
+  return d;
+}
+
+// geometry.ts: the powers 2^-k by exact halving, and expNonPositive step for step.
+struct InversePowers {
+  double values[1075];
+  InversePowers() {
+    values[0] = 1;
+    for (int k = 1; k < 1075; k++) values[k] = values[k - 1] * 0.5;
+  }
+};
+const InversePowers kInversePowers;
+
+inline double expNonPositive(double x) {
+  if (!(x > -745.2)) return x == x ? 0 : x;
+  const double k = std::floor(x * 1.44269504088896338700 + 0.5);
+  const double r = x - k * 0.693147180369123816490 - k * 1.90821492927058770002e-10;
+  const double series = 1 + r * (1 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320
+    + r * (1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 + r * (1.0 / 6227020800)))))))))))));
+  const int negK = static_cast<int>(-k);
+  return negK > 1000 ? series * kInversePowers.values[1000] * kInversePowers.values[negK - 1000] : series * kInversePowers.values[negK];
+}
+
+// geometry.ts: erf (Abramowitz-Stegun 7.1.26).
+inline double erf(double x) {
+  const double sign = x < 0 ? -1 : 1;
+  const double a = std::fabs(x);
+  const double t = 1 / (1 + 0.3275911 * a);
+  const double poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign * (1 - poly * expNonPositive(-a * a));
+}
+
+inline double distancePx(double dx, double dy) { return std::sqrt(dx * dx + dy * dy); }
+
+// geometry.ts: convexHull (Andrew's monotone chain, counter-clockwise), as flat x, y pairs. The
+// sort is stable, as Array.prototype.sort is, so equal points keep their order.
+void convexHull(const float* xs, const float* ys, int count, std::vector<int>& order, std::vector<int>& chain, std::vector<double>& hull) {
+  order.resize(count);
+  for (int index = 0; index < count; index++) order[index] = index;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    const double dx = static_cast<double>(xs[a]) - xs[b];
+    if (dx != 0) return dx < 0;
+    return static_cast<double>(ys[a]) - ys[b] < 0;
+  });
+  hull.clear();
+  if (count < 3) {
+    for (int index : order) hull.push_back(xs[index]), hull.push_back(ys[index]);
+    return;
+  }
+  auto cross = [&](int o, int a, int b) {
+    return (static_cast<double>(xs[a]) - xs[o]) * (static_cast<double>(ys[b]) - ys[o]) - (static_cast<double>(ys[a]) - ys[o]) * (static_cast<double>(xs[b]) - xs[o]);
+  };
+  auto build = [&](bool reversed) {
+    chain.clear();
+    for (int step = 0; step < count; step++) {
+      const int index = order[reversed ? count - 1 - step : step];
+      while (chain.size() >= 2 && cross(chain[chain.size() - 2], chain[chain.size() - 1], index) <= 0) chain.pop_back();
+      chain.push_back(index);
+    }
+    chain.pop_back();
+    for (int index : chain) hull.push_back(xs[index]), hull.push_back(ys[index]);
+  };
+  build(false);
+  build(true);
+}
+
+// geometry.ts: prepareHull, nearHull and its helpers.
+struct Hull {
+  std::vector<double> vertices;
+  std::vector<double> normalX, normalY, offsets;
+};
+
+void prepareHull(Hull& hull) {
+  const size_t count = hull.vertices.size() / 2;
+  hull.normalX.assign(count, 0);
+  hull.normalY.assign(count, 0);
+  hull.offsets.assign(count, 0);
+  const std::vector<double>& h = hull.vertices;
+  for (size_t v = 0; v < count; v++) {
+    const size_t w = (v + 1) % count;
+    const double ex = h[2 * w] - h[2 * v];
+    const double ey = h[2 * w + 1] - h[2 * v + 1];
+    const double length = std::sqrt(ex * ex + ey * ey);
+    if (length == 0) continue;
+    hull.normalX[v] = ey / length;
+    hull.normalY[v] = -ex / length;
+    hull.offsets[v] = hull.normalX[v] * h[2 * v] + hull.normalY[v] * h[2 * v + 1];
+  }
+}
+
+double segmentDistance(double px, double py, double ax, double ay, double bx, double by) {
+  const double dx = bx - ax;
+  const double dy = by - ay;
+  const double lengthSquared = dx * dx + dy * dy;
+  const double t = lengthSquared == 0 ? 0 : std::max(0.0, std::min(1.0, ((px - ax) * dx + (py - ay) * dy) / lengthSquared));
+  const double ex = px - (ax + t * dx);
+  const double ey = py - (ay + t * dy);
+  return std::sqrt(ex * ex + ey * ey);
+}
+
+bool withinMarginOfFacingEdges(const Hull& hull, double px, double py, double marginPx) {
+  const std::vector<double>& points = hull.vertices;
+  const size_t vertices = points.size() / 2;
+  for (size_t v = 0; v < vertices; v++) {
+    if (hull.normalX[v] * px + hull.normalY[v] * py - hull.offsets[v] <= -kHullSlackPx) continue;
+    const size_t w = v + 1 == vertices ? 0 : v + 1;
+    if (segmentDistance(px, py, points[2 * v], points[2 * v + 1], points[2 * w], points[2 * w + 1]) <= marginPx) return true;
+  }
+  return false;
+}
+
+bool insideHull(const std::vector<double>& hull, double px, double py) {
+  const size_t vertices = hull.size() / 2;
+  for (size_t v = 0; v < vertices; v++) {
+    const size_t w = v + 1 == vertices ? 0 : v + 1;
+    if ((hull[2 * w] - hull[2 * v]) * (py - hull[2 * v + 1]) - (hull[2 * w + 1] - hull[2 * v + 1]) * (px - hull[2 * v]) < 0) return false;
+  }
+  return true;
+}
+
+bool nearHull(const Hull& hull, double px, double py, double marginPx) {
+  const size_t vertices = hull.vertices.size() / 2;
+  if (vertices == 0) return false;
+  double farthest = -INFINITY;
+  for (size_t v = 0; v < vertices; v++) {
+    const double distance = hull.normalX[v] * px + hull.normalY[v] * py - hull.offsets[v];
+    if (distance > farthest) farthest = distance;
+  }
+  if (farthest > marginPx + kHullSlackPx) return false;
+  if (vertices >= 3 && (farthest <= -kHullSlackPx || (farthest <= kHullSlackPx && insideHull(hull.vertices, px, py)))) return true;
+  return withinMarginOfFacingEdges(hull, px, py, marginPx);
+}
+
+// cylinder.ts: cellGrid, the cells within the radius.
+struct Grid {
+  std::vector<double> us, vs;
+  std::vector<int> firstBits;
+  std::vector<int> cellAt;
+};
+
+void cellGrid(const Settings& s, Grid& grid) {
+  const int ns = s.spatialCells;
+  const double cellPx = (2 * s.radiusPx) / ns;
+  grid.us.clear();
+  grid.vs.clear();
+  grid.firstBits.clear();
+  grid.cellAt.assign(static_cast<size_t>(ns) * ns, -1);
+  for (int i = 0; i < ns; i++) {
+    for (int j = 0; j < ns; j++) {
+      const double u = (i - (ns - 1) / 2.0) * cellPx;
+      const double v = (j - (ns - 1) / 2.0) * cellPx;
+      if (distancePx(u, v) > s.radiusPx) continue;
+      grid.cellAt[i * ns + j] = static_cast<int>(grid.us.size());
+      grid.us.push_back(u);
+      grid.vs.push_back(v);
+      grid.firstBits.push_back((i * ns + j) * s.directionCells);
+    }
+  }
+}
+
+// Per-thread working memory, grown to the largest template seen: no allocation per call after that.
+struct Scratch {
+  Grid grid;
+  Hull hull;
+  std::vector<int> order, chain;
+  std::vector<int> neighbours;
+  std::vector<double> directions, px, py, sums;
+  std::vector<uint8_t> onFinger;
+};
+thread_local Scratch tlScratch;
+
+int nearNeighbours(const float* xs, const float* ys, int count, int m, double reachPx, std::vector<int>& out) {
+  int near = 0;
+  for (int t = 0; t < count; t++) {
+    if (t != m && distancePx(static_cast<double>(xs[t]) - xs[m], static_cast<double>(ys[t]) - ys[m]) <= reachPx) out[near++] = t;
+  }
+  return near;
+}
+
+int countWithin(const float* xs, const float* ys, int m, const std::vector<int>& neighbours, int near, double reachPx) {
+  int within = 0;
+  for (int n = 0; n < near; n++) {
+    const int t = neighbours[n];
+    if (distancePx(static_cast<double>(xs[t]) - xs[m], static_cast<double>(ys[t]) - ys[m]) <= reachPx) within++;
+  }
+  return within;
+}
+
+double directionContribution(double alpha, const Settings& s) {
+  const double halfCell = kPi / s.directionCells;
+  const double scale = s.sigmaDirectionRad * kSqrt2;
+  return 0.5 * (erf((alpha + halfCell) / scale) - erf((alpha - halfCell) / scale));
+}
+
+struct Frame {
+  double x, y, cos, sin;
+};
+
+int placeCells(const Frame& f, const Settings& s, Scratch& k) {
+  int onFinger = 0;
+  const size_t cells = k.grid.us.size();
+  for (size_t cell = 0; cell < cells; cell++) {
+    const double u = k.grid.us[cell];
+    const double v = k.grid.vs[cell];
+    const double px = f.x + f.cos * u - f.sin * v;
+    const double py = f.y + f.sin * u + f.cos * v;
+    k.px[cell] = px;
+    k.py[cell] = py;
+    const bool on = nearHull(k.hull, px, py, s.hullMarginPx);
+    k.onFinger[cell] = on ? 1 : 0;
+    if (on) onFinger++;
+  }
+  return onFinger;
+}
+
+void accumulateNeighbours(const float* xs, const float* ys, const Frame& f, int near, const Settings& s, Scratch& k) {
+  const int nd = s.directionCells;
+  const int ns = s.spatialCells;
+  const double cellPx = (2 * s.radiusPx) / ns;
+  const double centre = (ns - 1) / 2.0;
+  const double reachPx = 3 * s.sigmaSpatialPx;
+  const double boundCells = (reachPx + 1e-6) / cellPx;
+  const double reachSquared = reachPx * reachPx;
+  const double spatialNorm = 1 / (s.sigmaSpatialPx * std::sqrt(2 * kPi));
+  const double twoSigmaSquared = 2 * s.sigmaSpatialPx * s.sigmaSpatialPx;
+  for (int n = 0; n < near; n++) {
+    const int t = k.neighbours[n];
+    const double ox = static_cast<double>(xs[t]) - f.x;
+    const double oy = static_cast<double>(ys[t]) - f.y;
+    const double along = (f.cos * ox + f.sin * oy) / cellPx + centre;
+    const double across = (f.cos * oy - f.sin * ox) / cellPx + centre;
+    const int iFrom = static_cast<int>(std::max(0.0, std::ceil(along - boundCells)));
+    const int iTo = static_cast<int>(std::min(static_cast<double>(ns - 1), std::floor(along + boundCells)));
+    const int jFrom = static_cast<int>(std::max(0.0, std::ceil(across - boundCells)));
+    const int jTo = static_cast<int>(std::min(static_cast<double>(ns - 1), std::floor(across + boundCells)));
+    for (int i = iFrom; i <= iTo; i++) {
+      for (int j = jFrom; j <= jTo; j++) {
+        const int cell = k.grid.cellAt[i * ns + j];
+        if (cell < 0 || k.onFinger[cell] == 0) continue;
+        const double dx = static_cast<double>(xs[t]) - k.px[cell];
+        const double dy = static_cast<double>(ys[t]) - k.py[cell];
+        const double squared = dx * dx + dy * dy;
+        if (squared > reachSquared) continue;
+        const double spatial = spatialNorm * expNonPositive(-squared / twoSigmaSquared);
+        for (int d = 0; d < nd; d++) k.sums[cell * nd + d] += spatial * k.directions[n * nd + d];
+      }
+    }
+  }
+}
+
+// cylinder.ts: buildCylinders, minutia by minutia.
+void build(const float* xs, const float* ys, const float* thetas, const double* frames, int count, const Settings& s, uint32_t* bits, uint8_t* usable) {
+  Scratch& k = tlScratch;
+  const int nd = s.directionCells;
+  cellGrid(s, k.grid);
+  const size_t cells = k.grid.us.size();
+  const double reachPx = 3 * s.sigmaSpatialPx;
+  convexHull(xs, ys, count, k.order, k.chain, k.hull.vertices);
+  prepareHull(k.hull);
+  k.neighbours.resize(count);
+  k.directions.resize(static_cast<size_t>(count) * nd);
+  k.px.resize(cells);
+  k.py.resize(cells);
+  k.onFinger.resize(cells);
+  k.sums.resize(cells * nd);
+  std::memset(bits, 0, sizeof(uint32_t) * static_cast<size_t>(count) * s.words);
+  for (int m = 0; m < count; m++) {
+    const Frame f = {xs[m], ys[m], frames[2 * m], frames[2 * m + 1]};
+    const int near = nearNeighbours(xs, ys, count, m, s.radiusPx + reachPx + 1, k.neighbours);
+    for (int n = 0; n < near; n++) {
+      const double relative = angleDiff(thetas[m], thetas[k.neighbours[n]]);
+      for (int d = 0; d < nd; d++) {
+        const double cellAngle = -kPi + (d + 0.5) * ((2 * kPi) / nd);
+        k.directions[n * nd + d] = directionContribution(angleDiff(cellAngle, relative), s);
+      }
+    }
+    const int validCells = placeCells(f, s, k);
+    std::fill(k.sums.begin(), k.sums.end(), 0.0);
+    accumulateNeighbours(xs, ys, f, near, s, k);
+    for (size_t cell = 0; cell < cells; cell++) {
+      if (k.onFinger[cell] == 0) continue;
+      for (int d = 0; d < nd; d++) {
+        const int bit = k.grid.firstBits[cell] + d;
+        if (k.sums[cell * nd + d] > s.bitThreshold) bits[static_cast<size_t>(m) * s.words + (bit >> 5)] |= 1u << (bit & 31);
+      }
+    }
+    const bool enoughCells = validCells >= s.minValidCellShare * static_cast<double>(cells);
+    const bool enoughNeighbours = countWithin(xs, ys, m, k.neighbours, near, s.radiusPx + reachPx) >= s.minNeighbours;
+    usable[m] = enoughCells && enoughNeighbours ? 1 : 0;
+  }
+}
+
+bool validSettings(const double* raw, Settings* s) {
+  for (int index = 0; index < kSettingCount; index++)
+    if (!std::isfinite(raw[index])) return false;
+  s->radiusPx = raw[0];
+  s->spatialCells = static_cast<int>(raw[1]);
+  s->directionCells = static_cast<int>(raw[2]);
+  s->sigmaSpatialPx = raw[3];
+  s->sigmaDirectionRad = raw[4];
+  s->bitThreshold = raw[5];
+  s->hullMarginPx = raw[6];
+  s->minValidCellShare = raw[7];
+  s->minNeighbours = raw[8];
+  s->words = static_cast<int>(raw[9]);
+  const int bitsPerCylinder = s->spatialCells * s->spatialCells * s->directionCells;
+  return raw[1] == s->spatialCells && s->spatialCells >= 1 && s->spatialCells <= kMaxCellsPerSide && raw[2] == s->directionCells &&
+         s->directionCells >= 1 && s->directionCells <= kMaxDirectionCells && raw[9] == s->words && s->words == (bitsPerCylinder + 31) / 32 &&
+         s->radiusPx > 0 && s->sigmaSpatialPx > 0 && s->sigmaDirectionRad > 0;
+}
+
+}  // namespace
+
+// buildCylinders(xs, ys, thetas, frames, count, settings, bits, usable): the cylinders of `count`
+// minutiae (xs, ys, thetas Float32Arrays; frames their Math.cos and Math.sin, interleaved, a
+// Float64Array) into bits (count * words, a Uint32Array) and usable (a Uint8Array).
+// settings: [radiusPx, spatialCells, directionCells, sigmaSpatialPx, sigmaDirectionRad,
+// bitThreshold, hullMarginPx, minValidCellShare, minNeighbours, words].
+napi_value BuildCylinders(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  if (!callArguments(env, info, 8, argv, "buildCylinders(xs, ys, thetas, frames, count, settings, bits, usable)")) return nullptr;
+  float* xs = nullptr;
+  float* ys = nullptr;
+  float* thetas = nullptr;
+  double* frames = nullptr;
+  double* raw = nullptr;
+  uint32_t* bits = nullptr;
+  uint8_t* usable = nullptr;
+  size_t xsLength = 0, ysLength = 0, thetasLength = 0, framesLength = 0, settingsLength = 0, bitsLength = 0, usableLength = 0;
+  int64_t count = 0;
+  if (!typedArray(env, argv[0], napi_float32_array, &xs, &xsLength, "xs must be a Float32Array")) return nullptr;
+  if (!typedArray(env, argv[1], napi_float32_array, &ys, &ysLength, "ys must be a Float32Array")) return nullptr;
+  if (!typedArray(env, argv[2], napi_float32_array, &thetas, &thetasLength, "thetas must be a Float32Array")) return nullptr;
+  if (!typedArray(env, argv[3], napi_float64_array, &frames, &framesLength, "frames must be a Float64Array")) return nullptr;
+  if (!integerArgument(env, argv[4], &count, "BAD_REQUEST", "count must be an integer")) return nullptr;
+  if (!typedArray(env, argv[5], napi_float64_array, &raw, &settingsLength, "settings must be a Float64Array")) return nullptr;
+  if (!typedArray(env, argv[6], napi_uint32_array, &bits, &bitsLength, "bits must be a Uint32Array")) return nullptr;
+  if (!typedArray(env, argv[7], napi_uint8_array, &usable, &usableLength, "usable must be a Uint8Array")) return nullptr;
+  Settings s;
+  if (settingsLength < kSettingCount || !validSettings(raw, &s)) return fail(env, "BAD_REQUEST", "cylinder settings are not valid");
+  const uint64_t n = static_cast<uint64_t>(count);
+  if (count < 0 || count > kMaxMinutiae || xsLength < n || ysLength < n || thetasLength < n || framesLength < 2 * n || usableLength < n ||
+      bitsLength < n * static_cast<uint64_t>(s.words)) {
+    return fail(env, "BAD_REQUEST", "count is negative, too large, or longer than an array");
+  }
+  for (uint64_t index = 0; index < n; index++) {
+    if (!(std::fabs(xs[index]) <= kMaxCoordinatePx) || !(std::fabs(ys[index]) <= kMaxCoordinatePx) || !std::isfinite(thetas[index]) ||
+        !std::isfinite(frames[2 * index]) || !std::isfinite(frames[2 * index + 1])) {
+      return fail(env, "BAD_REQUEST", "minutia coordinates must be finite pixels (at most 1e6), directions and frames finite");
+    }
+  }
+  build(xs, ys, thetas, frames, static_cast<int>(count), s, bits, usable);
+  return nullptr;
+}
+
+}  // namespace biopay::cylinders
