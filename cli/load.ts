@@ -264,7 +264,8 @@ function renderSummary(report: LoadReport): string {
   lines.push(`NATS messages per payment: load tool out ${traffic.load.outMsgs} in ${traffic.load.inMsgs}`
     + (traffic.nodes ? `; nodes out ${traffic.nodes.outMsgs} in ${traffic.nodes.inMsgs}` : '')
     + `; this process: ${traffic.processCpuMsPerPayment} ms CPU per payment, main thread ${Math.round(traffic.mainThreadUtilization * 100)}% busy`
-    + (traffic.machineCpuMsPerPayment !== undefined ? `; whole machine: ${traffic.machineCpuMsPerPayment} ms CPU per payment` : ''));
+    + (traffic.machineCpuMsPerPayment !== undefined ? `; whole machine: ${traffic.machineCpuMsPerPayment} ms CPU per payment` : '')
+    + (traffic.machineStolenMsPerPayment ? ` (and ${traffic.machineStolenMsPerPayment} ms stolen by the hypervisor: a crowded host)` : ''));
   if (report.ramp) {
     lines.push('', `ramp (p99 <= ${report.ramp.p99MsMax} ms, no errors): best ${report.ramp.bestRate ?? 'none'}/s`);
     for (const step of report.ramp.steps) lines.push(`  ${String(step.rate).padStart(6)}/s  ${step.passed ? 'pass' : 'FAIL'}  p99 ${step.p99Ms} ms  ${step.completedPerSecond}/s done  ${step.reason}`);

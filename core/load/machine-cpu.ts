@@ -8,27 +8,39 @@ import { readFileSync } from 'node:fs';
 const PROC_STAT = '/proc/stat';
 /** The aggregate line's fields, in clock ticks: user nice system idle iowait irq softirq steal. */
 const IDLE_FIELDS = new Set([3, 4]);
+const STEAL_FIELD = 7;
 const COUNTED_FIELDS = 8;
 /** USER_HZ: Linux reports /proc/stat in hundredths of a second on every architecture it runs on. */
 const TICKS_PER_SECOND = 100;
 
-/** Busy milliseconds of all CPUs since boot, or undefined where /proc/stat cannot be read. */
-export function machineBusyMs(readStat: () => string = () => readFileSync(PROC_STAT, 'utf8')): number | undefined {
+/** CPU time of all CPUs since boot, in ms: what ran (busy) and what the hypervisor took (stolen). */
+export interface MachineCpu {
+  /** User, nice, system, irq and softirq time: work done on this machine by anyone. */
+  readonly busyMs: number;
+  /**
+   * Time a virtual CPU wanted to run but the host ran something else. Not work of this machine's:
+   * kept apart so that a run on a crowded host does not read as a costlier payment.
+   */
+  readonly stolenMs: number;
+}
+
+/** The machine's CPU time since boot, or undefined where /proc/stat cannot be read. */
+export function machineCpu(readStat: () => string = () => readFileSync(PROC_STAT, 'utf8')): MachineCpu | undefined {
   let text: string;
   try {
     text = readStat();
   } catch {
     return undefined;
   }
-  return parseBusyMs(text);
+  return parseMachineCpu(text);
 }
 
-/** The busy time in the aggregate `cpu` line of a /proc/stat text (idle and iowait left out). */
-export function parseBusyMs(statText: string): number | undefined {
+/** The busy and stolen time in the aggregate `cpu` line of a /proc/stat text (idle and iowait are neither). */
+export function parseMachineCpu(statText: string): MachineCpu | undefined {
   const line = statText.split('\n').find((candidate) => candidate.startsWith('cpu '));
   if (!line) return undefined;
   const fields = line.trim().split(/\s+/).slice(1, 1 + COUNTED_FIELDS).map(Number);
   if (fields.length < COUNTED_FIELDS || fields.some((value) => !Number.isSafeInteger(value) || value < 0)) return undefined;
-  const busyTicks = fields.reduce((sum, value, index) => (IDLE_FIELDS.has(index) ? sum : sum + value), 0);
-  return (busyTicks * 1000) / TICKS_PER_SECOND;
+  const busyTicks = fields.reduce((sum, value, index) => (IDLE_FIELDS.has(index) || index === STEAL_FIELD ? sum : sum + value), 0);
+  return { busyMs: (busyTicks * 1000) / TICKS_PER_SECOND, stolenMs: (fields[STEAL_FIELD]! * 1000) / TICKS_PER_SECOND };
 }

@@ -16,7 +16,7 @@ import type { Mix } from './mix.js';
 import { runPhase, type PhaseOutcome } from './phase.js';
 import { ramp, type RampResult } from './ramp.js';
 import type { ArrivalProcess } from './scheduler.js';
-import { machineBusyMs } from './machine-cpu.js';
+import { machineCpu, type MachineCpu } from './machine-cpu.js';
 import { setupPopulation, type Population } from './setup.js';
 
 export interface LoadOptions {
@@ -64,9 +64,16 @@ export interface PaymentCosts {
   readonly processCpuMsPerPayment: number;
   /**
    * Busy CPU of the whole machine (every process and the kernel) per payment, where /proc/stat
-   * tells it: on a machine running the whole network, what a payment costs in all.
+   * tells it: on a machine running the whole network, what a payment costs in all. Time the
+   * hypervisor stole is not in it: machineStolenMsPerPayment.
    */
   readonly machineCpuMsPerPayment?: number;
+  /**
+   * CPU time per payment that the machine's virtual CPUs wanted and the host gave to others
+   * (/proc/stat steal). Far above 0, the host is crowded: latencies and rates of the run understate
+   * what the same machine does alone.
+   */
+  readonly machineStolenMsPerPayment?: number;
   /** Share of the phase the main thread's event loop was busy (0..1). */
   readonly mainThreadUtilization: number;
 }
@@ -163,12 +170,12 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   };
 }
 
-type Snapshot = { load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machineBusyMs: number | undefined; loop: EventLoopUtilization };
+type Snapshot = { load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; loop: EventLoopUtilization };
 
 function snapshot(target: LoadTarget): Snapshot {
   return {
     load: { ...target.nc.stats() }, nodes: target.nodeConnection ? { ...target.nodeConnection.stats() } : undefined,
-    cpu: process.cpuUsage(), machineBusyMs: machineBusyMs(), loop: performance.eventLoopUtilization(),
+    cpu: process.cpuUsage(), machine: machineCpu(), loop: performance.eventLoopUtilization(),
   };
 }
 
@@ -179,11 +186,12 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
   };
   const cpu = process.cpuUsage(before.cpu);
   const perPaymentMs = (ms: number) => Math.round((ms / Math.max(1, payments)) * 1000) / 1000;
-  const machineMs = before.machineBusyMs !== undefined && after.machineBusyMs !== undefined ? after.machineBusyMs - before.machineBusyMs : undefined;
+  const machine = before.machine && after.machine
+    ? { busyMs: after.machine.busyMs - before.machine.busyMs, stolenMs: after.machine.stolenMs - before.machine.stolenMs } : undefined;
   return {
     payments, load: per(before.load, after.load), nodes: before.nodes && after.nodes ? per(before.nodes, after.nodes) : undefined,
     processCpuMsPerPayment: perPaymentMs((cpu.user + cpu.system) / 1000),
-    ...(machineMs !== undefined ? { machineCpuMsPerPayment: perPaymentMs(machineMs) } : {}),
+    ...(machine ? { machineCpuMsPerPayment: perPaymentMs(machine.busyMs), machineStolenMsPerPayment: perPaymentMs(machine.stolenMs) } : {}),
     mainThreadUtilization: Math.round(performance.eventLoopUtilization(after.loop, before.loop).utilization * 1000) / 1000,
   };
 }
