@@ -9,6 +9,7 @@ import {
 } from '../../proto/gen/biopay/v1/ledger.js';
 import { BiopayError, ErrorCode } from '../errors.js';
 import { assertCurrency } from '../money.js';
+import { assertTimeZone } from '../policy/time-zone.js';
 import type { SqlClient } from '../db/index.js';
 import { runIdempotent } from './idempotency.js';
 import { requireId } from './requests.js';
@@ -45,21 +46,13 @@ function validateOpenAccount(request: OpenAccountRequest): AccountKind {
     throw new BiopayError(ErrorCode.BadRequest, `owner must be 1..${OWNER_LENGTH_MAX} characters`);
   }
   assertCurrency(request.currency);
-  assertTimeZoneName(request.timeZone);
+  assertTimeZone(request.timeZone); // a cached formatter: opening 5,000 accounts built 5,000 before
   if (request.idempotencyKey !== '') requireId('idempotencyKey', request.idempotencyKey);
   if (request.kind === AccountKind.ACCOUNT_KIND_UNSPECIFIED) return AccountKind.ACCOUNT_KIND_CUSTOMER;
   if (request.kind === AccountKind.ACCOUNT_KIND_CUSTOMER || request.kind === AccountKind.ACCOUNT_KIND_MERCHANT) return request.kind;
   throw new BiopayError(ErrorCode.BadRequest, 'only customer and merchant accounts can be opened; funding accounts are created by deposits');
 }
 
-function assertTimeZoneName(timeZone: string): void {
-  if (timeZone === '') return;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-  } catch (error) {
-    throw new BiopayError(ErrorCode.BadRequest, `unknown time zone "${timeZone}"`, { cause: error });
-  }
-}
 
 export async function getAccount(db: SqlClient, accountId: string): Promise<Account> {
   const [row] = await loadAccounts(db, [accountId], false);
