@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "mcc_kernel",
-      "sources": ["workers/native/mcc-kernel.cc", "workers/native/cylinder-kernel.cc"],
+      "sources": ["workers/native/mcc-kernel.cc", "workers/native/cylinder-kernel.cc", "workers/native/triplet-keys.cc"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-O3", "-g", "-ffp-contract=off", "-fno-fast-math", "-std=c++17"],
       "conditions": [

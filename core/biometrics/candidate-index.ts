@@ -142,12 +142,91 @@ const nearOther = new Int32Array(maxTemplateMinutiae);
 /** The kept neighbours' indices into the scratch above: nearest first, then by bearing. */
 const kept = new Int32Array(neighboursPerAnchor);
 
+type NativeTriplets = Required<Pick<NativeKernel, 'tripletNeighbours' | 'tripletKeys'>>;
+
+/** The addon's triplet keys when it is built (and the native index not disabled), else undefined. */
+function nativeTriplets(): NativeTriplets | undefined {
+  const kernel = loadNativeKernel();
+  return kernel?.tripletNeighbours !== undefined && kernel.tripletKeys !== undefined && nativeIndexAllowed() ? (kernel as NativeTriplets) : undefined;
+}
+
+const tripletSettings = Float64Array.from([
+  neighboursPerAnchor, minNeighbourPx, maxNeighbourPx, distanceBinPx, bearingBins, edgeShare, directionBins, rotationBins, maxTemplateMinutiae,
+]);
+/** Native triplet calls' working arrays (one template at a time per thread); keys grow on demand. */
+const tripletScratch = {
+  neighbours: new Float64Array(maxTemplateMinutiae * neighboursPerAnchor * 4),
+  counts: new Uint8Array(maxTemplateMinutiae),
+  bearings: new Float64Array(maxTemplateMinutiae * neighboursPerAnchor),
+  keys: new Uint32Array(1 << 13),
+  rotations: new Uint8Array(1 << 13),
+};
+/** Key output growths per template at most: each at least doubles, to the length the kernel asked for. */
+const tripletKeyAttempts = 4;
+
+/**
+ * The template's keys into tripletScratch, natively; returns how many. The bearings are
+ * Math.atan2's, computed here between the two calls: the C library's atan2 differs from V8's in
+ * the last bit now and then, which would move a bearing across a bin edge.
+ */
+function nativeTriangleKeys(native: NativeTriplets, words: Uint32Array, base: number, multiProbe: boolean): number {
+  const scratch = tripletScratch;
+  const used = native.tripletNeighbours(words, base, tripletSettings, scratch.neighbours, scratch.counts);
+  const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
+  const thetas = templateOffsets(base, words[base + 1]!, cylinderWordCount).theta;
+  for (let anchor = 0; anchor < used; anchor++) {
+    const theta = floats[thetas + anchor]!;
+    for (let place = 0; place < scratch.counts[anchor]!; place++) {
+      const at = anchor * neighboursPerAnchor + place;
+      scratch.bearings[at] = positiveAngle(Math.atan2(scratch.neighbours[at * 4 + 2]!, scratch.neighbours[at * 4 + 1]!) - theta);
+    }
+  }
+  for (let attempt = 0; attempt < tripletKeyAttempts; attempt++) {
+    const written = native.tripletKeys(words, base, tripletSettings, scratch.neighbours, scratch.counts, scratch.bearings, multiProbe, scratch.keys, scratch.rotations);
+    if (written >= 0) return written;
+    growTripletKeys(Math.max(-written, scratch.keys.length * 2));
+  }
+  throw new RangeError('triplet keys did not fit the grown output');
+}
+
 /**
  * Calls `emit(key, rotationBin)` for every triplet of the template at `base`. With `multiProbe`
  * (searches) a distance or bearing within `edgeShare` of a bin edge also tries the adjacent bin,
  * so that values close to an edge still meet their enrolled key (1 to 16 keys per triplet).
  */
 export function triangleKeys(words: Uint32Array, base: number, multiProbe: boolean, emit: (key: number, rotation: number) => void): void {
+  const count = tripletKeysOf(words, base, multiProbe);
+  const { keys, rotations } = tripletScratch;
+  for (let index = 0; index < count; index++) emit(keys[index]!, rotations[index]!);
+}
+
+/**
+ * triangleKeys' keys and rotation bins into tripletScratch.keys and .rotations (valid until the
+ * next call on this thread); returns how many. No call per key: the index's hot loops read them.
+ */
+function tripletKeysOf(words: Uint32Array, base: number, multiProbe: boolean): number {
+  const native = nativeTriplets();
+  if (native !== undefined) return nativeTriangleKeys(native, words, base, multiProbe);
+  let count = 0;
+  portableTriangleKeys(words, base, multiProbe, (key, rotation) => {
+    if (count === tripletScratch.keys.length) growTripletKeys(count * 2);
+    tripletScratch.keys[count] = key;
+    tripletScratch.rotations[count++] = rotation;
+  });
+  return count;
+}
+
+function growTripletKeys(length: number): void {
+  const keys = new Uint32Array(length);
+  const rotations = new Uint8Array(length);
+  keys.set(tripletScratch.keys.subarray(0, Math.min(length, tripletScratch.keys.length)));
+  rotations.set(tripletScratch.rotations.subarray(0, Math.min(length, tripletScratch.rotations.length)));
+  tripletScratch.keys = keys;
+  tripletScratch.rotations = rotations;
+}
+
+/** triangleKeys in JavaScript: the definition the native kernel (triplet-keys.cc) equals key for key. */
+export function portableTriangleKeys(words: Uint32Array, base: number, multiProbe: boolean, emit: (key: number, rotation: number) => void): void {
   const n = Math.min(words[base + 1]!, maxTemplateMinutiae);
   const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
   const at = templateOffsets(base, words[base + 1]!, cylinderWordCount);
@@ -377,11 +456,9 @@ export class CandidateIndex {
     if (this.readOnly) throw new RangeError('a shared view of a candidate index is read-only');
     if (!Number.isInteger(slot) || slot < 0 || slot >= maxIndexedSlots) throw new RangeError(`slot must be an integer in [0, ${maxIndexedSlots})`);
     if (slot >= this.sizes.length) this.growSizes(slot + 1);
-    let triplets = 0;
-    triangleKeys(words, base, false, (key, rotation) => {
-      triplets++;
-      this.append(key >>> this.bucketShift, (slot << rotationShift) | rotation);
-    });
+    const triplets = tripletKeysOf(words, base, false);
+    const { keys, rotations } = tripletScratch;
+    for (let index = 0; index < triplets; index++) this.append(keys[index]! >>> this.bucketShift, (slot << rotationShift) | rotations[index]!);
     // Written after the postings: a search racing this add reads 0 (no scaling), never garbage.
     this.sizes[slot] = Math.min(triplets, maxRecordedTriplets);
   }
@@ -476,12 +553,14 @@ export class CandidateIndex {
 
   /** The probe's search keys as buckets (and the rotation bin of each) into the scratch; returns how many. */
   private probeBuckets(probe: Uint32Array): number {
-    let count = 0;
-    triangleKeys(probe, 0, true, (key, rotation) => {
-      if (count === this.scratch.buckets.length) this.growKeys();
-      this.scratch.buckets[count] = key >>> this.bucketShift;
-      this.scratch.rotations[count++] = rotation;
-    });
+    const count = tripletKeysOf(probe, 0, true);
+    while (this.scratch.buckets.length < count) this.growKeys();
+    const { keys, rotations } = tripletScratch;
+    const { buckets, rotations: probeRotations } = this.scratch;
+    for (let index = 0; index < count; index++) {
+      buckets[index] = keys[index]! >>> this.bucketShift;
+      probeRotations[index] = rotations[index]!;
+    }
     return count;
   }
 

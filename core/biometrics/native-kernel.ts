@@ -52,6 +52,20 @@ export interface NativeKernel {
    * bits (count * words) and usable (count). Throws (code BAD_REQUEST) for arrays shorter than
    * count, settings it cannot run, or coordinates that are not finite pixels. Absent from older addons.
    */
+  /**
+   * The candidate index's triplet keys (candidate-index.ts triangleKeys), in two calls around
+   * Math.atan2: tripletNeighbours writes each anchor's nearest neighbours into neighbours
+   * ([other, dx, dy, distance] per place, neighboursPerAnchor places per anchor) and their count
+   * into counts, and returns the minutiae read; the caller computes each neighbour's bearing;
+   * tripletKeys writes the keys and rotation bins and returns how many, or minus the length both
+   * need. settings: [neighboursPerAnchor, minNeighbourPx, maxNeighbourPx, distanceBinPx,
+   * bearingBins, edgeShare, directionBins, rotationBins, maxTemplateMinutiae]. Absent from older addons.
+   */
+  tripletNeighbours?(words: Uint32Array, base: number, settings: Float64Array, neighbours: Float64Array, counts: Uint8Array): number;
+  tripletKeys?(
+    words: Uint32Array, base: number, settings: Float64Array, neighbours: Float64Array, counts: Uint8Array, bearings: Float64Array,
+    multiProbe: boolean, keys: Uint32Array, rotations: Uint8Array,
+  ): number;
   buildCylinders?(
     xs: Float32Array, ys: Float32Array, thetas: Float32Array, frames: Float64Array, count: number, settings: Float64Array,
     bits: Uint32Array, usable: Uint8Array,

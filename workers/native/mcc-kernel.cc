@@ -13,6 +13,7 @@
 
 #include "cylinder-kernel.h"
 #include "napi-args.h"
+#include "triplet-keys.h"
 
 #include <cmath>
 #include <memory>
@@ -832,6 +833,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"collectVotes", nullptr, CollectVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scoreVotes", nullptr, ScoreVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"buildCylinders", nullptr, biopay::cylinders::BuildCylinders, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tripletNeighbours", nullptr, biopay::triplets::TripletNeighbours, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tripletKeys", nullptr, biopay::triplets::TripletKeys, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

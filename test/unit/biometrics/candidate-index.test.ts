@@ -5,7 +5,7 @@
  * replacement and gallery compaction.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CandidateIndex, slotAccepted, triangleKeys } from '../../../core/biometrics/candidate-index.js';
+import { CandidateIndex, portableTriangleKeys, slotAccepted, triangleKeys } from '../../../core/biometrics/candidate-index.js';
 import { writeIsoRecord } from '../../../core/biometrics/iso.js';
 import { MatchEngine } from '../../../core/biometrics/match-engine.js';
 import { MccMatcher, templateRef } from '../../../core/biometrics/mcc-matcher.js';
@@ -53,6 +53,66 @@ describe('triangleKeys', () => {
     for (const key of enrolled) expect(searched.has(key)).toBe(true);
     expect(searchedCount).toBeGreaterThan(enrolled.length);
     expect(searchedCount).toBeLessThan(enrolled.length * 16);
+  });
+
+  const native = loadNativeKernel();
+  it(`(${native?.tripletKeys ? 'native' : 'JavaScript, no addon'}) gives the JavaScript's keys in its order on every FVC2002 fixture and 400 synthetic impressions`, () => {
+    const keysOf = (walk: typeof triangleKeys, template: Uint32Array, multiProbe: boolean) => {
+      const keys: number[] = [];
+      walk(template, 0, multiProbe, (key, rotation) => keys.push(key, rotation));
+      return keys;
+    };
+    const templates = fvcDatabases.flatMap((database) => loadFvcDatabase(database).map((sample) => templateFromIso(sample.bytes)));
+    for (let finger = 1; finger <= 200; finger++) templates.push(templateFromIso(syntheticIso(finger, 1)), templateFromIso(syntheticIso(finger, 2)));
+    let differing = 0;
+    let keys = 0;
+    for (const template of templates) {
+      for (const multiProbe of [false, true]) {
+        const fast = keysOf(triangleKeys, template, multiProbe);
+        const reference = keysOf(portableTriangleKeys, template, multiProbe);
+        keys += reference.length / 2;
+        if (fast.length !== reference.length || fast.some((value, index) => value !== reference[index])) differing++;
+      }
+    }
+    expect(templates.length).toBe(720);
+    expect(keys).toBeGreaterThan(1_000_000);
+    expect(differing).toBe(0);
+  });
+
+  it.runIf(native?.tripletKeys !== undefined)('natively, refuses bad templates, settings and short arrays without reading past them', () => {
+    const kernel = native as Required<NonNullable<typeof native>>;
+    const template = templateFromIso(syntheticIso(5, 1));
+    const n = template[1]!;
+    const settings = Float64Array.from([5, 8, 110, 8, 24, 0.35, 8, 16, 256]);
+    const neighbours = new Float64Array(n * 5 * 4);
+    const counts = new Uint8Array(n);
+    expect(kernel.tripletNeighbours(template, 0, settings, neighbours, counts)).toBe(n);
+    const bearings = new Float64Array(n * 5);
+    const keys = new Uint32Array(16);
+    const rotations = new Uint8Array(16);
+    // Too short an output: the length it needs, as a negative count, and nothing written past it.
+    const needed = kernel.tripletKeys(template, 0, settings, neighbours, counts, bearings, true, keys, rotations);
+    expect(needed).toBeLessThan(-16);
+    const roomy = { keys: new Uint32Array(-needed), rotations: new Uint8Array(-needed) };
+    expect(kernel.tripletKeys(template, 0, settings, neighbours, counts, bearings, true, roomy.keys, roomy.rotations)).toBe(-needed);
+    // A neighbour index out of range (a hostile caller) is read as the anchor, not followed.
+    neighbours[0] = 1e9;
+    expect(() => kernel.tripletKeys(template, 0, settings, neighbours, counts, bearings, false, roomy.keys, roomy.rotations)).not.toThrow();
+    const code = (call: () => unknown) => {
+      try {
+        call();
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    expect(code(() => kernel.tripletNeighbours(template, template.length, settings, neighbours, counts))).toBe('INVALID_TEMPLATE');
+    expect(code(() => kernel.tripletNeighbours(template.subarray(0, 10), 0, settings, neighbours, counts))).toBe('INVALID_TEMPLATE');
+    expect(code(() => kernel.tripletNeighbours(template, 0, settings, neighbours.subarray(0, 8), counts))).toBe('BAD_REQUEST');
+    expect(code(() => kernel.tripletNeighbours(template, 0, settings, neighbours, counts.subarray(0, 2)))).toBe('BAD_REQUEST');
+    expect(code(() => kernel.tripletNeighbours(template, 0, Float64Array.from([5, 8, 110, 8, 24, 0.35, 8, 12, 256]), neighbours, counts))).toBe('BAD_REQUEST');
+    expect(code(() => kernel.tripletNeighbours(template, 0, Float64Array.from([99, 8, 110, 8, 24, 0.35, 8, 16, 256]), neighbours, counts))).toBe('BAD_REQUEST');
+    expect(code(() => kernel.tripletKeys(template, 0, settings, neighbours, counts, bearings.subarray(0, 3), false, keys, rotations))).toBe('BAD_REQUEST');
   });
 });
 
