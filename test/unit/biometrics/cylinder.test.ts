@@ -180,6 +180,21 @@ describe('native buildCylinders', () => {
     expect(differing).toBe(0);
   });
 
+  it(`(${nativeOrPortable}) equals the JavaScript for 0 to 4 minutiae, repeated points and a line`, () => {
+    const cases: Points[] = [
+      { xs: new Float32Array(0), ys: new Float32Array(0), thetas: new Float32Array(0), count: 0 },
+      { xs: Float32Array.of(100), ys: Float32Array.of(-100), thetas: Float32Array.of(1), count: 1 },
+      { xs: Float32Array.of(100, 120), ys: Float32Array.of(-100, -110), thetas: Float32Array.of(1, 2), count: 2 },
+      { xs: Float32Array.of(100, 100, 100), ys: Float32Array.of(-100, -100, -100), thetas: Float32Array.of(0, 3, 6), count: 3 },
+      { xs: Float32Array.of(100, 110, 120, 130), ys: Float32Array.of(-100, -110, -120, -130), thetas: Float32Array.of(0.5, 0.6, 0.7, 6.2), count: 4 },
+    ];
+    for (const { xs, ys, thetas, count } of cases) {
+      const native = buildCylinders(xs, ys, thetas, count, defaultMccParams);
+      const portable = buildCylinders(xs, ys, thetas, count, defaultMccParams, { useNative: false });
+      expect(sameCylinders(native, portable)).toBe(true);
+    }
+  });
+
   it.runIf(build !== undefined)('refuses short arrays, bad settings and coordinates that are not pixels, without reading past them', () => {
     const kernel = build!;
     const settings = Float64Array.from([56, 8, 4, 7.5, 0.7, 0.01, 40, 0.75, 2, 8]);
