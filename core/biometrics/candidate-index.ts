@@ -153,9 +153,11 @@ function nativeTriplets(): NativeTriplets | undefined {
 const tripletSettings = Float64Array.from([
   neighboursPerAnchor, minNeighbourPx, maxNeighbourPx, distanceBinPx, bearingBins, edgeShare, directionBins, rotationBins, maxTemplateMinutiae,
 ]);
+/** Per kept neighbour in the native calls' neighbours array: other minutia, dx, dy, distance. */
+const neighbourFields = 4;
 /** Native triplet calls' working arrays (one template at a time per thread); keys grow on demand. */
 const tripletScratch = {
-  neighbours: new Float64Array(maxTemplateMinutiae * neighboursPerAnchor * 4),
+  neighbours: new Float64Array(maxTemplateMinutiae * neighboursPerAnchor * neighbourFields),
   counts: new Uint8Array(maxTemplateMinutiae),
   bearings: new Float64Array(maxTemplateMinutiae * neighboursPerAnchor),
   keys: new Uint32Array(1 << 13),
@@ -178,7 +180,9 @@ function nativeTriangleKeys(native: NativeTriplets, words: Uint32Array, base: nu
     const theta = floats[thetas + anchor]!;
     for (let place = 0; place < scratch.counts[anchor]!; place++) {
       const at = anchor * neighboursPerAnchor + place;
-      scratch.bearings[at] = positiveAngle(Math.atan2(scratch.neighbours[at * 4 + 2]!, scratch.neighbours[at * 4 + 1]!) - theta);
+      const dx = scratch.neighbours[at * neighbourFields + 1]!;
+      const dy = scratch.neighbours[at * neighbourFields + 2]!;
+      scratch.bearings[at] = positiveAngle(Math.atan2(dy, dx) - theta);
     }
   }
   for (let attempt = 0; attempt < tripletKeyAttempts; attempt++) {
