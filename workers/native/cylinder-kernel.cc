@@ -37,6 +37,8 @@ constexpr int kMaxDirectionCells = 32;
 // Coordinates past this are no template's (ISO records hold 16-bit pixels): refused, so that every
 // cell index computed from them fits an int.
 constexpr double kMaxCoordinatePx = 1e6;
+// Directions are in [0, 2 pi) from an ISO record; past this angleDiff's folding loops would run long.
+constexpr double kMaxDirectionRad = 8 * kPi;
 // Rounding slack of nearHull (geometry.ts, hullSlackPx).
 constexpr double kHullSlackPx = 1e-6;
 
@@ -289,10 +291,17 @@ void accumulateNeighbours(const float* xs, const float* ys, const Frame& f, int 
     const double oy = static_cast<double>(ys[t]) - f.y;
     const double along = (f.cos * ox + f.sin * oy) / cellPx + centre;
     const double across = (f.cos * oy - f.sin * ox) / cellPx + centre;
-    const int iFrom = static_cast<int>(std::max(0.0, std::ceil(along - boundCells)));
-    const int iTo = static_cast<int>(std::min(static_cast<double>(ns - 1), std::floor(along + boundCells)));
-    const int jFrom = static_cast<int>(std::max(0.0, std::ceil(across - boundCells)));
-    const int jTo = static_cast<int>(std::min(static_cast<double>(ns - 1), std::floor(across + boundCells)));
+    // Bounds as doubles first: outside the grid (or NaN) the neighbour reaches no cell, and only
+    // bounds inside it are converted to int.
+    const double iFromRow = std::max(0.0, std::ceil(along - boundCells));
+    const double iToRow = std::min(static_cast<double>(ns - 1), std::floor(along + boundCells));
+    const double jFromColumn = std::max(0.0, std::ceil(across - boundCells));
+    const double jToColumn = std::min(static_cast<double>(ns - 1), std::floor(across + boundCells));
+    if (!(iFromRow <= iToRow) || !(jFromColumn <= jToColumn)) continue;
+    const int iFrom = static_cast<int>(iFromRow);
+    const int iTo = static_cast<int>(iToRow);
+    const int jFrom = static_cast<int>(jFromColumn);
+    const int jTo = static_cast<int>(jToColumn);
     for (int i = iFrom; i <= iTo; i++) {
       for (int j = jFrom; j <= jTo; j++) {
         const int cell = k.grid.cellAt[i * ns + j];
@@ -354,19 +363,18 @@ bool validSettings(const double* raw, Settings* s) {
   for (int index = 0; index < kSettingCount; index++)
     if (!std::isfinite(raw[index])) return false;
   s->radiusPx = raw[0];
-  s->spatialCells = static_cast<int>(raw[1]);
-  s->directionCells = static_cast<int>(raw[2]);
   s->sigmaSpatialPx = raw[3];
   s->sigmaDirectionRad = raw[4];
   s->bitThreshold = raw[5];
   s->hullMarginPx = raw[6];
   s->minValidCellShare = raw[7];
   s->minNeighbours = raw[8];
-  s->words = static_cast<int>(raw[9]);
+  if (!integerSetting(raw[1], 1, kMaxCellsPerSide, &s->spatialCells) || !integerSetting(raw[2], 1, kMaxDirectionCells, &s->directionCells) ||
+      !integerSetting(raw[9], 1, 1 << 12, &s->words)) {
+    return false;
+  }
   const int bitsPerCylinder = s->spatialCells * s->spatialCells * s->directionCells;
-  return raw[1] == s->spatialCells && s->spatialCells >= 1 && s->spatialCells <= kMaxCellsPerSide && raw[2] == s->directionCells &&
-         s->directionCells >= 1 && s->directionCells <= kMaxDirectionCells && raw[9] == s->words && s->words == (bitsPerCylinder + 31) / 32 &&
-         s->radiusPx > 0 && s->sigmaSpatialPx > 0 && s->sigmaDirectionRad > 0;
+  return s->words == (bitsPerCylinder + 31) / 32 && s->radiusPx > 0 && s->sigmaSpatialPx > 0 && s->sigmaDirectionRad > 0;
 }
 
 }  // namespace
@@ -404,9 +412,9 @@ napi_value BuildCylinders(napi_env env, napi_callback_info info) {
     return fail(env, "BAD_REQUEST", "count is negative, too large, or longer than an array");
   }
   for (uint64_t index = 0; index < n; index++) {
-    if (!(std::fabs(xs[index]) <= kMaxCoordinatePx) || !(std::fabs(ys[index]) <= kMaxCoordinatePx) || !std::isfinite(thetas[index]) ||
+    if (!(std::fabs(xs[index]) <= kMaxCoordinatePx) || !(std::fabs(ys[index]) <= kMaxCoordinatePx) || !(std::fabs(thetas[index]) <= kMaxDirectionRad) ||
         !std::isfinite(frames[2 * index]) || !std::isfinite(frames[2 * index + 1])) {
-      return fail(env, "BAD_REQUEST", "minutia coordinates must be finite pixels (at most 1e6), directions and frames finite");
+      return fail(env, "BAD_REQUEST", "minutia coordinates must be finite pixels (at most 1e6), directions within 8 pi, frames finite");
     }
   }
   build(xs, ys, thetas, frames, static_cast<int>(count), s, bits, usable);

@@ -49,6 +49,14 @@ inline bool integerArgument(napi_env env, napi_value value, int64_t* out, const 
   return true;
 }
 
+// A setting that must be an integer in [low, high]: checked before the conversion, which is
+// undefined behaviour for a double outside int's range.
+inline bool integerSetting(double value, int low, int high, int* out) {
+  if (!(value >= low && value <= high) || std::trunc(value) != value) return false;
+  *out = static_cast<int>(value);
+  return true;
+}
+
 }  // namespace biopay::napi
 
 #endif

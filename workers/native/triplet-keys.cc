@@ -32,6 +32,15 @@ constexpr int kKeyDims = 4;
 constexpr int kNeighbourFields = 4;
 constexpr int kMaxNeighboursPerAnchor = 16;
 constexpr int kMaxTemplateMinutiae = 1024;
+// Bounds that keep every bin computed below far inside an int32 (ISO records give 16-bit pixels and
+// directions in [0, 2 pi)); a template or call outside them is refused, never converted with
+// undefined behaviour.
+constexpr double kMaxCoordinatePx = 1e6;
+constexpr double kMaxDirectionRad = 1e6;
+constexpr double kMinDistanceBinPx = 1e-3;
+constexpr int kMaxAngleBins = 4096;
+// Rotation bins are written as bytes.
+constexpr int kMaxRotationBins = 256;
 
 struct Settings {
   int neighboursPerAnchor;
@@ -48,20 +57,15 @@ struct Settings {
 bool validSettings(const double* raw, Settings* s) {
   for (int index = 0; index < kSettingCount; index++)
     if (!std::isfinite(raw[index])) return false;
-  s->neighboursPerAnchor = static_cast<int>(raw[0]);
   s->minNeighbourPx = raw[1];
   s->maxNeighbourPx = raw[2];
   s->distanceBinPx = raw[3];
-  s->bearingBins = static_cast<int>(raw[4]);
   s->edgeShare = raw[5];
-  s->directionBins = static_cast<int>(raw[6]);
-  s->rotationBins = static_cast<int>(raw[7]);
-  s->maxTemplateMinutiae = static_cast<int>(raw[8]);
-  return raw[0] == s->neighboursPerAnchor && s->neighboursPerAnchor >= 1 && s->neighboursPerAnchor <= kMaxNeighboursPerAnchor &&
-         raw[4] == s->bearingBins && s->bearingBins >= 1 && raw[6] == s->directionBins && s->directionBins >= 1 &&
-         raw[7] == s->rotationBins && s->rotationBins >= 1 && (s->rotationBins & (s->rotationBins - 1)) == 0 &&
-         raw[8] == s->maxTemplateMinutiae && s->maxTemplateMinutiae >= 1 && s->maxTemplateMinutiae <= kMaxTemplateMinutiae &&
-         s->distanceBinPx > 0 && s->edgeShare >= 0 && s->edgeShare < 0.5;
+  return integerSetting(raw[0], 1, kMaxNeighboursPerAnchor, &s->neighboursPerAnchor) && integerSetting(raw[4], 1, kMaxAngleBins, &s->bearingBins) &&
+         integerSetting(raw[6], 1, kMaxAngleBins, &s->directionBins) && integerSetting(raw[7], 1, kMaxRotationBins, &s->rotationBins) &&
+         (s->rotationBins & (s->rotationBins - 1)) == 0 && integerSetting(raw[8], 1, kMaxTemplateMinutiae, &s->maxTemplateMinutiae) &&
+         s->distanceBinPx >= kMinDistanceBinPx && s->minNeighbourPx >= 0 && s->maxNeighbourPx <= kMaxCoordinatePx && s->edgeShare >= 0 &&
+         s->edgeShare < 0.5;
 }
 
 // candidate-index.ts: positiveAngle (JavaScript's % on doubles is fmod).
@@ -92,6 +96,12 @@ bool pointsAt(napi_env env, const uint32_t* words, size_t length, int64_t base, 
   points->y = reinterpret_cast<const float*>(x + n);
   points->theta = reinterpret_cast<const float*>(x + 2 * static_cast<size_t>(n));
   points->used = static_cast<int>(n < static_cast<uint32_t>(s.maxTemplateMinutiae) ? n : s.maxTemplateMinutiae);
+  for (int index = 0; index < points->used; index++) {
+    if (!(std::fabs(points->x[index]) <= kMaxCoordinatePx) || !(std::fabs(points->y[index]) <= kMaxCoordinatePx) ||
+        !(std::fabs(points->theta[index]) <= kMaxDirectionRad)) {
+      return throwError(env, "INVALID_TEMPLATE", "minutia coordinates must be finite pixels (at most 1e6) and directions finite");
+    }
+  }
   return true;
 }
 
@@ -277,6 +287,16 @@ napi_value TripletKeys(napi_env env, napi_callback_info info) {
   if (!typedArray(env, argv[7], napi_uint32_array, &keys, &keysLength, "keys must be a Uint32Array")) return nullptr;
   if (!typedArray(env, argv[8], napi_uint8_array, &rotations, &rotationsLength, "rotations must be a Uint8Array")) return nullptr;
   if (bearingsLength < static_cast<uint64_t>(points.used) * s.neighboursPerAnchor) return fail(env, "BAD_REQUEST", "bearings are shorter than the template needs");
+  for (int anchor = 0; anchor < points.used; anchor++) {
+    const int size = counts[anchor] < s.neighboursPerAnchor ? counts[anchor] : s.neighboursPerAnchor;
+    for (int place = 0; place < size; place++) {
+      const size_t at = static_cast<size_t>(anchor) * s.neighboursPerAnchor + place;
+      const double distance = neighbours[at * kNeighbourFields + 3];
+      if (!(distance >= 0 && distance <= 2 * kMaxCoordinatePx) || !(std::fabs(bearings[at]) <= kMaxDirectionRad)) {
+        return fail(env, "BAD_REQUEST", "neighbour distances and bearings must be finite and within the template's extent");
+      }
+    }
+  }
   KeyOutput out{keys, rotations, static_cast<int64_t>(keysLength < rotationsLength ? keysLength : rotationsLength), 0};
   writeKeys(points, s, neighbours, counts, bearings, multiProbe, out);
   napi_value written;

@@ -113,6 +113,18 @@ describe('triangleKeys', () => {
     expect(code(() => kernel.tripletNeighbours(template, 0, Float64Array.from([5, 8, 110, 8, 24, 0.35, 8, 12, 256]), neighbours, counts))).toBe('BAD_REQUEST');
     expect(code(() => kernel.tripletNeighbours(template, 0, Float64Array.from([99, 8, 110, 8, 24, 0.35, 8, 16, 256]), neighbours, counts))).toBe('BAD_REQUEST');
     expect(code(() => kernel.tripletKeys(template, 0, settings, neighbours, counts, bearings.subarray(0, 3), false, keys, rotations))).toBe('BAD_REQUEST');
+    expect(code(() => kernel.tripletNeighbours(template, 0, Float64Array.from([1e300, 8, 110, 8, 24, 0.35, 8, 16, 256]), neighbours, counts))).toBe('BAD_REQUEST');
+    expect(code(() => kernel.tripletNeighbours(template, 0, Float64Array.from([5, 8, 110, 8, 24, 0.35, 8, 512, 256]), neighbours, counts))).toBe('BAD_REQUEST');
+    expect(code(() => kernel.tripletNeighbours(template, 0, Float64Array.from([5, 8, 110, 1e-9, 24, 0.35, 8, 16, 256]), neighbours, counts))).toBe('BAD_REQUEST');
+    // Bins are computed only from bounded numbers: a hostile bearing or a template of NaNs is refused.
+    const wild = Float64Array.from(bearings);
+    wild[0] = Number.NaN;
+    counts[0] = Math.max(1, counts[0]!);
+    neighbours[3] = 20;
+    expect(code(() => kernel.tripletKeys(template, 0, settings, neighbours, counts, wild, false, roomy.keys, roomy.rotations))).toBe('BAD_REQUEST');
+    const broken = Uint32Array.from(template);
+    new Float32Array(broken.buffer)[2] = Number.NaN; // the first minutia's x
+    expect(code(() => kernel.tripletNeighbours(broken, 0, settings, neighbours, counts))).toBe('INVALID_TEMPLATE');
   });
 });
 

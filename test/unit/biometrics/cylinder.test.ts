@@ -215,6 +215,12 @@ describe('native buildCylinders', () => {
       bad.xs[2] = hostile;
       expect(call(bad, 4)).toThrow(/finite pixels/);
     }
+    const spinning = points(4);
+    spinning.thetas[1] = 1e30; // angleDiff would fold it 1e29 times
+    expect(call(spinning, 4)).toThrow(/within 8 pi/);
+    expect(call(ok, 4, Float64Array.from([56, 1e300, 4, 7.5, 0.7, 0.01, 40, 0.75, 2, 8]))).toThrow(RangeError);
+    // A radius of a few atoms puts every neighbour far outside the grid: no cell, no crash.
+    expect(call(ok, 4, Float64Array.from([1e-300, 8, 4, 7.5, 0.7, 0.01, 40, 0.75, 2, 8]))).not.toThrow();
     const badFrame = points(4);
     badFrame.frames[3] = Number.NaN;
     expect(call(badFrame, 4)).toThrow(RangeError);
