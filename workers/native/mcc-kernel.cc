@@ -114,8 +114,7 @@ struct Kernel {
   int pairCapacity;
   int topCapacity;
   uint32_t stamp;
-  // Buckets holding keys of the last comparison: [lowBucket, topBucket], empty when low > top.
-  int lowBucket;
+  // The highest bucket holding a key of the current comparison (-1: none).
   int topBucket;
   double distanceValues[kTableSize + 1];
   double angleValues[kTableSize + 1];
@@ -173,7 +172,6 @@ Kernel* newKernel(const Params& p, const double* distanceValues, const double* a
   k->usedB = carve<uint32_t>(cursor, m);
   k->order = carve<int32_t>(cursor, m);
   for (int bucket = 0; bucket < kBuckets; bucket++) k->heads[bucket] = -1;
-  k->lowBucket = kBuckets;
   k->topBucket = -1;
   double** pairArrays[] = {&k->pairXa, &k->pairYa, &k->pairTa, &k->pairXb, &k->pairYb, &k->pairTb, &k->pairTurn, &k->lambda0, &k->lambda, &k->lambdaNext};
   for (double** array : pairArrays) *array = carve<double>(cursor, pc);
@@ -213,8 +211,6 @@ struct KeyWriter {
   int32_t* heads;
   double minSim;
   int count;
-  int low;
-  int top;
 
   inline void add(double norms, double similarity, uint32_t high, uint32_t j) {
     if (norms == 0) return;
@@ -225,8 +221,6 @@ struct KeyWriter {
     next[count] = heads[bucket];
     heads[bucket] = count;
     count++;
-    low = bucket < low ? bucket : low;
-    top = bucket > top ? bucket : top;
   }
 };
 
@@ -238,9 +232,9 @@ void localSimilarities(Kernel* k, const View& a, const View& b) {
   const int words = k->p.words;
   const double maxDiff = k->p.maxDirectionDiff;
   const double* sqrtTable = k->sqrtTable;
-  // The last comparison's buckets are the only ones not empty.
-  for (int bucket = k->lowBucket; bucket <= k->topBucket; bucket++) k->heads[bucket] = -1;
-  KeyWriter writer{k->keys, k->next, k->heads, k->p.minLocalSimilarity, 0, kBuckets, -1};
+  // Every bucket emptied at once (1 KiB): cheaper than tracking, key by key, which were used.
+  std::memset(k->heads, 0xff, kBuckets * sizeof(int32_t));
+  KeyWriter writer{k->keys, k->next, k->heads, k->p.minLocalSimilarity, 0};
   int32_t* order = k->order;
   int c = 0;
   for (int i = 0; i < nA; i++) {
@@ -277,8 +271,10 @@ void localSimilarities(Kernel* k, const View& a, const View& b) {
       writer.add(norms, 1 - sqrtTable[differ] / norms, high, static_cast<uint32_t>(j));
     }
   }
-  k->lowBucket = writer.low;
-  k->topBucket = writer.top;
+  // The highest bucket holding a key, where selection starts (-1: none).
+  int top = kBuckets - 1;
+  while (top >= 0 && k->heads[top] < 0) top--;
+  k->topBucket = top;
 }
 
 // MccMatcher.sortBucket: the chain into run, ordered by minutia indices, ties stable.
