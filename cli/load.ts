@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ActorSystem } from '../core/actors/index.js';
-import { DEFAULT_CANDIDATES } from '../core/biometrics/match-engine.js';
+import { candidateCounts } from '../core/biometrics/match-engine.js';
 import { redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
 import { DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
@@ -49,7 +49,8 @@ community). Writes a JSON and a self-contained HTML report.
                     chosen by the candidate index (default 600)
   --hinted-candidates N
                     embedded only: templates compared in full per hinted identify, chosen
-                    by the candidate index (default: the community whole)
+                    by the candidate index (default: --candidates when given, else 1500: a
+                    community of up to 3,000 is compared whole)
   --report-dir DIR  where the JSON and HTML reports go                        (default load-reports)
   --seed N          population and arrival seed                               (default random)
   --in-flight N     payments in flight at most; more are OVERFLOW errors      (default 10000)
@@ -177,7 +178,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     const nc = await connectNats({ servers: embedded.nats.url, name });
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${parsed.candidates ?? DEFAULT_CANDIDATES} index candidates, hinted ${parsed.hintedCandidates === undefined ? 'community compared whole' : `${parsed.hintedCandidates} index candidates`})`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${describeCandidates(parsed)})`,
         nodeConnection: embedded.network.nc,
       });
     } finally {
@@ -291,4 +292,10 @@ function integer(text: string, flag: string, low: number, high: number): number 
   const value = number(text, flag, low, high);
   if (!Number.isInteger(value)) throw usage(`--${flag} must be a whole number, got "${text}"`);
   return value;
+}
+
+/** The candidate counts the embedded network runs with, by the engine's own rule (candidateCounts). */
+function describeCandidates(parsed: Pick<Parsed, 'candidates' | 'hintedCandidates'>): string {
+  const { candidates, hintedCandidates } = candidateCounts(parsed);
+  return `${candidates} index candidates, hinted ${hintedCandidates} (a community of up to ${2 * hintedCandidates} compared whole)`;
 }
