@@ -24,7 +24,7 @@
 import { cylinderWords, defaultMccParams } from './mcc-params.js';
 import { templateOffsets } from './template.js';
 import { directoryStride } from './gallery-search.js';
-import { loadNativeKernel, type NativeKernel } from './native-kernel.js';
+import { loadNativeKernel, nativeKernelError, type NativeKernel } from './native-kernel.js';
 
 type NativeVotes = Required<Pick<NativeKernel, 'collectVotes'>>;
 type NativeScoring = Required<Pick<NativeKernel, 'scoreVotes'>>;
@@ -172,6 +172,14 @@ const tripletKeyAttempts = 4;
  * the last bit now and then, which would move a bearing across a bin edge.
  */
 function nativeTriangleKeys(native: NativeTriplets, words: Uint32Array, base: number, multiProbe: boolean): number {
+  try {
+    return nativeTriangleKeysOrThrow(native, words, base, multiProbe);
+  } catch (error) {
+    throw nativeKernelError(error, 'native triplet keys');
+  }
+}
+
+function nativeTriangleKeysOrThrow(native: NativeTriplets, words: Uint32Array, base: number, multiProbe: boolean): number {
   const scratch = tripletScratch;
   const used = native.tripletNeighbours(words, base, tripletSettings, scratch.neighbours, scratch.counts);
   const floats = new Float32Array(words.buffer, words.byteOffset, words.length);

@@ -10,7 +10,7 @@
  */
 import { angleDiff, convexHull, erf, expNonPositive, nearHull, prepareHull, type PreparedHull } from './geometry.js';
 import { cylinderWords, type MccParams } from './mcc-params.js';
-import { loadNativeKernel, type NativeKernel } from './native-kernel.js';
+import { loadNativeKernel, nativeKernelError, type NativeKernel } from './native-kernel.js';
 
 export interface Cylinders {
   /** count * words bits, cell (i, j, k) at bit ((i * Ns + j) * Nd + k). */
@@ -108,7 +108,11 @@ function nativeCylinders(build: NonNullable<NativeKernel['buildCylinders']>, xs:
   }
   const bits = new Uint32Array(count * cylinderWords(params));
   const usable = new Uint8Array(count);
-  build(xs, ys, thetas, frames, count, settingsFor(params), bits, usable);
+  try {
+    build(xs, ys, thetas, frames, count, settingsFor(params), bits, usable);
+  } catch (error) {
+    throw nativeKernelError(error, 'native cylinders');
+  }
   return { bits, usable };
 }
 

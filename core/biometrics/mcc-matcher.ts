@@ -21,7 +21,7 @@
  */
 import { BiopayError, ErrorCode } from '../errors.js';
 import { cylinderWords, defaultMccParams, type MccParams } from './mcc-params.js';
-import { loadNativeKernel, type MatcherKernelName, type NativeKernel, type NativeKernelHandle } from './native-kernel.js';
+import { loadNativeKernel, nativeKernelError, type MatcherKernelName, type NativeKernel, type NativeKernelHandle } from './native-kernel.js';
 import { SimdLocalStage, simdCylinderWords } from './simd-local-stage.js';
 import { templateHeaderWords, templateOffsets, templateWords } from './template.js';
 
@@ -94,13 +94,6 @@ export function templateRef(template: Uint32Array, base = 0): TemplateRef {
 interface NativeScorer {
   kernel: NativeKernel;
   handle: NativeKernelHandle;
-}
-
-/** The native kernel's errors carry a code; they leave the matcher as BiopayErrors. */
-function nativeError(error: unknown): BiopayError {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  const known = code === ErrorCode.InvalidTemplate || code === ErrorCode.BadRequest ? code : ErrorCode.Internal;
-  return new BiopayError(known, `native matcher: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
 export interface MccMatcherOptions {
@@ -262,7 +255,7 @@ export class MccMatcher {
     try {
       native.kernel.scoreMany(native.handle, probe.words, probe.base, words, bases, count, out);
     } catch (error) {
-      throw nativeError(error);
+      throw nativeKernelError(error, 'native matcher');
     }
   }
 

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BiopayError, ErrorCode } from '../errors.js';
 import { SimdLocalStage } from './simd-local-stage.js';
 
 /** Opaque per-matcher state (parameters, tables, scratch) owned by the addon. */
@@ -73,6 +74,16 @@ export interface NativeKernel {
 }
 
 export const nativeKernelParamCount = 10;
+
+/**
+ * An addon call's error as a BiopayError: the addon throws RangeErrors whose code names the problem
+ * (INVALID_TEMPLATE, BAD_REQUEST); anything else is INTERNAL. `what` names the caller.
+ */
+export function nativeKernelError(error: unknown, what: string): BiopayError {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const known = code === ErrorCode.InvalidTemplate || code === ErrorCode.BadRequest ? code : ErrorCode.Internal;
+  return new BiopayError(known, `${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
 const addonPath = join('build', 'Release', 'mcc_kernel.node');
 /** From core/biometrics (tsx) or dist/core/biometrics (built) up to the package root. */
 const maxLevelsUp = 4;

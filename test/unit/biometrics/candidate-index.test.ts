@@ -125,6 +125,10 @@ describe('triangleKeys', () => {
     const broken = Uint32Array.from(template);
     new Float32Array(broken.buffer)[2] = Number.NaN; // the first minutia's x
     expect(code(() => kernel.tripletNeighbours(broken, 0, settings, neighbours, counts))).toBe('INVALID_TEMPLATE');
+    // Through the index the refusal is a typed error with its code, and nothing is indexed.
+    const index = new CandidateIndex();
+    expect(() => index.add(0, broken)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidTemplate, name: 'BiopayError' }));
+    expect(index.candidates(template, 1, 5, () => true)).toHaveLength(0);
   });
 });
 

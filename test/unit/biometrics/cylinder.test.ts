@@ -5,6 +5,7 @@ import { angleDiff, convexHull, erf, expNonPositive, nearHull, prepareHull } fro
 import { parseIsoRecord, writeIsoRecord } from '../../../core/biometrics/iso.js';
 import { cylinderWords, defaultMccParams, type MccParams } from '../../../core/biometrics/mcc-params.js';
 import { loadNativeKernel } from '../../../core/biometrics/native-kernel.js';
+import { ErrorCode } from '../../../core/errors.js';
 import { populationFinger, populationImpression } from '../../../core/biometrics/synthetic/index.js';
 import { fvcDatabases, loadFvcDatabase } from './fvc-fixtures.js';
 
@@ -225,6 +226,10 @@ describe('native buildCylinders', () => {
     badFrame.frames[3] = Number.NaN;
     expect(call(badFrame, 4)).toThrow(RangeError);
     expect(() => (kernel as unknown as (...args: unknown[]) => void)(ok.xs, ok.ys)).toThrow(RangeError);
+    // Through buildCylinders the kernel's refusal is a typed error with its code.
+    const refused = points(4);
+    refused.xs[0] = Number.NaN;
+    expect(() => buildCylinders(refused.xs, refused.ys, refused.thetas, 4, defaultMccParams)).toThrow(expect.objectContaining({ code: ErrorCode.BadRequest, name: 'BiopayError' }));
   });
 });
 
