@@ -19,16 +19,15 @@
 #include <cstring>
 #include <vector>
 
+#include "js-math.h"
 #include "napi-args.h"
 
 namespace biopay::cylinders {
 namespace {
 
+using namespace biopay::js;
 using namespace biopay::napi;
 
-constexpr double kPi = 3.141592653589793;  // Math.PI
-constexpr double kTwoPi = 2 * kPi;
-constexpr double kSqrt2 = 1.4142135623730951;  // Math.SQRT2
 constexpr int kSettingCount = 10;
 // Far above what a template holds (the matcher keeps 128 minutiae), small enough for int indices.
 constexpr int64_t kMaxMinutiae = 4096;
@@ -360,8 +359,7 @@ void build(const float* xs, const float* ys, const float* thetas, const double* 
 }
 
 bool validSettings(const double* raw, Settings* s) {
-  for (int index = 0; index < kSettingCount; index++)
-    if (!std::isfinite(raw[index])) return false;
+  if (!allFinite(raw, kSettingCount)) return false;
   s->radiusPx = raw[0];
   s->sigmaSpatialPx = raw[3];
   s->sigmaDirectionRad = raw[4];

@@ -12,6 +12,7 @@
 #include <node_api.h>
 
 #include "cylinder-kernel.h"
+#include "js-math.h"
 #include "napi-args.h"
 #include "triplet-keys.h"
 
@@ -29,6 +30,7 @@
 
 namespace {
 
+using namespace biopay::js;
 using namespace biopay::napi;
 
 constexpr int kTableSize = 1024;
@@ -38,8 +40,6 @@ constexpr int kParamCount = 10;
 // Keys hold minutia indices in 8 bits each.
 constexpr int kMaxMinutiaeLimit = 256;
 constexpr int kMaxWords = 64;
-constexpr double kPi = 3.141592653589793;  // Math.PI
-constexpr double kTwoPi = 2 * kPi;
 
 const napi_type_tag kKernelTag = {0x6d63636b65726e31ULL, 0x62696f7061792d31ULL};
 
@@ -470,8 +470,7 @@ bool viewAt(napi_env env, const Kernel* k, const uint32_t* words, size_t length,
 void finalizeKernel(napi_env, void* data, void*) { std::free(data); }
 
 bool validParams(const double* raw, Params* p) {
-  for (int index = 0; index < kParamCount; index++)
-    if (!std::isfinite(raw[index])) return false;
+  if (!allFinite(raw, kParamCount)) return false;
   p->words = static_cast<int>(raw[0]);
   p->maxMinutiae = static_cast<int>(raw[1]);
   p->maxDirectionDiff = raw[2];

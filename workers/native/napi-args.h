@@ -49,6 +49,13 @@ inline bool integerArgument(napi_env env, napi_value value, int64_t* out, const 
   return true;
 }
 
+// Every one of the first `count` settings finite (NaN and infinities refused before any use).
+inline bool allFinite(const double* values, int count) {
+  for (int index = 0; index < count; index++)
+    if (!std::isfinite(values[index])) return false;
+  return true;
+}
+
 // A setting that must be an integer in [low, high]: checked before the conversion, which is
 // undefined behaviour for a double outside int's range.
 inline bool integerSetting(double value, int low, int high, int* out) {

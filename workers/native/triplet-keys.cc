@@ -16,15 +16,15 @@
 #include <cmath>
 #include <cstdint>
 
+#include "js-math.h"
 #include "napi-args.h"
 
 namespace biopay::triplets {
 namespace {
 
+using namespace biopay::js;
 using namespace biopay::napi;
 
-constexpr double kPi = 3.141592653589793;  // Math.PI
-constexpr double kTwoPi = 2 * kPi;
 constexpr uint32_t kHeaderWords = 2;
 constexpr int kSettingCount = 9;
 constexpr int kKeyDims = 4;
@@ -55,8 +55,7 @@ struct Settings {
 };
 
 bool validSettings(const double* raw, Settings* s) {
-  for (int index = 0; index < kSettingCount; index++)
-    if (!std::isfinite(raw[index])) return false;
+  if (!allFinite(raw, kSettingCount)) return false;
   s->minNeighbourPx = raw[1];
   s->maxNeighbourPx = raw[2];
   s->distanceBinPx = raw[3];
@@ -105,7 +104,16 @@ bool pointsAt(napi_env env, const uint32_t* words, size_t length, int64_t base, 
   return true;
 }
 
-bool readCall(napi_env env, napi_value* argv, Points* points, Settings* s, double** neighbours, uint8_t** counts) {
+// The five arguments both entry points start with: the template, the settings and the per-anchor
+// neighbour arrays, checked against each other.
+struct TripletCall {
+  Points points;
+  Settings s;
+  double* neighbours = nullptr;
+  uint8_t* counts = nullptr;
+};
+
+bool readCall(napi_env env, napi_value* argv, TripletCall* call) {
   uint32_t* words = nullptr;
   double* raw = nullptr;
   size_t wordsLength = 0, settingsLength = 0, neighboursLength = 0, countsLength = 0;
@@ -113,15 +121,21 @@ bool readCall(napi_env env, napi_value* argv, Points* points, Settings* s, doubl
   if (!typedArray(env, argv[0], napi_uint32_array, &words, &wordsLength, "words must be a Uint32Array")) return false;
   if (!integerArgument(env, argv[1], &base, "INVALID_TEMPLATE", "base must be an integer")) return false;
   if (!typedArray(env, argv[2], napi_float64_array, &raw, &settingsLength, "settings must be a Float64Array")) return false;
-  if (!typedArray(env, argv[3], napi_float64_array, neighbours, &neighboursLength, "neighbours must be a Float64Array")) return false;
-  if (!typedArray(env, argv[4], napi_uint8_array, counts, &countsLength, "counts must be a Uint8Array")) return false;
-  if (settingsLength < kSettingCount || !validSettings(raw, s)) return throwError(env, "BAD_REQUEST", "triplet settings are not valid");
-  if (!pointsAt(env, words, wordsLength, base, *s, points)) return false;
-  const uint64_t used = static_cast<uint64_t>(points->used);
-  if (countsLength < used || neighboursLength < used * s->neighboursPerAnchor * kNeighbourFields) {
+  if (!typedArray(env, argv[3], napi_float64_array, &call->neighbours, &neighboursLength, "neighbours must be a Float64Array")) return false;
+  if (!typedArray(env, argv[4], napi_uint8_array, &call->counts, &countsLength, "counts must be a Uint8Array")) return false;
+  if (settingsLength < kSettingCount || !validSettings(raw, &call->s)) return throwError(env, "BAD_REQUEST", "triplet settings are not valid");
+  if (!pointsAt(env, words, wordsLength, base, call->s, &call->points)) return false;
+  const uint64_t used = static_cast<uint64_t>(call->points.used);
+  if (countsLength < used || neighboursLength < used * call->s.neighboursPerAnchor * kNeighbourFields) {
     return throwError(env, "BAD_REQUEST", "neighbours or counts are shorter than the template needs");
   }
   return true;
+}
+
+// Neighbours kept for an anchor: its count, never more places than the array has (a caller's counts
+// are not trusted).
+inline int keptAt(const uint8_t* counts, int anchor, const Settings& s) {
+  return counts[anchor] < s.neighboursPerAnchor ? counts[anchor] : s.neighboursPerAnchor;
 }
 
 // candidate-index.ts: triangleKeys' neighbour search and `nearest`, for every anchor.
@@ -225,7 +239,7 @@ void writeKeys(const Points& p, const Settings& s, const double* neighbours, con
   int kept[kMaxNeighboursPerAnchor];
   for (int anchor = 0; anchor < p.used; anchor++) {
     const double theta = p.theta[anchor];
-    const int size = counts[anchor] < s.neighboursPerAnchor ? counts[anchor] : s.neighboursPerAnchor;
+    const int size = keptAt(counts, anchor, s);
     for (int index = 0; index < size; index++) {
       const size_t at = static_cast<size_t>(anchor) * s.neighboursPerAnchor + index;
       const double* near = neighbours + at * kNeighbourFields;
@@ -256,14 +270,11 @@ void writeKeys(const Points& p, const Settings& s, const double* neighbours, con
 napi_value TripletNeighbours(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!callArguments(env, info, 5, argv, "tripletNeighbours(words, base, settings, neighbours, counts)")) return nullptr;
-  Points points;
-  Settings s;
-  double* neighbours = nullptr;
-  uint8_t* counts = nullptr;
-  if (!readCall(env, argv, &points, &s, &neighbours, &counts)) return nullptr;
-  findNeighbours(points, s, neighbours, counts);
+  TripletCall call;
+  if (!readCall(env, argv, &call)) return nullptr;
+  findNeighbours(call.points, call.s, call.neighbours, call.counts);
   napi_value used;
-  napi_create_int32(env, points.used, &used);
+  napi_create_int32(env, call.points.used, &used);
   return used;
 }
 
@@ -272,11 +283,8 @@ napi_value TripletNeighbours(napi_env env, napi_callback_info info) {
 napi_value TripletKeys(napi_env env, napi_callback_info info) {
   napi_value argv[9];
   if (!callArguments(env, info, 9, argv, "tripletKeys(words, base, settings, neighbours, counts, bearings, multiProbe, keys, rotations)")) return nullptr;
-  Points points;
-  Settings s;
-  double* neighbours = nullptr;
-  uint8_t* counts = nullptr;
-  if (!readCall(env, argv, &points, &s, &neighbours, &counts)) return nullptr;
+  TripletCall call;
+  if (!readCall(env, argv, &call)) return nullptr;
   double* bearings = nullptr;
   uint32_t* keys = nullptr;
   uint8_t* rotations = nullptr;
@@ -286,19 +294,19 @@ napi_value TripletKeys(napi_env env, napi_callback_info info) {
   if (napi_get_value_bool(env, argv[6], &multiProbe) != napi_ok) return fail(env, "BAD_REQUEST", "multiProbe must be a boolean");
   if (!typedArray(env, argv[7], napi_uint32_array, &keys, &keysLength, "keys must be a Uint32Array")) return nullptr;
   if (!typedArray(env, argv[8], napi_uint8_array, &rotations, &rotationsLength, "rotations must be a Uint8Array")) return nullptr;
-  if (bearingsLength < static_cast<uint64_t>(points.used) * s.neighboursPerAnchor) return fail(env, "BAD_REQUEST", "bearings are shorter than the template needs");
-  for (int anchor = 0; anchor < points.used; anchor++) {
-    const int size = counts[anchor] < s.neighboursPerAnchor ? counts[anchor] : s.neighboursPerAnchor;
+  if (bearingsLength < static_cast<uint64_t>(call.points.used) * call.s.neighboursPerAnchor) return fail(env, "BAD_REQUEST", "bearings are shorter than the template needs");
+  for (int anchor = 0; anchor < call.points.used; anchor++) {
+    const int size = keptAt(call.counts, anchor, call.s);
     for (int place = 0; place < size; place++) {
-      const size_t at = static_cast<size_t>(anchor) * s.neighboursPerAnchor + place;
-      const double distance = neighbours[at * kNeighbourFields + 3];
+      const size_t at = static_cast<size_t>(anchor) * call.s.neighboursPerAnchor + place;
+      const double distance = call.neighbours[at * kNeighbourFields + 3];
       if (!(distance >= 0 && distance <= 2 * kMaxCoordinatePx) || !(std::fabs(bearings[at]) <= kMaxDirectionRad)) {
         return fail(env, "BAD_REQUEST", "neighbour distances and bearings must be finite and within the template's extent");
       }
     }
   }
   KeyOutput out{keys, rotations, static_cast<int64_t>(keysLength < rotationsLength ? keysLength : rotationsLength), 0};
-  writeKeys(points, s, neighbours, counts, bearings, multiProbe, out);
+  writeKeys(call.points, call.s, call.neighbours, call.counts, bearings, multiProbe, out);
   napi_value written;
   napi_create_double(env, out.count <= out.capacity ? static_cast<double>(out.count) : -static_cast<double>(out.count), &written);
   return written;
