@@ -197,9 +197,17 @@ struct Grid {
   std::vector<double> us, vs;
   std::vector<int> firstBits;
   std::vector<int> cellAt;
+  // What the grid was built for: it depends on nothing else, so it is rebuilt only when they change.
+  int spatialCells = 0;
+  int directionCells = 0;
+  double radiusPx = 0;
 };
 
 void cellGrid(const Settings& s, Grid& grid) {
+  if (grid.spatialCells == s.spatialCells && grid.directionCells == s.directionCells && grid.radiusPx == s.radiusPx) return;
+  grid.spatialCells = s.spatialCells;
+  grid.directionCells = s.directionCells;
+  grid.radiusPx = s.radiusPx;
   const int ns = s.spatialCells;
   const double cellPx = (2 * s.radiusPx) / ns;
   grid.us.clear();
