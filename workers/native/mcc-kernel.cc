@@ -203,26 +203,37 @@ inline int32_t difference(const uint32_t* aBits, const uint32_t* bBits, int word
   return static_cast<int32_t>(sum);
 }
 
-// The key of pair (high = i << 8, j), chained in its bucket, when it passes MccMatcher.localPair's
-// tests.
+// The keys (similarity << 16 | i << 8 | j) of the pairs passing MccMatcher.localPair's tests, in
+// visit order. Every pair is written and the count advanced only when it passes: whether a pair
+// passes is a coin toss to the branch predictor, and a mispredicted branch waits for the division.
 struct KeyWriter {
   uint32_t* keys;
-  int32_t* next;
-  int32_t* heads;
   double minSim;
   int count;
 
   inline void add(double norms, double similarity, uint32_t high, uint32_t j) {
-    if (norms == 0) return;
-    if (similarity <= minSim) return;
-    const uint32_t key = (static_cast<uint32_t>(jsInt32(similarity * 0xffff)) << 16) | high | j;
-    const int bucket = static_cast<int>(key >> 24);
-    keys[count] = key;
-    next[count] = heads[bucket];
-    heads[bucket] = count;
-    count++;
+    // Written as JavaScript tests it: a NaN similarity passes.
+    const bool passes = norms != 0 && !(similarity <= minSim);
+    // A refused pair's key is never read: scaling 0 keeps jsInt32 on its fast path.
+    const uint32_t scaled = static_cast<uint32_t>(jsInt32((passes ? similarity : 0.0) * 0xffff));
+    keys[count] = (scaled << 16) | high | j;
+    count += passes ? 1 : 0;
   }
 };
+
+// Chains the keys per bucket (top 8 bits) in visit order, as JavaScript does while it writes them.
+void chainKeys(Kernel* k, int count) {
+  // Every bucket emptied at once (1 KiB): cheaper than tracking, key by key, which were used.
+  std::memset(k->heads, 0xff, kBuckets * sizeof(int32_t));
+  const uint32_t* keys = k->keys;
+  int32_t* next = k->next;
+  int32_t* heads = k->heads;
+  for (int index = 0; index < count; index++) {
+    const int bucket = static_cast<int>(keys[index] >> 24);
+    next[index] = heads[bucket];
+    heads[bucket] = index;
+  }
+}
 
 // MccMatcher.localSimilarities: keys (similarity << 16 | i << 8 | j) chained per bucket (top 8
 // bits), for the run of b's minutiae within the direction limit, visited outwards from c.
@@ -232,9 +243,7 @@ void localSimilarities(Kernel* k, const View& a, const View& b) {
   const int words = k->p.words;
   const double maxDiff = k->p.maxDirectionDiff;
   const double* sqrtTable = k->sqrtTable;
-  // Every bucket emptied at once (1 KiB): cheaper than tracking, key by key, which were used.
-  std::memset(k->heads, 0xff, kBuckets * sizeof(int32_t));
-  KeyWriter writer{k->keys, k->next, k->heads, k->p.minLocalSimilarity, 0};
+  KeyWriter writer{k->keys, k->p.minLocalSimilarity, 0};
   int32_t* order = k->order;
   int c = 0;
   for (int i = 0; i < nA; i++) {
@@ -271,6 +280,7 @@ void localSimilarities(Kernel* k, const View& a, const View& b) {
       writer.add(norms, 1 - sqrtTable[differ] / norms, high, static_cast<uint32_t>(j));
     }
   }
+  chainKeys(k, writer.count);
   // The highest bucket holding a key, where selection starts (-1: none).
   int top = kBuckets - 1;
   while (top >= 0 && k->heads[top] < 0) top--;
