@@ -4,6 +4,7 @@
  * among the index's candidates; and the engine keeps the index consistent through removal,
  * replacement and gallery compaction.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CandidateIndex, portableTriangleKeys, slotAccepted, triangleKeys } from '../../../core/biometrics/candidate-index.js';
 import { writeIsoRecord } from '../../../core/biometrics/iso.js';
@@ -233,6 +234,65 @@ describe('CandidateIndex vote collection in the native kernel', () => {
         expect(native.length).toBe(150);
       }
     }
+  });
+
+  it('walks the postings exactly as the reference walk, whatever the pool holds: stale links, later slots, short cells', () => {
+    const collectVotes = loadNativeKernel()?.collectVotes;
+    if (collectVotes === undefined) return;
+    // The documented walk (candidate-index.ts collect): keys in order, blocks of 15 entries behind a link.
+    const reference = (keys: number, rotations: Uint8Array, heads: Int32Array, counts: Int32Array, pool: Int32Array,
+      slotCount: number, crowded: number, maxVotes: number, cellsLength: number): number[] | number => {
+      const cells: number[] = [];
+      for (let key = 0; key < keys; key++) {
+        let remaining = counts[key]!;
+        if (remaining > crowded || cells.length + remaining > maxVotes) continue;
+        if (cells.length + remaining > cellsLength) return -(cells.length + remaining);
+        for (let block = heads[key]!; remaining > 0;) {
+          if (block < 0 || block * 16 + 16 > pool.length) break;
+          const inBlock = Math.min(remaining, 15);
+          for (let index = block * 16 + 1; index < block * 16 + 1 + inBlock; index++) {
+            const entry = pool[index]! >>> 0;
+            if (entry >>> 4 >= slotCount) continue;
+            cells.push(((entry & ~15) | ((rotations[key]! - entry) & 15)) >>> 0);
+          }
+          remaining -= inBlock;
+          block = pool[block * 16]!;
+        }
+      }
+      return cells;
+    };
+    const walk = fc.record({
+      blocks: fc.integer({ min: 1, max: 40 }),
+      keys: fc.integer({ min: 0, max: 30 }),
+      seed: fc.integer({ min: 0, max: 0x7fffffff }),
+      staleLinks: fc.boolean(),
+      slotCount: fc.integer({ min: 0, max: 64 }),
+      // Slots the entries name: at most slotCount in most runs, so that usually none is left out.
+      entrySlots: fc.integer({ min: 1, max: 72 }),
+      crowded: fc.integer({ min: 0, max: 80 }),
+      maxVotes: fc.integer({ min: 0, max: 600 }),
+      cellsLength: fc.integer({ min: 0, max: 600 }),
+    });
+    fc.assert(fc.property(walk, ({ blocks, keys, seed, staleLinks, slotCount, entrySlots, crowded, maxVotes, cellsLength }) => {
+      let state = seed;
+      const next = (bound: number) => (state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0) % bound;
+      const pool = new Int32Array(blocks * 16);
+      for (let block = 0; block < blocks; block++) {
+        // A link to a later block, the end of the chain (0), or, with stale links, past the pool.
+        pool[block * 16] = staleLinks && next(8) === 0 ? blocks + next(5) : next(3) === 0 ? 0 : next(blocks);
+        for (let entry = 1; entry < 16; entry++) pool[block * 16 + entry] = (next(entrySlots) << 4) | next(16);
+      }
+      const heads = Int32Array.from({ length: keys }, () => next(blocks + (staleLinks ? 2 : 0)));
+      // Some counts negative, as a hostile caller may pass: they write nothing and reserve nothing.
+      const counts = Int32Array.from({ length: keys }, () => next(90) - 20);
+      const rotations = Uint8Array.from({ length: keys }, () => next(16));
+      const buckets = Uint32Array.from({ length: keys }, (_, key) => key);
+      const cells = new Uint32Array(cellsLength);
+      const written = collectVotes(buckets, rotations, keys, heads, counts, pool, slotCount, crowded, maxVotes, cells);
+      const expected = reference(keys, rotations, heads, counts, pool, slotCount, crowded, maxVotes, cellsLength);
+      if (typeof expected === 'number') expect(written).toBe(expected);
+      else expect([...cells.subarray(0, written)]).toEqual(expected);
+    }), { numRuns: 400, seed: 5 });
   });
 
   it('scores exactly as the JavaScript scoreChunks: the same candidates in the same order, with a directory filter and a hint', () => {
