@@ -16,6 +16,8 @@ export interface EmbeddedOptions {
   readonly log: Logger;
   /** PostgreSQL instead of PGlite. */
   readonly databaseUrl?: string;
+  /** The ledger's PostgreSQL schema (default: the database's search path). */
+  readonly databaseSchema?: string;
   readonly matchWorkers?: number;
   /** Fingerprint templates compared in full per identify (default 600) and per hinted one (default: a community of up to 3,000 whole). */
   readonly candidates?: number;
@@ -40,6 +42,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       natsUrl: nats.url,
       log: options.log,
       databaseUrl: options.databaseUrl,
+      databaseSchema: options.databaseSchema,
       dataDir: join(options.dataDir, 'ledger'),
       grpcPort: options.grpcPort,
       sealer: TemplateSealer.fromBase64(templateKey(options.dataDir)),

@@ -3,13 +3,14 @@
  * payments from virtual terminals, reports latency, throughput and outcomes (JSON and HTML), and
  * checks the ledger afterwards. A run whose ledger check fails exits 1, loudly.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ActorSystem } from '../core/actors/index.js';
 import { candidateCounts } from '../core/biometrics/match-engine.js';
-import { redactUrl } from '../core/db/index.js';
+import { assertSchemaName, dropSchema, redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
 import { DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
@@ -43,7 +44,9 @@ community). Writes a JSON and a self-contained HTML report.
   --max-rate N      ramp never offers more than this                          (default 20000)
   --nats URL        a running network's NATS; without it an embedded network starts in a
                     temporary folder (nats-server child, PGlite, every role in this process)
-  --database URL    embedded only: the ledger on PostgreSQL instead of PGlite
+  --database URL    embedded only: the ledger on PostgreSQL instead of PGlite, in a schema of
+                    its own (biopay_load_...) that is dropped after the run
+  --schema NAME     embedded only: that schema instead, kept after the run
   --match-workers N embedded only: matcher threads                            (default 2)
   --candidates N    embedded only: templates compared in full per identify over everyone,
                     chosen by the candidate index (default 600)
@@ -83,6 +86,7 @@ const OPTIONS = {
   'max-rate': { type: 'string', default: '20000' },
   nats: { type: 'string' },
   database: { type: 'string' },
+  schema: { type: 'string' },
   'match-workers': { type: 'string', default: '2' },
   candidates: { type: 'string' },
   'hinted-candidates': { type: 'string' },
@@ -104,6 +108,8 @@ interface Parsed {
   readonly options: LoadOptions;
   readonly nats: string | undefined;
   readonly database: string | undefined;
+  /** The ledger's PostgreSQL schema, and whether the run made it (then it drops it at the end). */
+  readonly schema: { readonly name: string; readonly ownedByRun: boolean } | undefined;
   readonly matchWorkers: number;
   readonly candidates: number | undefined;
   readonly hintedCandidates: number | undefined;
@@ -157,16 +163,19 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     }
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'biopay-load-'));
-  const ledgerDatabase = parsed.database ? `PostgreSQL at ${redactUrl(parsed.database)}` : 'PGlite';
+  const ledgerDatabase = parsed.database ? `PostgreSQL at ${redactUrl(parsed.database)}, schema ${parsed.schema?.name}` : 'PGlite';
   progress(`starting the embedded network (nats-server, ledger on ${ledgerDatabase}, all roles)...`);
   const embedded = await startEmbedded({
     dataDir, grpcPort: 0, log: parsed.verbose ? createLogger() : silentLogger(), matchWorkers: parsed.matchWorkers,
-    databaseUrl: parsed.database, candidates: parsed.candidates, hintedCandidates: parsed.hintedCandidates,
+    databaseUrl: parsed.database, databaseSchema: parsed.schema?.name, candidates: parsed.candidates, hintedCandidates: parsed.hintedCandidates,
+  }).catch(async (error: unknown) => {
+    await dropRunSchema(parsed);
+    throw error;
   });
   // Interrupted (Ctrl-C), the run still stops its nats-server child and removes its folder.
   const onSignal = (signal: NodeJS.Signals) => {
     progress(`${signal}: stopping the embedded network...`);
-    void embedded.stop().catch(() => undefined).finally(() => {
+    void embedded.stop().catch(() => undefined).then(() => dropRunSchema(parsed)).finally(() => {
       rmSync(dataDir, { recursive: true, force: true });
       process.exit(ExitCode.Failed);
     });
@@ -190,7 +199,18 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     progress('stopping the embedded network...');
     await embedded.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    await dropRunSchema(parsed, progress);
   }
+}
+
+/** Drops the schema the run made; a failure is reported, never thrown over the run's own result. */
+async function dropRunSchema(parsed: Parsed, progress?: (text: string) => void): Promise<void> {
+  const schema = parsed.schema;
+  if (!parsed.database || !schema?.ownedByRun) return;
+  progress?.(`dropping the run's ledger schema ${schema.name}...`);
+  await dropSchema(parsed.database, schema.name).catch((error: unknown) => {
+    progress?.(`could not drop schema ${schema.name}: ${(error as Error).message}`);
+  });
 }
 
 function parseOptions(values: Values): Parsed {
@@ -227,12 +247,30 @@ function parseOptions(values: Values): Parsed {
   if (options.amountMinor <= 0n) throw usage('--amount must be positive');
   return {
     options: { ...options, depositMinor: depositFor(options) },
-    nats: values.nats, database: values.database,
+    nats: values.nats, database: values.database, schema: ledgerSchema(values),
     matchWorkers: integer(values['match-workers'], 'match-workers', 0, 64),
     candidates: values.candidates === undefined ? undefined : integer(values.candidates, 'candidates', 1, 1_000_000),
     hintedCandidates: values['hinted-candidates'] === undefined ? undefined : integer(values['hinted-candidates'], 'hinted-candidates', 1, 1_000_000),
     reportDir: values['report-dir'], json: values.json, verbose: values.verbose,
   };
+}
+
+/**
+ * A run on PostgreSQL gets a schema of its own: the population of one run (thousands of accounts,
+ * every payment and entry) must neither pile up in the database run after run, slowing the next
+ * runs down, nor mix with another network's ledger.
+ */
+function ledgerSchema(values: Values): Parsed['schema'] {
+  if (values.schema !== undefined) {
+    if (values.database === undefined) throw usage('--schema needs --database');
+    try {
+      return { name: assertSchemaName(values.schema), ownedByRun: false };
+    } catch (error) {
+      throw usage(`--schema: ${(error as Error).message}`);
+    }
+  }
+  if (values.database === undefined) return undefined;
+  return { name: `biopay_load_${randomBytes(6).toString('hex')}`, ownedByRun: true };
 }
 
 /** Enough for every payment of the run to land on one account, twice over: funds never run out by accident. */

@@ -5,10 +5,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCommand } from '../../cli/load.js';
+import { databaseTargets, postgresUrl } from '../helpers/database.js';
 
 const reportDir = mkdtempSync(join(tmpdir(), 'biopay-load-test-'));
+// Reachable PostgreSQL, or none (BIOPAY_REQUIRE_POSTGRES=1, as in CI, makes an unreachable one throw instead).
+const postgres = (await databaseTargets()).some((target) => target.name === 'postgres');
 
 afterAll(() => rmSync(reportDir, { recursive: true, force: true }));
 
@@ -46,5 +50,41 @@ describe('biopay load on the embedded network', () => {
     const html = join(reportDir, `load-${report.startedAt.replace(/[:.]/g, '-')}-${report.runId}.html`);
     expect(existsSync(html)).toBe(true);
     expect(readFileSync(html, 'utf8')).toContain('<svg');
+  });
+});
+
+describe.runIf(postgres)('biopay load with its ledger on PostgreSQL', () => {
+  const schemaExists = async (schema: string): Promise<boolean> => {
+    const client = new pg.Client({ connectionString: postgresUrl() });
+    await client.connect();
+    try {
+      return (await client.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [schema])).rowCount === 1;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('keeps the run in a schema of its own and drops it afterwards', async () => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await loadCommand([
+      '--database', postgresUrl(), '--rate', '10', '--duration', '3', '--warmup', '1', '--arrival', 'constant',
+      '--enrolled', '30', '--accounts', '10', '--terminals', '2', '--seed', '7', '--settle-wait', '15',
+      '--report-dir', reportDir, '--json',
+    ], { stdout: (text) => stdout.push(text), stderr: (text) => stderr.push(text) });
+    const report = JSON.parse(stdout.join(''));
+    expect(code).toBe(0);
+    expect(report.ledgerCheck.problems).toEqual([]);
+    expect(report.outcomes.approved).toBeGreaterThan(0);
+    const schema = /dropping the run's ledger schema (biopay_load_[0-9a-f]+)/.exec(stderr.join('\n'))?.[1];
+    expect(schema).toBeDefined();
+    expect(report.target).toContain('PostgreSQL');
+    expect(await schemaExists(schema!)).toBe(false);
+  });
+
+  it('refuses --schema without --database, and a schema name PostgreSQL would need quoted', async () => {
+    const run = (args: string[]) => loadCommand(args, { stdout: () => undefined, stderr: () => undefined });
+    expect(await run(['--schema', 'mine'])).toBe(2);
+    expect(await run(['--database', postgresUrl(), '--schema', 'Robert"; DROP'])).toBe(2);
   });
 });
