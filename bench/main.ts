@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- <suite...>] [--runs N] [--json] [--enrolled N]`: runs the benchmark suites
- * (match, ledger, actors, e2e; identify and community when named: they take minutes), prints a table per suite
+ * (match, index, ledger, actors, e2e; identify and community when named: they take minutes), prints a table per suite
  * and writes one JSON report to bench-results/, so numbers can be compared from one change to the
  * next. Each suite states its workload and takes the median of several runs: the machines are noisy.
  */
@@ -13,6 +13,7 @@ import { runCommunityBench } from './community.js';
 import { runE2eBench } from './e2e.js';
 import { runEmbeddingBench } from './embeddings.js';
 import { runIdentifyBench, runSyntheticCalibration } from './identify.js';
+import { runIndexBench } from './index-search.js';
 import { runLedgerBench } from './ledger.js';
 import { runMatchBench } from './match.js';
 
@@ -28,6 +29,7 @@ type Suite = (options: SuiteOptions) => Promise<Record<string, unknown>>;
 
 const SUITES: Record<string, Suite> = {
   match: runMatchBench,
+  index: runIndexBench,
   ledger: runLedgerBench,
   actors: runActorBench,
   e2e: runE2eBench,
@@ -38,16 +40,17 @@ const SUITES: Record<string, Suite> = {
 };
 
 /** Suites run when none is named: identify and calibrate-1n take minutes, so only on request. */
-const DEFAULT_SUITES = ['match', 'ledger', 'actors', 'e2e'];
+const DEFAULT_SUITES = ['match', 'index', 'ledger', 'actors', 'e2e'];
 const maxEnrolled = 2_000_000;
 
 const HELP = `Usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--runs N] [--json] [--out DIR]
                        [--enrolled N] [--exhaustive]
 
-Runs the named benchmark suites (match, ledger, actors and e2e when none is named), prints their numbers and writes a JSON
+Runs the named benchmark suites (match, index, ledger, actors and e2e when none is named), prints their numbers and writes a JSON
 report to DIR (default bench-results/). --json prints the report on stdout instead of tables.
-identify, embeddings, community: --enrolled sets the synthetic gallery size (default 100000; community 10000, in
-communities of 1000 searched with their hint, whole and through the index); identify's --exhaustive also measures
+index, identify, embeddings, community: --enrolled sets the synthetic gallery size (default 100000; index and
+community 10000, community's in communities of 1000 searched with their hint, whole and through the index);
+identify's --exhaustive also measures
 rank-1 with every template compared (slow: about a second per probe at 100000).
 calibrate-1n: regenerates core/biometrics/identification-calibration-data.ts (synthetic impostor
 tail for 1:N thresholds; a few minutes), to run after any change to the matcher.`;
