@@ -574,6 +574,12 @@ constexpr uint32_t kRotationMask = (1u << kRotationShift) - 1;
 thread_local std::vector<int32_t> tlCounts;
 thread_local std::vector<int32_t> tlHeads;
 
+// The walk's rule for a key whose bucket holds `count` postings, `taken` cells already written:
+// crowded buckets are skipped, and so is a key that would take the total past maxVotes.
+inline bool takesKey(int64_t count, int64_t taken, int64_t crowded, int64_t maxVotes) {
+  return count <= crowded && taken + count <= maxVotes;
+}
+
 // The walk of collectVotes, key after key and block after block: the reference, and the answer
 // whenever the interleaved walk cannot vouch for its own. Returns the cells written, or -(cells
 // needed) when cells is too short.
@@ -582,7 +588,7 @@ int64_t walkSerial(const uint8_t* rotations, int64_t keyCount, const int32_t* po
   int64_t size = 0;
   for (int64_t key = 0; key < keyCount; key++) {
     int64_t remaining = tlCounts[key];
-    if (remaining > crowded || size + remaining > maxVotes) continue;
+    if (!takesKey(remaining, size, crowded, maxVotes)) continue;
     if (size + remaining > static_cast<int64_t>(cellsLength)) return -(size + remaining);
     const uint32_t rotation = rotations[key];
     for (int64_t block = tlHeads[key]; remaining > 0; ) {
@@ -629,8 +635,8 @@ int64_t walkInterleaved(const uint8_t* rotations, int64_t keyCount, const int32_
   auto claim = [&](WalkLane& lane) {
     for (; nextKey < keyCount; nextKey++) {
       const int64_t count = tlCounts[nextKey];
-      if (count > crowded || reserved + count > maxVotes) continue;
-      if (count <= 0) continue;  // Writes nothing in either walk.
+      // A key with no postings (or a hostile negative count) writes nothing in either walk.
+      if (count <= 0 || !takesKey(count, reserved, crowded, maxVotes)) continue;
       lane = {tlHeads[nextKey], count, reserved, rotations[nextKey]};
       if (lane.block > 0 && static_cast<uint64_t>(lane.block) * kBlockWords < poolLength) __builtin_prefetch(pool + lane.block * kBlockWords);
       reserved += count;
@@ -644,7 +650,7 @@ int64_t walkInterleaved(const uint8_t* rotations, int64_t keyCount, const int32_
     int64_t total = 0;
     for (int64_t key = 0; key < keyCount; key++) {
       const int64_t count = tlCounts[key];
-      if (count > crowded || total + count > maxVotes || count <= 0) continue;
+      if (count <= 0 || !takesKey(count, total, crowded, maxVotes)) continue;
       if (total + count > static_cast<int64_t>(cellsLength)) return -1;
       total += count;
     }
