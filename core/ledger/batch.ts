@@ -4,7 +4,7 @@
  * apply every new request in memory, write everything back with the new records. A request that
  * fails changes nothing, records nothing (a retry is evaluated afresh) and fails alone.
  */
-import { AccountKind, CaptureRequest, HoldState, PaymentState } from '../../proto/gen/biopay/v1/ledger.js';
+import { AccountKind, CaptureRequest, HoldState, PaymentState, type AuthorizeResponse } from '../../proto/gen/biopay/v1/ledger.js';
 import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import { sqlState, type SqlClient } from '../db/index.js';
 import { claimId, loadStoredResults, recordResults, replay, requestHash, type Claim, type StoredResult } from './idempotency.js';
@@ -66,9 +66,11 @@ export async function executeBatch(tx: SqlClient, ops: LedgerOp[], context: Batc
     const previous = id !== undefined ? stored.get(id) : undefined;
     const first = id !== undefined ? firsts.get(id) : undefined;
     if (previous) {
-      outcomes[item.index] = settle(() => replay(responseCodec(item.op.kind), item.claim!, previous));
+      outcomes[item.index] = settle(() => replayed(item.op, replay(responseCodec(item.op.kind), item.claim!, previous)));
     } else if (first) {
-      outcomes[item.index] = first.claim.requestHash === item.claim!.requestHash ? { ok: true, value: first.value } : { ok: false, error: conflict(item.claim!) };
+      outcomes[item.index] = first.claim.requestHash === item.claim!.requestHash
+        ? { ok: true, value: replayed(item.op, first.value) }
+        : { ok: false, error: conflict(item.claim!) };
     } else {
       const outcome = await applyOne(ws, item.op, context);
       outcomes[item.index] = outcome;
@@ -83,6 +85,15 @@ export async function executeBatch(tx: SqlClient, ops: LedgerOp[], context: Batc
   await recordResults(tx, recorded, ws.nowUnixMs);
   await ws.flush();
   return outcomes as Outcome[];
+}
+
+/**
+ * A first result answered again. An authorize says so (AuthorizeResponse.firstAnswer false): its
+ * caller learns that the hold is not its own doing, and a terminal then makes its business node
+ * look for an earlier execution. A copy: the first answer (a batch neighbour's) stays as it was.
+ */
+function replayed(op: LedgerOp, value: OpResult): OpResult {
+  return op.kind === 'authorize' ? { ...(value as AuthorizeResponse), firstAnswer: false } : value;
 }
 
 /** Authorize and capture keep their idempotency record in the payment row (see schema.ts). */

@@ -61,6 +61,7 @@ export async function applyAuthorize(ws: WorkingSet, request: AuthorizeRequest, 
     refusals,
     state: approved ? HoldState.HOLD_STATE_AUTHORIZED : HoldState.HOLD_STATE_REFUSED,
     availableMinor: payer.balanceMinor - payer.heldMinor,
+    firstAnswer: true,
   };
 }
 

@@ -3,7 +3,8 @@
  * on the payment id) and wait, bounded by a deadline, for the business node's record. A payment
  * whose command was already executed gets that execution's record: a retried payment converges to
  * its first outcome instead of running the business step twice (the business node reads the record
- * before executing, so at-most-once holds without a read here).
+ * before executing a retried payment's command, so at-most-once holds without a read here; see
+ * BusinessCommand.fresh_authorization).
  *
  * Answers come back on one subscription per client (the subject is named in a header of the
  * command), not one subscription per payment: two protocol messages fewer per payment.

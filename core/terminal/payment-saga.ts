@@ -99,7 +99,7 @@ export async function runPayment(
   }
   if (!authorization.approved) return result(PaymentOutcome.PAYMENT_OUTCOME_REFUSED, authorization.refusals, who);
 
-  const record = await clock.stage('businessUs', () => runBusiness(ports, terminal, request, timeouts));
+  const record = await clock.stage('businessUs', () => runBusiness(ports, terminal, request, timeouts, authorization.firstAnswer));
   if (!record.succeeded) {
     await clock.stage('settleUs', () =>
       settle(() => ports.void(who.accountId, { paymentId: request.paymentId, reason: record.detail }, timeouts.settleMs), timeouts, false));
@@ -110,8 +110,9 @@ export async function runPayment(
   return result(PaymentOutcome.PAYMENT_OUTCOME_APPROVED, [], who);
 }
 
+/** `freshAuthorization`: the ledger placed the hold for this attempt (see BusinessCommand). */
 async function runBusiness(
-  ports: PaymentPorts, terminal: Terminal, request: PayRequest, timeouts: PaymentTimeouts,
+  ports: PaymentPorts, terminal: Terminal, request: PayRequest, timeouts: PaymentTimeouts, freshAuthorization: boolean,
 ): Promise<BusinessRecord> {
   const issuedUnixMs = Date.now();
   const command: BusinessCommand = {
@@ -121,6 +122,7 @@ async function runBusiness(
     item: request.item || terminal.item,
     issuedUnixMs: BigInt(issuedUnixMs),
     deadlineUnixMs: BigInt(issuedUnixMs + timeouts.businessMs),
+    freshAuthorization,
   };
   try {
     return await ports.business(command, timeouts.businessMs);

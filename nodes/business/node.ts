@@ -112,10 +112,22 @@ async function handleCommand(message: JsMsg, context: ExecutionContext): Promise
     message.term();
     return;
   }
-  const record = (await readBusinessRecord(context.records, command.paymentId)) ?? (await execute(command, context));
+  const record = (await earlierRecord(message, command, context)) ?? (await execute(command, context));
   const replyTo = message.headers?.get(BUSINESS_REPLY_HEADER);
   context.nc.publish(isBusinessReplySubject(replyTo) ? replyTo : businessResultSubject(command.paymentId), BusinessRecord.encode(record).finish());
   message.ack();
+}
+
+/**
+ * The record of an earlier execution of this payment's command, if any. Read unless the command
+ * cannot have an earlier one: the ledger authorized the payment for this very attempt (a retried
+ * payment's authorize is a replay) and this is the stream message's first delivery (the stream
+ * drops a republished command within its duplicate window, and no attempt but this one exists).
+ * The read is a round trip to the records bucket that most payments would pay for nothing.
+ */
+async function earlierRecord(message: JsMsg, command: BusinessCommand, context: ExecutionContext): Promise<BusinessRecord | undefined> {
+  if (command.freshAuthorization && !message.redelivered) return undefined;
+  return readBusinessRecord(context.records, command.paymentId);
 }
 
 async function execute(command: BusinessCommand, context: ExecutionContext): Promise<BusinessRecord> {

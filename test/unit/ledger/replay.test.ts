@@ -35,7 +35,8 @@ describe.each(targets)('ledger replays on $name', (target) => {
         f.ledger.authorize(retried),
         f.ledger.capture({ paymentId: request.paymentId, amountMinor: 3_00n }),
       ]);
-      expect(again).toEqual(authorized);
+      expect(authorized.firstAnswer).toBe(true);
+      expect(again).toEqual({ ...authorized, firstAnswer: false });
       expect(capturedAgain).toEqual(captured);
       expect(capturedAgain).toMatchObject({ state: HoldState.HOLD_STATE_CAPTURED, capturedMinor: 3_00n, refundedMinor: 0n });
       await expect(f.ledger.capture({ paymentId: request.paymentId, amountMinor: 0n })).rejects.toMatchObject({ code: ErrorCode.IdempotencyConflict });
@@ -52,8 +53,20 @@ describe.each(targets)('ledger replays on $name', (target) => {
       const refused = await f.ledger.authorize(request);
       expect(refused).toMatchObject({ approved: false, state: HoldState.HOLD_STATE_REFUSED });
       await f.ledger.deposit({ accountId: payer.accountId, amountMinor: 10_00n, idempotencyKey: 'more' });
-      expect(await f.ledger.authorize(request)).toEqual(refused);
+      expect(await f.ledger.authorize(request)).toEqual({ ...refused, firstAnswer: false });
       await expect(f.ledger.capture({ paymentId: request.paymentId, amountMinor: 0n })).rejects.toMatchObject({ code: ErrorCode.InvalidState });
+    });
+
+    // A terminal lets its business node skip looking for an earlier execution only on a fresh
+    // authorization (core/terminal/payment-saga.ts): two attempts at once must not both be fresh.
+    it('of the same authorize sent several times at once, exactly one is answered as the first, with one hold', async () => {
+      const payer = await f.customer(10_00n);
+      const merchant = await f.merchant();
+      const request = f.authorizeRequest(payer, merchant, 3_00n);
+      const answers = await Promise.all(Array.from({ length: 4 }, () => f.ledger.authorize(request)));
+      expect(answers.filter((answer) => answer.firstAnswer)).toHaveLength(1);
+      expect(answers.every((answer) => answer.approved)).toBe(true);
+      expect(await f.ledger.getAccount(payer.accountId)).toMatchObject({ balanceMinor: 10_00n, heldMinor: 3_00n });
     });
 
     it('a failed capture records nothing: once the hold exists, the retry captures', async () => {

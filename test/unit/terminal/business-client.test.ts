@@ -1,6 +1,8 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BusinessCommand } from '../../../proto/gen/biopay/v1/business.js';
+import { jetstream } from '@nats-io/jetstream';
+import { BusinessCommand, BusinessRecord } from '../../../proto/gen/biopay/v1/business.js';
+import { BUSINESS_REPLY_HEADER, businessCommandSubject, businessReplySubject } from '../../../core/business/subjects.js';
 import { ActorSystem } from '../../../core/actors/index.js';
 import { SimulatedDevice } from '../../../core/business/device.js';
 import { silentLogger } from '../../../core/log.js';
@@ -18,9 +20,10 @@ class CountingDevice extends SimulatedDevice {
   }
 }
 
-function command(paymentId: string, terminalId = 'T1', item = ''): BusinessCommand {
+/** A payment's first attempt (the ledger placed its hold); `freshAuthorization: false` for a retry. */
+function command(paymentId: string, terminalId = 'T1', item = '', freshAuthorization = true): BusinessCommand {
   const nowMs = Date.now();
-  return { paymentId, terminalId, action: 'dispense', item, issuedUnixMs: BigInt(nowMs), deadlineUnixMs: BigInt(nowMs + 5_000) };
+  return { paymentId, terminalId, action: 'dispense', item, issuedUnixMs: BigInt(nowMs), deadlineUnixMs: BigInt(nowMs + 5_000), freshAuthorization };
 }
 
 describe('business step over JetStream (real nats-server)', () => {
@@ -57,9 +60,24 @@ describe('business step over JetStream (real nats-server)', () => {
 
   it('gives a retried payment its first record instead of executing again', async () => {
     const first = await client.execute(command('p-retry'), 5_000);
-    const again = await client.execute(command('p-retry'), 5_000);
+    const again = await client.execute(command('p-retry', 'T1', '', false), 5_000);
     expect(again).toEqual(first);
     expect(device.executions.get('p-retry')).toBe(1);
+  });
+
+  // Past the stream's duplicate window (120 s) a retried payment's command is a new stream message:
+  // only the business node's read of the records stands between it and a second execution.
+  it('answers a retried payment republished past the duplicate window with its first record, not a second execution', async () => {
+    const first = await client.execute(command('p-late'), 5_000);
+    const replies = nc.subscribe(businessReplySubject('late-retry'), { max: 1, timeout: 5_000 });
+    const headers = natsHeaders();
+    headers.set(BUSINESS_REPLY_HEADER, businessReplySubject('late-retry'));
+    const ack = await jetstream(nc).publish(businessCommandSubject('T1'), BusinessCommand.encode(command('p-late', 'T1', '', false)).finish(), {
+      msgID: 'p-late:after-the-window', headers,
+    });
+    expect(ack.duplicate).toBe(false);
+    for await (const reply of replies) expect(BusinessRecord.decode(reply.data)).toEqual(first);
+    expect(device.executions.get('p-late')).toBe(1);
   });
 
   it('answers a second client that retries a payment the first one published', async () => {

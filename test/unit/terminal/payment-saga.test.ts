@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { BusinessCommand } from '../../../proto/gen/biopay/v1/business.js';
 import type { PaymentState } from '../../../proto/gen/biopay/v1/ledger.js';
 import { PaymentOutcome, type PayRequest, type Terminal } from '../../../proto/gen/biopay/v1/payment.js';
 import { BiopayError, ErrorCode } from '../../../core/errors.js';
@@ -17,7 +18,7 @@ function ports(overrides: Partial<PaymentPorts> = {}) {
   const calls: string[] = [];
   const base: PaymentPorts = {
     identify: async () => ({ matched: true, accountId: 'acc_a', credentialId: 'cred_a', score: 0.9, threshold: 0.5, candidatesSearched: 10 }),
-    authorize: async () => ({ paymentId: 'p1', approved: true, refusals: [], state: 1, availableMinor: 0n }),
+    authorize: async () => ({ paymentId: 'p1', approved: true, refusals: [], state: 1, availableMinor: 0n, firstAnswer: true }),
     business: async (command) => ({ paymentId: command.paymentId, terminalId: 'T1', action: command.action, succeeded: true, detail: 'done', executedUnixMs: 1n }),
     capture: async (_account, capture) => state(capture.paymentId),
     void: async (_account, voidRequest) => state(voidRequest.paymentId),
@@ -59,10 +60,22 @@ describe('payment saga', () => {
 
   it('passes the ledger refusals through', async () => {
     const refusals = [{ code: 'INSUFFICIENT_FUNDS', message: 'x' }, { code: 'QUOTA_DAY', message: 'y' }];
-    const { ports: p, calls } = ports({ authorize: async () => ({ paymentId: 'p1', approved: false, refusals, state: 4, availableMinor: 0n }) });
+    const { ports: p, calls } = ports({ authorize: async () => ({ paymentId: 'p1', approved: false, refusals, state: 4, availableMinor: 0n, firstAnswer: true }) });
     const result = await runPayment(p, terminal, request, timeouts);
     expect(result.refusals).toEqual(refusals);
     expect(calls).toEqual(['identify', 'authorize']);
+  });
+
+  it('tells the business step whether the ledger placed the hold for this attempt or answered a retry', async () => {
+    const commands: BusinessCommand[] = [];
+    const business: PaymentPorts['business'] = async (command) => {
+      commands.push(command);
+      return { paymentId: command.paymentId, terminalId: 'T1', action: command.action, succeeded: true, detail: 'done', executedUnixMs: 1n };
+    };
+    await runPayment(ports({ business }).ports, terminal, request, timeouts);
+    const retried = ports({ business, authorize: async () => ({ paymentId: 'p1', approved: true, refusals: [], state: 1, availableMinor: 0n, firstAnswer: false }) });
+    await runPayment(retried.ports, terminal, request, timeouts);
+    expect(commands.map((command) => command.freshAuthorization)).toEqual([true, false]);
   });
 
   it('voids when the business step fails or times out', async () => {

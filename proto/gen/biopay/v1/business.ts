@@ -21,6 +21,13 @@ export interface BusinessCommand {
   issuedUnixMs: bigint;
   /** After this instant the terminal has given up (and voids): the command must not be executed. */
   deadlineUnixMs: bigint;
+  /**
+   * The ledger placed this payment's hold for this very attempt (AuthorizeResponse.first_answer),
+   * so no earlier attempt can have sent a command: the business node may execute a first delivery
+   * without looking for an earlier record. False (a retried payment, or a terminal that predates
+   * the field) makes it look first.
+   */
+  freshAuthorization: boolean;
 }
 
 /** The record of one execution of a business command. */
@@ -38,7 +45,15 @@ export interface GetBusinessRecordRequest {
 }
 
 function createBaseBusinessCommand(): BusinessCommand {
-  return { paymentId: "", terminalId: "", action: "", item: "", issuedUnixMs: 0n, deadlineUnixMs: 0n };
+  return {
+    paymentId: "",
+    terminalId: "",
+    action: "",
+    item: "",
+    issuedUnixMs: 0n,
+    deadlineUnixMs: 0n,
+    freshAuthorization: false,
+  };
 }
 
 export const BusinessCommand: MessageFns<BusinessCommand> = {
@@ -66,6 +81,9 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
         throw new globalThis.Error("value provided for field message.deadlineUnixMs of type int64 too large");
       }
       writer.uint32(48).int64(message.deadlineUnixMs);
+    }
+    if (message.freshAuthorization !== false) {
+      writer.uint32(56).bool(message.freshAuthorization);
     }
     return writer;
   },
@@ -131,6 +149,14 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
             message.deadlineUnixMs = reader.int64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.freshAuthorization = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -167,6 +193,11 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
         : isSet(object.deadline_unix_ms)
         ? BigInt(object.deadline_unix_ms)
         : 0n,
+      freshAuthorization: isSet(object.freshAuthorization)
+        ? globalThis.Boolean(object.freshAuthorization)
+        : isSet(object.fresh_authorization)
+        ? globalThis.Boolean(object.fresh_authorization)
+        : false,
     };
   },
 
@@ -190,6 +221,9 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
     if (message.deadlineUnixMs !== 0n) {
       obj.deadlineUnixMs = message.deadlineUnixMs.toString();
     }
+    if (message.freshAuthorization !== false) {
+      obj.freshAuthorization = message.freshAuthorization;
+    }
     return obj;
   },
 
@@ -208,6 +242,7 @@ export const BusinessCommand: MessageFns<BusinessCommand> = {
     message.deadlineUnixMs = (object.deadlineUnixMs !== undefined && object.deadlineUnixMs !== null)
       ? BigInt(object.deadlineUnixMs)
       : 0n;
+    message.freshAuthorization = object.freshAuthorization ?? false;
     return message;
   },
 };

@@ -294,6 +294,12 @@ export interface AuthorizeResponse {
   refusals: Refusal[];
   state: HoldState;
   availableMinor: bigint;
+  /**
+   * This request decided the answer: it is the payment id's first authorize. False when the answer
+   * is the stored first result returned again (a retry changed nothing; Stripe's
+   * Idempotent-Replayed), and from a ledger that predates the field: false is the safe reading.
+   */
+  firstAnswer: boolean;
 }
 
 export interface CaptureRequest {
@@ -2259,7 +2265,7 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
 };
 
 function createBaseAuthorizeResponse(): AuthorizeResponse {
-  return { paymentId: "", approved: false, refusals: [], state: 0, availableMinor: 0n };
+  return { paymentId: "", approved: false, refusals: [], state: 0, availableMinor: 0n, firstAnswer: false };
 }
 
 export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
@@ -2281,6 +2287,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
         throw new globalThis.Error("value provided for field message.availableMinor of type int64 too large");
       }
       writer.uint32(40).int64(message.availableMinor);
+    }
+    if (message.firstAnswer !== false) {
+      writer.uint32(48).bool(message.firstAnswer);
     }
     return writer;
   },
@@ -2338,6 +2347,14 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.availableMinor = reader.int64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.firstAnswer = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2365,6 +2382,11 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
         : isSet(object.available_minor)
         ? BigInt(object.available_minor)
         : 0n,
+      firstAnswer: isSet(object.firstAnswer)
+        ? globalThis.Boolean(object.firstAnswer)
+        : isSet(object.first_answer)
+        ? globalThis.Boolean(object.first_answer)
+        : false,
     };
   },
 
@@ -2385,6 +2407,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     if (message.availableMinor !== 0n) {
       obj.availableMinor = message.availableMinor.toString();
     }
+    if (message.firstAnswer !== false) {
+      obj.firstAnswer = message.firstAnswer;
+    }
     return obj;
   },
 
@@ -2400,6 +2425,7 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     message.availableMinor = (object.availableMinor !== undefined && object.availableMinor !== null)
       ? BigInt(object.availableMinor)
       : 0n;
+    message.firstAnswer = object.firstAnswer ?? false;
     return message;
   },
 };
