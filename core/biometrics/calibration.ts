@@ -22,10 +22,24 @@ export interface Calibration {
   points: readonly CalibrationPoint[];
 }
 
+/**
+ * Each table sorted loosest (largest FMR) first, once: every identify computes a few thresholds,
+ * and sorting a copy each time was a measurable share of a payment's allocations.
+ */
+const sortedTables = new WeakMap<readonly CalibrationPoint[], readonly CalibrationPoint[]>();
+
+function loosestFirst(points: readonly CalibrationPoint[]): readonly CalibrationPoint[] {
+  let sorted = sortedTables.get(points);
+  if (sorted === undefined) {
+    sorted = [...points].sort((a, b) => b.fmr - a.fmr);
+    sortedTables.set(points, sorted);
+  }
+  return sorted;
+}
+
 export function thresholdFromTable(points: readonly CalibrationPoint[], targetFmr: number): number {
   if (!(targetFmr > 0 && targetFmr < 1)) throw new BiopayError(ErrorCode.BadRequest, 'target FMR must be in (0, 1)');
-  // Loosest (largest FMR) first.
-  const sorted = [...points].sort((a, b) => b.fmr - a.fmr);
+  const sorted = loosestFirst(points);
   if (sorted.length === 0) throw new BiopayError(ErrorCode.Internal, 'empty calibration table');
   if (targetFmr >= sorted[0]!.fmr || sorted.length === 1) return sorted[0]!.threshold;
   let upper = sorted.findIndex((point) => point.fmr <= targetFmr);
