@@ -3,7 +3,7 @@
  * session) are grouped, until the reading marked last or for a short window, into one capture, keeping the best-quality fingerprint
  * and face readings and dropping readings that fail liveness.
  */
-import { filter, groupBy, map, mergeMap, take, takeUntil, takeWhile, timer, toArray, type OperatorFunction } from 'rxjs';
+import { filter, groupBy, map, mergeMap, take, takeWhile, timer, toArray, type OperatorFunction } from 'rxjs';
 import { Modality, type Capture, type SensorEvent } from '../../proto/gen/biopay/v1/biometrics.js';
 import type { Money } from '../../proto/gen/biopay/v1/common.js';
 
@@ -30,13 +30,13 @@ export function assembleCaptures(options: CaptureAssemblyOptions = DEFAULT_CAPTU
   return (events) =>
     events.pipe(
       filter((event) => event.liveness >= options.livenessMin && event.terminalId !== '' && event.sessionId !== ''),
+      // A session closes at its last reading, or when its window ends for sensors that never say
+      // (the group's duration completes it: one timer per touch).
       groupBy((event) => `${event.terminalId}\u0000${event.sessionId}`, { duration: () => timer(options.windowMs) }),
-      // A session closes at its last reading, or when its window ends for sensors that never say.
       mergeMap((session) =>
         session.pipe(
           takeWhile((event) => !event.last, true),
           take(options.eventsPerSessionMax),
-          takeUntil(timer(options.windowMs)),
           toArray(),
         )),
       map(touchFromEvents),

@@ -51,6 +51,18 @@ describe('capture assembly (RxJS)', () => {
 });
 
 describe('capture assembly closes at the last reading', () => {
+  it('closes a touch whose sensor never marks a last reading when its window ends, while the stream goes on', async () => {
+    const events = new Subject<SensorEvent>();
+    const first = firstValueFrom(events.pipe(assembleCaptures({ windowMs: 30, livenessMin: 0, eventsPerSessionMax: 16 })));
+    events.next(event({ sessionId: 'silent', quality: 30, features: finger('a') }));
+    events.next(event({ sessionId: 'silent', quality: 70, features: finger('b') }));
+    // The source stays open: only the window can close the session.
+    const touch = await first;
+    expect(touch.sessionId).toBe('silent');
+    expect(touch.capture.isoTemplate.toString()).toBe('b');
+    events.complete();
+  });
+
   it('emits without waiting for the window when a reading is marked last', async () => {
     const events = new Subject<SensorEvent>();
     const startedMs = performance.now();
