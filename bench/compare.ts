@@ -27,6 +27,8 @@ export interface Comparison {
   readonly onlyInNext: readonly string[];
   /** Set when the two reports name different machines: compare runs on one machine only. */
   readonly machineWarning: string | undefined;
+  /** The run's settings (a load report's config and workload) that differ: `path: base / next`. */
+  readonly settingDifferences: readonly string[];
 }
 
 export const DEFAULT_NOISE_SHARE = 0.05;
@@ -35,7 +37,11 @@ export const COMPARED_METRICS_MAX = 5_000;
 /** Nesting followed at most: reports are shallow; a deeper one is not ours. */
 const DEPTH_MAX = 16;
 /** Paths that describe the run rather than measure it. */
-const CONTEXT_PATH = /^(machine|startedAt|finishedAt|runs|runId|config|target)(\.|$)/;
+const CONTEXT_PATH = /^(machine|startedAt|finishedAt|runs|runId|config|workload|target)(\.|$)/;
+/** Of those, the settings that make two runs different experiments when they differ. */
+const SETTING_PATH = /^(config|workload|runs)(\.|$)/;
+/** Setting differences listed at most. */
+const SETTING_DIFFERENCES_MAX = 20;
 
 /** Rates and identification rates: `approvedPerSecond`, `groupCommitPairsPerCpuSecond`, `rank1`, `tpir`. */
 const HIGHER_IS_BETTER = /(PerSecond|PerCpuSecond|^speedup|Speedup|^rank1|^tpir|^throughput|Throughput)$/;
@@ -86,7 +92,29 @@ export function compareReports(base: unknown, next: unknown, noiseShare = DEFAUL
     onlyInBase: [...before.keys()].filter((path) => !after.has(path) && !CONTEXT_PATH.test(path)),
     onlyInNext: [...after.keys()].filter((path) => !before.has(path) && !CONTEXT_PATH.test(path)),
     machineWarning: machineWarning(base, next),
+    settingDifferences: settingDifferences(base, next),
   };
+}
+
+/** Every scalar under the settings paths, as text, by path. */
+function settingLeaves(value: unknown, prefix = '', into = new Map<string, string>(), depth = 0): Map<string, string> {
+  if (depth > DEPTH_MAX || into.size >= COMPARED_METRICS_MAX) return into;
+  if (value !== null && typeof value === 'object') {
+    if (Array.isArray(value)) into.set(prefix, JSON.stringify(value));
+    else for (const [key, inner] of Object.entries(value)) settingLeaves(inner, prefix ? `${prefix}.${key}` : key, into, depth + 1);
+  } else if (prefix === '' || SETTING_PATH.test(prefix)) {
+    into.set(prefix, String(value));
+  }
+  return into;
+}
+
+function settingDifferences(base: unknown, next: unknown): string[] {
+  const [before, after] = [settingLeaves(base), settingLeaves(next)];
+  const paths = [...new Set([...before.keys(), ...after.keys()])].filter((path) => SETTING_PATH.test(path)).sort();
+  return paths
+    .filter((path) => before.get(path) !== after.get(path))
+    .slice(0, SETTING_DIFFERENCES_MAX)
+    .map((path) => `${path}: ${before.get(path) ?? '(none)'} / ${after.get(path) ?? '(none)'}`);
 }
 
 function verdictOf(base: number, next: number, better: Direction | undefined, noiseShare: number): Verdict {
@@ -118,6 +146,9 @@ export function renderComparison(comparison: Comparison, baseName: string, nextN
     `base: ${baseName}`,
     `next: ${nextName}`,
     ...(comparison.machineWarning ? [`warning: ${comparison.machineWarning}`] : []),
+    ...(comparison.settingDifferences.length > 0
+      ? ['warning: the runs were set up differently (base / next):', ...comparison.settingDifferences.map((line) => `  ${line}`)]
+      : []),
     `noise band: ±${(comparison.noiseShare * 100).toFixed(0)}%`,
     '',
     `${'metric'.padEnd(width)}  ${'base'.padStart(12)}  ${'next'.padStart(12)}  ${'next/base'.padStart(9)}  verdict`,

@@ -50,6 +50,15 @@ describe('bench compare', () => {
     expect(comparison.onlyInBase).toEqual(['suites.e2e.onlyBefore']);
     expect(comparison.onlyInNext).toEqual(['suites.e2e.onlyAfter']);
     expect(comparison.machineWarning).toBeUndefined();
+    expect(comparison.settingDifferences).toEqual(['runs: 5 / 3']);
+  });
+
+  it('names the settings two load runs differ in: they are then different experiments', () => {
+    const run = (rate: number) => ({ config: { rate, arrival: 'poisson', hint: true }, workload: { enrolled: 2_000 }, approvedPerSecond: rate * 0.6 });
+    const comparison = compareReports(run(300), run(350));
+    expect(comparison.settingDifferences).toEqual(['config.rate: 300 / 350']);
+    expect(comparison.metrics.map((metric) => metric.path)).toEqual(['approvedPerSecond']);
+    expect(renderComparison(comparison, 'a', 'b')).toContain('warning: the runs were set up differently (base / next):\n  config.rate: 300 / 350');
   });
 
   it('warns when the reports come from different machines, and renders worse and better first', () => {
