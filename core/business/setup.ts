@@ -2,7 +2,7 @@
  * Creates (idempotently) the JetStream stream, durable consumer and KV bucket of the business tier.
  * Every node that touches them calls this at start, so the order nodes start in does not matter.
  */
-import { AckPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -43,8 +43,16 @@ export async function ensureBusinessStream(nc: NatsConnection): Promise<JetStrea
   return jsm;
 }
 
+/**
+ * The longest one operation on the records may take (nats.js's default is 5 s): a business step
+ * waits 3 s in all, and an answer that comes after it is useless to the terminal.
+ */
+export const BUSINESS_RECORDS_TIMEOUT_MS = 2_000;
+
 export async function openBusinessRecords(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(BUSINESS_RECORDS_BUCKET, { history: 1, replicas: streamReplicas() });
+  // Writes go through the JetStream client's timeout, reads through the bucket's: both bounded.
+  const js = jetstream(nc, { timeout: BUSINESS_RECORDS_TIMEOUT_MS });
+  return new Kvm(js).create(BUSINESS_RECORDS_BUCKET, { history: 1, replicas: streamReplicas(), timeout: BUSINESS_RECORDS_TIMEOUT_MS });
 }
 
 /** Two nodes starting together may both add: the second one's "already in use" is fine. */

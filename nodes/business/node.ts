@@ -4,7 +4,7 @@
  * answers the waiting terminal. A command is executed at most once per payment id as long as its
  * record exists, and never after the terminal's deadline (the terminal voids by then).
  */
-import { jetstream, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BusinessCommand, BusinessRecord, type GetBusinessRecordRequest } from '../../proto/gen/biopay/v1/business.js';
@@ -63,6 +63,14 @@ interface ExecutionContext {
   readonly log: Logger;
 }
 
+/**
+ * Attempts at storing the record of an execution, and the pause before the next (times the
+ * attempt). Each attempt lasts at most BUSINESS_RECORDS_TIMEOUT_MS: all of them end well within the
+ * consumer's ack wait (10 s), so the command is acknowledged before JetStream would redeliver it.
+ */
+export const RECORD_WRITE_ATTEMPTS_MAX = 3;
+const RECORD_WRITE_BACKOFF_MS = 100;
+
 /** Commands executing at once on this node; the consumer's pull buffer holds the next ones. */
 export const BUSINESS_COMMANDS_IN_FLIGHT_MAX = 128;
 
@@ -97,7 +105,7 @@ async function handleSafely(message: JsMsg, context: ExecutionContext): Promise<
   try {
     await handleCommand(message, context);
   } catch (error) {
-    // The KV or the connection failed: let JetStream redeliver.
+    // Reading the records failed before anything ran: let JetStream redeliver.
     context.log.warn('business command not executed, will be redelivered', { error: String(error) });
     message.nak(1_000);
   }
@@ -112,9 +120,13 @@ async function handleCommand(message: JsMsg, context: ExecutionContext): Promise
     message.term();
     return;
   }
-  const record = (await earlierRecord(message, command, context)) ?? (await execute(command, context));
   const replyTo = message.headers?.get(BUSINESS_REPLY_HEADER);
-  context.nc.publish(isBusinessReplySubject(replyTo) ? replyTo : businessResultSubject(command.paymentId), BusinessRecord.encode(record).finish());
+  const subject = isBusinessReplySubject(replyTo) ? replyTo : businessResultSubject(command.paymentId);
+  const answer = (record: BusinessRecord) => context.nc.publish(subject, BusinessRecord.encode(record).finish());
+  const earlier = await earlierRecord(message, command, context);
+  if (earlier) answer(earlier);
+  else await recordExecution(await execute(command, context), context, answer);
+  // From here on the command is done: a redelivery would run the device a second time.
   message.ack();
 }
 
@@ -128,6 +140,41 @@ async function handleCommand(message: JsMsg, context: ExecutionContext): Promise
 async function earlierRecord(message: JsMsg, command: BusinessCommand, context: ExecutionContext): Promise<BusinessRecord | undefined> {
   if (command.freshAuthorization && !message.redelivered) return undefined;
   return readBusinessRecord(context.records, command.paymentId);
+}
+
+/**
+ * Stores the record of an execution (the device has run, or found the deadline passed) and answers
+ * the terminal. Another node's record of the same payment, written first (a redelivery raced this
+ * one), is the truth and is answered instead. When the bucket fails otherwise, the terminal hears
+ * of the execution at once, while it still waits, and the write is tried again a bounded number of
+ * times; the command is acknowledged either way, because redelivering it would run the device a
+ * second time (dispense twice), which is worse than an execution missing from the records (logged
+ * as an error).
+ */
+async function recordExecution(record: BusinessRecord, context: ExecutionContext, answer: (record: BusinessRecord) => void): Promise<void> {
+  let answered = false;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await createBusinessRecord(context.records, record);
+      if (!answered) answer(record);
+      return;
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        const first = await readBusinessRecord(context.records, record.paymentId).catch(() => undefined);
+        if (!answered) answer(first ?? record);
+        return;
+      }
+      if (!answered) answer(record);
+      answered = true;
+      if (attempt >= RECORD_WRITE_ATTEMPTS_MAX) {
+        context.log.error('business execution answered but not recorded', {
+          paymentId: record.paymentId, terminalId: record.terminalId, succeeded: record.succeeded, error: String(error),
+        });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECORD_WRITE_BACKOFF_MS * attempt));
+    }
+  }
 }
 
 async function execute(command: BusinessCommand, context: ExecutionContext): Promise<BusinessRecord> {
@@ -147,14 +194,6 @@ async function execute(command: BusinessCommand, context: ExecutionContext): Pro
     detail: outcome.detail,
     executedUnixMs: BigInt(nowUnixMs),
   };
-  try {
-    await createBusinessRecord(context.records, record);
-  } catch (error) {
-    // Another node recorded this payment first (a redelivery raced us): its record is the truth.
-    const first = await readBusinessRecord(context.records, command.paymentId);
-    if (first) return first;
-    throw error;
-  }
   // Debug: one line per payment would cost more than the payment's own work under load.
   context.log.debug('business command executed', {
     paymentId: command.paymentId, terminalId: command.terminalId, succeeded: outcome.succeeded,

@@ -1,8 +1,10 @@
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { BusinessCommand, BusinessRecord } from '../../../proto/gen/biopay/v1/business.js';
-import { BUSINESS_REPLY_HEADER, businessCommandSubject, businessReplySubject } from '../../../core/business/subjects.js';
+import {
+  BUSINESS_CONSUMER, BUSINESS_RECORDS_BUCKET, BUSINESS_REPLY_HEADER, BUSINESS_STREAM, businessCommandSubject, businessReplySubject,
+} from '../../../core/business/subjects.js';
 import { ActorSystem } from '../../../core/actors/index.js';
 import { SimulatedDevice } from '../../../core/business/device.js';
 import { silentLogger } from '../../../core/log.js';
@@ -26,77 +28,100 @@ function command(paymentId: string, terminalId = 'T1', item = '', freshAuthoriza
   return { paymentId, terminalId, action: 'dispense', item, issuedUnixMs: BigInt(nowMs), deadlineUnixMs: BigInt(nowMs + 5_000), freshAuthorization };
 }
 
-describe('business step over JetStream (real nats-server)', () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  let node: BusinessNode;
-  let system: ActorSystem;
-  let client: BusinessClient;
-  const device = new CountingDevice();
-
+/** Per describe: its own nats-server with JetStream, a business node with a counting device, and a client. */
+function useBusinessStep() {
+  const step = { device: new CountingDevice() } as {
+    server: NatsServerHandle; nc: NatsConnection; system: ActorSystem; node: BusinessNode; client: BusinessClient; device: CountingDevice;
+  };
   beforeAll(async () => {
-    server = await startNatsServer({ jetstream: true });
-    nc = await connect({ servers: server.url });
-    system = new ActorSystem({ nats: nc });
-    node = await startBusinessNode({ nc, system, device, log: silentLogger() });
-    client = await BusinessClient.open(nc);
+    step.server = await startNatsServer({ jetstream: true });
+    step.nc = await connect({ servers: step.server.url });
+    step.system = new ActorSystem({ nats: step.nc });
+    step.node = await startBusinessNode({ nc: step.nc, system: step.system, device: step.device, log: silentLogger() });
+    step.client = await BusinessClient.open(step.nc);
   }, 30_000);
-
   afterAll(async () => {
-    client?.close();
-    await system?.drain();
-    await node?.stop();
-    await nc?.drain();
-    await server?.stop();
+    step.client?.close();
+    await step.system?.drain();
+    await step.node?.stop();
+    await step.nc?.drain();
+    await step.server?.stop();
   });
+  return step;
+}
+
+describe('business step over JetStream (real nats-server)', () => {
+  const step = useBusinessStep();
 
   it('answers many concurrent commands on one reply subscription, each executed once', async () => {
     const ids = Array.from({ length: 300 }, (_, index) => `p-many-${index}`);
-    const records = await Promise.all(ids.map((id, index) => client.execute(command(id, `T${index % 7}`, index % 10 === 0 ? 'jammed' : ''), 5_000)));
+    const records = await Promise.all(ids.map((id, index) => step.client.execute(command(id, `T${index % 7}`, index % 10 === 0 ? 'jammed' : ''), 5_000)));
     expect(records.map((record) => record.paymentId)).toEqual(ids);
     expect(records.filter((record) => !record.succeeded)).toHaveLength(30);
-    expect(ids.every((id) => device.executions.get(id) === 1)).toBe(true);
+    expect(ids.every((id) => step.device.executions.get(id) === 1)).toBe(true);
   });
 
   it('gives a retried payment its first record instead of executing again', async () => {
-    const first = await client.execute(command('p-retry'), 5_000);
-    const again = await client.execute(command('p-retry', 'T1', '', false), 5_000);
+    const first = await step.client.execute(command('p-retry'), 5_000);
+    const again = await step.client.execute(command('p-retry', 'T1', '', false), 5_000);
     expect(again).toEqual(first);
-    expect(device.executions.get('p-retry')).toBe(1);
+    expect(step.device.executions.get('p-retry')).toBe(1);
   });
 
   // Past the stream's duplicate window (120 s) a retried payment's command is a new stream message:
   // only the business node's read of the records stands between it and a second execution.
   it('answers a retried payment republished past the duplicate window with its first record, not a second execution', async () => {
-    const first = await client.execute(command('p-late'), 5_000);
-    const replies = nc.subscribe(businessReplySubject('late-retry'), { max: 1, timeout: 5_000 });
+    const first = await step.client.execute(command('p-late'), 5_000);
+    const replies = step.nc.subscribe(businessReplySubject('late-retry'), { max: 1, timeout: 5_000 });
     const headers = natsHeaders();
     headers.set(BUSINESS_REPLY_HEADER, businessReplySubject('late-retry'));
-    const ack = await jetstream(nc).publish(businessCommandSubject('T1'), BusinessCommand.encode(command('p-late', 'T1', '', false)).finish(), {
+    const ack = await jetstream(step.nc).publish(businessCommandSubject('T1'), BusinessCommand.encode(command('p-late', 'T1', '', false)).finish(), {
       msgID: 'p-late:after-the-window', headers,
     });
     expect(ack.duplicate).toBe(false);
     for await (const reply of replies) expect(BusinessRecord.decode(reply.data)).toEqual(first);
-    expect(device.executions.get('p-late')).toBe(1);
+    expect(step.device.executions.get('p-late')).toBe(1);
   });
 
   it('answers a second client that retries a payment the first one published', async () => {
-    const other = await BusinessClient.open(nc);
+    const other = await BusinessClient.open(step.nc);
     try {
-      const first = await client.execute(command('p-two-clients'), 5_000);
+      const first = await step.client.execute(command('p-two-clients'), 5_000);
       const fromOther = await other.execute(command('p-two-clients'), 5_000);
       expect(fromOther).toEqual(first);
-      expect(device.executions.get('p-two-clients')).toBe(1);
+      expect(step.device.executions.get('p-two-clients')).toBe(1);
     } finally {
       other.close();
     }
   });
 
   it('refuses a second wait for a payment already waited for, and times out with TIMEOUT', async () => {
-    const waiting = client.execute(command('p-twice'), 5_000);
-    await expect(client.execute(command('p-twice'), 5_000)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    const waiting = step.client.execute(command('p-twice'), 5_000);
+    await expect(step.client.execute(command('p-twice'), 5_000)).rejects.toMatchObject({ code: 'INVALID_STATE' });
     await waiting;
-    await node.stop();
-    await expect(client.execute(command('p-nobody'), 300)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await step.node.stop();
+    await expect(step.client.execute(command('p-nobody'), 300)).rejects.toMatchObject({ code: 'TIMEOUT' });
   });
+});
+
+describe('business step when its records bucket fails (real nats-server)', () => {
+  const step = useBusinessStep();
+
+  // Once the device has run, a redelivery would run it again (dispense twice): the node answers
+  // the execution and acknowledges the command even though it could not be recorded.
+  it('answers an execution it cannot record and does not run it again', async () => {
+    const jsm = await jetstreamManager(step.nc);
+    await jsm.streams.delete(`KV_${BUSINESS_RECORDS_BUCKET}`);
+    const record = await step.client.execute(command('p-unrecorded'), 5_000);
+    expect(record).toMatchObject({ paymentId: 'p-unrecorded', succeeded: true });
+    // The node tries the write again a few times, then acknowledges: nothing is redelivered.
+    let consumer = await jsm.consumers.info(BUSINESS_STREAM, BUSINESS_CONSUMER);
+    for (let polls = 0; consumer.num_ack_pending > 0 && polls < 100; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      consumer = await jsm.consumers.info(BUSINESS_STREAM, BUSINESS_CONSUMER);
+    }
+    expect(consumer.num_ack_pending).toBe(0);
+    expect(consumer.num_redelivered).toBe(0);
+    expect(step.device.executions.get('p-unrecorded')).toBe(1);
+  }, 20_000);
 });
