@@ -60,18 +60,32 @@ export function preferredDirection(path: string): Direction | undefined {
   return undefined;
 }
 
-/** Every finite number of a report by its dotted path (objects followed, arrays skipped). */
-export function numericLeaves(value: unknown, prefix = '', into = new Map<string, number>(), depth = 0): Map<string, number> {
-  if (into.size >= COMPARED_METRICS_MAX || depth > DEPTH_MAX) return into;
-  if (typeof value === 'number' && Number.isFinite(value)) {
-    into.set(prefix, value);
-  } else if (typeof value === 'string' && prefix !== '' && /^-?\d+$/.test(value) && value.length <= 18) {
-    // bigints are written as decimal strings (minor units, counts).
-    into.set(prefix, Number(value));
-  } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [key, inner] of Object.entries(value)) numericLeaves(inner, prefix ? `${prefix}.${key}` : key, into, depth + 1);
+/**
+ * Every leaf of a report (a scalar, or an array taken whole) with its dotted path, objects followed
+ * down to DEPTH_MAX and at most COMPARED_METRICS_MAX leaves.
+ */
+function leaves(report: unknown): [path: string, leaf: unknown][] {
+  const found: [string, unknown][] = [];
+  const walk = (value: unknown, path: string, depth: number): void => {
+    if (found.length >= COMPARED_METRICS_MAX || depth > DEPTH_MAX) return;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value)) walk(inner, path ? `${path}.${key}` : key, depth + 1);
+    } else if (path !== '') {
+      found.push([path, value]);
+    }
+  };
+  walk(report, '', 0);
+  return found;
+}
+
+/** Every finite number of a report by its dotted path (arrays skipped; bigints written as decimal strings count). */
+export function numericLeaves(report: unknown): Map<string, number> {
+  const numbers = new Map<string, number>();
+  for (const [path, leaf] of leaves(report)) {
+    if (typeof leaf === 'number' && Number.isFinite(leaf)) numbers.set(path, leaf);
+    else if (typeof leaf === 'string' && /^-?\d{1,17}$/.test(leaf)) numbers.set(path, Number(leaf));
   }
-  return into;
+  return numbers;
 }
 
 export function compareReports(base: unknown, next: unknown, noiseShare = DEFAULT_NOISE_SHARE): Comparison {
@@ -96,21 +110,12 @@ export function compareReports(base: unknown, next: unknown, noiseShare = DEFAUL
   };
 }
 
-/** Every scalar under the settings paths, as text, by path. */
-function settingLeaves(value: unknown, prefix = '', into = new Map<string, string>(), depth = 0): Map<string, string> {
-  if (depth > DEPTH_MAX || into.size >= COMPARED_METRICS_MAX) return into;
-  if (value !== null && typeof value === 'object') {
-    if (Array.isArray(value)) into.set(prefix, JSON.stringify(value));
-    else for (const [key, inner] of Object.entries(value)) settingLeaves(inner, prefix ? `${prefix}.${key}` : key, into, depth + 1);
-  } else if (prefix === '' || SETTING_PATH.test(prefix)) {
-    into.set(prefix, String(value));
-  }
-  return into;
-}
-
 function settingDifferences(base: unknown, next: unknown): string[] {
-  const [before, after] = [settingLeaves(base), settingLeaves(next)];
-  const paths = [...new Set([...before.keys(), ...after.keys()])].filter((path) => SETTING_PATH.test(path)).sort();
+  const settings = (report: unknown) => new Map(leaves(report)
+    .filter(([path]) => SETTING_PATH.test(path))
+    .map(([path, leaf]) => [path, Array.isArray(leaf) ? JSON.stringify(leaf) : String(leaf)]));
+  const [before, after] = [settings(base), settings(next)];
+  const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
   return paths
     .filter((path) => before.get(path) !== after.get(path))
     .slice(0, SETTING_DIFFERENCES_MAX)
