@@ -6,6 +6,8 @@
  * Arrays (per-run samples, timelines) are skipped: their medians are reported beside them.
  */
 
+import { leaves, leafText } from './report-leaves.js';
+
 export type Direction = 'higher' | 'lower';
 export type Verdict = 'better' | 'worse' | 'within noise' | 'changed';
 
@@ -32,10 +34,6 @@ export interface Comparison {
 }
 
 export const DEFAULT_NOISE_SHARE = 0.05;
-/** Numbers compared at most (a load report holds a few hundred): bounds the table and the work. */
-export const COMPARED_METRICS_MAX = 5_000;
-/** Nesting followed at most: reports are shallow; a deeper one is not ours. */
-const DEPTH_MAX = 16;
 /** Paths that describe the run rather than measure it. */
 const CONTEXT_PATH = /^(machine|startedAt|finishedAt|runs|runId|config|workload|target)(\.|$)/;
 /** Of those, the settings that make two runs different experiments when they differ. */
@@ -58,24 +56,6 @@ export function preferredDirection(path: string): Direction | undefined {
   if (HIGHER_IS_BETTER.test(name)) return 'higher';
   if (LOWER_IS_BETTER.test(name)) return 'lower';
   return undefined;
-}
-
-/**
- * Every leaf of a report (a scalar, or an array taken whole) with its dotted path, objects followed
- * down to DEPTH_MAX and at most COMPARED_METRICS_MAX leaves.
- */
-function leaves(report: unknown): [path: string, leaf: unknown][] {
-  const found: [string, unknown][] = [];
-  const walk = (value: unknown, path: string, depth: number): void => {
-    if (found.length >= COMPARED_METRICS_MAX || depth > DEPTH_MAX) return;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      for (const [key, inner] of Object.entries(value)) walk(inner, path ? `${path}.${key}` : key, depth + 1);
-    } else if (path !== '') {
-      found.push([path, value]);
-    }
-  };
-  walk(report, '', 0);
-  return found;
 }
 
 /** Every finite number of a report by its dotted path (arrays skipped; bigints written as decimal strings count). */
@@ -113,7 +93,7 @@ export function compareReports(base: unknown, next: unknown, noiseShare = DEFAUL
 function settingDifferences(base: unknown, next: unknown): string[] {
   const settings = (report: unknown) => new Map(leaves(report)
     .filter(([path]) => SETTING_PATH.test(path))
-    .map(([path, leaf]) => [path, Array.isArray(leaf) ? JSON.stringify(leaf) : String(leaf)]));
+    .map(([path, leaf]) => [path, leafText(leaf)]));
   const [before, after] = [settings(base), settings(next)];
   const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
   return paths

@@ -16,6 +16,7 @@ import { runEmbeddingBench } from './embeddings.js';
 import { runIdentifyBench, runSyntheticCalibration } from './identify.js';
 import { runIndexBench } from './index-search.js';
 import { runLedgerBench } from './ledger.js';
+import { leaves, leafText } from './report-leaves.js';
 import { runMatchBench } from './match.js';
 
 /** Options every suite receives; `enrolled` sets the gallery of identify and embeddings, `exhaustive` only matters to identify. */
@@ -135,18 +136,9 @@ function readReport(file: string): unknown {
 }
 
 function renderTable(name: string, result: Record<string, unknown>): string {
-  const rows = Object.entries(flatten(result));
+  const rows = leaves(result);
   const width = Math.max(...rows.map(([key]) => key.length));
-  return [`${name}:`, ...rows.map(([key, value]) => `  ${key.padEnd(width)}  ${value}`)].join('\n');
-}
-
-function flatten(value: unknown, prefix = '', into: Record<string, string> = {}): Record<string, string> {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [key, inner] of Object.entries(value)) flatten(inner, prefix ? `${prefix}.${key}` : key, into);
-  } else {
-    into[prefix] = Array.isArray(value) ? JSON.stringify(value) : String(value);
-  }
-  return into;
+  return [`${name}:`, ...rows.map(([key, value]) => `  ${key.padEnd(width)}  ${leafText(value)}`)].join('\n');
 }
 
 main().then(
