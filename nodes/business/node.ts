@@ -68,7 +68,7 @@ interface ExecutionContext {
  * attempt). Each attempt lasts at most BUSINESS_RECORDS_TIMEOUT_MS: all of them end well within the
  * consumer's ack wait (10 s), so the command is acknowledged before JetStream would redeliver it.
  */
-export const RECORD_WRITE_ATTEMPTS_MAX = 3;
+const RECORD_WRITE_ATTEMPTS_MAX = 3;
 const RECORD_WRITE_BACKOFF_MS = 100;
 
 /** Commands executing at once on this node; the consumer's pull buffer holds the next ones. */
@@ -146,35 +146,46 @@ async function earlierRecord(message: JsMsg, command: BusinessCommand, context: 
  * Stores the record of an execution (the device has run, or found the deadline passed) and answers
  * the terminal. Another node's record of the same payment, written first (a redelivery raced this
  * one), is the truth and is answered instead. When the bucket fails otherwise, the terminal hears
- * of the execution at once, while it still waits, and the write is tried again a bounded number of
- * times; the command is acknowledged either way, because redelivering it would run the device a
- * second time (dispense twice), which is worse than an execution missing from the records (logged
- * as an error).
+ * of the execution at once, while it still waits, and the write is tried again; the command is
+ * acknowledged either way, because redelivering it would run the device a second time (dispense
+ * twice), which is worse than an execution missing from the records.
  */
 async function recordExecution(record: BusinessRecord, context: ExecutionContext, answer: (record: BusinessRecord) => void): Promise<void> {
-  let answered = false;
-  for (let attempt = 1; ; attempt++) {
+  try {
+    await createBusinessRecord(context.records, record);
+    answer(record);
+  } catch (error) {
+    if (recordedElsewhere(error)) {
+      answer((await readBusinessRecord(context.records, record.paymentId).catch(() => undefined)) ?? record);
+      return;
+    }
+    answer(record);
+    await writeRecordAgain(record, context, error);
+  }
+}
+
+/** The remaining attempts at a record whose first write failed; an error is logged when all do. */
+async function writeRecordAgain(record: BusinessRecord, context: ExecutionContext, firstError: unknown): Promise<void> {
+  let lastError = firstError;
+  for (let attempt = 2; attempt <= RECORD_WRITE_ATTEMPTS_MAX; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, RECORD_WRITE_BACKOFF_MS * (attempt - 1)));
     try {
       await createBusinessRecord(context.records, record);
-      if (!answered) answer(record);
       return;
     } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
-        const first = await readBusinessRecord(context.records, record.paymentId).catch(() => undefined);
-        if (!answered) answer(first ?? record);
-        return;
-      }
-      if (!answered) answer(record);
-      answered = true;
-      if (attempt >= RECORD_WRITE_ATTEMPTS_MAX) {
-        context.log.error('business execution answered but not recorded', {
-          paymentId: record.paymentId, terminalId: record.terminalId, succeeded: record.succeeded, error: String(error),
-        });
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, RECORD_WRITE_BACKOFF_MS * attempt));
+      // Recorded meanwhile: an earlier attempt that timed out did land, or another node wrote it.
+      if (recordedElsewhere(error)) return;
+      lastError = error;
     }
   }
+  context.log.error('business execution answered but not recorded', {
+    paymentId: record.paymentId, terminalId: record.terminalId, succeeded: record.succeeded, error: String(lastError),
+  });
+}
+
+/** The write was refused because the payment's record exists already. */
+function recordedElsewhere(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence;
 }
 
 async function execute(command: BusinessCommand, context: ExecutionContext): Promise<BusinessRecord> {
