@@ -14,7 +14,7 @@ import { checkLedger } from '../core/load/ledger-check.js';
 import { LoadDriver } from '../core/load/driver.js';
 import { DEFAULT_MIX } from '../core/load/mix.js';
 import { runPhase, type PhaseOutcome } from '../core/load/phase.js';
-import { setupPopulation } from '../core/load/setup.js';
+import { DEFAULT_ENROLL_IMPRESSIONS, setupPopulation } from '../core/load/setup.js';
 import { silentLogger } from '../core/log.js';
 import { ActorKind, LedgerProtocol } from '../core/protocols.js';
 import { connectNats } from '../core/transport/nats.js';
@@ -38,7 +38,8 @@ export async function runE2eBench(options: { json: boolean; runs: number }): Pro
     const runId = `b${Date.now().toString(36)}`;
     const population = await setupPopulation(system, {
       runId, seed: 20_261_122, currency: 'EUR', amountMinor: AMOUNT_MINOR, depositMinor: 1_000_000n * AMOUNT_MINOR,
-      accounts: ACCOUNTS, enrolled: ENROLLED, terminals: TERMINALS, communitySize: 1000, mix: DEFAULT_MIX, hint: true, progress,
+      accounts: ACCOUNTS, enrolled: ENROLLED, terminals: TERMINALS, communitySize: 1000, mix: DEFAULT_MIX, hint: true,
+      enrollImpressions: DEFAULT_ENROLL_IMPRESSIONS, progress,
     });
     const driver = new LoadDriver(nc, population, { mix: DEFAULT_MIX, seed: 7, resultTimeoutMs: 15_000, runId });
     driver.start();

@@ -97,8 +97,13 @@ async function runStory(network: Network, loopPayments: number, progress: (line:
   await ledger.ask(bob.accountId, 'deposit', { accountId: bob.accountId, amountMinor: parseAmount('5.00', CURRENCY), idempotencyKey: 'demo-deposit-bob' });
   await terminals.ask('T1', 'registerTerminal', { terminal: { terminalId: 'T1', merchantAccountId: canteen.accountId, location: undefined, action: 'open-gate', hint: '', item: '' } });
   await terminals.ask('T2', 'registerTerminal', { terminal: { terminalId: 'T2', merchantAccountId: kiosk.accountId, location: undefined, action: 'dispense', hint: '', item: 'jammed' } });
-  await enroll(clients, { accountId: alice.accountId, isoTemplate: template('101_1'), credentialId: '', modality: 0, embedding: undefined, policy: undefined, idempotencyKey: 'demo-enroll-alice', hint: '' });
-  await enroll(clients, { accountId: bob.accountId, isoTemplate: template('102_1'), credentialId: '', modality: 0, embedding: undefined, policy: undefined, idempotencyKey: 'demo-enroll-bob', hint: '' });
+  // Alice touches the enrollment sensor three times: the node keeps the impression that agrees best with the others.
+  const aliceEnrolled = await enroll(clients, {
+    accountId: alice.accountId, isoTemplate: template('101_1'), extraImpressions: [template('101_5'), template('101_6')], credentialId: '',
+    modality: 0, embedding: undefined, policy: undefined, idempotencyKey: 'demo-enroll-alice', hint: '',
+  });
+  progress(`  Alice enrolled from ${aliceEnrolled.impressions} impressions; impression ${aliceEnrolled.selectedImpression + 1} kept`);
+  await enroll(clients, { accountId: bob.accountId, isoTemplate: template('102_1'), credentialId: '', modality: 0, embedding: undefined, policy: undefined, idempotencyKey: 'demo-enroll-bob', hint: '', extraImpressions: [] });
 
   const steps: StoryStep[] = [];
   const pay = async (name: string, terminalId: string, finger: string, decimal: string, expected: PaymentOutcome) => {

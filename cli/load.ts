@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ActorSystem } from '../core/actors/index.js';
 import { candidateCounts } from '../core/biometrics/match-engine.js';
+import { ENROLL_IMPRESSIONS_MAX } from '../core/biometrics/template-selection.js';
 import { assertSchemaName, dropSchema, redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
-import { DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
+import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
@@ -35,6 +36,9 @@ community). Writes a JSON and a self-contained HTML report.
   --accounts N      customer accounts (fingers are spread over them)          (default enrolled / 2)
   --terminals N     virtual terminals (plus one jammed dispenser per community) (default 100)
   --community N     people per merchant community, what a hint narrows to     (default 1000)
+  --enroll-impressions N
+                    impressions each enrollment offers, as touching the sensor N times; the
+                    node keeps the most representative (1-10)                 (default ${DEFAULT_ENROLL_IMPRESSIONS})
   --hint            terminals send their community's hint (1:N within it)     (default)
   --no-hint         full 1:N search over everyone enrolled
   --mix SPEC        e.g. approved=80,restricted=8,insufficient=2,unknown=5,jammed=5 (the default)
@@ -77,6 +81,7 @@ const OPTIONS = {
   accounts: { type: 'string' },
   terminals: { type: 'string', default: '100' },
   community: { type: 'string', default: '1000' },
+  'enroll-impressions': { type: 'string', default: String(DEFAULT_ENROLL_IMPRESSIONS) },
   hint: { type: 'boolean', default: false },
   'no-hint': { type: 'boolean', default: false },
   mix: { type: 'string' },
@@ -230,6 +235,7 @@ function parseOptions(values: Values): Parsed {
     terminals: integer(values.terminals, 'terminals', 1, 10_000),
     hint: !values['no-hint'],
     communitySize: integer(values.community, 'community', 1, 1_000_000),
+    enrollImpressions: integer(values['enroll-impressions'], 'enroll-impressions', 1, ENROLL_IMPRESSIONS_MAX),
     mix: values.mix === undefined ? DEFAULT_MIX : parseMix(values.mix),
     seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : integer(values.seed, 'seed', 0, 2 ** 31),
     inFlightMax: integer(values['in-flight'], 'in-flight', 1, 1_000_000),

@@ -3,7 +3,7 @@ export { LatencyHistogram, type LatencySummary } from './histogram.js';
 export { runOpenLoop, interArrivalMs, realClock, type Arrival, type ArrivalProcess, type Clock, type OpenLoopOptions, type OpenLoopResult } from './scheduler.js';
 export { CATEGORIES, DEFAULT_MIX, parseMix, type Category, type Mix } from './mix.js';
 export { planPopulation, type PopulationPlan, type PopulationSpec } from './population.js';
-export { setupPopulation, type Population } from './setup.js';
+export { DEFAULT_ENROLL_IMPRESSIONS, setupPopulation, type Population } from './setup.js';
 export { PhaseMetrics, type PhaseSummary, type TimelinePoint } from './metrics.js';
 export { checkLedger, type LedgerCheckReport } from './ledger-check.js';
 export { judgeStep, nextRate, type RampResult, type RampStep } from './ramp.js';

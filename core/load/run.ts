@@ -29,6 +29,8 @@ export interface LoadOptions {
   readonly terminals: number;
   readonly hint: boolean;
   readonly communitySize: number;
+  /** Impressions offered per enrollment (the node keeps the most representative). */
+  readonly enrollImpressions: number;
   readonly mix: Mix;
   readonly seed: number;
   readonly inFlightMax: number;
@@ -121,7 +123,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   const population = await setupPopulation(target.system, {
     runId, seed: options.seed, currency: options.currency, amountMinor: options.amountMinor, depositMinor: options.depositMinor,
     accounts: options.accounts, enrolled: options.enrolled, terminals: options.terminals, communitySize: options.communitySize,
-    mix: options.mix, hint: options.hint, progress,
+    mix: options.mix, hint: options.hint, enrollImpressions: options.enrollImpressions, progress,
   });
   progress(`setup done in ${(population.setupMs / 1000).toFixed(1)} s: ${describePopulation(population)}`);
   const driver = new LoadDriver(target.nc, population, { mix: options.mix, seed: options.seed + 1, resultTimeoutMs: options.resultTimeoutMs, runId });
@@ -207,7 +209,8 @@ function describePopulation(population: Population): string {
 function describeWorkload(options: LoadOptions, population: Population): string {
   const mix = Object.entries(options.mix).map(([category, weight]) => `${category} ${weight}`).join(', ');
   return `${options.arrival} arrivals at ${options.rate}/s${options.ramp ? ` (ramp to p99 <= ${options.ramp.p99MsMax} ms)` : ''}, `
-    + `${options.warmupS} s warm-up + ${options.durationS} s measured; ${options.enrolled} enrolled synthetic fingers over ${options.accounts} accounts, `
+    + `${options.warmupS} s warm-up + ${options.durationS} s measured; ${options.enrolled} enrolled synthetic fingers `
+    + `(${options.enrollImpressions} impression${options.enrollImpressions === 1 ? '' : 's'} offered each) over ${options.accounts} accounts, `
     + `${population.terminals.length} terminals, ${population.plan.communities} communities of <= ${options.communitySize}, `
     + `hint ${options.hint ? 'on (1:N within the community)' : 'off (1:N over everyone)'}; mix ${mix}`;
 }
@@ -231,7 +234,8 @@ function setupOf(population: Population): Record<string, unknown> {
 function configOf(options: LoadOptions): Record<string, unknown> {
   return {
     rate: options.rate, durationS: options.durationS, warmupS: options.warmupS, arrival: options.arrival, enrolled: options.enrolled,
-    accounts: options.accounts, terminals: options.terminals, hint: options.hint, communitySize: options.communitySize, seed: options.seed,
+    accounts: options.accounts, terminals: options.terminals, hint: options.hint, communitySize: options.communitySize,
+    enrollImpressions: options.enrollImpressions, seed: options.seed,
     inFlightMax: options.inFlightMax, resultTimeoutMs: options.resultTimeoutMs, amountMinor: options.amountMinor.toString(),
     currency: options.currency, ramp: options.ramp,
   };

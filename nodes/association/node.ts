@@ -14,6 +14,7 @@ import {
 import { ActorSystem } from '../../core/actors/index.js';
 import { CredentialDirectory } from '../../core/association/credential-directory.js';
 import { EarlyAccept } from '../../core/association/early-accept.js';
+import { EnrollmentImpressions } from '../../core/association/enrollment-impressions.js';
 import { EnrollmentLog } from '../../core/association/enrollment-log.js';
 import { decideIdentity, DEFAULT_TARGET_FPIR, fingerIdentificationThreshold, modalityThreshold, type DecisionContext } from '../../core/association/identify-decision.js';
 import {
@@ -233,6 +234,7 @@ function enrollmentCapture(request: EnrollRequest, modality: Modality): Capture 
 /** The public `association` kind, served by every node: fans out to the partitions and decides. */
 class AssociationService {
   private readonly earlyAccept = new EarlyAccept();
+  private readonly impressions = new EnrollmentImpressions();
 
   constructor(
     private readonly partitions: PartitionClients,
@@ -271,14 +273,17 @@ class AssociationService {
     return decideIdentity(answer.candidates, captured, targetFmr, this.decision, answer.searched, answer.fingerPopulation);
   }
 
-  private async enroll(request: EnrollRequest, deadlineMs: number): Promise<EnrollResponse> {
-    if (!request.accountId) throw new BiopayError(ErrorCode.BadRequest, 'enroll needs an account id');
-    const modality = recordModality(request.modality);
+  private async enroll(offered: EnrollRequest, deadlineMs: number): Promise<EnrollResponse> {
+    if (!offered.accountId) throw new BiopayError(ErrorCode.BadRequest, 'enroll needs an account id');
+    const modality = recordModality(offered.modality);
+    // Several impressions become the one kept before anything else looks at the enrollment.
+    const { request, impressions, selectedImpression } = this.impressions.narrow(offered, modality);
     const capture = enrollmentCapture(request, modality);
     const credentialId = request.credentialId || `cred_${randomUUID()}`;
     await this.refuseDuplicate(credentialId, capture, modality, deadlineMs);
     const owner = this.partitions.owner(credentialId);
-    return owner.ask(credentialId, 'enroll', { ...request, credentialId, modality }, this.partitions.askOptions(deadlineMs));
+    const enrolled = await owner.ask(credentialId, 'enroll', { ...request, credentialId, modality }, this.partitions.askOptions(deadlineMs));
+    return { ...enrolled, impressions, selectedImpression };
   }
 
   /**
@@ -335,7 +340,7 @@ class PartitionService {
     const { credentialId, accountId } = request;
     if (!accountId || !credentialId) throw new BiopayError(ErrorCode.BadRequest, 'a partition enroll needs an account id and a credential id');
     this.assertMine(credentialId);
-    const response = { credentialId, accountId, minutiaeCount: 0 };
+    const response = { credentialId, accountId, minutiaeCount: 0, impressions: 1, selectedImpression: 0 };
     const existing = this.state.directory.get(credentialId);
     if (existing) {
       if (existing.accountId !== accountId) throw new BiopayError(ErrorCode.AlreadyEnrolled, `credential ${credentialId} belongs to another account`);

@@ -25,7 +25,7 @@ const TARGET_FMR = '1e-7';
 
 const enrollRequest = (name: string, accountId = `acc-${name}`, credentialId = `cred-${name}`, impression = 1): EnrollRequest => ({
   accountId, credentialId, isoTemplate: finger(`${name}_${impression}`), embedding: undefined,
-  modality: Modality.MODALITY_FINGERPRINT, policy: undefined, idempotencyKey: '', hint: '',
+  modality: Modality.MODALITY_FINGERPRINT, policy: undefined, idempotencyKey: '', hint: '', extraImpressions: [],
 });
 const capture = (captureId: string, iso: Buffer): Capture => ({ captureId, terminalId: 'T1', isoTemplate: iso, face: undefined, palm: undefined, hint: '' });
 

@@ -53,7 +53,7 @@ describe('association nodes share their gallery through the enrollment stream', 
     const association = first.system.client(ActorKind.Association, AssociationProtocol);
     const enroll = (accountId: string, finger: string) => association.ask(accountId, 'enroll', {
       accountId, isoTemplate: template(finger), credentialId: `cred-${finger}`, modality: 0, embedding: undefined,
-      policy: undefined, idempotencyKey: '', hint: '',
+      policy: undefined, idempotencyKey: '', hint: '', extraImpressions: [],
     });
     for (const finger of ['101_1', '102_1', '103_1', '104_1']) await enroll(`acc-${finger}`, finger);
     await expect(enroll('acc-other', '101_2')).rejects.toMatchObject({ code: 'ALREADY_ENROLLED' });

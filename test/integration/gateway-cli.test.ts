@@ -94,4 +94,15 @@ describe('client commands on a real network', () => {
     const statement = await biopay('account statement', alice);
     expect(statement.out.statement.entries.length).toBeGreaterThanOrEqual(3);
   });
+
+  it('enrolls from several impressions of one finger, keeping one, and refuses impressions of different fingers', async () => {
+    const bob = (await biopay('account open', '--owner', 'Bob', '--currency', 'EUR')).out.account.accountId;
+    const mixed = await biopay('enroll', bob, '--template', templatePath('106_1'), '--template', templatePath('107_1'), '--template', templatePath('108_1'));
+    expect(mixed).toMatchObject({ code: 1, out: { error: { code: 'INVALID_TEMPLATE' } } });
+    const three = await biopay('enroll', bob, '--template', templatePath('103_1'), '--template', templatePath('103_3'), '--template', templatePath('103_4'));
+    expect(three).toMatchObject({ code: 0, out: { credential: { accountId: bob, restricted: false }, impressions: 3 } });
+    expect([0, 1, 2]).toContain(three.out.selectedImpression);
+    const found = await biopay('policy show', '--template', templatePath('103_2'));
+    expect(found.out.credential.credentialId).toBe(three.out.credential.credentialId);
+  });
 });

@@ -31,6 +31,7 @@ describe('biopay load on the embedded network', () => {
     expect(code).toBe(0);
     expect(report.passed).toBe(true);
     expect(report.run.sent).toBeGreaterThanOrEqual(60);
+    expect(report.config.enrollImpressions).toBe(3);
     expect(report.errorCount).toBe(0);
     expect(report.outcomes.approved).toBeGreaterThan(0);
     expect(report.approvedPerSecond).toBeGreaterThan(0);

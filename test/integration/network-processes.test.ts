@@ -62,7 +62,7 @@ describe('a biometric payment across five node processes', () => {
     aliceId = alice.accountId;
     await gateway.deposit({ accountId: aliceId, amountMinor: 10_000n, idempotencyKey: 'it-deposit-alice' });
     await gateway.registerTerminal({ terminal: { terminalId: 'T1', merchantAccountId: merchantId, location: undefined, action: 'open-gate', hint: '', item: '' } });
-    await gateway.enroll({ accountId: aliceId, isoTemplate: template('101_1'), credentialId: '', modality: 0, embedding: undefined, policy: undefined, idempotencyKey: 'it-enroll-alice', hint: '' });
+    await gateway.enroll({ accountId: aliceId, isoTemplate: template('101_1'), credentialId: '', modality: 0, embedding: undefined, policy: undefined, idempotencyKey: 'it-enroll-alice', hint: '', extraImpressions: [] });
   }, 180_000);
 
   afterAll(async () => {

@@ -42,7 +42,7 @@ const face = (model: SyntheticEmbeddingModel, person: number, capture = 0) => ({
 function enrollRequest(accountId: string, credentialId: string, template: { iso?: Buffer; face?: { values: number[] } }): EnrollRequest {
   return {
     accountId, credentialId, isoTemplate: template.iso ?? Buffer.alloc(0), embedding: template.face,
-    modality: template.face ? Modality.MODALITY_FACE : Modality.MODALITY_FINGERPRINT, policy: undefined, idempotencyKey: '', hint: '',
+    modality: template.face ? Modality.MODALITY_FACE : Modality.MODALITY_FINGERPRINT, policy: undefined, idempotencyKey: '', hint: '', extraImpressions: [],
   };
 }
 

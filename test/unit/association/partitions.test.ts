@@ -23,7 +23,7 @@ const FINGERS = ['101', '102', '103', '104', '105', '106'];
 
 const enrollRequest = (accountId: string, credentialId: string, iso: Buffer): EnrollRequest => ({
   accountId, credentialId, isoTemplate: iso, embedding: undefined, modality: Modality.MODALITY_FINGERPRINT,
-  policy: undefined, idempotencyKey: '', hint: '',
+  policy: undefined, idempotencyKey: '', hint: '', extraImpressions: [],
 });
 
 describe('association nodes each holding one gallery partition', () => {

@@ -178,7 +178,7 @@ function associationMethods(state: FakeState): Record<string, Handler> {
         throw new BiopayError(ErrorCode.AlreadyEnrolled, `this finger is already enrolled as ${existing.credentialId}`);
       }
       state.gallery.set(key, { credentialId: request.credentialId, accountId: request.accountId });
-      return { credentialId: request.credentialId, accountId: request.accountId, minutiaeCount: 0 };
+      return { credentialId: request.credentialId, accountId: request.accountId, minutiaeCount: 0, impressions: 1 + request.extraImpressions.length, selectedImpression: 0 };
     },
     identify: (request: IdentifyRequest) => {
       const found = state.gallery.get(templateKey(request.capture?.isoTemplate ?? Buffer.alloc(0)));

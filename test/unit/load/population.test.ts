@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { categoryPicker, DEFAULT_MIX, isErrorCode, parseMix } from '../../../core/load/mix.js';
 import { planPopulation } from '../../../core/load/population.js';
+import { sessionImpressions } from '../../../core/load/setup.js';
 
 const spec = { runId: 'abc123', accounts: 500, enrolled: 1000, terminals: 10, communitySize: 250, mix: DEFAULT_MIX };
 
@@ -60,5 +61,19 @@ describe('workload mix', () => {
   it('tells network failures from business refusals', () => {
     for (const code of ['NO_MATCH', 'INSUFFICIENT_FUNDS', 'MAX_PER_PAYMENT', 'BUSINESS_FAILED', 'QUOTA_DAY', 'POOR_CAPTURE']) expect(isErrorCode(code)).toBe(false);
     for (const code of ['TIMEOUT', 'INTERNAL', 'UNAVAILABLE', 'BUSINESS_TIMEOUT', 'IDENTIFY_FAILED', 'SOMETHING_NEW']) expect(isErrorCode(code)).toBe(true);
+  });
+});
+
+describe('enrollment impressions', () => {
+  it('offers each session fresh impressions and never the probe (impression 2)', () => {
+    expect(sessionImpressions(3, 0)).toEqual([1, 3, 4]);
+    expect(sessionImpressions(3, 1)).toEqual([5, 6, 7]);
+    expect(sessionImpressions(1, 0)).toEqual([1]);
+    expect(sessionImpressions(1, 1)).toEqual([3]);
+    for (let perSession = 1; perSession <= 10; perSession++) {
+      const offered = [0, 1].flatMap((session) => sessionImpressions(perSession, session));
+      expect(new Set(offered).size).toBe(offered.length);
+      expect(offered).not.toContain(2);
+    }
   });
 });

@@ -143,12 +143,24 @@ export interface EnrollRequest {
   idempotencyKey: string;
   /** Narrowing hint (e.g. a merchant community) terminals may send to shrink the search. */
   hint: string;
+  /**
+   * More ISO/IEC 19794-2 impressions of the same finger from the same enrollment session (the
+   * person touched the sensor again). The node keeps the one impression that agrees best with the
+   * others (template selection) and refuses the enrollment when none agrees with another: the
+   * kept template decides every later payment, and one chosen this way is found more often.
+   * Fingerprint only; at most 9 (10 impressions in all).
+   */
+  extraImpressions: Buffer[];
 }
 
 export interface EnrollResponse {
   credentialId: string;
   accountId: string;
   minutiaeCount: number;
+  /** Impressions the enrollment offered (1 + extra_impressions). */
+  impressions: number;
+  /** The impression kept: 0 is iso_template, n is extra_impressions[n - 1]. */
+  selectedImpression: number;
 }
 
 export interface DeleteEnrollmentRequest {
@@ -1016,6 +1028,7 @@ function createBaseEnrollRequest(): EnrollRequest {
     policy: undefined,
     idempotencyKey: "",
     hint: "",
+    extraImpressions: [],
   };
 }
 
@@ -1044,6 +1057,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     }
     if (message.hint !== "") {
       writer.uint32(66).string(message.hint);
+    }
+    for (const v of message.extraImpressions) {
+      writer.uint32(74).bytes(v!);
     }
     return writer;
   },
@@ -1125,6 +1141,14 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
             message.hint = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.extraImpressions.push(Buffer.from(reader.bytes()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1163,6 +1187,11 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
         ? globalThis.String(object.idempotency_key)
         : "",
       hint: isSet(object.hint) ? globalThis.String(object.hint) : "",
+      extraImpressions: globalThis.Array.isArray(object?.extraImpressions)
+        ? object.extraImpressions.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.extra_impressions)
+        ? object.extra_impressions.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
     };
   },
 
@@ -1192,6 +1221,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     if (message.hint !== "") {
       obj.hint = message.hint;
     }
+    if (message.extraImpressions?.length) {
+      obj.extraImpressions = message.extraImpressions.map((e) => base64FromBytes(e));
+    }
     return obj;
   },
 
@@ -1212,12 +1244,13 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
     message.hint = object.hint ?? "";
+    message.extraImpressions = object.extraImpressions?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseEnrollResponse(): EnrollResponse {
-  return { credentialId: "", accountId: "", minutiaeCount: 0 };
+  return { credentialId: "", accountId: "", minutiaeCount: 0, impressions: 0, selectedImpression: 0 };
 }
 
 export const EnrollResponse: MessageFns<EnrollResponse> = {
@@ -1230,6 +1263,12 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     }
     if (message.minutiaeCount !== 0) {
       writer.uint32(24).uint32(message.minutiaeCount);
+    }
+    if (message.impressions !== 0) {
+      writer.uint32(32).uint32(message.impressions);
+    }
+    if (message.selectedImpression !== 0) {
+      writer.uint32(40).uint32(message.selectedImpression);
     }
     return writer;
   },
@@ -1271,6 +1310,22 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
             message.minutiaeCount = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.impressions = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.selectedImpression = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1300,6 +1355,12 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
         : isSet(object.minutiae_count)
         ? globalThis.Number(object.minutiae_count)
         : 0,
+      impressions: isSet(object.impressions) ? globalThis.Number(object.impressions) : 0,
+      selectedImpression: isSet(object.selectedImpression)
+        ? globalThis.Number(object.selectedImpression)
+        : isSet(object.selected_impression)
+        ? globalThis.Number(object.selected_impression)
+        : 0,
     };
   },
 
@@ -1314,6 +1375,12 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     if (message.minutiaeCount !== 0) {
       obj.minutiaeCount = Math.round(message.minutiaeCount);
     }
+    if (message.impressions !== 0) {
+      obj.impressions = Math.round(message.impressions);
+    }
+    if (message.selectedImpression !== 0) {
+      obj.selectedImpression = Math.round(message.selectedImpression);
+    }
     return obj;
   },
 
@@ -1325,6 +1392,8 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     message.credentialId = object.credentialId ?? "";
     message.accountId = object.accountId ?? "";
     message.minutiaeCount = object.minutiaeCount ?? 0;
+    message.impressions = object.impressions ?? 0;
+    message.selectedImpression = object.selectedImpression ?? 0;
     return message;
   },
 };
