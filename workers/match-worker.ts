@@ -7,13 +7,15 @@
  *            then compared;
  *   candidates: the first half of that (probe and candidates back), when idle workers share the
  *            comparisons of a large search;
- *   convert: turn a batch of ISO records into matcher form (bulk enrollment).
+ *   convert: turn a batch of ISO records into matcher form (bulk enrollment);
+ *   chooseImpression: the impression an enrollment keeps of several (template selection).
  */
 import { setPriority } from 'node:os';
 import { convertBatch, type ConvertResult, type ConvertTask } from '../core/biometrics/convert-batch.js';
 import { searchSlice, type MatchTask, type SliceResult } from '../core/biometrics/gallery-search.js';
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
-import { chooseCandidates, searchIndexedSlice, searchIsoSlice, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult } from '../core/biometrics/probe-search.js';
+import { chooseCandidates, searchIndexedSlice, searchIsoSlice, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from '../core/biometrics/probe-search.js';
+import { chooseImpressionAnswer, type ChooseImpressionTask, type ImpressionChoice } from '../core/biometrics/template-selection.js';
 
 /**
  * Matching is the node's bulk CPU work; its messaging, ledger calls and timers are latency. On a
@@ -55,4 +57,8 @@ export function searchIndexed(task: IndexedMatchTask): IsoSliceResult {
 
 export function candidates(task: IndexedMatchTask): ReturnType<typeof chooseCandidates> {
   return chooseCandidates(task);
+}
+
+export function chooseImpression(task: ChooseImpressionTask): ImpressionChoice | ProbeRefusal {
+  return chooseImpressionAnswer(matcher, task);
 }

@@ -5,8 +5,7 @@
  */
 import { Modality, type EnrollRequest } from '../../proto/gen/biopay/v1/biometrics.js';
 import { BiopayError, ErrorCode } from '../errors.js';
-import { MccMatcher } from '../biometrics/mcc-matcher.js';
-import { chooseImpression } from '../biometrics/template-selection.js';
+import type { ImpressionChoice } from '../biometrics/template-selection.js';
 
 export interface NarrowedEnrollment {
   /** The request with `isoTemplate` the kept impression and no extra impressions. */
@@ -17,19 +16,16 @@ export interface NarrowedEnrollment {
   selectedImpression: number;
 }
 
-export class EnrollmentImpressions {
-  // Made on the first enrollment with extra impressions (its buffers are sized for the largest template).
-  #matcher: MccMatcher | undefined;
+/** The engine's choice among ISO impressions (MatchEngine.chooseImpression: on a matcher thread). */
+export type ImpressionChooser = (impressions: readonly Uint8Array[]) => Promise<ImpressionChoice>;
 
-  narrow(request: EnrollRequest, modality: Modality): NarrowedEnrollment {
-    const extras = request.extraImpressions;
-    if (extras.length === 0) return { request, impressions: 1, selectedImpression: 0 };
-    if (modality !== Modality.MODALITY_FINGERPRINT) {
-      throw new BiopayError(ErrorCode.BadRequest, 'extra impressions are fingerprint records: a face or palm enrollment takes one embedding');
-    }
-    const impressions = [request.isoTemplate, ...extras];
-    this.#matcher ??= new MccMatcher();
-    const { index } = chooseImpression(this.#matcher, impressions);
-    return { request: { ...request, isoTemplate: impressions[index]!, extraImpressions: [] }, impressions: impressions.length, selectedImpression: index };
+export async function narrowEnrollment(request: EnrollRequest, modality: Modality, choose: ImpressionChooser): Promise<NarrowedEnrollment> {
+  const extras = request.extraImpressions;
+  if (extras.length === 0) return { request, impressions: 1, selectedImpression: 0 };
+  if (modality !== Modality.MODALITY_FINGERPRINT) {
+    throw new BiopayError(ErrorCode.BadRequest, 'extra impressions are fingerprint records: a face or palm enrollment takes one embedding');
   }
+  const impressions = [request.isoTemplate, ...extras];
+  const { index } = await choose(impressions);
+  return { request: { ...request, isoTemplate: impressions[index]!, extraImpressions: [] }, impressions: impressions.length, selectedImpression: index };
 }

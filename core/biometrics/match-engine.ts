@@ -20,6 +20,7 @@ import { MccMatcher, templateRef } from './mcc-matcher.js';
 import { acceptedAnswer, candidateSlots, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from './probe-search.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
 import { matchableTemplateFromIso } from './template.js';
+import { chooseImpression, ENROLL_IMPRESSIONS_MAX, type ChooseImpressionTask, type ImpressionChoice } from './template-selection.js';
 
 export interface MatchCandidate {
   id: string;
@@ -473,6 +474,18 @@ export class MatchEngine {
     await Promise.all(Array.from({ length: this.threads }, () => this.pool!.run(idle)));
   }
 
+  /**
+   * Of several ISO impressions of one finger, the one an enrollment keeps (template-selection.ts),
+   * chosen on a matcher thread: converting and comparing them is the CPU of a small search.
+   */
+  async chooseImpression(impressions: readonly Uint8Array[]): Promise<ImpressionChoice> {
+    this.checkOpen();
+    // Too many are refused here (BAD_REQUEST), before the records would be posted to a worker.
+    if (this.pool === undefined || impressions.length > ENROLL_IMPRESSIONS_MAX) return chooseImpression(this.localMatcher, impressions);
+    const task: ChooseImpressionTask = { impressions: [...impressions] };
+    return acceptedAnswer(await this.runTask(task, 'chooseImpression') as ImpressionChoice | ProbeRefusal);
+  }
+
   /** Splits the candidate list into slices compared by the workers. */
   private async searchSlices(probe: Uint32Array, snapshot: GallerySnapshot, topK: number, hint: number, slots: Int32Array): Promise<SliceResult[]> {
     const base = { data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, slots };
@@ -503,7 +516,7 @@ export class MatchEngine {
   }
 
   /** Pool failures (queue full, pool destroyed, worker crash) as typed errors. */
-  private async runTask(task: MatchTask | IsoMatchTask | IndexedMatchTask | ConvertTask, name = 'default'): Promise<unknown> {
+  private async runTask(task: MatchTask | IsoMatchTask | IndexedMatchTask | ConvertTask | ChooseImpressionTask, name = 'default'): Promise<unknown> {
     try {
       return await this.pool!.run(task, { name });
     } catch (error) {

@@ -11,11 +11,12 @@
  * (3 impressions) and 92.0% (4). The gallery keeps one template per finger, so a search costs
  * what it did.
  */
-import { BiopayError, ErrorCode } from '../errors.js';
+import { BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import type { MccMatcher } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
 import { matchableTemplateFromIso } from './template.js';
 import { identificationThresholdForFmr } from './identification-calibration.js';
+import type { ProbeRefusal } from './probe-search.js';
 
 /** Impressions one enrollment may offer: the comparisons grow with the square of this. */
 export const ENROLL_IMPRESSIONS_MAX = 10;
@@ -82,4 +83,19 @@ export function chooseImpression(matcher: MccMatcher, impressions: readonly Uint
       `the ${templates.length} impressions do not agree: the most central one matches another at ${choice.agreementScore.toFixed(3)} at best, below ${needed.toFixed(3)} (not one finger, or too little overlap); touch again`);
   }
   return choice;
+}
+
+/** What the engine posts to a matcher thread to choose an enrollment's impression. */
+export interface ChooseImpressionTask {
+  impressions: Uint8Array[];
+}
+
+/** chooseImpression in a worker: a refusal travels back as data and is thrown again as its typed error. */
+export function chooseImpressionAnswer(matcher: MccMatcher, task: ChooseImpressionTask): ImpressionChoice | ProbeRefusal {
+  try {
+    return chooseImpression(matcher, task.impressions);
+  } catch (error) {
+    if (!isBiopayError(error)) throw error;
+    return { refused: { code: error.code, message: error.message } };
+  }
 }

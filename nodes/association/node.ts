@@ -14,7 +14,7 @@ import {
 import { ActorSystem } from '../../core/actors/index.js';
 import { CredentialDirectory } from '../../core/association/credential-directory.js';
 import { EarlyAccept } from '../../core/association/early-accept.js';
-import { EnrollmentImpressions } from '../../core/association/enrollment-impressions.js';
+import { narrowEnrollment, type ImpressionChooser } from '../../core/association/enrollment-impressions.js';
 import { EnrollmentLog } from '../../core/association/enrollment-log.js';
 import { decideIdentity, DEFAULT_TARGET_FPIR, fingerIdentificationThreshold, modalityThreshold, type DecisionContext } from '../../core/association/identify-decision.js';
 import {
@@ -127,7 +127,7 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   };
   const partitions = new PartitionClients(system, partition.count, options.partitionTimeoutMs ?? DEFAULT_PARTITION_TIMEOUT_MS);
   const owner = new PartitionService(state, enrollmentLog);
-  const front = new AssociationService(partitions, decision, defaultTargetFmr);
+  const front = new AssociationService(partitions, decision, defaultTargetFmr, (impressions) => gallery.engine.chooseImpression(impressions));
   // Both kinds keyed per capture (or credential): short-lived actors, passivated soon after.
   const kindOptions = { idleTimeoutMs: ASSOCIATION_IDLE_TIMEOUT_MS };
   const ownKind = partitionKind(partition.index, partition.count);
@@ -234,12 +234,12 @@ function enrollmentCapture(request: EnrollRequest, modality: Modality): Capture 
 /** The public `association` kind, served by every node: fans out to the partitions and decides. */
 class AssociationService {
   private readonly earlyAccept = new EarlyAccept();
-  private readonly impressions = new EnrollmentImpressions();
 
   constructor(
     private readonly partitions: PartitionClients,
     private readonly decision: DecisionContext,
     private readonly defaultTargetFmr: number,
+    private readonly chooseImpression: ImpressionChooser,
   ) {}
 
   /** `deadlineMs`: the asker's (Unix ms, 0 = none); every partition ask ends before it. */
@@ -277,7 +277,7 @@ class AssociationService {
     if (!offered.accountId) throw new BiopayError(ErrorCode.BadRequest, 'enroll needs an account id');
     const modality = recordModality(offered.modality);
     // Several impressions become the one kept before anything else looks at the enrollment.
-    const { request, impressions, selectedImpression } = this.impressions.narrow(offered, modality);
+    const { request, impressions, selectedImpression } = await narrowEnrollment(offered, modality, this.chooseImpression);
     const capture = enrollmentCapture(request, modality);
     const credentialId = request.credentialId || `cred_${randomUUID()}`;
     await this.refuseDuplicate(credentialId, capture, modality, deadlineMs);
