@@ -22,8 +22,23 @@ export async function startNatsServer(options: { jetstream?: boolean } = {}): Pr
   return asHandle(await startNatsServerProcess({ jetstream: options.jetstream ?? false }));
 }
 
+/** Cluster starts tried, each on fresh ports, when a port chosen free was taken before the server bound it. */
+const CLUSTER_START_ATTEMPTS_MAX = 3;
+
 /** A cluster with JetStream; resolves once every server is healthy (JetStream meta leader elected). */
 export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(size);
+    } catch (error) {
+      // The ports are fixed per attempt (the servers name each other's routes): a race for one
+      // of them with a process started meanwhile is retried on new ports, anything else is not.
+      if (attempt >= CLUSTER_START_ATTEMPTS_MAX || !/address already in use/i.test(String((error as Error)?.message))) throw error;
+    }
+  }
+}
+
+async function startClusterOnce(size: number): Promise<NatsClusterHandle> {
   const clientPorts = await distinctFreePorts(size);
   const routePorts = await distinctFreePorts(size, clientPorts);
   const name = `biopay-test-${process.pid}-${clientPorts[0]}`;
