@@ -12,9 +12,9 @@
  * what it did.
  */
 import { BiopayError, ErrorCode, isBiopayError } from '../errors.js';
-import type { MccMatcher } from './mcc-matcher.js';
+import type { MccMatcher, TemplateRef } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
-import { matchableTemplateFromIso } from './template.js';
+import { minUsableMinutiae, templateFromIso } from './template.js';
 import { identificationThresholdForFmr } from './identification-calibration.js';
 import type { ProbeRefusal } from './probe-search.js';
 
@@ -58,31 +58,47 @@ export function mostCentral(count: number, similarity: (i: number, j: number) =>
 }
 
 /**
- * Chooses the enrollment template among ISO impressions of one finger. Throws INVALID_TEMPLATE
- * naming the impression that cannot be matched, or when the impressions do not agree (not the
- * same finger, or none usable), BAD_REQUEST beyond ENROLL_IMPRESSIONS_MAX.
+ * Chooses the enrollment template among ISO impressions of one finger. A poor touch (too few
+ * usable minutiae to be searched) drops out, as an enrollment station would ask for one more
+ * touch; the others are chosen among. Throws INVALID_TEMPLATE naming a record that cannot be
+ * read, when no impression is usable, or when the usable ones do not agree (not one finger, or
+ * too little overlap); BAD_REQUEST beyond ENROLL_IMPRESSIONS_MAX.
  */
 export function chooseImpression(matcher: MccMatcher, impressions: readonly Uint8Array[]): ImpressionChoice {
   if (impressions.length > ENROLL_IMPRESSIONS_MAX) {
     throw new BiopayError(ErrorCode.BadRequest, `an enrollment offers at most ${ENROLL_IMPRESSIONS_MAX} impressions, got ${impressions.length}`);
   }
-  const templates = impressions.map((bytes, index) => {
+  const usable = usableImpressions(impressions);
+  if (usable.length === 0) {
+    throw new BiopayError(ErrorCode.InvalidTemplate, `none of the ${impressions.length} impressions has ${minUsableMinutiae} usable minutiae; touch again`);
+  }
+  // MCC scores differ slightly by direction: the mean of both is the pair's similarity.
+  const similarity = (i: number, j: number) => (matcher.score(usable[i]!.template, usable[j]!.template) + matcher.score(usable[j]!.template, usable[i]!.template)) / 2;
+  const choice = mostCentral(usable.length, similarity);
+  const needed = identificationThresholdForFmr(AGREEMENT_FMR);
+  if (usable.length > 1 && choice.agreementScore < needed) {
+    throw new BiopayError(ErrorCode.InvalidTemplate,
+      `the ${usable.length} usable impressions do not agree: the most central one matches another at ${choice.agreementScore.toFixed(3)} at best, below ${needed.toFixed(3)} (not one finger, or too little overlap); touch again`);
+  }
+  return { index: usable[choice.index]!.index, agreementScore: choice.agreementScore };
+}
+
+/** The impressions that can be searched, with their index among those offered; a malformed record throws. */
+function usableImpressions(impressions: readonly Uint8Array[]): { index: number; template: TemplateRef }[] {
+  const usable: { index: number; template: TemplateRef }[] = [];
+  impressions.forEach((bytes, index) => {
+    let template: Uint32Array;
     try {
-      return templateRef(matchableTemplateFromIso(bytes));
+      template = templateFromIso(bytes);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       // Counted from 1 for people: impression 1 is the request's iso_template.
       throw new BiopayError(ErrorCode.InvalidTemplate, `impression ${index + 1} of ${impressions.length}: ${reason}`, { cause: error });
     }
+    // Word 1 of the matcher form is its count of usable minutiae (template.ts).
+    if (template[1]! >= minUsableMinutiae) usable.push({ index, template: templateRef(template) });
   });
-  // MCC scores differ slightly by direction: the mean of both is the pair's similarity.
-  const choice = mostCentral(templates.length, (i, j) => (matcher.score(templates[i]!, templates[j]!) + matcher.score(templates[j]!, templates[i]!)) / 2);
-  const needed = identificationThresholdForFmr(AGREEMENT_FMR);
-  if (templates.length > 1 && choice.agreementScore < needed) {
-    throw new BiopayError(ErrorCode.InvalidTemplate,
-      `the ${templates.length} impressions do not agree: the most central one matches another at ${choice.agreementScore.toFixed(3)} at best, below ${needed.toFixed(3)} (not one finger, or too little overlap); touch again`);
-  }
-  return choice;
+  return usable;
 }
 
 /** What the engine posts to a matcher thread to choose an enrollment's impression. */

@@ -8,13 +8,19 @@ import { describe, expect, it } from 'vitest';
 import { thresholdForFpir } from '../../../core/biometrics/identification-calibration.js';
 import { MccMatcher, templateRef, type TemplateRef } from '../../../core/biometrics/mcc-matcher.js';
 import { chooseImpression, ENROLL_IMPRESSIONS_MAX, mostCentral } from '../../../core/biometrics/template-selection.js';
-import { matchableTemplateFromIso } from '../../../core/biometrics/template.js';
+import { parseIsoRecord, writeIsoRecord } from '../../../core/biometrics/iso.js';
+import { matchableTemplateFromIso, minUsableMinutiae } from '../../../core/biometrics/template.js';
 import { fvcDatabases, loadFvcDatabase, loadInvalidIso } from './fvc-fixtures.js';
 
 const matcher = new MccMatcher();
 const samples = fvcDatabases.flatMap((database) => loadFvcDatabase(database).map((sample) => ({ ...sample, finger: `${database}/${sample.finger}` })));
 const impression = (finger: string, number: number) => samples.find((sample) => sample.finger === finger && sample.impression === number)!.bytes;
 const fingers = [...new Set(samples.map((sample) => sample.finger))];
+/** A poor touch: the record of `bytes` with only a few of its minutiae, too few to be searched. */
+function poorTouch(bytes: Uint8Array): Uint8Array {
+  const record = parseIsoRecord(bytes);
+  return writeIsoRecord({ ...record, views: record.views.map((view) => ({ ...view, minutiae: view.minutiae.slice(0, minUsableMinutiae - 4) })) });
+}
 
 describe('mostCentral', () => {
   it('keeps the impression with the highest total similarity to the others, the earlier on a tie', () => {
@@ -71,6 +77,16 @@ describe('chooseImpression on FVC2002 impressions', () => {
   it('keeps the impressions of one finger when a stranger\'s touch is among them', () => {
     const offered = [impression('DB1_B/101', 1), impression('DB1_B/102', 1), impression('DB1_B/101', 2)];
     expect(chooseImpression(matcher, offered).index).not.toBe(1);
+  });
+
+  it('leaves a poor touch out of the choice, and refuses when every touch is poor', () => {
+    const offered = [poorTouch(impression('DB1_B/101', 1)), impression('DB1_B/101', 2), impression('DB1_B/101', 3)];
+    expect(() => matchableTemplateFromIso(offered[0]!)).toThrow(/too few usable minutiae/);
+    expect(chooseImpression(matcher, offered).index).not.toBe(0);
+    // One usable touch is kept as a single-impression enrollment would be.
+    expect(chooseImpression(matcher, [poorTouch(impression('DB1_B/101', 1)), impression('DB1_B/101', 2)]).index).toBe(1);
+    expect(() => chooseImpression(matcher, offered.slice(0, 1).concat(poorTouch(offered[1]!))))
+      .toThrow(expect.objectContaining({ code: 'INVALID_TEMPLATE', message: expect.stringMatching(/^none of the 2 impressions/) }));
   });
 
   it('names an impression it cannot read and refuses more than the limit', () => {

@@ -146,9 +146,10 @@ export interface EnrollRequest {
   /**
    * More ISO/IEC 19794-2 impressions of the same finger from the same enrollment session (the
    * person touched the sensor again). The node keeps the one impression that agrees best with the
-   * others (template selection) and refuses the enrollment when none agrees with another: the
-   * kept template decides every later payment, and one chosen this way is found more often.
-   * Fingerprint only; at most 9 (10 impressions in all).
+   * others (template selection): the kept template decides every later payment, and one chosen
+   * this way is found more often. An impression with too few usable minutiae is left out; the
+   * enrollment is refused (INVALID_TEMPLATE) when a record is malformed, none is usable, or the
+   * usable ones do not agree. Fingerprint only; at most 9 (10 impressions in all).
    */
   extraImpressions: Buffer[];
 }
