@@ -42,14 +42,22 @@ export function acceptedAnswer<Answer extends object>(result: Answer | ProbeRefu
   return result;
 }
 
-/** The probe in matcher form, or why it was refused. */
-function convertProbe(task: IsoMatchTask): Uint32Array | ProbeRefusal {
+/**
+ * `work`'s answer in a worker, or its typed refusal as data (a thrown error would reach the
+ * engine as a worker failure); anything but a BiopayError is a bug and is thrown.
+ */
+export function answerOrRefusal<Answer>(work: () => Answer): Answer | ProbeRefusal {
   try {
-    return matchableTemplateFromIso(task.probeIso);
+    return work();
   } catch (error) {
     if (!isBiopayError(error)) throw error;
     return { refused: { code: error.code, message: error.message } };
   }
+}
+
+/** The probe in matcher form, or why it was refused. */
+function convertProbe(task: IsoMatchTask): Uint32Array | ProbeRefusal {
+  return answerOrRefusal(() => matchableTemplateFromIso(task.probeIso));
 }
 
 export function searchIsoSlice(matcher: MccMatcher, task: IsoMatchTask): IsoSliceResult {

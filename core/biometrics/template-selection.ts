@@ -11,12 +11,12 @@
  * (3 impressions) and 92.0% (4). The gallery keeps one template per finger, so a search costs
  * what it did.
  */
-import { BiopayError, ErrorCode, isBiopayError } from '../errors.js';
+import { BiopayError, ErrorCode } from '../errors.js';
 import type { MccMatcher, TemplateRef } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
 import { minUsableMinutiae, templateFromIso } from './template.js';
 import { identificationThresholdForFmr } from './identification-calibration.js';
-import type { ProbeRefusal } from './probe-search.js';
+import { answerOrRefusal, type ProbeRefusal } from './probe-search.js';
 
 /** Impressions one enrollment may offer: the comparisons grow with the square of this. */
 export const ENROLL_IMPRESSIONS_MAX = 10;
@@ -108,10 +108,5 @@ export interface ChooseImpressionTask {
 
 /** chooseImpression in a worker: a refusal travels back as data and is thrown again as its typed error. */
 export function chooseImpressionAnswer(matcher: MccMatcher, task: ChooseImpressionTask): ImpressionChoice | ProbeRefusal {
-  try {
-    return chooseImpression(matcher, task.impressions);
-  } catch (error) {
-    if (!isBiopayError(error)) throw error;
-    return { refused: { code: error.code, message: error.message } };
-  }
+  return answerOrRefusal(() => chooseImpression(matcher, task.impressions));
 }
