@@ -211,7 +211,7 @@ function describeWorkload(options: LoadOptions, population: Population): string 
   return `${options.arrival} arrivals at ${options.rate}/s${options.ramp ? ` (ramp to p99 <= ${options.ramp.p99MsMax} ms)` : ''}, `
     + `${options.warmupS} s warm-up + ${options.durationS} s measured; ${options.enrolled} enrolled synthetic fingers `
     + `(${options.enrollImpressions} impression${options.enrollImpressions === 1 ? '' : 's'} offered each) over ${options.accounts} accounts, `
-    + `${population.terminals.length} terminals, ${population.plan.communities} communities of <= ${options.communitySize}, `
+    + `${population.terminals.length} terminals, ${population.plan.communities} ${population.plan.communities === 1 ? 'community' : 'communities'} of <= ${options.communitySize}, `
     + `hint ${options.hint ? 'on (1:N within the community)' : 'off (1:N over everyone)'}; mix ${mix}`;
 }
 
