@@ -10,7 +10,9 @@
  *   - 1:N throughput through MatchEngine with 1 and 2 worker threads (gallery replicated to
  *     `scalingGallery` templates), median of `runs`, and the scaling factor; bulk enrollment rate;
  *   - enrollment: CPU time to convert a record, and gallery bytes per template;
- *   - accuracy per database: EER over all impostor pairs and with the FVC protocol.
+ *   - accuracy per database: EER over all impostor pairs and with the FVC protocol;
+ *   - template selection at enrollment (bench/template-selection.ts): later touches accepted
+ *     against the first impression and against the kept one of three, and the CPU of a choice.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -24,6 +26,7 @@ import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
 import { matcherKernelName } from '../core/biometrics/native-kernel.js';
 import { SharedGallery } from '../core/biometrics/shared-gallery.js';
 import { templateFromIso } from '../core/biometrics/template.js';
+import { templateSelectionBench } from './template-selection.js';
 
 const probesPerRun = 40;
 const scalingGallery = 1600;
@@ -149,6 +152,7 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
     enrollmentCpuMsPerTemplate: median(enrollment.map((cost) => cost.cpuMsPerTemplate)),
     galleryBytesPerTemplate: enrollment[0]!.bytesPerTemplate,
     ...accuracyByDatabase(folders),
+    ...templateSelectionBench(folders),
   };
   if (!options.json) printTable(result);
   return result;
