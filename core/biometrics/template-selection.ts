@@ -14,7 +14,7 @@
 import { BiopayError, ErrorCode } from '../errors.js';
 import type { MccMatcher, TemplateRef } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
-import { minUsableMinutiae, templateFromIso } from './template.js';
+import { isMatchable, minUsableMinutiae, templateFromIso } from './template.js';
 import { identificationThresholdForFmr } from './identification-calibration.js';
 import { answerOrRefusal, type ProbeRefusal } from './probe-search.js';
 
@@ -95,8 +95,7 @@ function usableImpressions(impressions: readonly Uint8Array[]): { index: number;
       // Counted from 1 for people: impression 1 is the request's iso_template.
       throw new BiopayError(ErrorCode.InvalidTemplate, `impression ${index + 1} of ${impressions.length}: ${reason}`, { cause: error });
     }
-    // Word 1 of the matcher form is its count of usable minutiae (template.ts).
-    if (template[1]! >= minUsableMinutiae) usable.push({ index, template: templateRef(template) });
+    if (isMatchable(template)) usable.push({ index, template: templateRef(template) });
   });
   return usable;
 }

@@ -106,10 +106,15 @@ export function templateFromIso(bytes: Uint8Array, params: MccParams = defaultMc
  */
 export const minUsableMinutiae = 10;
 
+/** The matcher form holds enough usable minutiae to be searched (word 1 is their count). */
+export function isMatchable(template: Uint32Array): boolean {
+  return template[1]! >= minUsableMinutiae;
+}
+
 /** Matcher form for enrollment or search: also refused when too few minutiae are usable. */
 export function matchableTemplateFromIso(bytes: Uint8Array, params: MccParams = defaultMccParams): Uint32Array {
   const template = templateFromIso(bytes, params);
-  if (template[1]! < minUsableMinutiae) {
+  if (!isMatchable(template)) {
     throw new BiopayError(ErrorCode.InvalidTemplate, `too few usable minutiae (${template[1]}, at least ${minUsableMinutiae} needed)`);
   }
   return template;
