@@ -50,9 +50,17 @@ const HIGHER_IS_BETTER = /(PerSecond|PerCpuSecond|^speedup|Speedup|^rank1|^tpir|
  */
 const LOWER_IS_BETTER = /(^(ms|us|ns|bytes|fpir|errors?|msgs|errorCount)|[a-z0-9](Ms|Us|Ns|Bytes|Fpir|Errors?|Msgs|ErrorCount))(Per[A-Z][A-Za-z]*)?$/;
 
-/** Which way is better for a metric, from its last path segment; undefined when the name does not say. */
+/**
+ * Which way is better for a metric, from its last path segment, else from the one before it (the
+ * parts of a cost are costs: `cpuMsPerPaymentByComponent.mainThread`, `errors.TIMEOUT`); undefined
+ * when neither says.
+ */
 export function preferredDirection(path: string): Direction | undefined {
-  const name = path.slice(path.lastIndexOf('.') + 1);
+  const segments = path.split('.');
+  return directionOfName(segments[segments.length - 1]!) ?? (segments.length > 1 ? directionOfName(segments[segments.length - 2]!) : undefined);
+}
+
+function directionOfName(name: string): Direction | undefined {
   if (HIGHER_IS_BETTER.test(name)) return 'higher';
   if (LOWER_IS_BETTER.test(name)) return 'lower';
   return undefined;

@@ -13,7 +13,7 @@ import { candidateCounts } from '../core/biometrics/match-engine.js';
 import { ENROLL_IMPRESSIONS_MAX } from '../core/biometrics/template-selection.js';
 import { assertSchemaName, dropSchema, redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
-import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
+import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, describeCpuByComponent, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
@@ -311,6 +311,7 @@ function renderSummary(report: LoadReport): string {
     + `; this process: ${traffic.processCpuMsPerPayment} ms CPU per payment, main thread ${Math.round(traffic.mainThreadUtilization * 100)}% busy`
     + (traffic.machineCpuMsPerPayment !== undefined ? `; whole machine: ${traffic.machineCpuMsPerPayment} ms CPU per payment` : '')
     + (traffic.machineStolenMsPerPayment ? ` (and ${traffic.machineStolenMsPerPayment} ms stolen by the hypervisor: a crowded host)` : ''));
+  if (traffic.cpuMsPerPaymentByComponent) lines.push(`CPU ms per payment by where it ran: ${describeCpuByComponent(traffic.cpuMsPerPaymentByComponent)}`);
   if (report.ramp) {
     lines.push('', `ramp (p99 <= ${report.ramp.p99MsMax} ms, no errors): best ${report.ramp.bestRate ?? 'none'}/s`);
     for (const step of report.ramp.steps) lines.push(`  ${String(step.rate).padStart(6)}/s  ${step.passed ? 'pass' : 'FAIL'}  p99 ${step.p99Ms} ms  ${step.completedPerSecond}/s done  ${step.reason}`);

@@ -1,5 +1,6 @@
 /**
- * piscina tasks (pure CPU, importing only pure core/biometrics modules):
+ * piscina tasks (pure CPU, importing only pure core/biometrics modules; at start the thread lowers
+ * its priority and names itself, see below):
  *   default: search a slice of the shared gallery for one probe. The gallery SharedArrayBuffers
  *            arrive with the task and are read in place, never copied;
  *   searchIso: the same for a probe still in ISO form, converted here (off the engine's thread);
@@ -16,6 +17,7 @@ import { searchSlice, type MatchTask, type SliceResult } from '../core/biometric
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
 import { chooseCandidates, searchIndexedSlice, searchIsoSlice, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from '../core/biometrics/probe-search.js';
 import { chooseImpressionAnswer, type ChooseImpressionTask, type ImpressionChoice } from '../core/biometrics/template-selection.js';
+import { MATCHER_THREAD_NAME, nameThisThread } from '../core/thread-names.js';
 
 /**
  * Matching is the node's bulk CPU work; its messaging, ledger calls and timers are latency. On a
@@ -37,6 +39,7 @@ function lowerPriority(): void {
 }
 
 lowerPriority();
+nameThisThread(MATCHER_THREAD_NAME);
 const matcher = new MccMatcher();
 
 export default function matchSlice(task: MatchTask): SliceResult {

@@ -10,8 +10,8 @@ const PROC_STAT = '/proc/stat';
 const IDLE_FIELDS = new Set([3, 4]);
 const STEAL_FIELD = 7;
 const COUNTED_FIELDS = 8;
-/** USER_HZ: Linux reports /proc/stat in hundredths of a second on every architecture it runs on. */
-const TICKS_PER_SECOND = 100;
+/** USER_HZ: Linux reports /proc times in hundredths of a second on every architecture it runs on. */
+export const MS_PER_TICK = 10;
 
 /** CPU time of all CPUs since boot, in ms: what ran (busy) and what the hypervisor took (stolen). */
 export interface MachineCpu {
@@ -42,5 +42,5 @@ export function parseMachineCpu(statText: string): MachineCpu | undefined {
   const fields = line.trim().split(/\s+/).slice(1, 1 + COUNTED_FIELDS).map(Number);
   if (fields.length < COUNTED_FIELDS || fields.some((value) => !Number.isSafeInteger(value) || value < 0)) return undefined;
   const busyTicks = fields.reduce((sum, value, index) => (IDLE_FIELDS.has(index) || index === STEAL_FIELD ? sum : sum + value), 0);
-  return { busyMs: (busyTicks * 1000) / TICKS_PER_SECOND, stolenMs: (fields[STEAL_FIELD]! * 1000) / TICKS_PER_SECOND };
+  return { busyMs: busyTicks * MS_PER_TICK, stolenMs: fields[STEAL_FIELD]! * MS_PER_TICK };
 }

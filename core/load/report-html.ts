@@ -3,6 +3,7 @@
  * throughput over time as inline SVG, stage latencies, outcomes and errors by code, how each
  * workload category ended, the ramp's steps and the ledger check. No scripts, no external assets.
  */
+import { cpuByComponentRows } from './cpu-breakdown.js';
 import type { LatencySummary } from './histogram.js';
 import { STAGES, type TimelinePoint } from './metrics.js';
 import type { LoadReport } from './run.js';
@@ -41,6 +42,7 @@ ${lineChart({
     ],
   })}
 ${report.ramp ? rampSection(report) : ''}
+${costsSection(report)}
 <h2>Latency by stage</h2>
 ${table(['stage', 'count', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'], [
     latencyRow('end to end (from due)', run.latency.endToEnd),
@@ -90,6 +92,20 @@ ${lineChart({
   })}
 ${table(['step', 'rate', 'passed', 'p50 ms', 'p99 ms', 'approved/s', 'completed/s', 'errors', 'why'],
     ramp.steps.map((step, index) => [index + 1, step.rate, step.passed ? 'yes' : 'no', step.p50Ms, step.p99Ms, step.approvedPerSecond, step.completedPerSecond, step.errorCount, step.reason]))}`;
+}
+
+/** What a payment cost: NATS messages and CPU, by where the CPU ran when /proc tells it. */
+function costsSection(report: LoadReport): string {
+  const costs = report.costsPerPayment;
+  const rows: Array<Array<string | number>> = [
+    ['this process (all threads)', costs.processCpuMsPerPayment],
+    ...(costs.machineCpuMsPerPayment === undefined ? [] : [['whole machine', costs.machineCpuMsPerPayment]]),
+    ...(costs.cpuMsPerPaymentByComponent ? cpuByComponentRows(costs.cpuMsPerPaymentByComponent).map(([label, ms]) => [`of it, ${label}`, ms]) : []),
+  ];
+  return `<h2>Costs per payment</h2>
+<p>${costs.payments} payments; the main thread's event loop was busy ${Math.round(costs.mainThreadUtilization * 100)}% of the phase.
+NATS messages per payment: load tool out ${costs.load.outMsgs}, in ${costs.load.inMsgs}${costs.nodes ? `; nodes out ${costs.nodes.outMsgs}, in ${costs.nodes.inMsgs}` : ''}.</p>
+${table(['CPU', 'ms per payment'], rows)}`;
 }
 
 /** One timeline field as a chart series over seconds. */

@@ -16,6 +16,7 @@ import type { Mix } from './mix.js';
 import { runPhase, type PhaseOutcome } from './phase.js';
 import { ramp, type RampResult } from './ramp.js';
 import type { ArrivalProcess } from './scheduler.js';
+import { componentCpu, componentCpuPerPayment, type ComponentCpu, type CpuByComponent } from './cpu-breakdown.js';
 import { machineCpu, type MachineCpu } from './machine-cpu.js';
 import { setupPopulation, type Population } from './setup.js';
 
@@ -78,7 +79,14 @@ export interface PaymentCosts {
   readonly machineStolenMsPerPayment?: number;
   /** Share of the phase the main thread's event loop was busy (0..1). */
   readonly mainThreadUtilization: number;
+  /**
+   * The CPU per payment by where it ran (Linux, cpu-breakdown.ts): this process's main thread,
+   * matcher threads and other threads, every nats-server and PostgreSQL process on the machine,
+   * and the rest of the machine's busy time (kernel work outside those, other programs).
+   */
+  readonly cpuMsPerPaymentByComponent?: CpuByComponent;
 }
+
 
 interface TrafficPerPayment {
   readonly outMsgs: number;
@@ -172,12 +180,14 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   };
 }
 
-type Snapshot = { load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; loop: EventLoopUtilization };
+type Snapshot = {
+  load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: ComponentCpu | undefined; loop: EventLoopUtilization;
+};
 
 function snapshot(target: LoadTarget): Snapshot {
   return {
     load: { ...target.nc.stats() }, nodes: target.nodeConnection ? { ...target.nodeConnection.stats() } : undefined,
-    cpu: process.cpuUsage(), machine: machineCpu(), loop: performance.eventLoopUtilization(),
+    cpu: process.cpuUsage(), machine: machineCpu(), components: componentCpu(), loop: performance.eventLoopUtilization(),
   };
 }
 
@@ -195,7 +205,17 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
     processCpuMsPerPayment: perPaymentMs((cpu.user + cpu.system) / 1000),
     ...(machine ? { machineCpuMsPerPayment: perPaymentMs(machine.busyMs), machineStolenMsPerPayment: perPaymentMs(machine.stolenMs) } : {}),
     mainThreadUtilization: Math.round(performance.eventLoopUtilization(after.loop, before.loop).utilization * 1000) / 1000,
+    ...(before.components && after.components
+      ? { cpuMsPerPaymentByComponent: byComponent(before.components, after.components, payments, machine && perPaymentMs(machine.busyMs)) } : {}),
   };
+}
+
+/** The components' share and, given the machine's total, what none of them accounts for (never below 0). */
+function byComponent(before: ComponentCpu, after: ComponentCpu, payments: number, machineMsPerPayment: number | undefined): CpuByComponent {
+  const components = componentCpuPerPayment(before, after, payments);
+  if (machineMsPerPayment === undefined) return components;
+  const counted = Object.values(components).reduce((sum, ms) => sum + ms, 0);
+  return { ...components, restOfMachine: Math.max(0, Math.round((machineMsPerPayment - counted) * 1000) / 1000) };
 }
 
 function describePopulation(population: Population): string {

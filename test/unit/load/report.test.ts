@@ -81,7 +81,11 @@ describe('HTML report', () => {
       approvedPerSecond: run.approvedPerSecond, p50Ms: run.p50Ms, p90Ms: run.p90Ms, p99Ms: run.p99Ms, p999Ms: run.p999Ms,
       outcomes: run.outcomes, errorCount: run.errorCount, rate: 50, run, warmup: { sent: 0, completed: 0, errorCount: 0 },
       scheduler: { arrivals: 104, overflowed: 0, lagMsMax: 1, elapsedMs: 2000 }, lateResults: 0,
-      costsPerPayment: { payments: 100, load: { outMsgs: 2, inMsgs: 1, outBytes: 900, inBytes: 200 }, processCpuMsPerPayment: 1, mainThreadUtilization: 0.5 },
+      costsPerPayment: {
+        payments: 100, load: { outMsgs: 2, inMsgs: 1, outBytes: 900, inBytes: 200 }, processCpuMsPerPayment: 1, mainThreadUtilization: 0.5,
+        machineCpuMsPerPayment: 2.5,
+        cpuMsPerPaymentByComponent: { mainThread: 0.6, matcherThreads: 0.3, otherThreads: 0.1, natsServer: 0.7, postgres: 0.4, restOfMachine: 0.4 },
+      },
       ramp: { p99MsMax: 100, bestRate: 50, steps: [{ rate: 50, passed: true, reason: 'ok', p50Ms: 1, p99Ms: 2, errorCount: 0, approvedPerSecond: 40, completedPerSecond: 50 }] },
       ledgerCheck: {
         passed: false, approvedChecked: 100, capturedOnce: 99, voidedChecked: 1, unresolvedChecked: 1, accountsChecked: 3, openHolds: 0,
@@ -96,6 +100,8 @@ describe('HTML report', () => {
     expect(html).toContain('LEDGER CHECK FAILED');
     expect(html).toContain('embedded &lt;test&gt;');
     expect(html).toContain('&lt;captured twice&gt;');
+    expect(html).toContain('<td>whole machine</td><td>2.5</td>');
+    expect(html.indexOf('of it, nats-server')).toBeLessThan(html.indexOf('of it, main thread'));
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
 });

@@ -1,0 +1,111 @@
+/**
+ * Where a load test's CPU goes, on Linux, from /proc: this process's main thread (the event loop:
+ * messaging, ledger client, sagas, and with the embedded network the load tool's own terminals),
+ * its matcher threads (named by thread-names.ts), its other threads (V8's compiler and garbage
+ * collector helpers, libuv), and every nats-server and PostgreSQL process on the machine. Read at
+ * the start and end of a phase, the differences say per payment which part to work on, which the
+ * whole machine's total (machine-cpu.ts) cannot. Elsewhere it is unknown, never guessed.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MATCHER_THREAD_NAME } from '../thread-names.js';
+import { MS_PER_TICK } from './machine-cpu.js';
+
+export const CPU_COMPONENTS = ['mainThread', 'matcherThreads', 'otherThreads', 'natsServer', 'postgres'] as const;
+export type CpuComponent = (typeof CPU_COMPONENTS)[number];
+/** CPU time (user + system) in ms since each thread or process started. */
+export type ComponentCpu = Record<CpuComponent, number>;
+/** Per payment, with what none of the components accounts for when the machine's total is known. */
+export type CpuByComponent = ComponentCpu & { readonly restOfMachine?: number };
+
+const LABELS: Record<keyof CpuByComponent, string> = {
+  mainThread: 'main thread', matcherThreads: 'matcher threads', otherThreads: 'other threads of this process',
+  natsServer: 'nats-server', postgres: 'PostgreSQL', restOfMachine: 'rest of the machine',
+};
+
+/** Processes of these names (their `comm`) are counted, whoever started them. */
+const PROCESS_COMPONENTS: ReadonlyMap<string, CpuComponent> = new Map([['nats-server', 'natsServer'], ['postgres', 'postgres']]);
+/** Fields after the `(comm)` of a stat line: utime and stime are stat fields 14 and 15. */
+const UTIME_AFTER_COMM = 11;
+const STIME_AFTER_COMM = 12;
+/** Processes read at most per snapshot: a bound on the work, far above a node's machine. */
+const PROCESSES_MAX = 65_536;
+
+export interface StatLine {
+  readonly comm: string;
+  readonly cpuMs: number;
+}
+
+/**
+ * The name and CPU time (user + system) of a /proc/.../stat line; undefined if it is not one. The
+ * name sits in parentheses and may itself hold spaces and parentheses: the fields start after the
+ * last ')'.
+ */
+export function parseStatLine(text: string): StatLine | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const fields = text.slice(close + 1).trim().split(/\s+/);
+  const user = Number(fields[UTIME_AFTER_COMM]);
+  const system = Number(fields[STIME_AFTER_COMM]);
+  if (!Number.isSafeInteger(user) || !Number.isSafeInteger(system) || user < 0 || system < 0) return undefined;
+  return { comm: text.slice(open + 1, close), cpuMs: (user + system) * MS_PER_TICK };
+}
+
+/**
+ * The components' CPU time now, or undefined where /proc cannot be read. `procRoot` and `selfPid`
+ * are for tests. A process or thread that ends between two snapshots takes its time with it.
+ */
+export function componentCpu(procRoot = '/proc', selfPid = process.pid): ComponentCpu | undefined {
+  const totals: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, natsServer: 0, postgres: 0 };
+  let taskIds: string[];
+  try {
+    taskIds = readdirSync(join(procRoot, String(selfPid), 'task'));
+  } catch {
+    return undefined;
+  }
+  for (const taskId of taskIds) {
+    const stat = readStat(join(procRoot, String(selfPid), 'task', taskId, 'stat'));
+    if (stat === undefined) continue;
+    const component = taskId === String(selfPid) ? 'mainThread' : stat.comm === MATCHER_THREAD_NAME ? 'matcherThreads' : 'otherThreads';
+    totals[component] += stat.cpuMs;
+  }
+  let processIds: string[];
+  try {
+    processIds = readdirSync(procRoot).filter((name) => /^\d+$/.test(name)).slice(0, PROCESSES_MAX);
+  } catch {
+    return undefined;
+  }
+  for (const processId of processIds) {
+    const stat = readStat(join(procRoot, processId, 'stat'));
+    const component = stat === undefined ? undefined : PROCESS_COMPONENTS.get(stat.comm);
+    if (component !== undefined) totals[component] += stat!.cpuMs;
+  }
+  return totals;
+}
+
+/** Per component, the CPU spent between two snapshots per payment, in ms (3 decimals). */
+export function componentCpuPerPayment(before: ComponentCpu, after: ComponentCpu, payments: number): ComponentCpu {
+  const perPayment = (component: CpuComponent) =>
+    Math.round((Math.max(0, after[component] - before[component]) / Math.max(1, payments)) * 1000) / 1000;
+  return Object.fromEntries(CPU_COMPONENTS.map((component) => [component, perPayment(component)])) as ComponentCpu;
+}
+
+/** Each component's label and value, largest first, for people: "main thread 0.99, ...". */
+export function describeCpuByComponent(cpu: CpuByComponent): string {
+  return cpuByComponentRows(cpu).map(([label, ms]) => `${label} ${ms}`).join(', ');
+}
+
+/** The table rows of describeCpuByComponent: [label, ms per payment], largest first. */
+export function cpuByComponentRows(cpu: CpuByComponent): Array<[string, number]> {
+  return (Object.entries(cpu) as Array<[keyof CpuByComponent, number]>).sort((a, b) => b[1] - a[1]).map(([component, ms]) => [LABELS[component], ms]);
+}
+
+function readStat(path: string): StatLine | undefined {
+  try {
+    return parseStatLine(readFileSync(path, 'utf8'));
+  } catch {
+    // Gone since the directory was listed (a thread or process that ended): nothing to count.
+    return undefined;
+  }
+}

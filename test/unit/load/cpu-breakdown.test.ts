@@ -1,0 +1,94 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MatchEngine } from '../../../core/biometrics/match-engine.js';
+import { componentCpu, componentCpuPerPayment, cpuByComponentRows, describeCpuByComponent, parseStatLine } from '../../../core/load/cpu-breakdown.js';
+import { MATCHER_THREAD_NAME } from '../../../core/thread-names.js';
+import { loadFvcDatabase } from '../biometrics/fvc-fixtures.js';
+
+/** A stat line as Linux writes it: utime and stime are fields 14 and 15 (ticks of 10 ms). */
+function statLine(pid: number, comm: string, utimeTicks: number, stimeTicks: number): string {
+  return `${pid} (${comm}) S 1 ${pid} ${pid} 0 -1 4194560 1200 0 0 0 ${utimeTicks} ${stimeTicks} 0 0 20 0 7 0 5000 123456789 4000 18446744073709551615\n`;
+}
+
+describe('parseStatLine', () => {
+  it('reads the name and user + system time, whatever spaces or parentheses the name holds', () => {
+    expect(parseStatLine(statLine(42, 'node', 150, 30))).toEqual({ comm: 'node', cpuMs: 1800 });
+    expect(parseStatLine(statLine(43, 'a) b (c', 1, 2))).toEqual({ comm: 'a) b (c', cpuMs: 30 });
+  });
+
+  it('is undefined for anything that is not a stat line', () => {
+    expect(parseStatLine('')).toBeUndefined();
+    expect(parseStatLine('42 node S 1')).toBeUndefined();
+    expect(parseStatLine('42 (node) S 1 2 3')).toBeUndefined();
+    expect(parseStatLine(statLine(42, 'node', -1, 0))).toBeUndefined();
+  });
+});
+
+describe('componentCpu on a /proc tree', () => {
+  const root = mkdtempSync(join(tmpdir(), 'biopay-proc-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  function put(path: string, text: string): void {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+
+  it('splits this process by thread and counts every nats-server and postgres process of the machine', () => {
+    put('100/stat', statLine(100, 'node', 1000, 1000));
+    put('100/task/100/stat', statLine(100, 'node', 50, 10));
+    put('100/task/101/stat', statLine(101, MATCHER_THREAD_NAME, 30, 0));
+    put('100/task/102/stat', statLine(102, MATCHER_THREAD_NAME, 20, 1));
+    put('100/task/103/stat', statLine(103, 'node', 7, 1));
+    put('100/task/104/stat', 'garbage');
+    put('200/stat', statLine(200, 'nats-server', 40, 2));
+    put('300/stat', statLine(300, 'postgres', 5, 5));
+    put('301/stat', statLine(301, 'postgres', 1, 1));
+    put('400/stat', statLine(400, 'bash', 99, 99));
+    mkdirSync(join(root, 'sys'), { recursive: true });
+    expect(componentCpu(root, 100)).toEqual({ mainThread: 600, matcherThreads: 510, otherThreads: 80, natsServer: 420, postgres: 120 });
+  });
+
+  it('is unknown where the tree cannot be read', () => {
+    expect(componentCpu(join(root, 'missing'), 100)).toBeUndefined();
+  });
+
+  it('gives per payment differences, labelled largest first', () => {
+    const before = { mainThread: 100, matcherThreads: 50, otherThreads: 10, natsServer: 20, postgres: 5 };
+    const after = { mainThread: 1100, matcherThreads: 1550, otherThreads: 110, natsServer: 320, postgres: 205 };
+    const perPayment = componentCpuPerPayment(before, after, 1000);
+    expect(perPayment).toEqual({ mainThread: 1, matcherThreads: 1.5, otherThreads: 0.1, natsServer: 0.3, postgres: 0.2 });
+    expect(cpuByComponentRows({ ...perPayment, restOfMachine: 0.25 })[0]).toEqual(['matcher threads', 1.5]);
+    expect(describeCpuByComponent({ ...perPayment, restOfMachine: 0.25 }))
+      .toBe('matcher threads 1.5, main thread 1, nats-server 0.3, rest of the machine 0.25, PostgreSQL 0.2, other threads of this process 0.1');
+  });
+});
+
+describe('componentCpu on this machine', () => {
+  it('names the matcher threads and counts their searches as theirs, not the main thread\'s (Linux; unknown elsewhere)', async () => {
+    const engine = await MatchEngine.create({ workers: 1 });
+    try {
+      const fingers = loadFvcDatabase('DB1_B');
+      for (const finger of fingers) engine.add(finger.id, finger.bytes);
+      await engine.identify(fingers[0]!.bytes);
+      const before = componentCpu();
+      if (process.platform !== 'linux') {
+        expect(before).toBeUndefined();
+        return;
+      }
+      const names = readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+      expect(names).toContain(MATCHER_THREAD_NAME);
+      // Searches until the matcher thread's clock (10 ms ticks) has moved: a bounded number of rounds.
+      let after = componentCpu()!;
+      for (let round = 0; round < 50 && after.matcherThreads - before!.matcherThreads < 50; round++) {
+        for (const finger of fingers) await engine.identify(finger.bytes);
+        after = componentCpu()!;
+      }
+      expect(after.matcherThreads - before!.matcherThreads).toBeGreaterThanOrEqual(50);
+      expect(after.mainThread - before!.mainThread).toBeLessThan(after.matcherThreads - before!.matcherThreads);
+    } finally {
+      await engine.close();
+    }
+  });
+});
