@@ -16,7 +16,7 @@ import type { ActorLogger } from './log.js';
 import { shardOf } from './shard.js';
 import { actorSubject } from './subjects.js';
 import type { MethodSpec, Protocol } from './types.js';
-import { decodeReply, encodeEnvelope, encodePayload } from './wire.js';
+import { decodeReply, encodeEnvelope, encodePayload, payloadOverflow } from './wire.js';
 
 export class RemoteKindClient {
   constructor(
@@ -56,7 +56,10 @@ export class RemoteKindClient {
 
   private envelope(spec: MethodSpec<unknown, unknown>, key: string, method: string, message: unknown, deadlineMs: number) {
     const payload = encodePayload(spec.request, message, `${this.kind}.${method} request`);
-    return encodeEnvelope({ kind: this.kind, key, method, payload, deadlineUnixMs: BigInt(deadlineMs) });
+    const envelope = encodeEnvelope({ kind: this.kind, key, method, payload, deadlineUnixMs: BigInt(deadlineMs) });
+    const overflow = payloadOverflow(envelope, this.nc.info?.max_payload, `${this.kind}.${method} request`);
+    if (overflow !== undefined) throw new BiopayError(ErrorCode.BadRequest, overflow);
+    return envelope;
   }
 
   private requestError(error: unknown, method: string, timeoutMs: number): BiopayError {

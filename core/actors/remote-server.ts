@@ -10,7 +10,7 @@ import type { LocalKind } from './local-kind.js';
 import type { ActorLogger } from './log.js';
 import { shardOf } from './shard.js';
 import { actorQueueGroup } from './subjects.js';
-import { decodeEnvelope, decodePayload, encodePayload, encodeReplyError, encodeReplyPayload } from './wire.js';
+import { decodeEnvelope, decodePayload, encodePayload, encodeReplyError, encodeReplyPayload, payloadOverflow } from './wire.js';
 
 export class KindServer {
   private readonly subscriptions = new Map<string, Subscription>();
@@ -104,6 +104,9 @@ export class KindServer {
     } catch (encodeError) {
       bytes = encodeReplyError(asBiopayError(encodeError));
     }
+    // An answer too large to travel is this side's fault: the caller learns it now, not at its timeout.
+    const overflow = payloadOverflow(bytes, this.nc.info?.max_payload, `${kind}.${method} reply`);
+    if (overflow !== undefined) bytes = encodeReplyError(new BiopayError(ErrorCode.Internal, overflow));
     try {
       msg.respond(bytes);
     } catch (respondError) {

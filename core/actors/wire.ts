@@ -59,6 +59,16 @@ export function decodeReply<T>(codec: Codec<T>, bytes: Uint8Array, what: string)
   }
 }
 
+/**
+ * What is wrong with a message that would exceed the connection's payload limit (NATS's
+ * max_payload, 1 MiB by default), or undefined when it fits: said at once and by its size, rather
+ * than as a failed publish or, for a reply, as the caller's timeout.
+ */
+export function payloadOverflow(bytes: Uint8Array, maxPayloadBytes: number | undefined, what: string): string | undefined {
+  if (maxPayloadBytes === undefined || bytes.byteLength <= maxPayloadBytes) return undefined;
+  return `${what}: ${bytes.byteLength} bytes exceed the NATS max payload of ${maxPayloadBytes} bytes`;
+}
+
 /** A Buffer view of the same bytes (the generated envelope types want Buffer). */
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,9 +1,9 @@
 /** Bad bytes on an actor subject get a typed error reply, and the node keeps serving. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ActorEnvelope, ActorReply } from '../../../proto/gen/biopay/v1/actor.js';
-import { DepositRequest } from '../../../proto/gen/biopay/v1/ledger.js';
+import { Account, DepositRequest } from '../../../proto/gen/biopay/v1/ledger.js';
 import { ErrorCode } from '../../../core/errors.js';
-import { actorSubject, shardOf } from '../../../core/actors/index.js';
+import { actorSubject, ActorSystem, shardOf } from '../../../core/actors/index.js';
 import type { NatsConnection } from '../../../core/transport/nats.js';
 import { deploy, deposit, KIND, TestProtocol, useNatsServer, type Deployment } from './fixtures.js';
 
@@ -59,4 +59,35 @@ it('survives a garbage publish without a reply subject', async () => {
   nc.publish(subject, Buffer.alloc(8, 0xff));
   const client = d.caller.client(KIND, TestProtocol);
   await expect(client.ask('m1', 'get', { accountId: 'm1' })).resolves.toBeDefined();
+});
+
+it('refuses a request larger than the NATS max payload with BAD_REQUEST naming its size, at once, and processes nothing', async () => {
+  const maxPayload = nc.info!.max_payload;
+  const client = d.caller.client(KIND, TestProtocol);
+  const before = (await client.ask('m1', 'get', { accountId: 'm1' })).balanceMinor;
+  const startedMs = Date.now();
+  const error = await client.ask('m1', 'deposit', deposit(5n, 'k'.repeat(maxPayload)), { timeoutMs: 10_000 }).catch((caught: unknown) => caught);
+  expect(error).toMatchObject({ code: ErrorCode.BadRequest, message: expect.stringMatching(/testacct\.deposit request: \d+ bytes exceed the NATS max payload of \d+ bytes/) });
+  expect(Date.now() - startedMs).toBeLessThan(1_000);
+  d.caller.client(KIND, TestProtocol).tell('m1', 'deposit', deposit(5n, 'k'.repeat(maxPayload)));
+  expect((await client.ask('m1', 'get', { accountId: 'm1' })).balanceMinor).toBe(before);
+});
+
+it('answers INTERNAL at once when its reply would exceed the max payload, instead of leaving the caller to time out', async () => {
+  const maxPayload = nc.info!.max_payload;
+  const host = new ActorSystem({ nodeId: 'big-replies', nats: nc, logger: () => {} });
+  host.register('bigreply', TestProtocol, () => ({
+    receive: async () => Account.fromPartial({ accountId: 'a'.repeat(maxPayload) }),
+  }));
+  await host.serve('bigreply');
+  const caller = new ActorSystem({ nodeId: 'big-caller', nats: nc, logger: () => {} });
+  try {
+    const startedMs = Date.now();
+    const error = await caller.client('bigreply', TestProtocol).ask('k', 'get', { accountId: 'k' }, { timeoutMs: 10_000 }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: ErrorCode.Internal, message: expect.stringMatching(/bigreply\.get reply: \d+ bytes exceed the NATS max payload/) });
+    expect(Date.now() - startedMs).toBeLessThan(1_000);
+  } finally {
+    await caller.drain();
+    await host.drain();
+  }
 });
