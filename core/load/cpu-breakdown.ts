@@ -52,43 +52,49 @@ export function parseStatLine(text: string): StatLine | undefined {
   return { comm: text.slice(open + 1, close), cpuMs: (user + system) * MS_PER_TICK };
 }
 
+/** One thread of this process, or one counted process: its component and CPU time so far. */
+export interface CpuEntry {
+  readonly component: CpuComponent;
+  readonly cpuMs: number;
+}
+
+/** The counted threads and processes by id (`t` + thread id, `p` + process id), as read at one moment. */
+export type CpuSnapshot = ReadonlyMap<string, CpuEntry>;
+
 /**
- * The components' CPU time now, or undefined where /proc cannot be read. `procRoot` and `selfPid`
- * are for tests. A process or thread that ends between two snapshots takes its time with it.
+ * Every counted thread's and process's CPU time now, or undefined where /proc cannot be read.
+ * `procRoot` and `selfPid` are for tests.
  */
-export function componentCpu(procRoot = '/proc', selfPid = process.pid): ComponentCpu | undefined {
-  const totals: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, natsServer: 0, postgres: 0 };
-  let taskIds: string[];
-  try {
-    taskIds = readdirSync(join(procRoot, String(selfPid), 'task'));
-  } catch {
-    return undefined;
-  }
+export function cpuSnapshot(procRoot = '/proc', selfPid = process.pid): CpuSnapshot | undefined {
+  const entries = new Map<string, CpuEntry>();
+  const taskIds = listDirectory(join(procRoot, String(selfPid), 'task'));
+  const processIds = listDirectory(procRoot)?.filter((name) => /^\d+$/.test(name)).slice(0, PROCESSES_MAX);
+  if (taskIds === undefined || processIds === undefined) return undefined;
   for (const taskId of taskIds) {
     const stat = readStat(join(procRoot, String(selfPid), 'task', taskId, 'stat'));
     if (stat === undefined) continue;
     const component = taskId === String(selfPid) ? 'mainThread' : stat.comm === MATCHER_THREAD_NAME ? 'matcherThreads' : 'otherThreads';
-    totals[component] += stat.cpuMs;
-  }
-  let processIds: string[];
-  try {
-    processIds = readdirSync(procRoot).filter((name) => /^\d+$/.test(name)).slice(0, PROCESSES_MAX);
-  } catch {
-    return undefined;
+    entries.set(`t${taskId}`, { component, cpuMs: stat.cpuMs });
   }
   for (const processId of processIds) {
     const stat = readStat(join(procRoot, processId, 'stat'));
     const component = stat === undefined ? undefined : PROCESS_COMPONENTS.get(stat.comm);
-    if (component !== undefined) totals[component] += stat!.cpuMs;
+    if (component !== undefined) entries.set(`p${processId}`, { component, cpuMs: stat!.cpuMs });
   }
-  return totals;
+  return entries;
 }
 
-/** Per component, the CPU spent between two snapshots per payment, in ms (3 decimals). */
-export function componentCpuPerPayment(before: ComponentCpu, after: ComponentCpu, payments: number): ComponentCpu {
-  const perPayment = (component: CpuComponent) =>
-    Math.round((Math.max(0, after[component] - before[component]) / Math.max(1, payments)) * 1000) / 1000;
-  return Object.fromEntries(CPU_COMPONENTS.map((component) => [component, perPayment(component)])) as ComponentCpu;
+/**
+ * Per component, the CPU spent between two snapshots per payment, in ms (3 decimals). Each thread
+ * or process counts by itself: one that started in between counts all its time (a database
+ * connection the pool opened), one that ended in between takes its time with it (so a component
+ * is never lower than its survivors' work).
+ */
+export function componentCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot, payments: number): ComponentCpu {
+  const spentMs: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, natsServer: 0, postgres: 0 };
+  for (const [id, entry] of after) spentMs[entry.component] += Math.max(0, entry.cpuMs - (before.get(id)?.cpuMs ?? 0));
+  return Object.fromEntries(CPU_COMPONENTS.map((component) =>
+    [component, Math.round((spentMs[component] / Math.max(1, payments)) * 1000) / 1000])) as ComponentCpu;
 }
 
 /** Each component's label and value, largest first, for people: "main thread 0.99, ...". */
@@ -99,6 +105,14 @@ export function describeCpuByComponent(cpu: CpuByComponent): string {
 /** The table rows of describeCpuByComponent: [label, ms per payment], largest first. */
 export function cpuByComponentRows(cpu: CpuByComponent): Array<[string, number]> {
   return (Object.entries(cpu) as Array<[keyof CpuByComponent, number]>).sort((a, b) => b[1] - a[1]).map(([component, ms]) => [LABELS[component], ms]);
+}
+
+function listDirectory(path: string): string[] | undefined {
+  try {
+    return readdirSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function readStat(path: string): StatLine | undefined {

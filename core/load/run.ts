@@ -16,7 +16,7 @@ import type { Mix } from './mix.js';
 import { runPhase, type PhaseOutcome } from './phase.js';
 import { ramp, type RampResult } from './ramp.js';
 import type { ArrivalProcess } from './scheduler.js';
-import { componentCpu, componentCpuPerPayment, type ComponentCpu, type CpuByComponent } from './cpu-breakdown.js';
+import { componentCpuPerPayment, cpuSnapshot, type CpuByComponent, type CpuSnapshot } from './cpu-breakdown.js';
 import { machineCpu, type MachineCpu } from './machine-cpu.js';
 import { setupPopulation, type Population } from './setup.js';
 
@@ -181,13 +181,13 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
 }
 
 type Snapshot = {
-  load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: ComponentCpu | undefined; loop: EventLoopUtilization;
+  load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: CpuSnapshot | undefined; loop: EventLoopUtilization;
 };
 
 function snapshot(target: LoadTarget): Snapshot {
   return {
     load: { ...target.nc.stats() }, nodes: target.nodeConnection ? { ...target.nodeConnection.stats() } : undefined,
-    cpu: process.cpuUsage(), machine: machineCpu(), components: componentCpu(), loop: performance.eventLoopUtilization(),
+    cpu: process.cpuUsage(), machine: machineCpu(), components: cpuSnapshot(), loop: performance.eventLoopUtilization(),
   };
 }
 
@@ -211,7 +211,7 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
 }
 
 /** The components' share and, given the machine's total, what none of them accounts for (never below 0). */
-function byComponent(before: ComponentCpu, after: ComponentCpu, payments: number, machineMsPerPayment: number | undefined): CpuByComponent {
+function byComponent(before: CpuSnapshot, after: CpuSnapshot, payments: number, machineMsPerPayment: number | undefined): CpuByComponent {
   const components = componentCpuPerPayment(before, after, payments);
   if (machineMsPerPayment === undefined) return components;
   const counted = Object.values(components).reduce((sum, ms) => sum + ms, 0);

@@ -3,13 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MatchEngine } from '../../../core/biometrics/match-engine.js';
-import { componentCpu, componentCpuPerPayment, cpuByComponentRows, describeCpuByComponent, parseStatLine } from '../../../core/load/cpu-breakdown.js';
+import { componentCpuPerPayment, cpuByComponentRows, cpuSnapshot, describeCpuByComponent, parseStatLine, type ComponentCpu, type CpuSnapshot } from '../../../core/load/cpu-breakdown.js';
 import { MATCHER_THREAD_NAME } from '../../../core/thread-names.js';
 import { loadFvcDatabase } from '../biometrics/fvc-fixtures.js';
 
 /** A stat line as Linux writes it: utime and stime are fields 14 and 15 (ticks of 10 ms). */
 function statLine(pid: number, comm: string, utimeTicks: number, stimeTicks: number): string {
   return `${pid} (${comm}) S 1 ${pid} ${pid} 0 -1 4194560 1200 0 0 0 ${utimeTicks} ${stimeTicks} 0 0 20 0 7 0 5000 123456789 4000 18446744073709551615\n`;
+}
+
+/** Totals per component of one snapshot (CPU time so far, ms). */
+function componentTotals(snapshot: CpuSnapshot): ComponentCpu {
+  const totals: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, natsServer: 0, postgres: 0 };
+  for (const entry of snapshot.values()) totals[entry.component] += entry.cpuMs;
+  return totals;
 }
 
 describe('parseStatLine', () => {
@@ -26,7 +33,7 @@ describe('parseStatLine', () => {
   });
 });
 
-describe('componentCpu on a /proc tree', () => {
+describe('cpuSnapshot on a /proc tree', () => {
   const root = mkdtempSync(join(tmpdir(), 'biopay-proc-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -47,16 +54,22 @@ describe('componentCpu on a /proc tree', () => {
     put('301/stat', statLine(301, 'postgres', 1, 1));
     put('400/stat', statLine(400, 'bash', 99, 99));
     mkdirSync(join(root, 'sys'), { recursive: true });
-    expect(componentCpu(root, 100)).toEqual({ mainThread: 600, matcherThreads: 510, otherThreads: 80, natsServer: 420, postgres: 120 });
+    const snapshot = cpuSnapshot(root, 100)!;
+    expect(componentTotals(snapshot)).toEqual({ mainThread: 600, matcherThreads: 510, otherThreads: 80, natsServer: 420, postgres: 120 });
+    expect(snapshot.get('t101')).toEqual({ component: 'matcherThreads', cpuMs: 300 });
+    expect(snapshot.get('p400')).toBeUndefined();
   });
 
   it('is unknown where the tree cannot be read', () => {
-    expect(componentCpu(join(root, 'missing'), 100)).toBeUndefined();
+    expect(cpuSnapshot(join(root, 'missing'), 100)).toBeUndefined();
   });
 
-  it('gives per payment differences, labelled largest first', () => {
-    const before = { mainThread: 100, matcherThreads: 50, otherThreads: 10, natsServer: 20, postgres: 5 };
-    const after = { mainThread: 1100, matcherThreads: 1550, otherThreads: 110, natsServer: 320, postgres: 205 };
+  it('gives per payment differences, each thread and process by itself, labelled largest first', () => {
+    const snapshot = (entries: Array<[string, string, number]>): CpuSnapshot =>
+      new Map(entries.map(([id, component, cpuMs]) => [id, { component: component as 'mainThread', cpuMs }]));
+    const before = snapshot([['t1', 'mainThread', 100], ['t2', 'matcherThreads', 50], ['t3', 'otherThreads', 10], ['p7', 'natsServer', 20], ['p8', 'postgres', 500], ['p9', 'postgres', 5]]);
+    // Backend 8 closed (its time goes with it), backend 10 opened (all its time counts).
+    const after = snapshot([['t1', 'mainThread', 1100], ['t2', 'matcherThreads', 1550], ['t3', 'otherThreads', 110], ['p7', 'natsServer', 320], ['p9', 'postgres', 105], ['p10', 'postgres', 100]]);
     const perPayment = componentCpuPerPayment(before, after, 1000);
     expect(perPayment).toEqual({ mainThread: 1, matcherThreads: 1.5, otherThreads: 0.1, natsServer: 0.3, postgres: 0.2 });
     expect(cpuByComponentRows({ ...perPayment, restOfMachine: 0.25 })[0]).toEqual(['matcher threads', 1.5]);
@@ -65,28 +78,28 @@ describe('componentCpu on a /proc tree', () => {
   });
 });
 
-describe('componentCpu on this machine', () => {
+describe('cpuSnapshot on this machine', () => {
   it('names the matcher threads and counts their searches as theirs, not the main thread\'s (Linux; unknown elsewhere)', async () => {
     const engine = await MatchEngine.create({ workers: 1 });
     try {
       const fingers = loadFvcDatabase('DB1_B');
       for (const finger of fingers) engine.add(finger.id, finger.bytes);
       await engine.identify(fingers[0]!.bytes);
-      const before = componentCpu();
+      const first = cpuSnapshot();
       if (process.platform !== 'linux') {
-        expect(before).toBeUndefined();
+        expect(first).toBeUndefined();
         return;
       }
       const names = readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
       expect(names).toContain(MATCHER_THREAD_NAME);
       // Searches until the matcher thread's clock (10 ms ticks) has moved: a bounded number of rounds.
-      let after = componentCpu()!;
-      for (let round = 0; round < 50 && after.matcherThreads - before!.matcherThreads < 50; round++) {
+      let spent = componentCpuPerPayment(first!, first!, 1);
+      for (let round = 0; round < 50 && spent.matcherThreads < 50; round++) {
         for (const finger of fingers) await engine.identify(finger.bytes);
-        after = componentCpu()!;
+        spent = componentCpuPerPayment(first!, cpuSnapshot()!, 1);
       }
-      expect(after.matcherThreads - before!.matcherThreads).toBeGreaterThanOrEqual(50);
-      expect(after.mainThread - before!.mainThread).toBeLessThan(after.matcherThreads - before!.matcherThreads);
+      expect(spent.matcherThreads).toBeGreaterThanOrEqual(50);
+      expect(spent.mainThread).toBeLessThan(spent.matcherThreads);
     } finally {
       await engine.close();
     }
