@@ -13,7 +13,7 @@ import { MS_PER_TICK } from './machine-cpu.js';
 
 export const CPU_COMPONENTS = ['mainThread', 'matcherThreads', 'otherThreads', 'natsServer', 'postgres'] as const;
 export type CpuComponent = (typeof CPU_COMPONENTS)[number];
-/** CPU time (user + system) in ms since each thread or process started. */
+/** A number of ms of CPU time (user + system) per component: so far, or per payment in reports. */
 export type ComponentCpu = Record<CpuComponent, number>;
 /** Per payment, with what none of the components accounts for when the machine's total is known. */
 export type CpuByComponent = ComponentCpu & { readonly restOfMachine?: number };

@@ -51,6 +51,14 @@ describe('biopay load on the embedded network', () => {
     const html = join(reportDir, `load-${report.startedAt.replace(/[:.]/g, '-')}-${report.runId}.html`);
     expect(existsSync(html)).toBe(true);
     expect(readFileSync(html, 'utf8')).toContain('<svg');
+    expect(readFileSync(html, 'utf8')).toContain('Costs per payment');
+    const byComponent = report.costsPerPayment.cpuMsPerPaymentByComponent;
+    if (process.platform === 'linux') {
+      expect(Object.keys(byComponent).sort()).toEqual(['mainThread', 'matcherThreads', 'natsServer', 'otherThreads', 'postgres', 'restOfMachine']);
+      expect(byComponent.mainThread).toBeGreaterThan(0);
+    } else {
+      expect(byComponent).toBeUndefined();
+    }
   });
 });
 
