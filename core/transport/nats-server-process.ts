@@ -22,6 +22,12 @@ export interface NatsServerProcessOptions {
   readonly readyTimeoutMs?: number;
   /** Path of the binary; BIOPAY_NATS_SERVER, /usr/sbin/nats-server or `nats-server` on PATH when omitted. */
   readonly binary?: string;
+  /**
+   * Threads the server's Go runtime runs code on at once (GOMAXPROCS); Go's default, one per core,
+   * when omitted. A server sharing a small machine with the nodes it serves spends less CPU with
+   * one: its idle threads stop spinning for work (see cli/embedded.ts).
+   */
+  readonly goMaxProcs?: number;
 }
 
 export interface NatsClusterOptions {
@@ -51,16 +57,18 @@ const READY_TIMEOUT_MS = 20_000;
 const READY_POLL_MS = 50;
 const LOG_LINES_MAX = 40;
 const START_ATTEMPTS_MAX = 3;
+const GO_MAX_PROCS_MAX = 1_024;
 
 const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /** Starts nats-server and waits until it is healthy; retries on a port race. */
 export async function startNatsServerProcess(options: NatsServerProcessOptions = {}): Promise<NatsServerProcess> {
+  const env = options.goMaxProcs === undefined ? process.env : { ...process.env, GOMAXPROCS: String(goMaxProcs(options.goMaxProcs)) };
   let lastError: unknown;
   for (let attempt = 0; attempt < START_ATTEMPTS_MAX; attempt++) {
     try {
-      return await startOnce(options);
+      return await startOnce(options, env);
     } catch (error) {
       lastError = error;
       // A fixed port that failed will fail again; only free ports are worth retrying.
@@ -96,13 +104,20 @@ export function findNatsServerBinary(): string {
   );
 }
 
-async function startOnce(options: NatsServerProcessOptions): Promise<NatsServerProcess> {
+function goMaxProcs(threads: number): number {
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > GO_MAX_PROCS_MAX) {
+    throw new BiopayError(ErrorCode.BadRequest, `goMaxProcs must be an integer in 1..${GO_MAX_PROCS_MAX}, got ${threads}`);
+  }
+  return threads;
+}
+
+async function startOnce(options: NatsServerProcessOptions, env: NodeJS.ProcessEnv): Promise<NatsServerProcess> {
   const port = options.port ?? (await freePort());
   const monitorPort = await freePort();
   const ownStore = options.jetstream && !options.storeDir ? mkdtempSync(join(tmpdir(), 'biopay-nats-')) : undefined;
   const storeDir = options.storeDir ?? ownStore;
   const args = serverArgs(options, port, monitorPort, storeDir);
-  const child = spawn(options.binary ?? findNatsServerBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(options.binary ?? findNatsServerBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   track(child);
   const log = captureLog(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

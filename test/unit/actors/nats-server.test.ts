@@ -1,6 +1,9 @@
 /** The nats-server helpers start real servers that accept clients, and stop them. */
 import { jetstreamManager } from '@nats-io/jetstream';
+import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
+import { ErrorCode } from '../../../core/errors.js';
+import { startNatsServerProcess } from '../../../core/transport/nats-server-process.js';
 import { connectNats } from '../../../core/transport/nats.js';
 import { startNatsCluster, startNatsServer } from '../../helpers/nats-server.js';
 
@@ -12,6 +15,23 @@ it('starts a single server with JetStream and stops it', async () => {
   await nc.close();
   await server.stop();
   await expect(connectNats({ servers: server.url, name: 'helper-test', timeoutMs: 500 })).rejects.toThrow();
+});
+
+it('runs the server on as many Go threads as asked (the embedded network asks for one), and refuses a count that is not one', async () => {
+  const server = await startNatsServerProcess({ jetstream: true, goMaxProcs: 1 });
+  try {
+    const nc = await connectNats({ servers: server.url, name: 'helper-test' });
+    await expect(jetstreamManager(nc).then((jsm) => jsm.getAccountInfo())).resolves.toBeDefined();
+    await nc.close();
+    if (process.platform === 'linux') {
+      expect(readFileSync(`/proc/${server.pid}/environ`, 'utf8').split('\0')).toContain('GOMAXPROCS=1');
+    }
+  } finally {
+    await server.stop();
+  }
+  for (const goMaxProcs of [0, 1.5, -1]) {
+    await expect(startNatsServerProcess({ goMaxProcs })).rejects.toMatchObject({ code: ErrorCode.BadRequest });
+  }
 });
 
 it('starts a 3-node JetStream cluster that survives losing one node', async () => {
