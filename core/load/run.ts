@@ -87,7 +87,6 @@ export interface PaymentCosts {
   readonly cpuMsPerPaymentByComponent?: CpuByComponent;
 }
 
-
 interface TrafficPerPayment {
   readonly outMsgs: number;
   readonly inMsgs: number;
