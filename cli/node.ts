@@ -5,8 +5,15 @@ import { createLogger } from '../core/log.js';
 import { parsePartition, type PartitionSpec } from '../core/association/partition.js';
 import { checkDimension } from '../core/biometrics/embeddings/embedding-vector.js';
 import { BiopayError, ErrorCode } from '../core/errors.js';
-import { isRole, ROLES, startNetwork } from '../nodes/network.js';
+import { NODE_PROCESS_NAME_PREFIX, nameThisThread } from '../core/thread-names.js';
+import { isRole, ROLES, startNetwork, type Role } from '../nodes/network.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
+
+/** What ps, top and `biopay load`'s CPU breakdown call a node's process (Linux keeps 15 bytes). */
+const PROCESS_NAMES: Record<Role, string> = {
+  terminal: `${NODE_PROCESS_NAME_PREFIX}terminal`, association: `${NODE_PROCESS_NAME_PREFIX}assoc`, account: `${NODE_PROCESS_NAME_PREFIX}account`,
+  business: `${NODE_PROCESS_NAME_PREFIX}business`, gateway: `${NODE_PROCESS_NAME_PREFIX}gateway`,
+};
 
 const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
                    [--grpc-port N] [--workers N] [--partition p/P] [--target-fmr X] [--target-fpir X]
@@ -97,6 +104,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     io.stderr((error as Error).message);
     return ExitCode.Usage;
   }
+  nameThisThread(PROCESS_NAMES[role]);
   const log = createLogger({ fields: { role } });
   const network = await startNetwork({
     roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, databaseSchema: values.schema, dataDir: values.data,

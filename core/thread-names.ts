@@ -7,6 +7,11 @@ import { writeFileSync } from 'node:fs';
 
 /** Every matcher thread (workers/match-worker.ts) takes this name. Linux keeps 15 bytes. */
 export const MATCHER_THREAD_NAME = 'biopay-match';
+/**
+ * A `biopay node` process names its main thread, and so itself in ps and top, after its role with
+ * this prefix (cli/node.ts): `biopay-account`, `biopay-assoc`, ...
+ */
+export const NODE_PROCESS_NAME_PREFIX = 'biopay-';
 
 /** Renames the calling thread; false where that is not possible (no /proc: not Linux). */
 export function nameThisThread(name: string): boolean {

@@ -2,16 +2,18 @@
  * Where a load test's CPU goes, on Linux, from /proc: this process's main thread (the event loop:
  * messaging, ledger client, sagas, and with the embedded network the load tool's own terminals),
  * its matcher threads (named by thread-names.ts), its other threads (V8's compiler and garbage
- * collector helpers, libuv), and every nats-server and PostgreSQL process on the machine. Read at
+ * collector helpers, libuv), every `biopay node` process on the machine (the roles run as
+ * processes of their own, named by thread-names.ts), and every nats-server and PostgreSQL process
+ * on the machine. Read at
  * the start and end of a phase, the differences say per payment which part to work on, which the
  * whole machine's total (machine-cpu.ts) cannot. Elsewhere it is unknown, never guessed.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MATCHER_THREAD_NAME } from '../thread-names.js';
+import { MATCHER_THREAD_NAME, NODE_PROCESS_NAME_PREFIX } from '../thread-names.js';
 import { MS_PER_TICK } from './machine-cpu.js';
 
-export const CPU_COMPONENTS = ['mainThread', 'matcherThreads', 'otherThreads', 'natsServer', 'postgres'] as const;
+export const CPU_COMPONENTS = ['mainThread', 'matcherThreads', 'otherThreads', 'biopayNodes', 'natsServer', 'postgres'] as const;
 export type CpuComponent = (typeof CPU_COMPONENTS)[number];
 /** A number of ms of CPU time (user + system) per component: so far, or per payment in reports. */
 export type ComponentCpu = Record<CpuComponent, number>;
@@ -20,7 +22,7 @@ export type CpuByComponent = ComponentCpu & { readonly restOfMachine?: number };
 
 const LABELS: Record<keyof CpuByComponent, string> = {
   mainThread: 'main thread', matcherThreads: 'matcher threads', otherThreads: 'other threads of this process',
-  natsServer: 'nats-server', postgres: 'PostgreSQL', restOfMachine: 'rest of the machine',
+  biopayNodes: 'biopay node processes', natsServer: 'nats-server', postgres: 'PostgreSQL', restOfMachine: 'rest of the machine',
 };
 
 /** Processes of these names (their `comm`) are counted, whoever started them. */
@@ -77,8 +79,9 @@ export function cpuSnapshot(procRoot = '/proc', selfPid = process.pid): CpuSnaps
     entries.set(`t${taskId}`, { component, cpuMs: stat.cpuMs });
   }
   for (const processId of processIds) {
+    if (processId === String(selfPid)) continue;
     const stat = readStat(join(procRoot, processId, 'stat'));
-    const component = stat === undefined ? undefined : PROCESS_COMPONENTS.get(stat.comm);
+    const component = stat === undefined ? undefined : processComponent(stat.comm);
     if (component !== undefined) entries.set(`p${processId}`, { component, cpuMs: stat!.cpuMs });
   }
   return entries;
@@ -91,7 +94,7 @@ export function cpuSnapshot(procRoot = '/proc', selfPid = process.pid): CpuSnaps
  * is never lower than its survivors' work).
  */
 export function componentCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot, payments: number): ComponentCpu {
-  const spentMs: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, natsServer: 0, postgres: 0 };
+  const spentMs: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, biopayNodes: 0, natsServer: 0, postgres: 0 };
   for (const [id, entry] of after) spentMs[entry.component] += Math.max(0, entry.cpuMs - (before.get(id)?.cpuMs ?? 0));
   return Object.fromEntries(CPU_COMPONENTS.map((component) =>
     [component, Math.round((spentMs[component] / Math.max(1, payments)) * 1000) / 1000])) as ComponentCpu;
@@ -105,6 +108,10 @@ export function describeCpuByComponent(cpu: CpuByComponent): string {
 /** The table rows of describeCpuByComponent: [label, ms per payment], largest first. */
 export function cpuByComponentRows(cpu: CpuByComponent): Array<[string, number]> {
   return (Object.entries(cpu) as Array<[keyof CpuByComponent, number]>).sort((a, b) => b[1] - a[1]).map(([component, ms]) => [LABELS[component], ms]);
+}
+
+function processComponent(comm: string): CpuComponent | undefined {
+  return PROCESS_COMPONENTS.get(comm) ?? (comm.startsWith(NODE_PROCESS_NAME_PREFIX) ? 'biopayNodes' : undefined);
 }
 
 function listDirectory(path: string): string[] | undefined {

@@ -54,7 +54,7 @@ describe('biopay load on the embedded network', () => {
     expect(readFileSync(html, 'utf8')).toContain('Costs per payment');
     const byComponent = report.costsPerPayment.cpuMsPerPaymentByComponent;
     if (process.platform === 'linux') {
-      expect(Object.keys(byComponent).sort()).toEqual(['mainThread', 'matcherThreads', 'natsServer', 'otherThreads', 'postgres', 'restOfMachine']);
+      expect(Object.keys(byComponent).sort()).toEqual(['biopayNodes', 'mainThread', 'matcherThreads', 'natsServer', 'otherThreads', 'postgres', 'restOfMachine']);
       expect(byComponent.mainThread).toBeGreaterThan(0);
     } else {
       expect(byComponent).toBeUndefined();

@@ -118,6 +118,14 @@ describe('a biometric payment across five node processes', () => {
     expect(result.outcome).toBe(PaymentOutcome.PAYMENT_OUTCOME_APPROVED);
   });
 
+  it('names each node process after its role, as ps, top and the load tool\'s CPU breakdown show it (Linux)', () => {
+    const names = nodes.map((node) => (process.platform === 'linux' ? readFileSync(`/proc/${node.child.pid}/comm`, 'utf8').trim() : node.role));
+    const expected = process.platform === 'linux'
+      ? ['biopay-account', 'biopay-assoc', 'biopay-business', 'biopay-terminal', 'biopay-gateway']
+      : ['account', 'association', 'business', 'terminal', 'gateway'];
+    expect(names).toEqual(expected);
+  });
+
   it('answers malformed protobuf on every actor subject with a typed error and keeps serving', async () => {
     const protocols = {
       [ActorKind.Ledger]: LedgerProtocol, [ActorKind.Association]: AssociationProtocol,

@@ -14,7 +14,7 @@ function statLine(pid: number, comm: string, utimeTicks: number, stimeTicks: num
 
 /** Totals per component of one snapshot (CPU time so far, ms). */
 function componentTotals(snapshot: CpuSnapshot): ComponentCpu {
-  const totals: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, natsServer: 0, postgres: 0 };
+  const totals: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, biopayNodes: 0, natsServer: 0, postgres: 0 };
   for (const entry of snapshot.values()) totals[entry.component] += entry.cpuMs;
   return totals;
 }
@@ -42,7 +42,7 @@ describe('cpuSnapshot on a /proc tree', () => {
     writeFileSync(join(root, path), text);
   }
 
-  it('splits this process by thread and counts every nats-server and postgres process of the machine', () => {
+  it('splits this process by thread and counts every biopay node, nats-server and postgres process of the machine', () => {
     put('100/stat', statLine(100, 'node', 1000, 1000));
     put('100/task/100/stat', statLine(100, 'node', 50, 10));
     put('100/task/101/stat', statLine(101, MATCHER_THREAD_NAME, 30, 0));
@@ -53,9 +53,13 @@ describe('cpuSnapshot on a /proc tree', () => {
     put('300/stat', statLine(300, 'postgres', 5, 5));
     put('301/stat', statLine(301, 'postgres', 1, 1));
     put('400/stat', statLine(400, 'bash', 99, 99));
+    put('500/stat', statLine(500, 'biopay-assoc', 70, 30));
+    put('501/stat', statLine(501, 'biopay-account', 10, 0));
     mkdirSync(join(root, 'sys'), { recursive: true });
     const snapshot = cpuSnapshot(root, 100)!;
-    expect(componentTotals(snapshot)).toEqual({ mainThread: 600, matcherThreads: 510, otherThreads: 80, natsServer: 420, postgres: 120 });
+    expect(componentTotals(snapshot)).toEqual({ mainThread: 600, matcherThreads: 510, otherThreads: 80, biopayNodes: 1100, natsServer: 420, postgres: 120 });
+    // This process is counted by its threads, never again as a process.
+    expect(snapshot.get('p100')).toBeUndefined();
     expect(snapshot.get('t101')).toEqual({ component: 'matcherThreads', cpuMs: 300 });
     expect(snapshot.get('p400')).toBeUndefined();
   });
@@ -67,14 +71,14 @@ describe('cpuSnapshot on a /proc tree', () => {
   it('gives per payment differences, each thread and process by itself, labelled largest first', () => {
     const snapshot = (entries: Array<[string, string, number]>): CpuSnapshot =>
       new Map(entries.map(([id, component, cpuMs]) => [id, { component: component as 'mainThread', cpuMs }]));
-    const before = snapshot([['t1', 'mainThread', 100], ['t2', 'matcherThreads', 50], ['t3', 'otherThreads', 10], ['p7', 'natsServer', 20], ['p8', 'postgres', 500], ['p9', 'postgres', 5]]);
+    const before = snapshot([['t1', 'mainThread', 100], ['t2', 'matcherThreads', 50], ['t3', 'otherThreads', 10], ['p7', 'natsServer', 20], ['p8', 'postgres', 500], ['p9', 'postgres', 5], ['p11', 'biopayNodes', 100]]);
     // Backend 8 closed (its time goes with it), backend 10 opened (all its time counts).
-    const after = snapshot([['t1', 'mainThread', 1100], ['t2', 'matcherThreads', 1550], ['t3', 'otherThreads', 110], ['p7', 'natsServer', 320], ['p9', 'postgres', 105], ['p10', 'postgres', 100]]);
+    const after = snapshot([['t1', 'mainThread', 1100], ['t2', 'matcherThreads', 1550], ['t3', 'otherThreads', 110], ['p7', 'natsServer', 320], ['p9', 'postgres', 105], ['p10', 'postgres', 100], ['p11', 'biopayNodes', 500]]);
     const perPayment = componentCpuPerPayment(before, after, 1000);
-    expect(perPayment).toEqual({ mainThread: 1, matcherThreads: 1.5, otherThreads: 0.1, natsServer: 0.3, postgres: 0.2 });
+    expect(perPayment).toEqual({ mainThread: 1, matcherThreads: 1.5, otherThreads: 0.1, biopayNodes: 0.4, natsServer: 0.3, postgres: 0.2 });
     expect(cpuByComponentRows({ ...perPayment, restOfMachine: 0.25 })[0]).toEqual(['matcher threads', 1.5]);
     expect(describeCpuByComponent({ ...perPayment, restOfMachine: 0.25 }))
-      .toBe('matcher threads 1.5, main thread 1, nats-server 0.3, rest of the machine 0.25, PostgreSQL 0.2, other threads of this process 0.1');
+      .toBe('matcher threads 1.5, main thread 1, biopay node processes 0.4, nats-server 0.3, rest of the machine 0.25, PostgreSQL 0.2, other threads of this process 0.1');
   });
 });
 

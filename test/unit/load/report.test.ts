@@ -84,7 +84,7 @@ describe('HTML report', () => {
       costsPerPayment: {
         payments: 100, load: { outMsgs: 2, inMsgs: 1, outBytes: 900, inBytes: 200 }, processCpuMsPerPayment: 1, mainThreadUtilization: 0.5,
         machineCpuMsPerPayment: 2.5,
-        cpuMsPerPaymentByComponent: { mainThread: 0.6, matcherThreads: 0.3, otherThreads: 0.1, natsServer: 0.7, postgres: 0.4, restOfMachine: 0.4 },
+        cpuMsPerPaymentByComponent: { mainThread: 0.6, matcherThreads: 0.3, otherThreads: 0.1, biopayNodes: 0, natsServer: 0.7, postgres: 0.4, restOfMachine: 0.4 },
       },
       ramp: { p99MsMax: 100, bestRate: 50, steps: [{ rate: 50, passed: true, reason: 'ok', p50Ms: 1, p99Ms: 2, errorCount: 0, approvedPerSecond: 40, completedPerSecond: 50 }] },
       ledgerCheck: {
