@@ -312,6 +312,9 @@ function renderSummary(report: LoadReport): string {
     + (traffic.machineCpuMsPerPayment !== undefined ? `; whole machine: ${traffic.machineCpuMsPerPayment} ms CPU per payment` : '')
     + (traffic.machineStolenMsPerPayment ? ` (and ${traffic.machineStolenMsPerPayment} ms stolen by the hypervisor: a crowded host)` : ''));
   if (traffic.cpuMsPerPaymentByComponent) lines.push(`CPU ms per payment by where it ran: ${describeCpuByComponent(traffic.cpuMsPerPaymentByComponent)}`);
+  if (traffic.cpuMsPerPaymentByNodeProcess) {
+    lines.push(`  of it, biopay node processes: ${Object.entries(traffic.cpuMsPerPaymentByNodeProcess).map(([name, ms]) => `${name} ${ms}`).join(', ')}`);
+  }
   if (report.ramp) {
     lines.push('', `ramp (p99 <= ${report.ramp.p99MsMax} ms, no errors): best ${report.ramp.bestRate ?? 'none'}/s`);
     for (const step of report.ramp.steps) lines.push(`  ${String(step.rate).padStart(6)}/s  ${step.passed ? 'pass' : 'FAIL'}  p99 ${step.p99Ms} ms  ${step.completedPerSecond}/s done  ${step.reason}`);

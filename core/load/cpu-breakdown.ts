@@ -54,10 +54,12 @@ export function parseStatLine(text: string): StatLine | undefined {
   return { comm: text.slice(open + 1, close), cpuMs: (user + system) * MS_PER_TICK };
 }
 
-/** One thread of this process, or one counted process: its component and CPU time so far. */
+/** One thread of this process, or one counted process: its component, name and CPU time so far. */
 export interface CpuEntry {
   readonly component: CpuComponent;
   readonly cpuMs: number;
+  /** The process's name (`comm`), for processes. */
+  readonly name?: string;
 }
 
 /** The counted threads and processes by id (`t` + thread id, `p` + process id), as read at one moment. */
@@ -82,7 +84,7 @@ export function cpuSnapshot(procRoot = '/proc', selfPid = process.pid): CpuSnaps
     if (processId === String(selfPid)) continue;
     const stat = readStat(join(procRoot, processId, 'stat'));
     const component = stat === undefined ? undefined : processComponent(stat.comm);
-    if (component !== undefined) entries.set(`p${processId}`, { component, cpuMs: stat!.cpuMs });
+    if (component !== undefined) entries.set(`p${processId}`, { component, cpuMs: stat!.cpuMs, name: stat!.comm });
   }
   return entries;
 }
@@ -98,6 +100,20 @@ export function componentCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot, 
   for (const [id, entry] of after) spentMs[entry.component] += Math.max(0, entry.cpuMs - (before.get(id)?.cpuMs ?? 0));
   return Object.fromEntries(CPU_COMPONENTS.map((component) =>
     [component, Math.round((spentMs[component] / Math.max(1, payments)) * 1000) / 1000])) as ComponentCpu;
+}
+
+/**
+ * The `biopay node` processes' part by process name (their role), per payment in ms, largest first;
+ * empty when none ran on this machine. Counted as componentCpuPerPayment counts.
+ */
+export function nodeProcessCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot, payments: number): Record<string, number> {
+  const spentMs = new Map<string, number>();
+  for (const [id, entry] of after) {
+    if (entry.component !== 'biopayNodes' || entry.name === undefined) continue;
+    spentMs.set(entry.name, (spentMs.get(entry.name) ?? 0) + Math.max(0, entry.cpuMs - (before.get(id)?.cpuMs ?? 0)));
+  }
+  return Object.fromEntries([...spentMs].sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => [name, Math.round((ms / Math.max(1, payments)) * 1000) / 1000]));
 }
 
 /** Each component's label and value, largest first, for people: "main thread 0.99, ...". */

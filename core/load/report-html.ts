@@ -101,6 +101,7 @@ function costsSection(report: LoadReport): string {
     ['this process (all threads)', costs.processCpuMsPerPayment],
     ...(costs.machineCpuMsPerPayment === undefined ? [] : [['whole machine', costs.machineCpuMsPerPayment]]),
     ...(costs.cpuMsPerPaymentByComponent ? cpuByComponentRows(costs.cpuMsPerPaymentByComponent).map(([label, ms]) => [`of it, ${label}`, ms]) : []),
+    ...Object.entries(costs.cpuMsPerPaymentByNodeProcess ?? {}).map(([name, ms]) => [`of the node processes, ${name}`, ms]),
   ];
   return `<h2>Costs per payment</h2>
 <p>${costs.payments} payments; the main thread's event loop was busy ${Math.round(costs.mainThreadUtilization * 100)}% of the phase.

@@ -16,7 +16,7 @@ import type { Mix } from './mix.js';
 import { runPhase, type PhaseOutcome } from './phase.js';
 import { ramp, type RampResult } from './ramp.js';
 import type { ArrivalProcess } from './scheduler.js';
-import { componentCpuPerPayment, cpuSnapshot, type CpuByComponent, type CpuSnapshot } from './cpu-breakdown.js';
+import { componentCpuPerPayment, cpuSnapshot, nodeProcessCpuPerPayment, type CpuByComponent, type CpuSnapshot } from './cpu-breakdown.js';
 import { machineCpu, type MachineCpu } from './machine-cpu.js';
 import { setupPopulation, type Population } from './setup.js';
 
@@ -85,6 +85,8 @@ export interface PaymentCosts {
    * and the rest of the machine's busy time (kernel work outside those, other programs).
    */
   readonly cpuMsPerPaymentByComponent?: CpuByComponent;
+  /** The `biopayNodes` part by process name (`biopay-assoc`, ...), when roles run as processes here. */
+  readonly cpuMsPerPaymentByNodeProcess?: Record<string, number>;
 }
 
 interface TrafficPerPayment {
@@ -204,8 +206,16 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
     processCpuMsPerPayment: perPaymentMs((cpu.user + cpu.system) / 1000),
     ...(machine ? { machineCpuMsPerPayment: perPaymentMs(machine.busyMs), machineStolenMsPerPayment: perPaymentMs(machine.stolenMs) } : {}),
     mainThreadUtilization: Math.round(performance.eventLoopUtilization(after.loop, before.loop).utilization * 1000) / 1000,
-    ...(before.components && after.components
-      ? { cpuMsPerPaymentByComponent: byComponent(before.components, after.components, payments, machine && perPaymentMs(machine.busyMs)) } : {}),
+    ...(before.components && after.components ? cpuBreakdown(before.components, after.components, payments, machine && perPaymentMs(machine.busyMs)) : {}),
+  };
+}
+
+function cpuBreakdown(before: CpuSnapshot, after: CpuSnapshot, payments: number, machineMsPerPayment: number | undefined):
+  Pick<PaymentCosts, 'cpuMsPerPaymentByComponent' | 'cpuMsPerPaymentByNodeProcess'> {
+  const byNodeProcess = nodeProcessCpuPerPayment(before, after, payments);
+  return {
+    cpuMsPerPaymentByComponent: byComponent(before, after, payments, machineMsPerPayment),
+    ...(Object.keys(byNodeProcess).length > 0 ? { cpuMsPerPaymentByNodeProcess: byNodeProcess } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import { AccountKind, type SpendingPolicy } from '../../proto/gen/biopay/v1/ledg
 import type { ActorSystem } from '../actors/index.js';
 import { writeIsoRecord } from '../biometrics/iso.js';
 import { populationFinger, populationImpression } from '../biometrics/synthetic/index.js';
-import { asBiopayError, ErrorCode, isBiopayError } from '../errors.js';
+import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import { enroll, flowClients } from '../flows/index.js';
 import { ActorKind, LedgerProtocol, TerminalProtocol } from '../protocols.js';
 import { mapLimit } from './concurrency.js';
@@ -76,6 +76,8 @@ export interface Population {
 export const DEFAULT_ENROLL_IMPRESSIONS = 3;
 /** Enrollment sessions a finger gets (the first, and one more after a refused touch). */
 const ENROLL_SESSIONS_MAX = 2;
+/** Share of the fingers asked for that may come back ALREADY_ENROLLED before the run stops. */
+const ALREADY_ENROLLED_SHARE_MAX = 0.5;
 /** The impression of every finger its payments are made with; enrollments use the others. */
 const PROBE_IMPRESSION = 2;
 /** Ledger setup calls in flight: many, so the ledger's group commit gets full batches. */
@@ -120,6 +122,7 @@ export async function setupPopulation(system: ActorSystem, rawOptions: SetupOpti
 
   const terminals = await registerTerminals(system, plan, merchants, options, concurrency);
   const enrolled = await enrollFingers(system, plan, customers, options);
+  assertFreshFingers(enrolled.refusals, options.enrolled, options.seed);
   const unknown = plan.unknownFingerIds.map((fingerId, index): LoadFinger => ({
     fingerId, accountId: '', community: index % plan.communities,
     probe: writeIsoRecord(populationImpression(options.seed, populationFinger(options.seed, fingerId), fingerId, 1)),
@@ -199,6 +202,20 @@ async function enrollFingers(
  * The impressions enrollment session `session` (from 0) offers: the finger's impressions in order,
  * `perSession` at a time, without the probe impression (1, 3, 4, then 5, 6, 7, ...).
  */
+/**
+ * Stops a run whose fingers the network already holds (an earlier run with the same seed, on a
+ * network that keeps its enrollments): those fingers pay from the earlier run's accounts, so the
+ * workload would measure refusals, not payments. A few collisions of synthetic fingers are normal.
+ */
+export function assertFreshFingers(refusals: Readonly<Record<string, number>>, enrolledAsked: number, seed: number): void {
+  const already = refusals[ErrorCode.AlreadyEnrolled] ?? 0;
+  if (already > enrolledAsked * ALREADY_ENROLLED_SHARE_MAX) {
+    throw new BiopayError(ErrorCode.InvalidState,
+      `${already} of ${enrolledAsked} fingers were already enrolled on this network (an earlier run with --seed ${seed}?): `
+      + 'use another --seed, or a network without that run\'s enrollments');
+  }
+}
+
 export function sessionImpressions(perSession: number, session: number): number[] {
   return Array.from({ length: perSession }, (_, index) => {
     const nth = session * perSession + index;

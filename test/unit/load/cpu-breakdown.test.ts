@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MatchEngine } from '../../../core/biometrics/match-engine.js';
-import { componentCpuPerPayment, cpuByComponentRows, cpuSnapshot, describeCpuByComponent, parseStatLine, type ComponentCpu, type CpuSnapshot } from '../../../core/load/cpu-breakdown.js';
+import { componentCpuPerPayment, cpuByComponentRows, cpuSnapshot, describeCpuByComponent, nodeProcessCpuPerPayment, parseStatLine, type ComponentCpu, type CpuSnapshot } from '../../../core/load/cpu-breakdown.js';
 import { MATCHER_THREAD_NAME } from '../../../core/thread-names.js';
 import { loadFvcDatabase } from '../biometrics/fvc-fixtures.js';
 
@@ -62,6 +62,17 @@ describe('cpuSnapshot on a /proc tree', () => {
     expect(snapshot.get('p100')).toBeUndefined();
     expect(snapshot.get('t101')).toEqual({ component: 'matcherThreads', cpuMs: 300 });
     expect(snapshot.get('p400')).toBeUndefined();
+  });
+
+  it('splits the biopay node processes by name, largest first, and is empty without any', () => {
+    const before = cpuSnapshot(root, 100)!;
+    put('500/stat', statLine(500, 'biopay-assoc', 170, 30));
+    put('501/stat', statLine(501, 'biopay-account', 20, 0));
+    put('502/stat', statLine(502, 'biopay-assoc', 40, 0));
+    const after = cpuSnapshot(root, 100)!;
+    expect(nodeProcessCpuPerPayment(before, after, 100)).toEqual({ 'biopay-assoc': 14, 'biopay-account': 1 });
+    expect(Object.keys(nodeProcessCpuPerPayment(before, after, 100))).toEqual(['biopay-assoc', 'biopay-account']);
+    expect(nodeProcessCpuPerPayment(new Map(), new Map([['t1', { component: 'mainThread', cpuMs: 5 }]]), 1)).toEqual({});
   });
 
   it('is unknown where the tree cannot be read', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { categoryPicker, DEFAULT_MIX, isErrorCode, parseMix } from '../../../core/load/mix.js';
 import { planPopulation } from '../../../core/load/population.js';
-import { sessionImpressions } from '../../../core/load/setup.js';
+import { assertFreshFingers, sessionImpressions } from '../../../core/load/setup.js';
 
 const spec = { runId: 'abc123', accounts: 500, enrolled: 1000, terminals: 10, communitySize: 250, mix: DEFAULT_MIX };
 
@@ -75,5 +75,17 @@ describe('enrollment impressions', () => {
       expect(new Set(offered).size).toBe(offered.length);
       expect(offered).not.toContain(2);
     }
+  });
+});
+
+describe('a population the network already holds', () => {
+  it('stops the run when most fingers were already enrolled (an earlier run with the same seed), naming the seed', () => {
+    expect(() => assertFreshFingers({ ALREADY_ENROLLED: 999 }, 1000, 7)).toThrow(
+      expect.objectContaining({ code: 'INVALID_STATE', message: expect.stringMatching(/999 of 1000 fingers were already enrolled .*--seed 7/) }));
+  });
+
+  it('lets a few collisions of synthetic fingers and other refusals pass', () => {
+    expect(() => assertFreshFingers({ ALREADY_ENROLLED: 3, INVALID_TEMPLATE: 900 }, 1000, 7)).not.toThrow();
+    expect(() => assertFreshFingers({}, 1000, 7)).not.toThrow();
   });
 });

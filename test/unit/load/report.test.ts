@@ -85,6 +85,7 @@ describe('HTML report', () => {
         payments: 100, load: { outMsgs: 2, inMsgs: 1, outBytes: 900, inBytes: 200 }, processCpuMsPerPayment: 1, mainThreadUtilization: 0.5,
         machineCpuMsPerPayment: 2.5,
         cpuMsPerPaymentByComponent: { mainThread: 0.6, matcherThreads: 0.3, otherThreads: 0.1, biopayNodes: 0, natsServer: 0.7, postgres: 0.4, restOfMachine: 0.4 },
+        cpuMsPerPaymentByNodeProcess: { 'biopay-assoc': 1.2 },
       },
       ramp: { p99MsMax: 100, bestRate: 50, steps: [{ rate: 50, passed: true, reason: 'ok', p50Ms: 1, p99Ms: 2, errorCount: 0, approvedPerSecond: 40, completedPerSecond: 50 }] },
       ledgerCheck: {
@@ -102,6 +103,7 @@ describe('HTML report', () => {
     expect(html).toContain('&lt;captured twice&gt;');
     expect(html).toContain('<td>whole machine</td><td>2.5</td>');
     expect(html.indexOf('of it, nats-server')).toBeLessThan(html.indexOf('of it, main thread'));
+    expect(html).toContain('<td>of the node processes, biopay-assoc</td><td>1.2</td>');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
 });
