@@ -144,6 +144,18 @@ describe('a biometric payment across five node processes', () => {
     expect(after.outcome).toBe(PaymentOutcome.PAYMENT_OUTCOME_APPROVED);
   });
 
+  it('refuses an enrollment too large for NATS on its way to the association node with BAD_REQUEST naming the size, and keeps serving', async () => {
+    // Under the gateway's 1 MiB gRPC limit, over NATS's 1 MiB max payload once wrapped for the association node.
+    const huge = Buffer.alloc(1024 * 1024 - 64, 0x46);
+    const startedMs = Date.now();
+    await expect(gateway.enroll({
+      accountId: aliceId, isoTemplate: huge, credentialId: '', modality: 0, embedding: undefined, policy: undefined,
+      idempotencyKey: 'it-enroll-huge', hint: '', extraImpressions: [],
+    })).rejects.toMatchObject({ code: ErrorCode.BadRequest, message: expect.stringMatching(/exceed the NATS max payload/) });
+    expect(Date.now() - startedMs).toBeLessThan(5_000);
+    expect((await gateway.pay(pay('it-pay-after-huge', '101_2', 1n))).outcome).toBe(PaymentOutcome.PAYMENT_OUTCOME_APPROVED);
+  });
+
   it('refuses an amount that overflows int64 and an unknown account with typed errors', async () => {
     await expect(gateway.deposit({ accountId: aliceId, amountMinor: 2n ** 63n, idempotencyKey: 'it-overflow' })).rejects.toBeDefined();
     await expect(gateway.getAccount({ accountId: 'acc_does_not_exist' })).rejects.toMatchObject({ code: ErrorCode.UnknownAccount });
