@@ -7,7 +7,7 @@ import { cpuByComponentRows } from './cpu-breakdown.js';
 import type { LatencySummary } from './histogram.js';
 import { STAGES, type TimelinePoint } from './metrics.js';
 import type { LoadReport } from './run.js';
-import { escapeHtml, lineChart, type Series } from './svg-chart.js';
+import { barChart, escapeHtml, lineChart, type Series } from './svg-chart.js';
 
 export function renderHtmlReport(report: LoadReport): string {
   const run = report.run;
@@ -103,9 +103,15 @@ function costsSection(report: LoadReport): string {
     ...(costs.cpuMsPerPaymentByComponent ? cpuByComponentRows(costs.cpuMsPerPaymentByComponent).map(([label, ms]) => [`of it, ${label}`, ms]) : []),
     ...Object.entries(costs.cpuMsPerPaymentByNodeProcess ?? {}).map(([name, ms]) => [`of the node processes, ${name}`, ms]),
   ];
+  const byComponent = costs.cpuMsPerPaymentByComponent;
+  const chart = byComponent === undefined ? '' : barChart({
+    title: 'CPU per payment by where it ran', unit: 'ms',
+    bars: [...cpuByComponentRows(byComponent), ...Object.entries(costs.cpuMsPerPaymentByNodeProcess ?? {})].map(([name, ms]) => ({ label: name, value: ms })),
+  });
   return `<h2>Costs per payment</h2>
 <p>${costs.payments} payments; the main thread's event loop was busy ${Math.round(costs.mainThreadUtilization * 100)}% of the phase.
 NATS messages per payment: load tool out ${costs.load.outMsgs}, in ${costs.load.inMsgs}${costs.nodes ? `; nodes out ${costs.nodes.outMsgs}, in ${costs.nodes.inMsgs}` : ''}.</p>
+${chart}
 ${table(['CPU', 'ms per payment'], rows)}`;
 }
 

@@ -1,4 +1,4 @@
-/** A small inline-SVG line chart for the self-contained HTML report (no scripts, no assets). */
+/** Small inline-SVG line and bar charts for the self-contained HTML report (no scripts, no assets). */
 
 export interface Series {
   readonly name: string;
@@ -58,6 +58,47 @@ export function lineChart(options: ChartOptions): string {
     parts.push(
       `<line x1="${width - MARGIN.right + 10}" x2="${width - MARGIN.right + 30}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${series.color}" stroke-width="3"/>`,
       `<text x="${width - MARGIN.right + 36}" y="${legendY}" font-size="12">${escapeHtml(series.name)}</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+export interface Bar {
+  readonly label: string;
+  readonly value: number;
+}
+
+export interface BarChartOptions {
+  readonly title: string;
+  /** Written after each value: "ms". */
+  readonly unit: string;
+  readonly bars: readonly Bar[];
+  readonly color?: string;
+  readonly width?: number;
+}
+
+const BAR_LABEL_WIDTH = 230;
+const BAR_ROW_HEIGHT = 22;
+const BAR_VALUE_ROOM = 80;
+
+/** Horizontal bars in the order given, each labelled with its value, scaled to the largest. */
+export function barChart(options: BarChartOptions): string {
+  const width = options.width ?? 760;
+  const height = MARGIN.top + options.bars.length * BAR_ROW_HEIGHT + 10;
+  const plotW = width - BAR_LABEL_WIDTH - BAR_VALUE_ROOM;
+  const max = Math.max(1e-9, ...options.bars.map((bar) => bar.value));
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(options.title)}">`,
+    `<text x="0" y="18" font-size="14" font-weight="bold">${escapeHtml(options.title)}</text>`,
+  ];
+  options.bars.forEach((bar, index) => {
+    const top = MARGIN.top + index * BAR_ROW_HEIGHT;
+    const barW = Math.max(0, (bar.value / max) * plotW);
+    parts.push(
+      `<text x="${BAR_LABEL_WIDTH - 8}" y="${top + 15}" font-size="12" text-anchor="end">${escapeHtml(bar.label)}</text>`,
+      `<rect x="${BAR_LABEL_WIDTH}" y="${top + 3}" width="${fixed(barW)}" height="${BAR_ROW_HEIGHT - 6}" fill="${options.color ?? '#1f77b4'}"/>`,
+      `<text x="${fixed(BAR_LABEL_WIDTH + barW + 6)}" y="${top + 15}" font-size="12">${escapeHtml(`${label(bar.value)} ${options.unit}`)}</text>`,
     );
   });
   parts.push('</svg>');

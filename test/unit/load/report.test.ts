@@ -96,7 +96,7 @@ describe('HTML report', () => {
     };
     const html = renderHtmlReport(report);
     expect(html.startsWith('<!doctype html>')).toBe(true);
-    expect(html.match(/<svg /g)?.length).toBe(3);
+    expect(html.match(/<svg /g)?.length).toBe(4);
     expect(html).toContain('<polyline');
     expect(html).toContain('LEDGER CHECK FAILED');
     expect(html).toContain('embedded &lt;test&gt;');
@@ -104,6 +104,8 @@ describe('HTML report', () => {
     expect(html).toContain('<td>whole machine</td><td>2.5</td>');
     expect(html.indexOf('of it, nats-server')).toBeLessThan(html.indexOf('of it, main thread'));
     expect(html).toContain('<td>of the node processes, biopay-assoc</td><td>1.2</td>');
+    expect(html).toContain('aria-label="CPU per payment by where it ran"');
+    expect(html).toMatch(/>nats-server<\/text>\n<rect [^>]*width="[\d.]+"/);
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
 });
