@@ -317,7 +317,10 @@ function renderSummary(report: LoadReport): string {
   }
   if (report.ramp) {
     lines.push('', `ramp (p99 <= ${report.ramp.p99MsMax} ms, no errors): best ${report.ramp.bestRate ?? 'none'}/s`);
-    for (const step of report.ramp.steps) lines.push(`  ${String(step.rate).padStart(6)}/s  ${step.passed ? 'pass' : 'FAIL'}  p99 ${step.p99Ms} ms  ${step.completedPerSecond}/s done  ${step.reason}`);
+    for (const step of report.ramp.steps) {
+      const cpu = step.machineCpuMsPerPayment === undefined ? '' : `  ${step.machineCpuMsPerPayment} ms CPU/payment`;
+      lines.push(`  ${String(step.rate).padStart(6)}/s  ${step.passed ? 'pass' : 'FAIL'}  p99 ${step.p99Ms} ms  ${step.completedPerSecond}/s done${cpu}  ${step.reason}`);
+    }
   }
   const check = report.ledgerCheck;
   lines.push('', `ledger check: ${check.passed ? 'passed' : 'FAILED'} (${check.capturedOnce}/${check.approvedChecked} approved captured once, `

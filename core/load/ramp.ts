@@ -24,6 +24,8 @@ export interface RampStep {
   readonly errorCount: number;
   readonly approvedPerSecond: number;
   readonly completedPerSecond: number;
+  /** The whole machine's CPU per payment at this step (Linux): it falls as the rate rises and work batches. */
+  readonly machineCpuMsPerPayment?: number;
 }
 
 export interface RampResult {

@@ -90,8 +90,9 @@ ${lineChart({
       { name: 'completed/s', color: '#1f77b4', points: steps.map((step) => [step.rate, step.completedPerSecond]) },
     ],
   })}
-${table(['step', 'rate', 'passed', 'p50 ms', 'p99 ms', 'approved/s', 'completed/s', 'errors', 'why'],
-    ramp.steps.map((step, index) => [index + 1, step.rate, step.passed ? 'yes' : 'no', step.p50Ms, step.p99Ms, step.approvedPerSecond, step.completedPerSecond, step.errorCount, step.reason]))}`;
+${table(['step', 'rate', 'passed', 'p50 ms', 'p99 ms', 'approved/s', 'completed/s', 'errors', 'machine CPU ms per payment', 'why'],
+    ramp.steps.map((step, index) => [index + 1, step.rate, step.passed ? 'yes' : 'no', step.p50Ms, step.p99Ms, step.approvedPerSecond, step.completedPerSecond, step.errorCount,
+      step.machineCpuMsPerPayment ?? '', step.reason]))}`;
 }
 
 /** What a payment cost: NATS messages and CPU, by where the CPU ran when /proc tells it. */

@@ -151,13 +151,17 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
       return outcome;
     };
     if (options.ramp) {
+      const stepCosts: PaymentCosts[] = [];
       const ramped = await ramp({ startRate: options.rate, p99MsMax: options.ramp.p99MsMax, stepsMax: options.ramp.stepsMax, rateMax: options.ramp.rateMax },
         async (rate) => {
           const outcome = await phase(rate, `ramp ${rate}/s`);
+          stepCosts.push(traffic.get(outcome)!);
           progress(`ramp ${rate}/s: p99 ${outcome.measured.p99Ms} ms, ${outcome.measured.completedPerSecond}/s completed, ${outcome.measured.errorCount} errors`);
           return outcome;
         });
-      rampResult = ramped.result;
+      // Steps and costs are in the same order: one phase per step.
+      const steps = ramped.result.steps.map((step, index) => ({ ...step, machineCpuMsPerPayment: stepCosts[index]?.machineCpuMsPerPayment }));
+      rampResult = { ...ramped.result, steps };
       headline = ramped.best ?? ramped.first;
     } else {
       headline = await phase(options.rate);

@@ -62,6 +62,27 @@ describe('biopay load on the embedded network', () => {
   });
 });
 
+describe('biopay load --ramp on the embedded network', () => {
+  it('steps the rate up, judges each step and reports the machine CPU per payment of each', async () => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await loadCommand([
+      '--ramp', '--p99-ms', '5000', '--ramp-steps', '2', '--rate', '8', '--duration', '2', '--warmup', '1', '--arrival', 'constant',
+      '--enrolled', '30', '--accounts', '10', '--terminals', '2', '--seed', '9', '--settle-wait', '15', '--report-dir', reportDir, '--json',
+    ], { stdout: (text) => stdout.push(text), stderr: (text) => stderr.push(text) });
+    const report = JSON.parse(stdout.join(''));
+    expect(code).toBe(0);
+    expect(report.ledgerCheck.problems).toEqual([]);
+    expect(report.ramp.steps.map((step: { rate: number }) => step.rate)).toEqual([8, 12]);
+    for (const step of report.ramp.steps) {
+      expect(step.passed, step.reason).toBe(true);
+      if (process.platform === 'linux') expect(step.machineCpuMsPerPayment).toBeGreaterThan(0);
+    }
+    expect(report.ramp.bestRate).toBe(12);
+    expect(stderr.some((line) => line.includes('ramp 12/s: p99'))).toBe(true);
+  });
+});
+
 describe.runIf(postgres)('biopay load with its ledger on PostgreSQL', () => {
   const schemaExists = async (schema: string): Promise<boolean> => {
     const client = new pg.Client({ connectionString: postgresUrl() });
