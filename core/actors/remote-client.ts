@@ -57,7 +57,7 @@ export class RemoteKindClient {
   private envelope(spec: MethodSpec<unknown, unknown>, key: string, method: string, message: unknown, deadlineMs: number) {
     const payload = encodePayload(spec.request, message, `${this.kind}.${method} request`);
     const envelope = encodeEnvelope({ kind: this.kind, key, method, payload, deadlineUnixMs: BigInt(deadlineMs) });
-    const overflow = payloadOverflow(envelope, this.nc.info?.max_payload, `${this.kind}.${method} request`);
+    const overflow = payloadOverflow(envelope, this.nc.info?.max_payload, this.kind, method, 'request');
     if (overflow !== undefined) throw new BiopayError(ErrorCode.BadRequest, overflow);
     return envelope;
   }

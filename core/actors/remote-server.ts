@@ -105,7 +105,7 @@ export class KindServer {
       bytes = encodeReplyError(asBiopayError(encodeError));
     }
     // An answer too large to travel is this side's fault: the caller learns it now, not at its timeout.
-    const overflow = payloadOverflow(bytes, this.nc.info?.max_payload, `${kind}.${method} reply`);
+    const overflow = payloadOverflow(bytes, this.nc.info?.max_payload, kind, method, 'reply');
     if (overflow !== undefined) bytes = encodeReplyError(new BiopayError(ErrorCode.Internal, overflow));
     try {
       msg.respond(bytes);

@@ -62,11 +62,14 @@ export function decodeReply<T>(codec: Codec<T>, bytes: Uint8Array, what: string)
 /**
  * What is wrong with a message that would exceed the connection's payload limit (NATS's
  * max_payload, 1 MiB by default), or undefined when it fits: said at once and by its size, rather
- * than as a failed publish or, for a reply, as the caller's timeout.
+ * than as a failed publish or, for a reply, as the caller's timeout. Called for every remote ask
+ * and reply: the text is built only when the message does not fit.
  */
-export function payloadOverflow(bytes: Uint8Array, maxPayloadBytes: number | undefined, what: string): string | undefined {
+export function payloadOverflow(
+  bytes: Uint8Array, maxPayloadBytes: number | undefined, kind: string, method: string, part: 'request' | 'reply',
+): string | undefined {
   if (maxPayloadBytes === undefined || bytes.byteLength <= maxPayloadBytes) return undefined;
-  return `${what}: ${bytes.byteLength} bytes exceed the NATS max payload of ${maxPayloadBytes} bytes`;
+  return `${kind}.${method} ${part}: ${bytes.byteLength} bytes exceed the NATS max payload of ${maxPayloadBytes} bytes`;
 }
 
 /** A Buffer view of the same bytes (the generated envelope types want Buffer). */

@@ -96,10 +96,8 @@ export function cpuSnapshot(procRoot = '/proc', selfPid = process.pid): CpuSnaps
  * is never lower than its survivors' work).
  */
 export function componentCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot, payments: number): ComponentCpu {
-  const spentMs: ComponentCpu = { mainThread: 0, matcherThreads: 0, otherThreads: 0, biopayNodes: 0, natsServer: 0, postgres: 0 };
-  for (const [id, entry] of after) spentMs[entry.component] += Math.max(0, entry.cpuMs - (before.get(id)?.cpuMs ?? 0));
-  return Object.fromEntries(CPU_COMPONENTS.map((component) =>
-    [component, Math.round((spentMs[component] / Math.max(1, payments)) * 1000) / 1000])) as ComponentCpu;
+  const spentMs = spentMsBy(before, after, (entry) => entry.component);
+  return Object.fromEntries(CPU_COMPONENTS.map((component) => [component, perPaymentMs(spentMs.get(component) ?? 0, payments)])) as ComponentCpu;
 }
 
 /**
@@ -107,23 +105,41 @@ export function componentCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot, 
  * empty when none ran on this machine. Counted as componentCpuPerPayment counts.
  */
 export function nodeProcessCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot, payments: number): Record<string, number> {
-  const spentMs = new Map<string, number>();
+  const spentMs = spentMsBy(before, after, (entry) => (entry.component === 'biopayNodes' ? entry.name : undefined));
+  return Object.fromEntries([...spentMs].sort((a, b) => b[1] - a[1]).map(([name, ms]) => [name, perPaymentMs(ms, payments)]));
+}
+
+/** CPU ms spent between the snapshots, summed by key (entries whose key is undefined are left out). */
+function spentMsBy<Key>(before: CpuSnapshot, after: CpuSnapshot, keyOf: (entry: CpuEntry) => Key | undefined): Map<Key, number> {
+  const spentMs = new Map<Key, number>();
   for (const [id, entry] of after) {
-    if (entry.component !== 'biopayNodes' || entry.name === undefined) continue;
-    spentMs.set(entry.name, (spentMs.get(entry.name) ?? 0) + Math.max(0, entry.cpuMs - (before.get(id)?.cpuMs ?? 0)));
+    const key = keyOf(entry);
+    if (key !== undefined) spentMs.set(key, (spentMs.get(key) ?? 0) + Math.max(0, entry.cpuMs - (before.get(id)?.cpuMs ?? 0)));
   }
-  return Object.fromEntries([...spentMs].sort((a, b) => b[1] - a[1])
-    .map(([name, ms]) => [name, Math.round((ms / Math.max(1, payments)) * 1000) / 1000]));
+  return spentMs;
+}
+
+function perPaymentMs(ms: number, payments: number): number {
+  return Math.round((ms / Math.max(1, payments)) * 1000) / 1000;
 }
 
 /** Each component's label and value, largest first, for people: "main thread 0.99, ...". */
 export function describeCpuByComponent(cpu: CpuByComponent): string {
-  return cpuByComponentRows(cpu).map(([label, ms]) => `${label} ${ms}`).join(', ');
+  return describeRows(cpuByComponentRows(cpu));
+}
+
+/** The node processes' part by name, for people: "biopay-assoc 1.97, ...". */
+export function describeNodeProcessCpu(byNodeProcess: Readonly<Record<string, number>>): string {
+  return describeRows(Object.entries(byNodeProcess));
 }
 
 /** The table rows of describeCpuByComponent: [label, ms per payment], largest first. */
 export function cpuByComponentRows(cpu: CpuByComponent): Array<[string, number]> {
   return (Object.entries(cpu) as Array<[keyof CpuByComponent, number]>).sort((a, b) => b[1] - a[1]).map(([component, ms]) => [LABELS[component], ms]);
+}
+
+function describeRows(rows: ReadonlyArray<readonly [string, number]>): string {
+  return rows.map(([label, ms]) => `${label} ${ms}`).join(', ');
 }
 
 function processComponent(comm: string): CpuComponent | undefined {

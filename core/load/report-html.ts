@@ -98,16 +98,17 @@ ${table(['step', 'rate', 'passed', 'p50 ms', 'p99 ms', 'approved/s', 'completed/
 /** What a payment cost: NATS messages and CPU, by where the CPU ran when /proc tells it. */
 function costsSection(report: LoadReport): string {
   const costs = report.costsPerPayment;
+  const byComponent = costs.cpuMsPerPaymentByComponent ? cpuByComponentRows(costs.cpuMsPerPaymentByComponent) : [];
+  const byNodeProcess = Object.entries(costs.cpuMsPerPaymentByNodeProcess ?? {});
   const rows: Array<Array<string | number>> = [
     ['this process (all threads)', costs.processCpuMsPerPayment],
     ...(costs.machineCpuMsPerPayment === undefined ? [] : [['whole machine', costs.machineCpuMsPerPayment]]),
-    ...(costs.cpuMsPerPaymentByComponent ? cpuByComponentRows(costs.cpuMsPerPaymentByComponent).map(([label, ms]) => [`of it, ${label}`, ms]) : []),
-    ...Object.entries(costs.cpuMsPerPaymentByNodeProcess ?? {}).map(([name, ms]) => [`of the node processes, ${name}`, ms]),
+    ...byComponent.map(([label, ms]) => [`of it, ${label}`, ms]),
+    ...byNodeProcess.map(([name, ms]) => [`of the node processes, ${name}`, ms]),
   ];
-  const byComponent = costs.cpuMsPerPaymentByComponent;
-  const chart = byComponent === undefined ? '' : barChart({
+  const chart = byComponent.length === 0 ? '' : barChart({
     title: 'CPU per payment by where it ran', unit: 'ms',
-    bars: [...cpuByComponentRows(byComponent), ...Object.entries(costs.cpuMsPerPaymentByNodeProcess ?? {})].map(([name, ms]) => ({ label: name, value: ms })),
+    bars: [...byComponent, ...byNodeProcess].map(([label, ms]) => ({ label, value: ms })),
   });
   return `<h2>Costs per payment</h2>
 <p>${costs.payments} payments; the main thread's event loop was busy ${Math.round(costs.mainThreadUtilization * 100)}% of the phase.
