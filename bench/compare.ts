@@ -44,11 +44,11 @@ const SETTING_DIFFERENCES_MAX = 20;
 /** Rates and identification rates: `approvedPerSecond`, `groupCommitPairsPerCpuSecond`, `rank1`, `tpir`. */
 const HIGHER_IS_BETTER = /(PerSecond|PerCpuSecond|^speedup|Speedup|^rank1|^tpir|^throughput|Throughput)$/;
 /**
- * A time, size, error or message count, whole or per something: `p99Ms`, `cpuMsPerSearch`,
- * `usPerComparison`, `indexBytesPerTemplate`, `outMsgs`, `fpir`. The unit starts the name or a new
+ * A time, size, error, message or context switch count, whole or per something: `p99Ms`, `cpuMsPerSearch`,
+ * `usPerComparison`, `indexBytesPerTemplate`, `outMsgs`, `fpir`, `voluntarySwitchesPerPaymentByComponent`. The unit starts the name or a new
  * camelCase word, so `items` is not milliseconds.
  */
-const LOWER_IS_BETTER = /(^(ms|us|ns|bytes|fpir|errors?|msgs|errorCount)|[a-z0-9](Ms|Us|Ns|Bytes|Fpir|Errors?|Msgs|ErrorCount))(Per[A-Z][A-Za-z]*)?$/;
+const LOWER_IS_BETTER = /(^(ms|us|ns|bytes|fpir|errors?|msgs|errorCount|switches)|[a-z0-9](Ms|Us|Ns|Bytes|Fpir|Errors?|Msgs|ErrorCount|Switches))(Per[A-Z][A-Za-z]*)?$/;
 
 /**
  * Which way is better for a metric, from its last path segment, else from the one before it (the

@@ -13,7 +13,7 @@ import { candidateCounts } from '../core/biometrics/match-engine.js';
 import { ENROLL_IMPRESSIONS_MAX } from '../core/biometrics/template-selection.js';
 import { assertSchemaName, dropSchema, redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
-import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, describeCpuByComponent, describeNodeProcessCpu, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
+import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, describeCpuByComponent, describeNodeProcessCpu, describeSwitchesByComponent, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
@@ -314,6 +314,10 @@ function renderSummary(report: LoadReport): string {
   if (traffic.cpuMsPerPaymentByComponent) lines.push(`CPU ms per payment by where it ran: ${describeCpuByComponent(traffic.cpuMsPerPaymentByComponent)}`);
   if (traffic.cpuMsPerPaymentByNodeProcess) {
     lines.push(`  of it, biopay node processes: ${describeNodeProcessCpu(traffic.cpuMsPerPaymentByNodeProcess)}`);
+  }
+  if (traffic.voluntarySwitchesPerPaymentByComponent && traffic.involuntarySwitchesPerPaymentByComponent) {
+    lines.push(`context switches per payment, woken/preempted: ${describeSwitchesByComponent({
+      voluntary: traffic.voluntarySwitchesPerPaymentByComponent, involuntary: traffic.involuntarySwitchesPerPaymentByComponent })}`);
   }
   if (report.ramp) {
     lines.push('', `ramp (p99 <= ${report.ramp.p99MsMax} ms, no errors): best ${report.ramp.bestRate ?? 'none'}/s`);

@@ -7,6 +7,11 @@
  * on the machine. Read at
  * the start and end of a phase, the differences say per payment which part to work on, which the
  * whole machine's total (machine-cpu.ts) cannot. Elsewhere it is unknown, never guessed.
+ *
+ * The same reading counts context switches per component: voluntary ones (the thread waited for a
+ * socket, a lock or a timer and had to be woken: a wake-up) and involuntary ones (it was preempted).
+ * On a virtual machine a wake-up costs tens of microseconds of kernel and hypervisor time, spread
+ * over every part, so the count says where fewer wake-ups per payment would pay.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,8 +20,10 @@ import { MS_PER_TICK } from './machine-cpu.js';
 
 export const CPU_COMPONENTS = ['mainThread', 'matcherThreads', 'otherThreads', 'biopayNodes', 'natsServer', 'postgres'] as const;
 export type CpuComponent = (typeof CPU_COMPONENTS)[number];
+/** A number per component. */
+export type ComponentCounts = Record<CpuComponent, number>;
 /** A number of ms of CPU time (user + system) per component: so far, or per payment in reports. */
-export type ComponentCpu = Record<CpuComponent, number>;
+export type ComponentCpu = ComponentCounts;
 /** Per payment, with what none of the components accounts for when the machine's total is known. */
 export type CpuByComponent = ComponentCpu & { readonly restOfMachine?: number };
 
@@ -32,6 +39,8 @@ const UTIME_AFTER_COMM = 11;
 const STIME_AFTER_COMM = 12;
 /** Processes read at most per snapshot: a bound on the work, far above a node's machine. */
 const PROCESSES_MAX = 65_536;
+/** Threads of one counted process read at most per snapshot (nats-server has a dozen or so). */
+const THREADS_PER_PROCESS_MAX = 4_096;
 
 export interface StatLine {
   readonly comm: string;
@@ -58,6 +67,9 @@ export function parseStatLine(text: string): StatLine | undefined {
 export interface CpuEntry {
   readonly component: CpuComponent;
   readonly cpuMs: number;
+  /** Context switches so far (a process: of all its threads); 0 where the status file could not be read. */
+  readonly voluntarySwitches: number;
+  readonly involuntarySwitches: number;
   /** The process's name (`comm`), for processes. */
   readonly name?: string;
 }
@@ -78,15 +90,45 @@ export function cpuSnapshot(procRoot = '/proc', selfPid = process.pid): CpuSnaps
     const stat = readStat(join(procRoot, String(selfPid), 'task', taskId, 'stat'));
     if (stat === undefined) continue;
     const component = taskId === String(selfPid) ? 'mainThread' : stat.comm === MATCHER_THREAD_NAME ? 'matcherThreads' : 'otherThreads';
-    entries.set(`t${taskId}`, { component, cpuMs: stat.cpuMs });
+    entries.set(`t${taskId}`, { component, cpuMs: stat.cpuMs, ...readSwitches(join(procRoot, String(selfPid), 'task', taskId, 'status')) });
   }
   for (const processId of processIds) {
     if (processId === String(selfPid)) continue;
     const stat = readStat(join(procRoot, processId, 'stat'));
     const component = stat === undefined ? undefined : processComponent(stat.comm);
-    if (component !== undefined) entries.set(`p${processId}`, { component, cpuMs: stat!.cpuMs, name: stat!.comm });
+    if (component !== undefined) entries.set(`p${processId}`, { component, cpuMs: stat!.cpuMs, name: stat!.comm, ...processSwitches(procRoot, processId) });
   }
   return entries;
+}
+
+export interface ContextSwitches {
+  readonly voluntarySwitches: number;
+  readonly involuntarySwitches: number;
+}
+
+const NO_SWITCHES: ContextSwitches = { voluntarySwitches: 0, involuntarySwitches: 0 };
+const VOLUNTARY_LINE = /^voluntary_ctxt_switches:\s*(\d+)$/m;
+const INVOLUNTARY_LINE = /^nonvoluntary_ctxt_switches:\s*(\d+)$/m;
+
+/** The context switch counts of a /proc/.../status text; undefined if it holds none. */
+export function parseContextSwitches(text: string): ContextSwitches | undefined {
+  const voluntary = VOLUNTARY_LINE.exec(text)?.[1];
+  const involuntary = INVOLUNTARY_LINE.exec(text)?.[1];
+  if (voluntary === undefined || involuntary === undefined) return undefined;
+  const counts = { voluntarySwitches: Number(voluntary), involuntarySwitches: Number(involuntary) };
+  return Number.isSafeInteger(counts.voluntarySwitches) && Number.isSafeInteger(counts.involuntarySwitches) ? counts : undefined;
+}
+
+/** A process's switches are its threads' (its own status file counts only its first thread). */
+function processSwitches(procRoot: string, processId: string): ContextSwitches {
+  let voluntarySwitches = 0;
+  let involuntarySwitches = 0;
+  for (const taskId of listDirectory(join(procRoot, processId, 'task'))?.slice(0, THREADS_PER_PROCESS_MAX) ?? []) {
+    const switches = readSwitches(join(procRoot, processId, 'task', taskId, 'status'));
+    voluntarySwitches += switches.voluntarySwitches;
+    involuntarySwitches += switches.involuntarySwitches;
+  }
+  return { voluntarySwitches, involuntarySwitches };
 }
 
 /**
@@ -109,14 +151,47 @@ export function nodeProcessCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot
   return Object.fromEntries([...spentMs].sort((a, b) => b[1] - a[1]).map(([name, ms]) => [name, perPaymentMs(ms, payments)]));
 }
 
+/** Context switches per payment by component between two snapshots (2 decimals), counted as CPU is. */
+export interface SwitchesByComponent {
+  readonly voluntary: ComponentCounts;
+  readonly involuntary: ComponentCounts;
+}
+
+export function componentSwitchesPerPayment(before: CpuSnapshot, after: CpuSnapshot, payments: number): SwitchesByComponent {
+  const per = (field: keyof ContextSwitches): ComponentCounts => {
+    const counted = spentBy(before, after, (entry) => entry.component, (entry) => entry[field]);
+    return Object.fromEntries(CPU_COMPONENTS.map((component) => [component, Math.round(((counted.get(component) ?? 0) / Math.max(1, payments)) * 100) / 100])) as ComponentCounts;
+  };
+  return { voluntary: per('voluntarySwitches'), involuntary: per('involuntarySwitches') };
+}
+
+/** For people, largest total first: "nats-server 9.7/1.6, ..." (voluntary/involuntary). */
+export function describeSwitchesByComponent(switches: SwitchesByComponent): string {
+  return switchesByComponentRows(switches).map(([label, voluntary, involuntary]) => `${label} ${voluntary}/${involuntary}`).join(', ');
+}
+
+/** [label, voluntary, involuntary] per component that switched at all, largest total first. */
+export function switchesByComponentRows(switches: SwitchesByComponent): Array<[string, number, number]> {
+  return CPU_COMPONENTS
+    .map((component): [string, number, number] => [LABELS[component], switches.voluntary[component], switches.involuntary[component]])
+    .filter(([, voluntary, involuntary]) => voluntary + involuntary > 0)
+    .sort((a, b) => b[1] + b[2] - (a[1] + a[2]));
+}
+
 /** CPU ms spent between the snapshots, summed by key (entries whose key is undefined are left out). */
 function spentMsBy<Key>(before: CpuSnapshot, after: CpuSnapshot, keyOf: (entry: CpuEntry) => Key | undefined): Map<Key, number> {
-  const spentMs = new Map<Key, number>();
+  return spentBy(before, after, keyOf, (entry) => entry.cpuMs);
+}
+
+/** A counter's growth between the snapshots, summed by key; an entry absent before counts from 0. */
+function spentBy<Key>(before: CpuSnapshot, after: CpuSnapshot, keyOf: (entry: CpuEntry) => Key | undefined, valueOf: (entry: CpuEntry) => number): Map<Key, number> {
+  const spent = new Map<Key, number>();
   for (const [id, entry] of after) {
     const key = keyOf(entry);
-    if (key !== undefined) spentMs.set(key, (spentMs.get(key) ?? 0) + Math.max(0, entry.cpuMs - (before.get(id)?.cpuMs ?? 0)));
+    const earlier = before.get(id);
+    if (key !== undefined) spent.set(key, (spent.get(key) ?? 0) + Math.max(0, valueOf(entry) - (earlier === undefined ? 0 : valueOf(earlier))));
   }
-  return spentMs;
+  return spent;
 }
 
 function perPaymentMs(ms: number, payments: number): number {
@@ -151,6 +226,14 @@ function listDirectory(path: string): string[] | undefined {
     return readdirSync(path);
   } catch {
     return undefined;
+  }
+}
+
+function readSwitches(path: string): ContextSwitches {
+  try {
+    return parseContextSwitches(readFileSync(path, 'utf8')) ?? NO_SWITCHES;
+  } catch {
+    return NO_SWITCHES;
   }
 }
 

@@ -7,7 +7,7 @@ export { DEFAULT_ENROLL_IMPRESSIONS, setupPopulation, type Population } from './
 export { PhaseMetrics, type PhaseSummary, type TimelinePoint } from './metrics.js';
 export { checkLedger, type LedgerCheckReport } from './ledger-check.js';
 export { judgeStep, nextRate, type RampResult, type RampStep } from './ramp.js';
-export { describeCpuByComponent, describeNodeProcessCpu, type CpuByComponent } from './cpu-breakdown.js';
+export { describeCpuByComponent, describeNodeProcessCpu, describeSwitchesByComponent, type CpuByComponent } from './cpu-breakdown.js';
 export { runLoad, type LoadOptions, type LoadReport, type LoadTarget } from './run.js';
 export { renderHtmlReport } from './report-html.js';
 export { reportJson, writeReports } from './report.js';

@@ -3,7 +3,7 @@
  * throughput over time as inline SVG, stage latencies, outcomes and errors by code, how each
  * workload category ended, the ramp's steps and the ledger check. No scripts, no external assets.
  */
-import { cpuByComponentRows } from './cpu-breakdown.js';
+import { cpuByComponentRows, switchesByComponentRows } from './cpu-breakdown.js';
 import type { LatencySummary } from './histogram.js';
 import { STAGES, type TimelinePoint } from './metrics.js';
 import type { LoadReport } from './run.js';
@@ -114,7 +114,20 @@ function costsSection(report: LoadReport): string {
 <p>${costs.payments} payments; the main thread's event loop was busy ${Math.round(costs.mainThreadUtilization * 100)}% of the phase.
 NATS messages per payment: load tool out ${costs.load.outMsgs}, in ${costs.load.inMsgs}${costs.nodes ? `; nodes out ${costs.nodes.outMsgs}, in ${costs.nodes.inMsgs}` : ''}.</p>
 ${chart}
-${table(['CPU', 'ms per payment'], rows)}`;
+${table(['CPU', 'ms per payment'], rows)}
+${switchesTable(costs)}`;
+}
+
+/** Context switches per payment where each part ran, most first: wake-ups (voluntary) and preemptions. */
+function switchesTable(costs: LoadReport['costsPerPayment']): string {
+  const voluntary = costs.voluntarySwitchesPerPaymentByComponent;
+  const involuntary = costs.involuntarySwitchesPerPaymentByComponent;
+  if (!voluntary || !involuntary) return '';
+  const rows = switchesByComponentRows({ voluntary, involuntary });
+  return `<p>Context switches per payment: a thread that waited (for a socket, a lock, a timer) is woken
+again (voluntary); one that had to give up its core was preempted (involuntary). Each costs kernel time
+that the CPU above spreads over every part.</p>
+${table(['where', 'woken per payment', 'preempted per payment'], rows)}`;
 }
 
 /** One timeline field as a chart series over seconds. */

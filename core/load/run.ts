@@ -16,7 +16,7 @@ import type { Mix } from './mix.js';
 import { runPhase, type PhaseOutcome } from './phase.js';
 import { ramp, type RampResult } from './ramp.js';
 import type { ArrivalProcess } from './scheduler.js';
-import { componentCpuPerPayment, cpuSnapshot, nodeProcessCpuPerPayment, type CpuByComponent, type CpuSnapshot } from './cpu-breakdown.js';
+import { componentCpuPerPayment, componentSwitchesPerPayment, cpuSnapshot, nodeProcessCpuPerPayment, type ComponentCounts, type CpuByComponent, type CpuSnapshot } from './cpu-breakdown.js';
 import { machineCpu, type MachineCpu } from './machine-cpu.js';
 import { setupPopulation, type Population } from './setup.js';
 
@@ -87,6 +87,13 @@ export interface PaymentCosts {
   readonly cpuMsPerPaymentByComponent?: CpuByComponent;
   /** The `biopayNodes` part by process name (`biopay-assoc`, ...), when roles run as processes here. */
   readonly cpuMsPerPaymentByNodeProcess?: Record<string, number>;
+  /**
+   * Context switches per payment by the same components (Linux): voluntary ones are wake-ups (the
+   * thread waited for a socket, a lock or a timer), involuntary ones preemptions. Every wake-up
+   * costs kernel (and on a VM hypervisor) time that the CPU breakdown spreads over all parts.
+   */
+  readonly voluntarySwitchesPerPaymentByComponent?: ComponentCounts;
+  readonly involuntarySwitchesPerPaymentByComponent?: ComponentCounts;
 }
 
 interface TrafficPerPayment {
@@ -215,9 +222,12 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
 }
 
 function cpuBreakdown(before: CpuSnapshot, after: CpuSnapshot, payments: number, machineMsPerPayment: number | undefined):
-  Pick<PaymentCosts, 'cpuMsPerPaymentByComponent' | 'cpuMsPerPaymentByNodeProcess'> {
+  Pick<PaymentCosts, 'cpuMsPerPaymentByComponent' | 'cpuMsPerPaymentByNodeProcess' | 'voluntarySwitchesPerPaymentByComponent' | 'involuntarySwitchesPerPaymentByComponent'> {
   const byNodeProcess = nodeProcessCpuPerPayment(before, after, payments);
+  const switches = componentSwitchesPerPayment(before, after, payments);
   return {
+    voluntarySwitchesPerPaymentByComponent: switches.voluntary,
+    involuntarySwitchesPerPaymentByComponent: switches.involuntary,
     cpuMsPerPaymentByComponent: byComponent(before, after, payments, machineMsPerPayment),
     ...(Object.keys(byNodeProcess).length > 0 ? { cpuMsPerPaymentByNodeProcess: byNodeProcess } : {}),
   };

@@ -3,13 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MatchEngine } from '../../../core/biometrics/match-engine.js';
-import { componentCpuPerPayment, cpuByComponentRows, cpuSnapshot, describeCpuByComponent, nodeProcessCpuPerPayment, parseStatLine, type ComponentCpu, type CpuSnapshot } from '../../../core/load/cpu-breakdown.js';
+import {
+  componentCpuPerPayment, componentSwitchesPerPayment, cpuByComponentRows, cpuSnapshot, describeCpuByComponent, describeSwitchesByComponent, nodeProcessCpuPerPayment,
+  parseContextSwitches, parseStatLine, type ComponentCpu, type CpuSnapshot,
+} from '../../../core/load/cpu-breakdown.js';
 import { MATCHER_THREAD_NAME } from '../../../core/thread-names.js';
 import { loadFvcDatabase } from '../biometrics/fvc-fixtures.js';
 
 /** A stat line as Linux writes it: utime and stime are fields 14 and 15 (ticks of 10 ms). */
 function statLine(pid: number, comm: string, utimeTicks: number, stimeTicks: number): string {
   return `${pid} (${comm}) S 1 ${pid} ${pid} 0 -1 4194560 1200 0 0 0 ${utimeTicks} ${stimeTicks} 0 0 20 0 7 0 5000 123456789 4000 18446744073709551615\n`;
+}
+
+/** A status file's context switch lines, between others as Linux writes them. */
+function statusText(voluntary: number, involuntary: number): string {
+  return `Name:\tnode\nState:\tS (sleeping)\nThreads:\t1\nvoluntary_ctxt_switches:\t${voluntary}\nnonvoluntary_ctxt_switches:\t${involuntary}\n`;
 }
 
 /** Totals per component of one snapshot (CPU time so far, ms). */
@@ -30,6 +38,15 @@ describe('parseStatLine', () => {
     expect(parseStatLine('42 node S 1')).toBeUndefined();
     expect(parseStatLine('42 (node) S 1 2 3')).toBeUndefined();
     expect(parseStatLine(statLine(42, 'node', -1, 0))).toBeUndefined();
+  });
+});
+
+describe('parseContextSwitches', () => {
+  it('reads both counts of a status file, and nothing from a file without them', () => {
+    expect(parseContextSwitches(statusText(1234, 56))).toEqual({ voluntarySwitches: 1234, involuntarySwitches: 56 });
+    expect(parseContextSwitches('Name:\tnode\nvoluntary_ctxt_switches:\t3\n')).toBeUndefined();
+    expect(parseContextSwitches('')).toBeUndefined();
+    expect(parseContextSwitches(statusText(1, 2).replace('voluntary_ctxt_switches:\t1', 'voluntary_ctxt_switches:\tx'))).toBeUndefined();
   });
 });
 
@@ -56,11 +73,20 @@ describe('cpuSnapshot on a /proc tree', () => {
     put('500/stat', statLine(500, 'biopay-assoc', 70, 30));
     put('501/stat', statLine(501, 'biopay-account', 10, 0));
     mkdirSync(join(root, 'sys'), { recursive: true });
+    // Context switches: a thread's own, a process's summed over its threads; a missing file counts none.
+    put('100/task/100/status', statusText(40, 4));
+    put('100/task/101/status', statusText(7, 9));
+    put('200/task/200/status', statusText(100, 1));
+    put('200/task/201/status', statusText(23, 2));
+    put('200/status', statusText(100, 1));
     const snapshot = cpuSnapshot(root, 100)!;
+    expect(snapshot.get('t100')).toMatchObject({ voluntarySwitches: 40, involuntarySwitches: 4 });
+    expect(snapshot.get('t102')).toMatchObject({ voluntarySwitches: 0, involuntarySwitches: 0 });
+    expect(snapshot.get('p200')).toMatchObject({ voluntarySwitches: 123, involuntarySwitches: 3 });
     expect(componentTotals(snapshot)).toEqual({ mainThread: 600, matcherThreads: 510, otherThreads: 80, biopayNodes: 1100, natsServer: 420, postgres: 120 });
     // This process is counted by its threads, never again as a process.
     expect(snapshot.get('p100')).toBeUndefined();
-    expect(snapshot.get('t101')).toEqual({ component: 'matcherThreads', cpuMs: 300 });
+    expect(snapshot.get('t101')).toEqual({ component: 'matcherThreads', cpuMs: 300, voluntarySwitches: 7, involuntarySwitches: 9 });
     expect(snapshot.get('p400')).toBeUndefined();
   });
 
@@ -72,7 +98,7 @@ describe('cpuSnapshot on a /proc tree', () => {
     const after = cpuSnapshot(root, 100)!;
     expect(nodeProcessCpuPerPayment(before, after, 100)).toEqual({ 'biopay-assoc': 14, 'biopay-account': 1 });
     expect(Object.keys(nodeProcessCpuPerPayment(before, after, 100))).toEqual(['biopay-assoc', 'biopay-account']);
-    expect(nodeProcessCpuPerPayment(new Map(), new Map([['t1', { component: 'mainThread', cpuMs: 5 }]]), 1)).toEqual({});
+    expect(nodeProcessCpuPerPayment(new Map(), new Map([['t1', { component: 'mainThread', cpuMs: 5, voluntarySwitches: 0, involuntarySwitches: 0 }]]), 1)).toEqual({});
   });
 
   it('is unknown where the tree cannot be read', () => {
@@ -81,7 +107,7 @@ describe('cpuSnapshot on a /proc tree', () => {
 
   it('gives per payment differences, each thread and process by itself, labelled largest first', () => {
     const snapshot = (entries: Array<[string, string, number]>): CpuSnapshot =>
-      new Map(entries.map(([id, component, cpuMs]) => [id, { component: component as 'mainThread', cpuMs }]));
+      new Map(entries.map(([id, component, cpuMs]) => [id, { component: component as 'mainThread', cpuMs, voluntarySwitches: 0, involuntarySwitches: 0 }]));
     const before = snapshot([['t1', 'mainThread', 100], ['t2', 'matcherThreads', 50], ['t3', 'otherThreads', 10], ['p7', 'natsServer', 20], ['p8', 'postgres', 500], ['p9', 'postgres', 5], ['p11', 'biopayNodes', 100]]);
     // Backend 8 closed (its time goes with it), backend 10 opened (all its time counts).
     const after = snapshot([['t1', 'mainThread', 1100], ['t2', 'matcherThreads', 1550], ['t3', 'otherThreads', 110], ['p7', 'natsServer', 320], ['p9', 'postgres', 105], ['p10', 'postgres', 100], ['p11', 'biopayNodes', 500]]);
@@ -90,6 +116,21 @@ describe('cpuSnapshot on a /proc tree', () => {
     expect(cpuByComponentRows({ ...perPayment, restOfMachine: 0.25 })[0]).toEqual(['matcher threads', 1.5]);
     expect(describeCpuByComponent({ ...perPayment, restOfMachine: 0.25 }))
       .toBe('matcher threads 1.5, main thread 1, biopay node processes 0.4, nats-server 0.3, rest of the machine 0.25, PostgreSQL 0.2, other threads of this process 0.1');
+  });
+});
+
+describe('context switches per payment', () => {
+  const entry = (component: string, voluntarySwitches: number, involuntarySwitches: number) =>
+    ({ component: component as 'mainThread', cpuMs: 0, voluntarySwitches, involuntarySwitches });
+
+  it('counts each thread and process by itself, per payment, and describes the parts that switched, most first', () => {
+    const before: CpuSnapshot = new Map([['t1', entry('mainThread', 1000, 500)], ['p7', entry('natsServer', 2000, 10)], ['p8', entry('postgres', 50, 0)]]);
+    // Backend 8 closed (its switches go with it), backend 9 opened (all of its own count).
+    const after: CpuSnapshot = new Map([['t1', entry('mainThread', 1340, 760)], ['p7', entry('natsServer', 2970, 170)], ['p9', entry('postgres', 470, 40)]]);
+    const switches = componentSwitchesPerPayment(before, after, 100);
+    expect(switches.voluntary).toMatchObject({ mainThread: 3.4, natsServer: 9.7, postgres: 4.7, matcherThreads: 0 });
+    expect(switches.involuntary).toMatchObject({ mainThread: 2.6, natsServer: 1.6, postgres: 0.4, matcherThreads: 0 });
+    expect(describeSwitchesByComponent(switches)).toBe('nats-server 9.7/1.6, main thread 3.4/2.6, PostgreSQL 4.7/0.4');
   });
 });
 
@@ -115,6 +156,8 @@ describe('cpuSnapshot on this machine', () => {
       }
       expect(spent.matcherThreads).toBeGreaterThanOrEqual(50);
       expect(spent.mainThread).toBeLessThan(spent.matcherThreads);
+      // Every search woke the matcher thread, which waits for work between searches.
+      expect(componentSwitchesPerPayment(first!, cpuSnapshot()!, 1).voluntary.matcherThreads).toBeGreaterThan(0);
     } finally {
       await engine.close();
     }

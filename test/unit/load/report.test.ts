@@ -86,6 +86,8 @@ describe('HTML report', () => {
         machineCpuMsPerPayment: 2.5,
         cpuMsPerPaymentByComponent: { mainThread: 0.6, matcherThreads: 0.3, otherThreads: 0.1, biopayNodes: 0, natsServer: 0.7, postgres: 0.4, restOfMachine: 0.4 },
         cpuMsPerPaymentByNodeProcess: { 'biopay-assoc': 1.2 },
+        voluntarySwitchesPerPaymentByComponent: { mainThread: 3.4, matcherThreads: 1.2, otherThreads: 0, biopayNodes: 0, natsServer: 9.7, postgres: 4.7 },
+        involuntarySwitchesPerPaymentByComponent: { mainThread: 2.6, matcherThreads: 4.4, otherThreads: 0, biopayNodes: 0, natsServer: 1.6, postgres: 0.4 },
       },
       ramp: { p99MsMax: 100, bestRate: 50, steps: [{ rate: 50, passed: true, reason: 'ok', p50Ms: 1, p99Ms: 2, errorCount: 0, approvedPerSecond: 40, completedPerSecond: 50 }] },
       ledgerCheck: {
@@ -106,6 +108,11 @@ describe('HTML report', () => {
     expect(html).toContain('<td>of the node processes, biopay-assoc</td><td>1.2</td>');
     expect(html).toContain('aria-label="CPU per payment by where it ran"');
     expect(html).toMatch(/>nats-server<\/text>\n<rect [^>]*width="[\d.]+"/);
+    // Context switches: most first, parts that never switched left out.
+    expect(html).toContain('<th>woken per payment</th>');
+    expect(html).toContain('<td>nats-server</td><td>9.7</td><td>1.6</td>');
+    expect(html.indexOf('<td>matcher threads</td><td>1.2</td>')).toBeGreaterThan(html.indexOf('<td>main thread</td><td>3.4</td>'));
+    expect(html).not.toContain('<td>other threads of this process</td><td>0</td>');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
 });
