@@ -119,7 +119,11 @@ export function parseContextSwitches(text: string): ContextSwitches | undefined 
   return Number.isSafeInteger(counts.voluntarySwitches) && Number.isSafeInteger(counts.involuntarySwitches) ? counts : undefined;
 }
 
-/** A process's switches are its threads' (its own status file counts only its first thread). */
+/**
+ * A process's switches are its threads' (its own status file counts only its first thread). A
+ * thread that ended between two readings takes its switches with it: a process's count can only be
+ * low, never high, and a drop reads as 0 (nats-server and PostgreSQL keep their threads).
+ */
 function processSwitches(procRoot: string, processId: string): ContextSwitches {
   let voluntarySwitches = 0;
   let involuntarySwitches = 0;
