@@ -226,10 +226,10 @@ function cpuBreakdown(before: CpuSnapshot, after: CpuSnapshot, payments: number,
   const byNodeProcess = nodeProcessCpuPerPayment(before, after, payments);
   const switches = componentSwitchesPerPayment(before, after, payments);
   return {
-    voluntarySwitchesPerPaymentByComponent: switches.voluntary,
-    involuntarySwitchesPerPaymentByComponent: switches.involuntary,
     cpuMsPerPaymentByComponent: byComponent(before, after, payments, machineMsPerPayment),
     ...(Object.keys(byNodeProcess).length > 0 ? { cpuMsPerPaymentByNodeProcess: byNodeProcess } : {}),
+    voluntarySwitchesPerPaymentByComponent: switches.voluntary,
+    involuntarySwitchesPerPaymentByComponent: switches.involuntary,
   };
 }
 
