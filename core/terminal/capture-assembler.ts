@@ -3,7 +3,7 @@
  * session) are grouped, until the reading marked last or for a short window, into one capture, keeping the best-quality fingerprint
  * and face readings and dropping readings that fail liveness.
  */
-import { filter, groupBy, map, mergeMap, take, takeWhile, timer, toArray, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import { Modality, type Capture, type SensorEvent } from '../../proto/gen/biopay/v1/biometrics.js';
 import type { Money } from '../../proto/gen/biopay/v1/common.js';
 
@@ -26,22 +26,113 @@ export interface CaptureAssemblyOptions {
 
 export const DEFAULT_CAPTURE_ASSEMBLY: CaptureAssemblyOptions = { windowMs: 200, livenessMin: 50, eventsPerSessionMax: 16 };
 
+/**
+ * Sessions closed before their window ended that are remembered at most (their late readings are
+ * dropped): far above what a node assembles in one window, a bound if a terminal floods sessions.
+ */
+const CLOSED_SESSIONS_MAX = 65_536;
+
+/**
+ * A session closes at its last reading, after `eventsPerSessionMax` readings, or when its window
+ * ends (for sensors that never say which reading is the last). Readings of a session that closed
+ * early are dropped until its window ends; after it, the same session id starts a new touch.
+ *
+ * The operator keeps its sessions in two maps and gives an open session one timer, cleared when the
+ * last reading closes it. It replaces groupBy + a timer per group (each group's timer ran its full
+ * window, and with it one more event-loop wake-up per payment, however early the touch closed).
+ */
 export function assembleCaptures(options: CaptureAssemblyOptions = DEFAULT_CAPTURE_ASSEMBLY): OperatorFunction<SensorEvent, Touch> {
-  return (events) =>
-    events.pipe(
-      filter((event) => event.liveness >= options.livenessMin && event.terminalId !== '' && event.sessionId !== ''),
-      // A session closes at its last reading, or when its window ends for sensors that never say
-      // (the group's duration completes it: one timer per touch).
-      groupBy((event) => `${event.terminalId}\u0000${event.sessionId}`, { duration: () => timer(options.windowMs) }),
-      mergeMap((session) =>
-        session.pipe(
-          takeWhile((event) => !event.last, true),
-          take(options.eventsPerSessionMax),
-          toArray(),
-        )),
-      map(touchFromEvents),
-      filter((touch): touch is Touch => touch !== undefined),
-    );
+  return (events) => new Observable<Touch>((subscriber) => {
+    const sessions = new SessionWindows(options, (sessionEvents) => {
+      const touch = touchFromEvents(sessionEvents);
+      if (touch) subscriber.next(touch);
+    });
+    const subscription = events.subscribe({
+      next: (event) => {
+        if (event.liveness >= options.livenessMin && event.terminalId !== '' && event.sessionId !== '') sessions.add(event);
+      },
+      error: (error: unknown) => {
+        sessions.discardAll();
+        subscriber.error(error);
+      },
+      complete: () => {
+        sessions.closeAll();
+        subscriber.complete();
+      },
+    });
+    return () => {
+      subscription.unsubscribe();
+      sessions.discardAll();
+    };
+  });
+}
+
+interface OpenSession {
+  readonly events: SensorEvent[];
+  /** When the window closes it, on the performance.now() clock. */
+  readonly windowEndMs: number;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** The sessions of one assembly, open and recently closed. */
+class SessionWindows {
+  readonly #open = new Map<string, OpenSession>();
+  /** Sessions closed early, by key, with the end of their window: insertion order is close order. */
+  readonly #closed = new Map<string, number>();
+
+  constructor(private readonly options: CaptureAssemblyOptions, private readonly emit: (events: SensorEvent[]) => void) {}
+
+  add(event: SensorEvent): void {
+    const key = `${event.terminalId}\u0000${event.sessionId}`;
+    const nowMs = performance.now();
+    this.#forgetClosedBefore(nowMs);
+    const closedUntilMs = this.#closed.get(key);
+    if (closedUntilMs !== undefined) {
+      // A reading after its touch was assembled (a duplicate, a sensor late to settle): dropped.
+      if (nowMs < closedUntilMs) return;
+      this.#closed.delete(key);
+    }
+    let session = this.#open.get(key);
+    if (session === undefined) {
+      session = { events: [], windowEndMs: nowMs + this.options.windowMs, timer: setTimeout(() => this.#close(key, false), this.options.windowMs) };
+      this.#open.set(key, session);
+    }
+    session.events.push(event);
+    if (event.last || session.events.length >= this.options.eventsPerSessionMax) this.#close(key, true);
+  }
+
+  /** The source ended: every open session is assembled from what it has, oldest first. */
+  closeAll(): void {
+    for (const key of [...this.#open.keys()]) this.#close(key, false);
+    this.#closed.clear();
+  }
+
+  /** Unsubscribed or failed: nothing more is emitted, no timer is left behind. */
+  discardAll(): void {
+    for (const session of this.#open.values()) clearTimeout(session.timer);
+    this.#open.clear();
+    this.#closed.clear();
+  }
+
+  #close(key: string, beforeWindowEnd: boolean): void {
+    const session = this.#open.get(key);
+    if (session === undefined) return;
+    this.#open.delete(key);
+    clearTimeout(session.timer);
+    if (beforeWindowEnd) {
+      this.#closed.set(key, session.windowEndMs);
+      if (this.#closed.size > CLOSED_SESSIONS_MAX) this.#closed.delete(this.#closed.keys().next().value!);
+    }
+    this.emit(session.events);
+  }
+
+  /** Closed sessions whose window has ended, from the oldest closed, until one that has not. */
+  #forgetClosedBefore(nowMs: number): void {
+    for (const [key, windowEndMs] of this.#closed) {
+      if (windowEndMs > nowMs) return;
+      this.#closed.delete(key);
+    }
+  }
 }
 
 function touchFromEvents(events: readonly SensorEvent[]): Touch | undefined {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { firstValueFrom, Subject, toArray } from 'rxjs';
 import { Modality, type SensorEvent } from '../../../proto/gen/biopay/v1/biometrics.js';
 import { assembleCaptures } from '../../../core/terminal/capture-assembler.js';
@@ -74,5 +74,70 @@ describe('capture assembly closes at the last reading', () => {
     // Closed by the marker, not by the 5 s window (a behaviour check, not a timing benchmark).
     expect(performance.now() - startedMs).toBeLessThan(4_000);
     events.complete();
+  });
+});
+
+describe('capture assembly windows (fake clock)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const options = { windowMs: 200, livenessMin: 0, eventsPerSessionMax: 16 };
+
+  it('leaves no timer behind a touch closed by its last reading, and drops its late readings until the window ends', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const events = new Subject<SensorEvent>();
+    const touches: string[] = [];
+    const subscription = events.pipe(assembleCaptures(options)).subscribe((touch) => touches.push(touch.capture.isoTemplate.toString()));
+    events.next(event({ sessionId: 's1', quality: 30, features: finger('a') }));
+    expect(vi.getTimerCount()).toBe(1);
+    events.next(event({ sessionId: 's1', quality: 70, features: finger('b'), last: true }));
+    expect(touches).toEqual(['b']);
+    expect(vi.getTimerCount()).toBe(0);
+    // A duplicate of the last reading within the window: no second touch.
+    vi.advanceTimersByTime(100);
+    events.next(event({ sessionId: 's1', quality: 90, features: finger('late'), last: true }));
+    expect(touches).toEqual(['b']);
+    // After the window the same session id is a new touch (as a terminal reusing ids would make).
+    vi.advanceTimersByTime(150);
+    events.next(event({ sessionId: 's1', quality: 90, features: finger('again'), last: true }));
+    expect(touches).toEqual(['b', 'again']);
+    subscription.unsubscribe();
+  });
+
+  it('closes an open session when its window ends, and unsubscribing clears the timers of open ones', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const events = new Subject<SensorEvent>();
+    const touches: string[] = [];
+    const subscription = events.pipe(assembleCaptures(options)).subscribe((touch) => touches.push(touch.sessionId));
+    events.next(event({ sessionId: 'open-1', features: finger('a') }));
+    vi.advanceTimersByTime(150);
+    events.next(event({ sessionId: 'open-2', features: finger('b') }));
+    vi.advanceTimersByTime(60);
+    expect(touches).toEqual(['open-1']);
+    expect(vi.getTimerCount()).toBe(1);
+    subscription.unsubscribe();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1_000);
+    expect(touches).toEqual(['open-1']);
+  });
+
+  it('assembles the open sessions, oldest first, when the source completes, and emits none when it fails', () => {
+    const completed = new Subject<SensorEvent>();
+    const touches: string[] = [];
+    completed.pipe(assembleCaptures(options)).subscribe({ next: (touch) => touches.push(touch.sessionId) });
+    completed.next(event({ sessionId: 'first', features: finger('a') }));
+    completed.next(event({ sessionId: 'second', features: finger('b') }));
+    completed.complete();
+    expect(touches).toEqual(['first', 'second']);
+
+    const failed = new Subject<SensorEvent>();
+    const failures: unknown[] = [];
+    const emitted: string[] = [];
+    failed.pipe(assembleCaptures(options)).subscribe({ next: (touch) => emitted.push(touch.sessionId), error: (error) => failures.push(error) });
+    failed.next(event({ sessionId: 'lost', features: finger('a') }));
+    failed.error(new Error('sensor link down'));
+    expect(emitted).toEqual([]);
+    expect(failures).toHaveLength(1);
   });
 });
