@@ -5,10 +5,11 @@
 import { ActorEnvelope, ActorReply } from '../../proto/gen/biopay/v1/actor.js';
 import { BiopayError, ErrorCode } from '../errors.js';
 import type { Codec } from './types.js';
+import { encodeMessage } from '../protobuf.js';
 
 export function encodePayload<T>(codec: Codec<T>, message: T, what: string): Buffer {
   try {
-    return asBuffer(codec.encode(message).finish());
+    return asBuffer(encodeMessage(codec, message));
   } catch (error) {
     throw new BiopayError(ErrorCode.BadRequest, `${what}: message cannot be encoded`, { cause: error });
   }
@@ -23,7 +24,7 @@ export function decodePayload<T>(codec: Codec<T>, bytes: Uint8Array, what: strin
 }
 
 export function encodeEnvelope(envelope: ActorEnvelope): Uint8Array {
-  return ActorEnvelope.encode(envelope).finish();
+  return encodeMessage(ActorEnvelope, envelope);
 }
 
 /** An envelope without kind or method is as useless as undecodable bytes. */
@@ -39,11 +40,11 @@ export function decodeEnvelope(bytes: Uint8Array): ActorEnvelope {
 }
 
 export function encodeReplyPayload(payload: Buffer): Uint8Array {
-  return ActorReply.encode({ result: { $case: 'payload', value: payload } }).finish();
+  return encodeMessage(ActorReply, { result: { $case: 'payload', value: payload } });
 }
 
 export function encodeReplyError(error: BiopayError): Uint8Array {
-  return ActorReply.encode({ result: { $case: 'error', value: error.toDetail() } }).finish();
+  return encodeMessage(ActorReply, { result: { $case: 'error', value: error.toDetail() } });
 }
 
 /** The response, or the callee's error rethrown as a BiopayError. */

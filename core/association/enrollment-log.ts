@@ -9,6 +9,7 @@ import { EnrollmentRecord } from '../../proto/gen/biopay/v1/biometrics.js';
 import { subjectToken } from '../business/subjects.js';
 import { BiopayError, ErrorCode } from '../errors.js';
 import { streamReplicas } from '../transport/replicas.js';
+import { encodeMessage } from '../protobuf.js';
 
 export const ENROLLMENT_STREAM = 'BIOPAY_ENROLLMENTS';
 const ENROLLMENT_DUPLICATE_WINDOW_MS = 120_000;
@@ -50,7 +51,7 @@ export class EnrollmentLog {
 
   async append(record: EnrollmentRecord, messageId: string): Promise<void> {
     try {
-      await jetstream(this.nc).publish(enrollmentSubject(record.credentialId), EnrollmentRecord.encode(record).finish(), {
+      await jetstream(this.nc).publish(enrollmentSubject(record.credentialId), encodeMessage(EnrollmentRecord, record), {
         msgID: messageId,
       });
     } catch (error) {

@@ -6,6 +6,7 @@
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import { ErrorDetail } from '../../proto/gen/biopay/v1/common.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
+import { encodeMessage } from '../protobuf.js';
 
 export const ERROR_CODE_METADATA_KEY = 'biopay-error-code';
 export const ERROR_DETAIL_METADATA_KEY = 'biopay-error-detail-bin';
@@ -62,7 +63,7 @@ export function toGrpcStatus(error: unknown): Partial<StatusObject> {
   const biopayError = asBiopayError(error);
   const metadata = new Metadata();
   metadata.set(ERROR_CODE_METADATA_KEY, biopayError.code);
-  const detail = ErrorDetail.encode(biopayError.toDetail()).finish();
+  const detail = encodeMessage(ErrorDetail, biopayError.toDetail());
   if (detail.length <= DETAIL_BYTES_MAX) metadata.set(ERROR_DETAIL_METADATA_KEY, Buffer.from(detail));
   return { code: grpcStatusOf(biopayError.code), details: biopayError.message.slice(0, DETAILS_LENGTH_MAX), metadata };
 }

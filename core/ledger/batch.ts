@@ -15,6 +15,7 @@ import { ensureFundingAccounts } from './store.js';
 import { inTransaction } from './retry.js';
 import { emptyReadPlan } from './batch-read.js';
 import { WorkingSet } from './working-set.js';
+import { encodeMessage } from '../protobuf.js';
 
 export interface BatchContext extends OperationContext {
   nowUnixMs: () => number;
@@ -113,7 +114,7 @@ function storedInPayment(ws: WorkingSet, item: Prepared, stored: Map<string, Sto
     const answer = paymentStateMessage({ ...payment, state: HoldState.HOLD_STATE_CAPTURED, refundedMinor: 0n });
     stored.set(claimId(claim.scope, claim.key), {
       requestHash: requestHash(CaptureRequest, { paymentId: payment.paymentId, amountMinor: payment.captureRequestMinor }),
-      response: PaymentState.encode(answer).finish(),
+      response: encodeMessage(PaymentState, answer),
     });
   }
 }
@@ -123,9 +124,9 @@ function record(ws: WorkingSet, item: Prepared, value: OpResult, recorded: { cla
   const claim = item.claim!;
   if (item.op.kind === 'authorize') {
     const payment = ws.payment(item.op.request.paymentId)!;
-    payment.authorizeRecord = { requestHash: claim.requestHash, response: responseCodec('authorize').encode(value).finish() };
+    payment.authorizeRecord = { requestHash: claim.requestHash, response: encodeMessage(responseCodec('authorize'), value) };
   } else if (item.op.kind !== 'capture') {
-    recorded.push({ claim, response: responseCodec(item.op.kind).encode(value).finish() });
+    recorded.push({ claim, response: encodeMessage(responseCodec(item.op.kind), value) });
   }
 }
 

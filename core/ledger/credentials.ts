@@ -11,6 +11,7 @@ import { requireId } from './requests.js';
 import { inTransaction } from './retry.js';
 import { credentialMessage, type CredentialRow } from './rows.js';
 import { loadAccounts, loadCredentials } from './store.js';
+import { encodeMessage } from '../protobuf.js';
 
 export interface RegisterCredentialRequest {
   accountId: string;
@@ -149,7 +150,7 @@ async function recordChange(tx: SqlClient, row: CredentialRow, action: string, a
 }
 
 function encodePolicy(policy: SpendingPolicy): Uint8Array {
-  return SpendingPolicy.encode(policy).finish();
+  return encodeMessage(SpendingPolicy, policy);
 }
 
 export interface PolicyChange {

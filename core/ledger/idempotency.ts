@@ -8,9 +8,9 @@ import { hash } from 'node:crypto';
 import { BiopayError, ErrorCode } from '../errors.js';
 import type { SqlClient } from '../db/index.js';
 import { toHex } from './store.js';
+import { encodeMessage, type MessageEncoder } from '../protobuf.js';
 
-export interface Codec<T> {
-  encode(message: T): { finish(): Uint8Array };
+export interface Codec<T> extends MessageEncoder<T> {
   decode(input: Uint8Array): T;
   fromPartial(object: never): T;
 }
@@ -32,7 +32,7 @@ export interface StoredResult {
  */
 export function requestHash<T>(codec: Codec<T>, request: T): string {
   const canonical = codec.fromPartial(request as never);
-  return hash('sha256', codec.encode(canonical).finish(), 'hex');
+  return hash('sha256', encodeMessage(codec, canonical), 'hex');
 }
 
 export function claimId(scope: string, key: string): string {
@@ -124,7 +124,7 @@ export async function runIdempotent<Req, Res>(
     return replay(codecs.response, claim, stored);
   }
   const response = await fn();
-  await saveResponses(tx, [{ claim, response: codecs.response.encode(response).finish() }]);
+  await saveResponses(tx, [{ claim, response: encodeMessage(codecs.response, response) }]);
   return response;
 }
 

@@ -17,6 +17,7 @@ import { BiopayError, ErrorCode } from '../errors.js';
 import { readBusinessRecord } from '../business/records.js';
 import { openBusinessRecords } from '../business/setup.js';
 import { BUSINESS_REPLY_HEADER, businessCommandSubject, businessReplySubject } from '../business/subjects.js';
+import { encodeMessage } from '../protobuf.js';
 
 /** Business steps waited for at once per client; one more is refused with UNAVAILABLE. */
 export const BUSINESS_WAITERS_MAX = 10_000;
@@ -58,7 +59,7 @@ export class BusinessClient {
     // Registered before publishing: the answer may come back faster than the publish acknowledgement.
     const answer = this.wait(command.paymentId, timeoutMs);
     try {
-      const ack = await this.js.publish(businessCommandSubject(command.terminalId), BusinessCommand.encode(command).finish(), {
+      const ack = await this.js.publish(businessCommandSubject(command.terminalId), encodeMessage(BusinessCommand, command), {
         msgID: command.paymentId,
         timeout: timeoutMs,
         headers: this.replyHeaders(),

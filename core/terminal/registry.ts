@@ -8,6 +8,7 @@ import { Terminal } from '../../proto/gen/biopay/v1/payment.js';
 import { BiopayError, ErrorCode } from '../errors.js';
 import { subjectToken } from '../business/subjects.js';
 import { streamReplicas } from '../transport/replicas.js';
+import { encodeMessage } from '../protobuf.js';
 
 export const TERMINALS_BUCKET = 'biopay_terminals';
 /** Terminals cached per node at most; a miss reads the bucket again. */
@@ -31,7 +32,7 @@ export class TerminalRegistry {
     if (!terminal.merchantAccountId) {
       throw new BiopayError(ErrorCode.BadRequest, 'a terminal needs the merchant account it pays into');
     }
-    await this.kv.put(subjectToken(terminal.terminalId), Terminal.encode(terminal).finish());
+    await this.kv.put(subjectToken(terminal.terminalId), encodeMessage(Terminal, terminal));
     this.remember(terminal);
     return terminal;
   }

@@ -18,6 +18,7 @@ import {
   BUSINESS_CONSUMER, BUSINESS_REPLY_HEADER, BUSINESS_STREAM, businessResultSubject, isBusinessReplySubject,
 } from '../../core/business/subjects.js';
 import type { Logger } from '../../core/log.js';
+import { encodeMessage } from '../../core/protobuf.js';
 
 export interface BusinessNodeOptions {
   readonly nc: NatsConnection;
@@ -122,7 +123,7 @@ async function handleCommand(message: JsMsg, context: ExecutionContext): Promise
   }
   const replyTo = message.headers?.get(BUSINESS_REPLY_HEADER);
   const subject = isBusinessReplySubject(replyTo) ? replyTo : businessResultSubject(command.paymentId);
-  const answer = (record: BusinessRecord) => context.nc.publish(subject, BusinessRecord.encode(record).finish());
+  const answer = (record: BusinessRecord) => context.nc.publish(subject, encodeMessage(BusinessRecord, record));
   const earlier = await earlierRecord(message, command, context);
   if (earlier) answer(earlier);
   else await recordExecution(await execute(command, context), context, answer);

@@ -19,6 +19,7 @@ import { assembleCaptures, DEFAULT_CAPTURE_ASSEMBLY, type Touch } from '../../co
 import { DEFAULT_PAYMENT_TIMEOUTS, runPayment, type PaymentPorts, type PaymentTimeouts } from '../../core/terminal/payment-saga.js';
 import { TerminalRegistry } from '../../core/terminal/registry.js';
 import { paymentResultSubject, SENSOR_SUBJECT_ALL, sensorSubject } from '../../core/terminal/subjects.js';
+import { encodeMessage } from '../../core/protobuf.js';
 
 export interface TerminalNodeOptions {
   readonly nc: NatsConnection;
@@ -112,7 +113,7 @@ export async function startTerminalNode(options: TerminalNodeOptions): Promise<T
       // Unbounded here because admission bounds it: a touch beyond the limit is refused, not buffered.
       mergeMap((touch) => payTouch(touch, pay, failures, admission)),
     )
-    .subscribe((result) => nc.publish(paymentResultSubject(result.terminalId), PaymentResult.encode(result.result).finish()));
+    .subscribe((result) => nc.publish(paymentResultSubject(result.terminalId), encodeMessage(PaymentResult, result.result)));
 
   return {
     registry,
