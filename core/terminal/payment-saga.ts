@@ -194,6 +194,7 @@ class StageClock {
   }
 
   timings(): PaymentTimings {
-    return { ...this.spentUs, totalUs: Number((process.hrtime.bigint() - this.startedNs) / 1000n) };
+    const { identifyUs, authorizeUs, businessUs, settleUs } = this.spentUs;
+    return { identifyUs, authorizeUs, businessUs, settleUs, totalUs: Number((process.hrtime.bigint() - this.startedNs) / 1000n) };
   }
 }

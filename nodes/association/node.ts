@@ -331,7 +331,8 @@ class PartitionService {
     return {
       fingerPopulation,
       stoppedEarly,
-      candidates: candidates.map((candidate) => ({ ...candidate, accountId: this.state.directory.get(candidate.credentialId)?.accountId ?? '' })),
+      candidates: candidates.map(({ credentialId, modality, score }) =>
+        ({ credentialId, modality, score, accountId: this.state.directory.get(credentialId)?.accountId ?? '' })),
       searched,
     };
   }
