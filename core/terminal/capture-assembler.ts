@@ -22,10 +22,17 @@ export interface CaptureAssemblyOptions {
   readonly livenessMin: number;
   /** Events kept per session at most: a stuck sensor cannot grow memory. */
   readonly eventsPerSessionMax: number;
+  /**
+   * Sessions open at once at most (default OPEN_SESSIONS_MAX): a reading that would open one more is
+   * dropped, so that a flood of session ids cannot grow memory and timers without end.
+   */
+  readonly openSessionsMax?: number;
 }
 
 export const DEFAULT_CAPTURE_ASSEMBLY: CaptureAssemblyOptions = { windowMs: 200, livenessMin: 50, eventsPerSessionMax: 16 };
 
+/** Far above what a node sees open in one window (200 ms at thousands of touches a second). */
+const OPEN_SESSIONS_MAX = 65_536;
 /**
  * Sessions closed before their window ended that are remembered at most (their late readings are
  * dropped): far above what a node assembles in one window, a bound if a terminal floods sessions.
@@ -94,6 +101,7 @@ class SessionWindows {
     }
     let session = this.#open.get(key);
     if (session === undefined) {
+      if (this.#open.size >= (this.options.openSessionsMax ?? OPEN_SESSIONS_MAX)) return;
       session = { events: [], windowEndMs: nowMs + this.options.windowMs, timer: setTimeout(() => this.#close(key, false), this.options.windowMs) };
       this.#open.set(key, session);
     }

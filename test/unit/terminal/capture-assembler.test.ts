@@ -122,6 +122,22 @@ describe('capture assembly windows (fake clock)', () => {
     expect(touches).toEqual(['open-1']);
   });
 
+  it('drops a reading that would open a session past the bound, and takes new sessions again once one closes', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const events = new Subject<SensorEvent>();
+    const touches: string[] = [];
+    const subscription = events.pipe(assembleCaptures({ ...options, openSessionsMax: 2 })).subscribe((touch) => touches.push(touch.sessionId));
+    events.next(event({ sessionId: 'a', features: finger('a') }));
+    events.next(event({ sessionId: 'b', features: finger('b') }));
+    events.next(event({ sessionId: 'flood', features: finger('x'), last: true }));
+    expect(touches).toEqual([]);
+    expect(vi.getTimerCount()).toBe(2);
+    events.next(event({ sessionId: 'a', features: finger('a2'), last: true }));
+    events.next(event({ sessionId: 'c', features: finger('c'), last: true }));
+    expect(touches).toEqual(['a', 'c']);
+    subscription.unsubscribe();
+  });
+
   it('assembles the open sessions, oldest first, when the source completes, and emits none when it fails', () => {
     const completed = new Subject<SensorEvent>();
     const touches: string[] = [];
