@@ -87,10 +87,11 @@ export function cpuSnapshot(procRoot = '/proc', selfPid = process.pid): CpuSnaps
   const processIds = listDirectory(procRoot)?.filter((name) => /^\d+$/.test(name)).slice(0, PROCESSES_MAX);
   if (taskIds === undefined || processIds === undefined) return undefined;
   for (const taskId of taskIds) {
-    const stat = readStat(join(procRoot, String(selfPid), 'task', taskId, 'stat'));
+    const taskDirectory = join(procRoot, String(selfPid), 'task', taskId);
+    const stat = readStat(join(taskDirectory, 'stat'));
     if (stat === undefined) continue;
     const component = taskId === String(selfPid) ? 'mainThread' : stat.comm === MATCHER_THREAD_NAME ? 'matcherThreads' : 'otherThreads';
-    entries.set(`t${taskId}`, { component, cpuMs: stat.cpuMs, ...readSwitches(join(procRoot, String(selfPid), 'task', taskId, 'status')) });
+    entries.set(`t${taskId}`, { component, cpuMs: stat.cpuMs, ...readSwitches(join(taskDirectory, 'status')) });
   }
   for (const processId of processIds) {
     if (processId === String(selfPid)) continue;
@@ -142,8 +143,7 @@ function processSwitches(procRoot: string, processId: string): ContextSwitches {
  * is never lower than its survivors' work).
  */
 export function componentCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot, payments: number): ComponentCpu {
-  const spentMs = spentMsBy(before, after, (entry) => entry.component);
-  return Object.fromEntries(CPU_COMPONENTS.map((component) => [component, perPaymentMs(spentMs.get(component) ?? 0, payments)])) as ComponentCpu;
+  return perComponent(spentMsBy(before, after, (entry) => entry.component), payments, MS_DECIMALS);
 }
 
 /**
@@ -155,17 +155,16 @@ export function nodeProcessCpuPerPayment(before: CpuSnapshot, after: CpuSnapshot
   return Object.fromEntries([...spentMs].sort((a, b) => b[1] - a[1]).map(([name, ms]) => [name, perPaymentMs(ms, payments)]));
 }
 
-/** Context switches per payment by component between two snapshots (2 decimals), counted as CPU is. */
+/** Context switches per payment by component. */
 export interface SwitchesByComponent {
   readonly voluntary: ComponentCounts;
   readonly involuntary: ComponentCounts;
 }
 
+/** The switches between two snapshots per payment (2 decimals), each thread and process counted as CPU is. */
 export function componentSwitchesPerPayment(before: CpuSnapshot, after: CpuSnapshot, payments: number): SwitchesByComponent {
-  const per = (field: keyof ContextSwitches): ComponentCounts => {
-    const counted = spentBy(before, after, (entry) => entry.component, (entry) => entry[field]);
-    return Object.fromEntries(CPU_COMPONENTS.map((component) => [component, Math.round(((counted.get(component) ?? 0) / Math.max(1, payments)) * 100) / 100])) as ComponentCounts;
-  };
+  const per = (field: keyof ContextSwitches) =>
+    perComponent(spentBy(before, after, (entry) => entry.component, (entry) => entry[field]), payments, SWITCH_DECIMALS);
   return { voluntary: per('voluntarySwitches'), involuntary: per('involuntarySwitches') };
 }
 
@@ -198,8 +197,21 @@ function spentBy<Key>(before: CpuSnapshot, after: CpuSnapshot, keyOf: (entry: Cp
   return spent;
 }
 
+const MS_DECIMALS = 3;
+const SWITCH_DECIMALS = 2;
+
+/** Every component's total per payment, rounded; a component with nothing counted is 0. */
+function perComponent(totals: ReadonlyMap<CpuComponent, number>, payments: number, decimals: number): ComponentCounts {
+  return Object.fromEntries(CPU_COMPONENTS.map((component) => [component, perPayment(totals.get(component) ?? 0, payments, decimals)])) as ComponentCounts;
+}
+
 function perPaymentMs(ms: number, payments: number): number {
-  return Math.round((ms / Math.max(1, payments)) * 1000) / 1000;
+  return perPayment(ms, payments, MS_DECIMALS);
+}
+
+function perPayment(total: number, payments: number, decimals: number): number {
+  const scale = 10 ** decimals;
+  return Math.round((total / Math.max(1, payments)) * scale) / scale;
 }
 
 /** Each component's label and value, largest first, for people: "main thread 0.99, ...". */
