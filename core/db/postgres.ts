@@ -4,9 +4,16 @@
  * and its COMMIT with its last (`queryAndCommit`), in one socket write each: a ledger batch (read
  * and lock, then write) is two round trips instead of four. Each round trip is latency that the
  * ledger's one batch in flight waits for, the more so with the database across a network.
+ *
+ * `keyLookups` transactions run on connections of their own, opened with KEY_LOOKUP_SETTINGS as
+ * session settings. PostgreSQL keeps a prepared statement's plan per connection whatever the
+ * settings were when it was planned: on a shared connection, a statement first run by an ordinary
+ * transaction (a credential change locks its account with the same SQL as a ledger batch) kept its
+ * sequential scan in every later batch, reading the whole accounts table once per batch. Settings
+ * given at connection start also cost nothing per transaction, where SET LOCAL was parsed in each.
  */
 import pg from 'pg';
-import { assertSchemaName, normalizeParams, transactionSettings, type SqlClient, type TransactionOptions } from './types.js';
+import { assertSchemaName, KEY_LOOKUP_SETTINGS, normalizeParams, type SqlClient, type TransactionOptions } from './types.js';
 
 const INT8_OID = 20;
 const POOL_SIZE_DEFAULT = 10;
@@ -20,17 +27,35 @@ export interface PostgresOptions {
 
 export async function openPostgres(options: PostgresOptions): Promise<SqlClient> {
   const schema = options.schema === undefined ? undefined : assertSchemaName(options.schema);
+  const pools = {
+    default: openPool(options, sessionOptions(schema, {})),
+    keyLookups: openPool(options, sessionOptions(schema, KEY_LOOKUP_SETTINGS)),
+  };
+  if (schema) await createSchema(pools.default, schema);
+  return new PostgresClient(pools);
+}
+
+type Planning = NonNullable<TransactionOptions['planning']>;
+
+/** A pool opens its connections when first asked for them: one that is never used costs nothing. */
+function openPool(options: PostgresOptions, session: string | undefined): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? POOL_SIZE_DEFAULT,
-    options: schema ? `-c search_path=${schema}` : undefined,
+    options: session,
     pipeline: true,
     types: { getTypeParser: typeParser as typeof pg.types.getTypeParser },
   });
   // An idle client's socket error must not crash the process; the pool drops that client.
   pool.on('error', () => undefined);
-  if (schema) await createSchema(pool, schema);
-  return new PostgresClient(pool);
+  return pool;
+}
+
+/** A connection's startup settings (`-c name=value ...`): the schema, then the planning's. */
+function sessionOptions(schema: string | undefined, settings: Readonly<Record<string, string>>): string | undefined {
+  const all = { ...(schema === undefined ? {} : { search_path: schema }), ...settings };
+  const words = Object.entries(all).map(([name, value]) => `-c ${name}=${value}`);
+  return words.length === 0 ? undefined : words.join(' ');
 }
 
 function typeParser(oid: number, format?: 'text' | 'binary'): unknown {
@@ -101,10 +126,10 @@ class PostgresClient implements SqlClient {
   readonly dialect = 'postgres' as const;
   #closed = false;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pools: Readonly<Record<Planning, pg.Pool>>) {}
 
   query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
-    return runQuery<Row>(this.pool as unknown as Queryable, sql, params);
+    return runQuery<Row>(this.pools.default as unknown as Queryable, sql, params);
   }
 
   queryAndCommit<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
@@ -112,8 +137,8 @@ class PostgresClient implements SqlClient {
   }
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    const connection = await this.pool.connect();
-    const state: TransactionState = { begin: BEGIN_BY_PLANNING[options?.planning ?? 'default'], begun: false, ended: false };
+    const connection = await this.pools[options?.planning ?? 'default'].connect();
+    const state: TransactionState = { begun: false, ended: false };
     let broken: Error | undefined;
     try {
       const result = await fn(new PostgresTransaction(connection, state));
@@ -139,24 +164,16 @@ class PostgresClient implements SqlClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.pool.end();
+    await Promise.all([this.pools.default.end(), this.pools.keyLookups.end()]);
   }
 }
 
 /** A transaction's progress on its connection: BEGIN is sent with the first statement. */
 interface TransactionState {
-  /** BEGIN and the transaction's settings, sent with its first statement. */
-  readonly begin: string;
   begun: boolean;
   /** COMMIT has been sent (with the last statement). */
   ended: boolean;
 }
-
-/** BEGIN and a transaction's settings as one simple-protocol message, per kind of planning (built once). */
-const BEGIN_BY_PLANNING: Readonly<Record<NonNullable<TransactionOptions['planning']>, string>> = {
-  default: 'BEGIN',
-  keyLookups: ['BEGIN', ...transactionSettings({ planning: 'keyLookups' })].join('; '),
-};
 
 /**
  * Statements issued together on a pipelined connection, written to the socket at once. BEGIN goes
@@ -183,7 +200,7 @@ class PostgresTransaction implements SqlClient {
     if (this.state.ended) return Promise.reject(committedError());
     if (this.state.begun) return runQuery<Row>(this.connection, sql, params);
     this.state.begun = true;
-    const [begin, statement] = sendTogether(this.connection, () => [this.connection.query(this.state.begin), runQuery<Row>(this.connection, sql, params)] as const);
+    const [begin, statement] = sendTogether(this.connection, () => [this.connection.query('BEGIN'), runQuery<Row>(this.connection, sql, params)] as const);
     return bothSettled(begin, statement);
   }
 

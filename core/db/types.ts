@@ -33,7 +33,8 @@ export interface TransactionOptions {
 }
 
 /**
- * What `keyLookups` sets for the transaction (SET LOCAL). PostgreSQL otherwise re-plans a prepared
+ * What `keyLookups` sets: on PostgreSQL the session settings of the connections its transactions
+ * run on (postgres.ts), on PGlite SET LOCAL in each such transaction. PostgreSQL otherwise re-plans a prepared
  * statement at every execution (custom plans), which cost a ledger batch read about as much as
  * running it; and on small or unanalyzed tables both its custom and its generic plans scan whole
  * tables and hash-join, because the id arrays are estimated at 10 rows. A key lookup is always
@@ -49,7 +50,7 @@ export const KEY_LOOKUP_SETTINGS: Readonly<Record<string, string>> = {
 
 const KEY_LOOKUP_STATEMENTS: readonly string[] = Object.entries(KEY_LOOKUP_SETTINGS).map(([name, value]) => `SET LOCAL ${name} = ${value}`);
 
-/** The SET LOCAL statements of a transaction's options, or none (built once, not per transaction). */
+/** The SET LOCAL statements of a transaction's options, or none (built once, not per transaction): PGlite's. */
 export function transactionSettings(options: TransactionOptions | undefined): readonly string[] {
   return options?.planning === 'keyLookups' ? KEY_LOOKUP_STATEMENTS : [];
 }

@@ -134,6 +134,32 @@ describe.each(targets)('SqlClient transactions on $name', (target) => {
     expect(after['plan_cache_mode']).toBe('auto');
   });
 
+  it('keyLookups keeps index lookups for a statement that ordinary transactions ran first', async () => {
+    const o = await openTable();
+    await o.db.query('INSERT INTO kv SELECT g::text, g FROM generate_series(1, 1000) AS g');
+    await o.db.query('ANALYZE kv');
+    const lock = 'SELECT k, v FROM kv WHERE k = ANY($1::text[]) ORDER BY k FOR UPDATE';
+    // Ordinary transactions, one after another (a pool hands back the same connection): for ten
+    // keys, as PostgreSQL guesses an unbound array to hold, reading the thousand rows is cheaper
+    // than ten index lookups, and past five executions that plan is kept for the statement.
+    for (let run = 0; run < 8; run++) await o.db.transaction((tx) => tx.query(lock, [['1']]));
+    // The backend's scan counts not yet reported (earlier transactions' may be among them).
+    const counts = async (tx: { query: OpenedDatabase['db']['query'] }) => {
+      const [row] = (await tx.query<{ seq_scan: bigint; idx_scan: bigint }>(
+        `SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'kv' AND schemaname = current_schema()`)).rows;
+      return { seq: Number(row!.seq_scan), index: Number(row!.idx_scan) };
+    };
+    const scans = await o.db.transaction(async (tx) => {
+      const before = await counts(tx);
+      const rows = (await tx.query<{ k: string }>(lock, [['7', '42']])).rows.map((row) => row.k);
+      const after = await counts(tx);
+      return { rows, seqScans: after.seq - before.seq, indexScans: after.index - before.index };
+    }, { planning: 'keyLookups' });
+    expect(scans.rows).toEqual(['42', '7']);
+    expect(scans.seqScans).toBe(0);
+    expect(scans.indexScans).toBeGreaterThan(0);
+  });
+
   it('keyLookups plans a lookup once (a generic plan, parameters unbound) as an index scan, with the same rows', async () => {
     const o = await openTable();
     await o.db.query('INSERT INTO kv SELECT g::text, g FROM generate_series(1, 500) AS g');
