@@ -81,29 +81,33 @@ struct InversePowers {
 };
 const InversePowers kInversePowers;
 
-inline double expNonPositive(double x) {
-  if (!(x > -745.2)) return x == x ? 0 : x;
-  const double k = std::floor(x * 1.44269504088896338700 + 0.5);
-  const double r = x - k * 0.693147180369123816490 - k * 1.90821492927058770002e-10;
-  const double series = 1 + r * (1 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320
-    + r * (1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 + r * (1.0 / 6227020800)))))))))))));
-  const int negK = static_cast<int>(-k);
-  return negK > 1000 ? series * kInversePowers.values[1000] * kInversePowers.values[negK - 1000] : series * kInversePowers.values[negK];
-}
-
-// geometry.ts: erf (Abramowitz-Stegun 7.1.26).
-inline double erf(double x) {
-  const double sign = x < 0 ? -1 : 1;
-  const double a = std::fabs(x);
-  const double t = 1 / (1 + 0.3275911 * a);
-  const double poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign * (1 - poly * expNonPositive(-a * a));
-}
-
 // The series of expNonPositive, Horner's order, as one expression per type (double or a pair).
 #define BIOPAY_EXP_SERIES(r, one, c) \
   (one + r * (one + r * (c(1.0 / 2) + r * (c(1.0 / 6) + r * (c(1.0 / 24) + r * (c(1.0 / 120) + r * (c(1.0 / 720) + r * (c(1.0 / 5040) + r * (c(1.0 / 40320) \
     + r * (c(1.0 / 362880) + r * (c(1.0 / 3628800) + r * (c(1.0 / 39916800) + r * (c(1.0 / 479001600) + r * c(1.0 / 6227020800))))))))))))))
+
+// x = k ln2 + r (ln2 in two parts), as geometry.ts splits it.
+constexpr double kInverseLn2 = 1.44269504088896338700;
+constexpr double kLn2High = 0.693147180369123816490;
+constexpr double kLn2Low = 1.90821492927058770002e-10;
+
+inline double expNonPositive(double x) {
+  if (!(x > -745.2)) return x == x ? 0 : x;
+  const double k = std::floor(x * kInverseLn2 + 0.5);
+  const double r = x - k * kLn2High - k * kLn2Low;
+  const double series = BIOPAY_EXP_SERIES(r, 1.0, double);
+  const int negK = static_cast<int>(-k);
+  return negK > 1000 ? series * kInversePowers.values[1000] * kInversePowers.values[negK - 1000] : series * kInversePowers.values[negK];
+}
+
+// geometry.ts: erf (Abramowitz-Stegun 7.1.26) of x, given e^(-x^2) (computed in pairs by the caller).
+inline double erfGivenExp(double x, double expMinusSquare) {
+  const double sign = x < 0 ? -1 : 1;
+  const double a = std::fabs(x);
+  const double t = 1 / (1 + 0.3275911 * a);
+  const double poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign * (1 - poly * expMinusSquare);
+}
 
 #if defined(__SSE2__)
 // A pair of doubles with the operators the series needs: each lane is the scalar arithmetic, the
@@ -122,10 +126,10 @@ constexpr double kPairExpLowest = -700;
 // expNonPositive of two arguments above kPairExpLowest, bit for bit: the floor by truncation
 // (exact for these magnitudes, and the scalar's floor of a negative non-integer is one below).
 inline Pair expPair(Pair x) {
-  const Pair t = x * splat(1.44269504088896338700) + splat(0.5);
+  const Pair t = x * splat(kInverseLn2) + splat(0.5);
   const __m128d truncated = _mm_cvtepi32_pd(_mm_cvttpd_epi32(t.v));
   const Pair k = {_mm_sub_pd(truncated, _mm_and_pd(_mm_cmpgt_pd(truncated, t.v), _mm_set1_pd(1.0)))};
-  const Pair r = x - k * splat(0.693147180369123816490) - k * splat(1.90821492927058770002e-10);
+  const Pair r = x - k * splat(kLn2High) - k * splat(kLn2Low);
   const Pair series = BIOPAY_EXP_SERIES(r, splat(1.0), splat);
   const __m128i negK = _mm_cvttpd_epi32(_mm_sub_pd(_mm_setzero_pd(), k.v));
   const int low = _mm_cvtsi128_si32(negK);
@@ -157,14 +161,7 @@ void erfMany(const double* xs, double* out, size_t count, double* exponents, dou
     exponents[index] = -a * a;
   }
   expMany(exponents, exps, count);
-  for (size_t index = 0; index < count; index++) {
-    const double x = xs[index];
-    const double sign = x < 0 ? -1 : 1;
-    const double a = std::fabs(x);
-    const double t = 1 / (1 + 0.3275911 * a);
-    const double poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-    out[index] = sign * (1 - poly * exps[index]);
-  }
+  for (size_t index = 0; index < count; index++) out[index] = erfGivenExp(xs[index], exps[index]);
 }
 
 inline double distancePx(double dx, double dy) { return std::sqrt(dx * dx + dy * dy); }
@@ -416,7 +413,8 @@ void accumulateNeighbours(const float* xs, const float* ys, const Frame& f, int 
     const int iTo = static_cast<int>(iToRow);
     const int jFrom = static_cast<int>(jFromColumn);
     const int jTo = static_cast<int>(jToColumn);
-    if (k.termCells.size() < terms + static_cast<size_t>((iTo - iFrom + 1) * (jTo - jFrom + 1))) growTerms(k, terms + (iTo - iFrom + 1) * (jTo - jFrom + 1));
+    const size_t window = static_cast<size_t>(iTo - iFrom + 1) * static_cast<size_t>(jTo - jFrom + 1);
+    if (k.termCells.size() < terms + window) growTerms(k, terms + window);
     for (int i = iFrom; i <= iTo; i++) {
       for (int j = jFrom; j <= jTo; j++) {
         const int cell = k.grid.cellAt[i * ns + j];
