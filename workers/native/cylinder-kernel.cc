@@ -154,6 +154,18 @@ void expMany(const double* xs, double* out, size_t count) {
   for (; index < count; index++) out[index] = expNonPositive(xs[index]);
 }
 
+#if defined(__SSE2__)
+// erfGivenExp of a pair, lane by lane the same operations (|x| and the sign by bit masks, exactly).
+inline Pair erfGivenExpPair(Pair x, Pair expMinusSquare) {
+  const __m128d negative = _mm_cmplt_pd(x.v, _mm_setzero_pd());
+  const Pair sign = {_mm_or_pd(_mm_and_pd(negative, _mm_set1_pd(-1.0)), _mm_andnot_pd(negative, _mm_set1_pd(1.0)))};
+  const Pair a = {_mm_andnot_pd(_mm_set1_pd(-0.0), x.v)};
+  const Pair t = {_mm_div_pd(_mm_set1_pd(1.0), (splat(1.0) + splat(0.3275911) * a).v)};
+  const Pair poly = t * (splat(0.254829592) + t * (splat(-0.284496736) + t * (splat(1.421413741) + t * (splat(-1.453152027) + t * splat(1.061405429)))));
+  return sign * (splat(1.0) - poly * expMinusSquare);
+}
+#endif
+
 // out[i] = erf(xs[i]), its exponentials through expMany (scratch: count doubles each).
 void erfMany(const double* xs, double* out, size_t count, double* exponents, double* exps) {
   for (size_t index = 0; index < count; index++) {
@@ -161,7 +173,13 @@ void erfMany(const double* xs, double* out, size_t count, double* exponents, dou
     exponents[index] = -a * a;
   }
   expMany(exponents, exps, count);
-  for (size_t index = 0; index < count; index++) out[index] = erfGivenExp(xs[index], exps[index]);
+  size_t index = 0;
+#if defined(__SSE2__)
+  for (; index + 1 < count; index += 2) {
+    _mm_storeu_pd(out + index, erfGivenExpPair({_mm_loadu_pd(xs + index)}, {_mm_loadu_pd(exps + index)}).v);
+  }
+#endif
+  for (; index < count; index++) out[index] = erfGivenExp(xs[index], exps[index]);
 }
 
 inline double distancePx(double dx, double dy) { return std::sqrt(dx * dx + dy * dy); }
@@ -255,12 +273,14 @@ bool insideHull(const std::vector<double>& hull, double px, double py) {
 bool nearHull(const Hull& hull, double px, double py, double marginPx) {
   const size_t vertices = hull.vertices.size() / 2;
   if (vertices == 0) return false;
+  const double beyondPx = marginPx + kHullSlackPx;
   double farthest = -INFINITY;
   for (size_t v = 0; v < vertices; v++) {
     const double distance = hull.normalX[v] * px + hull.normalY[v] * py - hull.offsets[v];
+    // The farthest can only grow: past the margin the answer is already no.
+    if (distance > beyondPx) return false;
     if (distance > farthest) farthest = distance;
   }
-  if (farthest > marginPx + kHullSlackPx) return false;
   if (vertices >= 3 && (farthest <= -kHullSlackPx || (farthest <= kHullSlackPx && insideHull(hull.vertices, px, py)))) return true;
   return withinMarginOfFacingEdges(hull, px, py, marginPx);
 }
@@ -467,7 +487,8 @@ void build(const float* xs, const float* ys, const float* thetas, const double* 
       if (k.onFinger[cell] == 0) continue;
       for (int d = 0; d < nd; d++) {
         const int bit = k.grid.firstBits[cell] + d;
-        if (k.sums[cell * nd + d] > s.bitThreshold) bits[static_cast<size_t>(m) * s.words + (bit >> 5)] |= 1u << (bit & 31);
+        // Without a branch: about one bit in ten is set, a branch on it is mispredicted often.
+        bits[static_cast<size_t>(m) * s.words + (bit >> 5)] |= static_cast<uint32_t>(k.sums[cell * nd + d] > s.bitThreshold) << (bit & 31);
       }
     }
     const bool enoughCells = validCells >= s.minValidCellShare * static_cast<double>(cells);
