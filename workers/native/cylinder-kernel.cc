@@ -101,13 +101,16 @@ inline double expNonPositive(double x) {
   return negK > 1000 ? series * kInversePowers.values[1000] * kInversePowers.values[negK - 1000] : series * kInversePowers.values[negK];
 }
 
-// geometry.ts: erf (Abramowitz-Stegun 7.1.26) of x, given e^(-x^2) (computed in pairs by the caller).
+// geometry.ts: erf (Abramowitz-Stegun 7.1.26): its polynomial in t = 1 / (1 + 0.3275911 |x|), per type.
+#define BIOPAY_ERF_POLY(t, c) \
+  (t * (c(0.254829592) + t * (c(-0.284496736) + t * (c(1.421413741) + t * (c(-1.453152027) + t * c(1.061405429))))))
+
+// erf of x, given e^(-x^2) (computed in pairs by the caller).
 inline double erfGivenExp(double x, double expMinusSquare) {
   const double sign = x < 0 ? -1 : 1;
   const double a = std::fabs(x);
   const double t = 1 / (1 + 0.3275911 * a);
-  const double poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign * (1 - poly * expMinusSquare);
+  return sign * (1 - BIOPAY_ERF_POLY(t, double) * expMinusSquare);
 }
 
 #if defined(__SSE2__)
@@ -162,8 +165,7 @@ inline Pair erfGivenExpPair(Pair x, Pair expMinusSquare) {
   const Pair sign = {_mm_or_pd(_mm_and_pd(negative, _mm_set1_pd(-1.0)), _mm_andnot_pd(negative, _mm_set1_pd(1.0)))};
   const Pair a = {_mm_andnot_pd(_mm_set1_pd(-0.0), x.v)};
   const Pair t = {_mm_div_pd(_mm_set1_pd(1.0), (splat(1.0) + splat(0.3275911) * a).v)};
-  const Pair poly = t * (splat(0.254829592) + t * (splat(-0.284496736) + t * (splat(1.421413741) + t * (splat(-1.453152027) + t * splat(1.061405429)))));
-  return sign * (splat(1.0) - poly * expMinusSquare);
+  return sign * (splat(1.0) - BIOPAY_ERF_POLY(t, splat) * expMinusSquare);
 }
 #endif
 
