@@ -124,10 +124,13 @@ inline Pair operator-(Pair a, Pair b) { return {_mm_sub_pd(a.v, b.v)}; }
 inline Pair operator*(Pair a, Pair b) { return {_mm_mul_pd(a.v, b.v)}; }
 inline Pair splat(double value) { return {_mm_set1_pd(value)}; }
 
-// Arguments past this take expNonPositive's other paths (underflow, split scaling): done one by one.
+// Arguments below this take expNonPositive's other paths (underflow, split scaling), and any above
+// 0 (outside its domain) or NaN: done one by one, as the scalar does them.
 constexpr double kPairExpLowest = -700;
 
-// expNonPositive of two arguments above kPairExpLowest, bit for bit: the floor by truncation
+inline bool pairable(double x) { return x > kPairExpLowest && x <= 0; }
+
+// expNonPositive of two pairable arguments, bit for bit: the floor by truncation
 // (exact for these magnitudes, and the scalar's floor of a negative non-integer is one below).
 inline Pair expPair(Pair x) {
   const Pair t = x * splat(kInverseLn2) + splat(0.5);
@@ -147,7 +150,7 @@ void expMany(const double* xs, double* out, size_t count) {
   size_t index = 0;
 #if defined(__SSE2__)
   for (; index + 1 < count; index += 2) {
-    if (xs[index] > kPairExpLowest && xs[index + 1] > kPairExpLowest) {
+    if (pairable(xs[index]) && pairable(xs[index + 1])) {
       _mm_storeu_pd(out + index, expPair({_mm_loadu_pd(xs + index)}).v);
     } else {
       out[index] = expNonPositive(xs[index]);
@@ -355,6 +358,14 @@ int countWithin(const float* xs, const float* ys, int m, const std::vector<int>&
   return within;
 }
 
+// Grows every per-minutia term buffer together (they are all sized by the same count), doubling.
+void growTerms(Scratch& k, size_t needed) {
+  const size_t size = std::max(needed, 2 * k.exps.size());
+  for (std::vector<double>* buffer : {&k.erfArguments, &k.erfValues, &k.exponents, &k.exps}) buffer->resize(size);
+  k.termCells.resize(size);
+  k.termNeighbours.resize(size);
+}
+
 // cylinder.ts: directionContribution for every neighbour of minutia m and every direction cell,
 // into k.directions: 0.5 * (erf((alpha + halfCell) / scale) - erf((alpha - halfCell) / scale)).
 void directionContributions(const float* thetas, int m, int near, const Settings& s, Scratch& k) {
@@ -362,9 +373,7 @@ void directionContributions(const float* thetas, int m, int near, const Settings
   const double halfCell = kPi / nd;
   const double scale = s.sigmaDirectionRad * kSqrt2;
   const size_t count = static_cast<size_t>(near) * nd * 2;
-  for (std::vector<double>* scratch : {&k.erfArguments, &k.erfValues, &k.exponents, &k.exps}) {
-    if (scratch->size() < count) scratch->resize(count);
-  }
+  if (k.exps.size() < count) growTerms(k, count);
   for (int n = 0; n < near; n++) {
     const double relative = angleDiff(thetas[m], thetas[k.neighbours[n]]);
     for (int d = 0; d < nd; d++) {
@@ -377,14 +386,6 @@ void directionContributions(const float* thetas, int m, int near, const Settings
   }
   erfMany(k.erfArguments.data(), k.erfValues.data(), count, k.exponents.data(), k.exps.data());
   for (size_t cell = 0; cell < count / 2; cell++) k.directions[cell] = 0.5 * (k.erfValues[2 * cell] - k.erfValues[2 * cell + 1]);
-}
-
-void growTerms(Scratch& k, size_t needed) {
-  const size_t size = std::max(needed, 2 * k.termCells.size());
-  k.termCells.resize(size);
-  k.termNeighbours.resize(size);
-  if (k.exponents.size() < size) k.exponents.resize(size);
-  if (k.exps.size() < size) k.exps.resize(size);
 }
 
 struct Frame {
@@ -437,7 +438,7 @@ void accumulateNeighbours(const float* xs, const float* ys, const Frame& f, int 
     const int jFrom = static_cast<int>(jFromColumn);
     const int jTo = static_cast<int>(jToColumn);
     const size_t window = static_cast<size_t>(iTo - iFrom + 1) * static_cast<size_t>(jTo - jFrom + 1);
-    if (k.termCells.size() < terms + window) growTerms(k, terms + window);
+    if (k.exps.size() < terms + window) growTerms(k, terms + window);
     for (int i = iFrom; i <= iTo; i++) {
       for (int j = jFrom; j <= jTo; j++) {
         const int cell = k.grid.cellAt[i * ns + j];
