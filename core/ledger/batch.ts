@@ -7,7 +7,7 @@
 import { AccountKind, CaptureRequest, HoldState, PaymentState, type AuthorizeResponse } from '../../proto/gen/biopay/v1/ledger.js';
 import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import { sqlState, type SqlClient } from '../db/index.js';
-import { claimId, loadStoredResults, recordResults, replay, requestHash, type Claim, type StoredResult } from './idempotency.js';
+import { claimId, loadStoredResults, recordsInClaimOrder, replay, requestHash, type Claim, type StoredResult } from './idempotency.js';
 import { applyAuthorize, applyCapture, applyDeposit, applyExpire, applyRefund, applyVoid, type OperationContext } from './operations.js';
 import { claimOf, depositTransferKey, responseCodec, validateOp, type LedgerOp, type OpResult, type Outcome } from './requests.js';
 import { fundingAccountId, paymentStateMessage } from './rows.js';
@@ -81,9 +81,8 @@ export async function executeBatch(tx: SqlClient, ops: LedgerOp[], context: Batc
       }
     }
   }
-  // A key recorded meanwhile by a transaction holding other locks (same key, different body) fails
-  // this insert with a unique violation: the batch is retried and then answers from the record.
-  await recordResults(tx, recorded, ws.nowUnixMs);
+  // Written by the batch's last statement (a key recorded meanwhile fails it: see store.writeBatch).
+  ws.recordResults(recordsInClaimOrder(recorded));
   await ws.flush();
   return outcomes as Outcome[];
 }

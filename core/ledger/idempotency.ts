@@ -7,7 +7,7 @@
 import { hash } from 'node:crypto';
 import { BiopayError, ErrorCode } from '../errors.js';
 import type { SqlClient } from '../db/index.js';
-import { toHex } from './store.js';
+import { toHex, type IdempotencyRecord } from './store.js';
 import { encodeMessage, type MessageEncoder } from '../protobuf.js';
 
 export interface Codec<T> extends MessageEncoder<T> {
@@ -81,16 +81,11 @@ export async function saveResponses(tx: SqlClient, saved: { claim: Claim; respon
   );
 }
 
-/** Records first results in one statement; a key recorded concurrently raises a unique violation. */
-export async function recordResults(tx: SqlClient, recorded: { claim: Claim; response: Uint8Array }[], nowUnixMs: number): Promise<void> {
-  if (recorded.length === 0) return;
-  const sorted = [...recorded].sort((a, b) => compareClaims(a.claim, b.claim));
-  await tx.query(
-    `INSERT INTO ledger_idempotency (scope, key, request_hash, response, created_unix_ms)
-     SELECT u.scope, u.key, u.request_hash, decode(u.response, 'hex'), $5::int8
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(scope, key, request_hash, response)`,
-    [sorted.map((r) => r.claim.scope), sorted.map((r) => r.claim.key), sorted.map((r) => r.claim.requestHash), sorted.map((r) => toHex(r.response)), nowUnixMs],
-  );
+/** First results as records to write with the batch (store.ts writeBatch), in claim order. */
+export function recordsInClaimOrder(recorded: { claim: Claim; response: Uint8Array }[]): IdempotencyRecord[] {
+  return [...recorded]
+    .sort((a, b) => compareClaims(a.claim, b.claim))
+    .map(({ claim, response }) => ({ scope: claim.scope, key: claim.key, requestHash: claim.requestHash, response }));
 }
 
 /** The first result for a replay with the same body; IDEMPOTENCY_CONFLICT for a different body. */

@@ -118,8 +118,19 @@ interface WritePart {
   params: unknown[];
 }
 
+/** A request's first result under its idempotency key (idempotency.ts). */
+export interface IdempotencyRecord {
+  scope: string;
+  key: string;
+  requestHash: string;
+  response: Uint8Array;
+}
+
 /** The rows a batch writes back (see writeBatch). */
 export interface BatchWrites {
+  nowUnixMs: number;
+  /** New idempotency records, in claim order (sorted: concurrent inserts of one key meet in one order). */
+  idempotencyRecords: IdempotencyRecord[];
   insertedPayments: PaymentRow[];
   updatedPayments: PaymentRow[];
   refunds: { refundId: string; paymentId: string; amountMinor: bigint; atUnixMs: number }[];
@@ -132,9 +143,14 @@ export interface BatchWrites {
  * each part a data-modifying CTE of the last. They share one snapshot, which is right here: the
  * parts touch disjoint rows (a payment is inserted or updated, never both; entries and refunds are
  * new rows). With nothing to write it sends nothing and the transaction commits on its own.
+ *
+ * The idempotency records travel in the same statement: a record of the same key inserted meanwhile
+ * by a transaction holding other locks (same key, different body) fails it with a unique violation,
+ * the transaction rolls back, and the batch is retried (retry.ts) and then answers from the record.
  */
 export async function writeBatch(tx: SqlClient, writes: BatchWrites): Promise<void> {
   const parts: WritePart[] = [];
+  if (writes.idempotencyRecords.length > 0) parts.push(idempotencyPart(writes.idempotencyRecords, writes.nowUnixMs));
   if (writes.insertedPayments.length > 0) parts.push({ sql: INSERT_PAYMENTS, params: insertParameters(writes.insertedPayments) });
   if (writes.updatedPayments.length > 0) parts.push({ sql: UPDATE_PAYMENTS, params: updateParameters(writes.updatedPayments) });
   if (writes.refunds.length > 0) parts.push(refundsPart(writes.refunds));
@@ -155,6 +171,15 @@ function combineParts(parts: WritePart[]): WritePart {
   const last = numbered.pop()!;
   if (numbered.length === 0) return { sql: last, params };
   return { sql: `WITH ${numbered.map((sql, index) => `w${index} AS (${sql})`).join(', ')} ${last}`, params };
+}
+
+function idempotencyPart(records: IdempotencyRecord[], nowUnixMs: number): WritePart {
+  return {
+    sql: `INSERT INTO ledger_idempotency (scope, key, request_hash, response, created_unix_ms)
+     SELECT u.scope, u.key, u.request_hash, decode(u.response, 'hex'), $5::int8
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(scope, key, request_hash, response)`,
+    params: [records.map((r) => r.scope), records.map((r) => r.key), records.map((r) => r.requestHash), records.map((r) => toHex(r.response)), nowUnixMs],
+  };
 }
 
 function balancesPart(accounts: AccountRow[]): WritePart {

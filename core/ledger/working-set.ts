@@ -44,6 +44,7 @@ export class WorkingSet {
   readonly #changedPayments = new Set<string>();
   readonly #entries: EntryRow[] = [];
   readonly #refunds: { refundId: string; paymentId: string; amountMinor: bigint; atUnixMs: number }[] = [];
+  #idempotencyRecords: store.IdempotencyRecord[] = [];
   readonly #usageDeltas = new Map<string, UsageDelta[]>();
   readonly #usageBase = new Map<string, Promise<{ amountMinor: bigint; count: number }>>();
 
@@ -181,6 +182,11 @@ export class WorkingSet {
     this.#refunds.push({ ...refund, atUnixMs: this.nowUnixMs });
   }
 
+  /** First results to record with the batch's write (in claim order: idempotency.ts). */
+  recordResults(records: store.IdempotencyRecord[]): void {
+    this.#idempotencyRecords = records;
+  }
+
   /**
    * Writes every change of the batch in one statement, which commits the transaction: nothing may
    * follow it. The credit-only (merchant) rows are locked just before, so they stay locked for that
@@ -190,6 +196,8 @@ export class WorkingSet {
     await this.#applyPendingCredits();
     const pick = (ids: Set<string>) => [...ids].map((id) => this.#payments.get(id)!);
     await store.writeBatch(this.tx, {
+      nowUnixMs: this.nowUnixMs,
+      idempotencyRecords: this.#idempotencyRecords,
       insertedPayments: pick(this.#newPayments),
       updatedPayments: pick(this.#changedPayments),
       refunds: this.#refunds,

@@ -139,4 +139,33 @@ describe.each(targets)('ledger idempotency and races on $name', (target) => {
       await f.close();
     }
   });
+  it('one deposit key racing from two ledger instances moves money once; with another body it is IDEMPOTENCY_CONFLICT', async () => {
+    // Each deposit locks only its own account, so two bodies of one key meet at the idempotency
+    // record, written by the batch's last statement: the loser rolls back, retries, and reads it.
+    const f = await openLedgerFixture(target, { groupCommit: { batchSizeMax: 8, lingerMs: 1 } });
+    const second = await Ledger.open(await f.opened.openAnother(), { nowUnixMs: f.clock.now });
+    try {
+      const [one, other] = await Promise.all([f.customer(0n), f.customer(0n)]);
+      const same = Array.from({ length: 6 }, (_, i) =>
+        (i % 2 === 0 ? f.ledger : second).deposit({ accountId: one.accountId, amountMinor: 7_00n, idempotencyKey: 'top-up-1' }));
+      const answers = await Promise.all(same);
+      expect(new Set(answers.map((answer) => JSON.stringify(answer, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))).size).toBe(1);
+      expect(await second.getAccount(one.accountId)).toMatchObject({ balanceMinor: 7_00n });
+
+      const racing = await Promise.allSettled([
+        f.ledger.deposit({ accountId: one.accountId, amountMinor: 1_00n, idempotencyKey: 'top-up-2' }),
+        second.deposit({ accountId: other.accountId, amountMinor: 2_00n, idempotencyKey: 'top-up-2' }),
+      ]);
+      const won = racing.filter((result) => result.status === 'fulfilled');
+      const lost = racing.flatMap((result) => (result.status === 'rejected' ? [result.reason as { code: string }] : []));
+      expect(won).toHaveLength(1);
+      expect(lost.map((error) => error.code)).toEqual([ErrorCode.IdempotencyConflict]);
+      const balances = [(await f.ledger.getAccount(one.accountId)).balanceMinor, (await f.ledger.getAccount(other.accountId)).balanceMinor];
+      expect(balances[0]! + balances[1]!).toBe(7_00n + (racing[0]!.status === 'fulfilled' ? 1_00n : 2_00n));
+      await expectNoProblems(second);
+    } finally {
+      await second.close();
+      await f.close();
+    }
+  });
 });
