@@ -571,8 +571,20 @@ constexpr uint32_t kRotationShift = 4;
 constexpr uint32_t kRotationMask = (1u << kRotationShift) - 1;
 
 // Per-key bucket count and head, read ahead of the walk so that their cache misses overlap.
-thread_local std::vector<int32_t> tlCounts;
-thread_local std::vector<int32_t> tlHeads;
+struct KeyScratch {
+  std::vector<int32_t> counts, heads;
+};
+thread_local KeyScratch tlKeys;
+
+// This thread's per-key arrays, found once per call (see cylinder-kernel.cc, threadScratch: in a
+// shared library a direct use of a thread_local may call __tls_get_addr wherever it is needed).
+__attribute__((noinline)) KeyScratch& threadKeys() { return tlKeys; }
+
+// What the walks read the per-key arrays through.
+struct KeyChains {
+  const int32_t* counts;
+  const int32_t* heads;
+};
 
 // The walk's rule for a key whose bucket holds `count` postings, `taken` cells already written:
 // crowded buckets are skipped, and so is a key that would take the total past maxVotes.
@@ -583,15 +595,15 @@ inline bool takesKey(int64_t count, int64_t taken, int64_t crowded, int64_t maxV
 // The walk of collectVotes, key after key and block after block: the reference, and the answer
 // whenever the interleaved walk cannot vouch for its own. Returns the cells written, or -(cells
 // needed) when cells is too short.
-int64_t walkSerial(const uint8_t* rotations, int64_t keyCount, const int32_t* pool, size_t poolLength, int64_t slotCount, int64_t crowded,
+int64_t walkSerial(KeyChains chains, const uint8_t* rotations, int64_t keyCount, const int32_t* pool, size_t poolLength, int64_t slotCount, int64_t crowded,
                    int64_t maxVotes, uint32_t* cells, size_t cellsLength) {
   int64_t size = 0;
   for (int64_t key = 0; key < keyCount; key++) {
-    int64_t remaining = tlCounts[key];
+    int64_t remaining = chains.counts[key];
     if (!takesKey(remaining, size, crowded, maxVotes)) continue;
     if (size + remaining > static_cast<int64_t>(cellsLength)) return -(size + remaining);
     const uint32_t rotation = rotations[key];
-    for (int64_t block = tlHeads[key]; remaining > 0; ) {
+    for (int64_t block = chains.heads[key]; remaining > 0; ) {
       const int64_t start = block * kBlockWords;
       if (block < 0 || start + kBlockWords > static_cast<int64_t>(poolLength)) break;
       const int64_t inBlock = remaining < kBlockSlots ? remaining : kBlockSlots;
@@ -625,7 +637,7 @@ struct WalkLane {
 // cost their latencies in sequence. The ranges equal the serial walk's only when every key writes
 // all of its count: on a filtered entry (a slot enrolled after the search began), a stale link or
 // a short cells array this returns -1, and the caller walks serially.
-int64_t walkInterleaved(const uint8_t* rotations, int64_t keyCount, const int32_t* pool, size_t poolLength,
+int64_t walkInterleaved(KeyChains chains, const uint8_t* rotations, int64_t keyCount, const int32_t* pool, size_t poolLength,
                         int64_t slotCount, int64_t crowded, int64_t maxVotes, uint32_t* cells, size_t cellsLength) {
   WalkLane lanes[kWalkLanes];
   int active = 0;
@@ -634,10 +646,10 @@ int64_t walkInterleaved(const uint8_t* rotations, int64_t keyCount, const int32_
   // The next key the serial walk would take, with its range reserved; false when none is left.
   auto claim = [&](WalkLane& lane) {
     for (; nextKey < keyCount; nextKey++) {
-      const int64_t count = tlCounts[nextKey];
+      const int64_t count = chains.counts[nextKey];
       // A key with no postings (or a hostile negative count) writes nothing in either walk.
       if (count <= 0 || !takesKey(count, reserved, crowded, maxVotes)) continue;
-      lane = {tlHeads[nextKey], count, reserved, rotations[nextKey]};
+      lane = {chains.heads[nextKey], count, reserved, rotations[nextKey]};
       if (lane.block > 0 && static_cast<uint64_t>(lane.block) * kBlockWords < poolLength) __builtin_prefetch(pool + lane.block * kBlockWords);
       reserved += count;
       nextKey++;
@@ -649,7 +661,7 @@ int64_t walkInterleaved(const uint8_t* rotations, int64_t keyCount, const int32_
   {
     int64_t total = 0;
     for (int64_t key = 0; key < keyCount; key++) {
-      const int64_t count = tlCounts[key];
+      const int64_t count = chains.counts[key];
       if (count <= 0 || !takesKey(count, total, crowded, maxVotes)) continue;
       if (total + count > static_cast<int64_t>(cellsLength)) return -1;
       total += count;
@@ -713,8 +725,11 @@ napi_value CollectVotes(napi_env env, napi_callback_info info) {
   if (!typedArray(env, argv[9], napi_uint32_array, &cells, &cellsLength, "cells must be a Uint32Array")) return nullptr;
   if (keyCount < 0 || static_cast<uint64_t>(keyCount) > bucketsLength || static_cast<uint64_t>(keyCount) > rotationsLength) return fail(env, "BAD_REQUEST", "keyCount exceeds buckets or rotations");
   if (headsLength != countsLength) return fail(env, "BAD_REQUEST", "heads and counts differ in length");
-  tlCounts.resize(static_cast<size_t>(keyCount));
-  tlHeads.resize(static_cast<size_t>(keyCount));
+  KeyScratch& keys = threadKeys();
+  keys.counts.resize(static_cast<size_t>(keyCount));
+  keys.heads.resize(static_cast<size_t>(keyCount));
+  int32_t* keyCounts = keys.counts.data();
+  int32_t* keyHeads = keys.heads.data();
   for (int64_t key = 0; key < keyCount; key++) {
     const uint32_t bucket = buckets[key];
     if (bucket < countsLength) {
@@ -726,13 +741,14 @@ napi_value CollectVotes(napi_env env, napi_callback_info info) {
     const uint32_t bucket = buckets[key];
     const int32_t count = bucket < countsLength ? counts[bucket] : 0;
     const int32_t head = bucket < countsLength ? heads[bucket] : 0;
-    tlCounts[key] = count;
-    tlHeads[key] = head;
+    keyCounts[key] = count;
+    keyHeads[key] = head;
     if (count > 0 && head > 0 && static_cast<uint64_t>(head) * kBlockWords < poolLength) __builtin_prefetch(pool + static_cast<int64_t>(head) * kBlockWords);
   }
-  const int64_t size = walkInterleaved(rotations, keyCount, pool, poolLength, slotCount, crowded, maxVotes, cells, cellsLength);
+  const KeyChains chains{keyCounts, keyHeads};
+  const int64_t size = walkInterleaved(chains, rotations, keyCount, pool, poolLength, slotCount, crowded, maxVotes, cells, cellsLength);
   napi_value written;
-  napi_create_double(env, static_cast<double>(size >= 0 ? size : walkSerial(rotations, keyCount, pool, poolLength, slotCount, crowded, maxVotes, cells, cellsLength)), &written);
+  napi_create_double(env, static_cast<double>(size >= 0 ? size : walkSerial(chains, rotations, keyCount, pool, poolLength, slotCount, crowded, maxVotes, cells, cellsLength)), &written);
   return written;
 }
 
