@@ -172,9 +172,9 @@ function checkText(value: string, what: string, maxLength: number): void {
 
 /**
  * Tasks a matcher thread is given at once (piscina's concurrentTasksPerWorker; the thread runs them
- * one after another). Hinted load at 800/s, 2,000 enrolled, PostgreSQL, 20 s: with 1, two runs
- * at 2.22 / 2.30 ms of machine CPU per payment, p99 188 / 365 ms, the second shedding 2,735
- * touches; with 2, 4 or 8 none shed, 2.09-2.14 ms, p99 63-76 ms.
+ * one after another). Hinted load at 800/s, 2,000 enrolled, PostgreSQL, 20 s, single runs: with 1,
+ * 2.22 / 2.30 ms of machine CPU per payment, p99 188 / 365 ms, the second run shedding 2,735
+ * touches; with 2, 4 (two runs) or 8, none shed, 2.09-2.14 ms, p99 63-76 ms.
  */
 const TASKS_HELD_PER_WORKER = 2;
 

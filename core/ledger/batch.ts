@@ -82,8 +82,7 @@ export async function executeBatch(tx: SqlClient, ops: LedgerOp[], context: Batc
     }
   }
   // Written by the batch's last statement (a key recorded meanwhile fails it: see store.writeBatch).
-  ws.recordResults(recordsInClaimOrder(recorded));
-  await ws.flush();
+  await ws.flush(recordsInClaimOrder(recorded));
   return outcomes as Outcome[];
 }
 

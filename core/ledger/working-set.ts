@@ -44,7 +44,6 @@ export class WorkingSet {
   readonly #changedPayments = new Set<string>();
   readonly #entries: EntryRow[] = [];
   readonly #refunds: { refundId: string; paymentId: string; amountMinor: bigint; atUnixMs: number }[] = [];
-  #idempotencyRecords: store.IdempotencyRecord[] = [];
   readonly #usageDeltas = new Map<string, UsageDelta[]>();
   readonly #usageBase = new Map<string, Promise<{ amountMinor: bigint; count: number }>>();
 
@@ -182,22 +181,18 @@ export class WorkingSet {
     this.#refunds.push({ ...refund, atUnixMs: this.nowUnixMs });
   }
 
-  /** First results to record with the batch's write (in claim order: idempotency.ts). */
-  recordResults(records: store.IdempotencyRecord[]): void {
-    this.#idempotencyRecords = records;
-  }
-
   /**
    * Writes every change of the batch in one statement, which commits the transaction: nothing may
    * follow it. The credit-only (merchant) rows are locked just before, so they stay locked for that
-   * statement and the commit only.
+   * statement and the commit only. `idempotencyRecords`: the batch's new first results, in claim
+   * order (idempotency.ts recordsInClaimOrder), written by the same statement.
    */
-  async flush(): Promise<void> {
+  async flush(idempotencyRecords: store.IdempotencyRecord[] = []): Promise<void> {
     await this.#applyPendingCredits();
     const pick = (ids: Set<string>) => [...ids].map((id) => this.#payments.get(id)!);
     await store.writeBatch(this.tx, {
       nowUnixMs: this.nowUnixMs,
-      idempotencyRecords: this.#idempotencyRecords,
+      idempotencyRecords,
       insertedPayments: pick(this.#newPayments),
       updatedPayments: pick(this.#changedPayments),
       refunds: this.#refunds,
