@@ -31,6 +31,7 @@
 
 #include "js-math.h"
 #include "napi-args.h"
+#include "thread-scratch.h"
 
 namespace biopay::cylinders {
 namespace {
@@ -339,12 +340,6 @@ struct Scratch {
   std::vector<double> erfArguments, erfValues, exponents, exps;
   std::vector<int> termCells, termNeighbours;
 };
-thread_local Scratch tlScratch;
-
-// This thread's scratch, found once per conversion: the address comes back as a plain pointer the
-// compiler keeps, where a direct use of the thread_local in a shared library may call
-// __tls_get_addr again wherever the address is needed.
-__attribute__((noinline)) Scratch& threadScratch() { return tlScratch; }
 
 int nearNeighbours(const float* xs, const float* ys, int count, int m, double reachPx, std::vector<int>& out) {
   int near = 0;
@@ -471,7 +466,7 @@ void accumulateNeighbours(const float* xs, const float* ys, const Frame& f, int 
 
 // cylinder.ts: buildCylinders, minutia by minutia.
 void build(const float* xs, const float* ys, const float* thetas, const double* frames, int count, const Settings& s, uint32_t* bits, uint8_t* usable) {
-  Scratch& k = threadScratch();
+  Scratch& k = threadScratch<Scratch>();
   const int nd = s.directionCells;
   cellGrid(s, k.grid);
   const size_t cells = k.grid.us.size();

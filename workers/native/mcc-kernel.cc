@@ -14,6 +14,7 @@
 #include "cylinder-kernel.h"
 #include "js-math.h"
 #include "napi-args.h"
+#include "thread-scratch.h"
 #include "triplet-keys.h"
 
 #include <cmath>
@@ -574,11 +575,6 @@ constexpr uint32_t kRotationMask = (1u << kRotationShift) - 1;
 struct KeyScratch {
   std::vector<int32_t> counts, heads;
 };
-thread_local KeyScratch tlKeys;
-
-// This thread's per-key arrays, found once per call (see cylinder-kernel.cc, threadScratch: in a
-// shared library a direct use of a thread_local may call __tls_get_addr wherever it is needed).
-__attribute__((noinline)) KeyScratch& threadKeys() { return tlKeys; }
 
 // What the walks read the per-key arrays through.
 struct KeyChains {
@@ -725,7 +721,7 @@ napi_value CollectVotes(napi_env env, napi_callback_info info) {
   if (!typedArray(env, argv[9], napi_uint32_array, &cells, &cellsLength, "cells must be a Uint32Array")) return nullptr;
   if (keyCount < 0 || static_cast<uint64_t>(keyCount) > bucketsLength || static_cast<uint64_t>(keyCount) > rotationsLength) return fail(env, "BAD_REQUEST", "keyCount exceeds buckets or rotations");
   if (headsLength != countsLength) return fail(env, "BAD_REQUEST", "heads and counts differ in length");
-  KeyScratch& keys = threadKeys();
+  KeyScratch& keys = biopay::threadScratch<KeyScratch>();
   keys.counts.resize(static_cast<size_t>(keyCount));
   keys.heads.resize(static_cast<size_t>(keyCount));
   int32_t* keyCounts = keys.counts.data();
@@ -777,8 +773,8 @@ struct ScoreScratch {
   uint8_t totals[kChunkSlots];
   int32_t histogram[kFloorBins];
 };
-// Made zeroed on a thread's first call, freed when the thread ends (workers come and go with the pool).
-thread_local std::unique_ptr<ScoreScratch> tlScore;
+// Made zeroed on a thread's first call (thread-scratch.h), on the heap: it is large.
+using ScoreScratchSlot = std::unique_ptr<ScoreScratch>;
 
 // CandidateIndex's ScoreFloor: the largest score such that `limit` kept slots score it or more.
 struct Floor {
@@ -881,9 +877,10 @@ napi_value ScoreVotes(napi_env env, napi_callback_info info) {
   if (slotCount < 0 || slotCount > (int64_t{1} << 26) || limit < 0) return fail(env, "BAD_REQUEST", "slotCount or limit out of range");
   if (hint < INT32_MIN || hint > INT32_MAX) return fail(env, "BAD_REQUEST", "hint must be an int32");
   // The scratch is per thread and outlives the call; a failed allocation is an error, not a crash.
-  if (!tlScore) tlScore.reset(new (std::nothrow) ScoreScratch());
-  if (!tlScore) return fail(env, "INTERNAL", "scoreVotes: out of memory");
-  ScoreScratch* scratch = tlScore.get();
+  ScoreScratchSlot& slot = biopay::threadScratch<ScoreScratchSlot>();
+  if (!slot) slot.reset(new (std::nothrow) ScoreScratch());
+  if (!slot) return fail(env, "INTERNAL", "scoreVotes: out of memory");
+  ScoreScratch* scratch = slot.get();
   const double* factors = sizeFactors();
   const int64_t chunks = slotCount > 0 ? (slotCount + kChunkSlots - 1) / kChunkSlots : 1;
   const uint32_t* grouped = groupCells(scratch, cells, cellCount, chunks);
