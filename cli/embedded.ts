@@ -25,6 +25,8 @@ export interface EmbeddedOptions {
   readonly candidates?: number;
   readonly hintedCandidates?: number;
   readonly natsPort?: number;
+  /** The ledger's group commit cadence while busy (default GROUP_COMMIT_DEFAULTS.batchIntervalMs). */
+  readonly commitIntervalMs?: number;
 }
 
 export interface Embedded {
@@ -53,6 +55,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       sealer: TemplateSealer.fromBase64(templateKey(options.dataDir)),
       matchWorkers: options.matchWorkers,
       associationCandidates: options.candidates, associationHintedCandidates: options.hintedCandidates,
+      ledgerCommitIntervalMs: options.commitIntervalMs,
       nodeName: `biopay-embedded-${process.pid}`,
     });
     return {

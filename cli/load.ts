@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ActorSystem } from '../core/actors/index.js';
 import { candidateCounts } from '../core/biometrics/match-engine.js';
+import { GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
 import { ENROLL_IMPRESSIONS_MAX } from '../core/biometrics/template-selection.js';
 import { assertSchemaName, dropSchema, redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
@@ -58,6 +59,9 @@ community). Writes a JSON and a self-contained HTML report.
                     embedded only: templates compared in full per hinted identify, chosen
                     by the candidate index (default: --candidates when given, else 1500: a
                     community of up to 3,000 is compared whole)
+  --commit-interval-ms N
+                    embedded only: while busy, the ledger starts a transaction at most every
+                    N ms, so more payments share one (0: as soon as the last one ends) (default ${GROUP_COMMIT_DEFAULTS.batchIntervalMs})
   --report-dir DIR  where the JSON and HTML reports go                        (default load-reports)
   --seed N          population and arrival seed                               (default random)
   --in-flight N     payments in flight at most; more are OVERFLOW errors      (default 10000)
@@ -95,6 +99,7 @@ const OPTIONS = {
   'match-workers': { type: 'string', default: '2' },
   candidates: { type: 'string' },
   'hinted-candidates': { type: 'string' },
+  'commit-interval-ms': { type: 'string' },
   'report-dir': { type: 'string', default: 'load-reports' },
   seed: { type: 'string' },
   'in-flight': { type: 'string', default: '10000' },
@@ -118,6 +123,7 @@ interface Parsed {
   readonly matchWorkers: number;
   readonly candidates: number | undefined;
   readonly hintedCandidates: number | undefined;
+  readonly commitIntervalMs: number;
   readonly reportDir: string;
   readonly json: boolean;
   readonly verbose: boolean;
@@ -173,6 +179,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
   const embedded = await startEmbedded({
     dataDir, grpcPort: 0, log: parsed.verbose ? createLogger() : silentLogger(), matchWorkers: parsed.matchWorkers,
     databaseUrl: parsed.database, databaseSchema: parsed.schema?.name, candidates: parsed.candidates, hintedCandidates: parsed.hintedCandidates,
+    commitIntervalMs: parsed.commitIntervalMs,
   }).catch(async (error: unknown) => {
     await dropRunSchema(parsed);
     throw error;
@@ -192,7 +199,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     const nc = await connectNats({ servers: embedded.nats.url, name });
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${describeCandidates(parsed)})`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy)`,
         nodeConnection: embedded.network.nc,
       });
     } finally {
@@ -257,6 +264,7 @@ function parseOptions(values: Values): Parsed {
     matchWorkers: integer(values['match-workers'], 'match-workers', 0, 64),
     candidates: values.candidates === undefined ? undefined : integer(values.candidates, 'candidates', 1, 1_000_000),
     hintedCandidates: values['hinted-candidates'] === undefined ? undefined : integer(values['hinted-candidates'], 'hinted-candidates', 1, 1_000_000),
+    commitIntervalMs: values['commit-interval-ms'] === undefined ? GROUP_COMMIT_DEFAULTS.batchIntervalMs : integer(values['commit-interval-ms'], 'commit-interval-ms', 0, 1_000),
     reportDir: values['report-dir'], json: values.json, verbose: values.verbose,
   };
 }

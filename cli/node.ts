@@ -6,6 +6,7 @@ import { parsePartition, type PartitionSpec } from '../core/association/partitio
 import { checkDimension } from '../core/biometrics/embeddings/embedding-vector.js';
 import { BiopayError, ErrorCode } from '../core/errors.js';
 import { NODE_PROCESS_NAME_PREFIX, nameThisThread } from '../core/thread-names.js';
+import { GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
 import { isRole, ROLES, startNetwork, type Role } from '../nodes/network.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
 
@@ -18,7 +19,7 @@ const PROCESS_NAMES: Record<Role, string> = {
 const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
                    [--grpc-port N] [--workers N] [--partition p/P] [--target-fmr X] [--target-fpir X]
                    [--candidates N] [--hinted-candidates N] [--face-dimension N] [--palm-dimension N]
-                   [--fail-business] [--terminals IDS] [--json]
+                   [--commit-interval-ms N] [--fail-business] [--terminals IDS] [--json]
 
 Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
 
@@ -26,6 +27,9 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
   --database URL    account role: postgres://... (env DATABASE_URL); PGlite in --data otherwise
   --schema NAME     account role: PostgreSQL schema of the ledger tables (default: public)
   --data DIR        account role: PGlite data folder (default: in memory)
+  --commit-interval-ms N
+                    account role: while busy, the ledger starts a transaction at most every N ms,
+                    so more payments share one (0: as soon as the last one ends; default ${GROUP_COMMIT_DEFAULTS.batchIntervalMs})
   --grpc-port N     gateway role: port (default 50051)
   --workers N       association role: matcher worker threads (default 2)
   --partition p/P   association role: keep gallery partition p of P (credential id hashed);
@@ -63,6 +67,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       database: { type: 'string', default: process.env.DATABASE_URL },
       schema: { type: 'string' },
       data: { type: 'string' },
+      'commit-interval-ms': { type: 'string', default: String(GROUP_COMMIT_DEFAULTS.batchIntervalMs) },
       'grpc-port': { type: 'string', default: '50051' },
       workers: { type: 'string', default: '2' },
       partition: { type: 'string', default: '0/1' },
@@ -89,8 +94,13 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
   }
   const grpcPort = Number(values['grpc-port']);
   const workers = Number(values.workers);
+  const commitIntervalMs = Number(values['commit-interval-ms']);
   if (!Number.isInteger(grpcPort) || !Number.isInteger(workers) || workers < 0 || workers > 64) {
     io.stderr('--grpc-port must be a port number and --workers an integer from 0 to 64');
+    return ExitCode.Usage;
+  }
+  if (!Number.isInteger(commitIntervalMs) || commitIntervalMs < 0 || commitIntervalMs > 1_000) {
+    io.stderr('--commit-interval-ms must be an integer from 0 to 1000');
     return ExitCode.Usage;
   }
   let association;
@@ -108,7 +118,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
   const log = createLogger({ fields: { role } });
   const network = await startNetwork({
     roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, databaseSchema: values.schema, dataDir: values.data,
-    grpcPort, matchWorkers: workers, ...association, businessFailAll: values['fail-business'],
+    grpcPort, matchWorkers: workers, ledgerCommitIntervalMs: commitIntervalMs, ...association, businessFailAll: values['fail-business'],
     sensorTerminalIds: values.terminals.split(',').map((id) => id.trim()).filter((id) => id !== ''),
   });
   const started = {

@@ -49,6 +49,8 @@ export interface NetworkOptions {
   readonly associationCandidates?: number;
   readonly associationHintedCandidates?: number;
   readonly embeddingDimensions?: Partial<Record<EmbeddingModality, number>>;
+  /** Account role: while busy, the ledger starts a transaction at most this often (group commit cadence). */
+  readonly ledgerCommitIntervalMs?: number;
   /** Business role: make every business step fail (the simulated device is out of order). */
   readonly businessFailAll?: boolean;
   /** Terminal role: the terminals whose sensor events this node takes (all when empty). */
@@ -82,7 +84,9 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     if (has('account')) {
       database = await openDatabase({ url: options.databaseUrl || undefined, dataDir: options.dataDir, schema: options.databaseSchema });
       // Group commit: many payments per transaction, each account's operations still in order.
-      ledger = await Ledger.open(database, { groupCommit: GROUP_COMMIT_DEFAULTS });
+      ledger = await Ledger.open(database, {
+        groupCommit: { ...GROUP_COMMIT_DEFAULTS, batchIntervalMs: options.ledgerCommitIntervalMs ?? GROUP_COMMIT_DEFAULTS.batchIntervalMs },
+      });
       stops.push((await startAccountNode({ system, ledger, database, log: options.log.child({ role: 'account' }) })).stop);
     }
     if (has('association')) {

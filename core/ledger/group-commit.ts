@@ -2,6 +2,11 @@
  * Group commit: requests wait in a bounded queue and are committed many per transaction. One batch
  * is in flight at a time and batches keep arrival order, so one account's operations commit in the
  * order they were submitted. Outcomes are per request: one failure never fails its neighbours.
+ *
+ * While requests keep coming, batches start at a steady cadence (batchIntervalMs) rather than the
+ * moment the previous one ends: a transaction costs a WAL flush, two or three round trips and the
+ * wake-ups on both sides whatever it holds, so fewer and fuller transactions make a busy ledger
+ * cheaper per payment; and the answers, arriving together, leave together.
  */
 import { BiopayError, ErrorCode } from '../errors.js';
 import type { Outcome } from './requests.js';
@@ -13,9 +18,14 @@ export interface GroupCommitOptions {
   lingerMs?: number;
   /** Requests waiting, at most; beyond it submit() fails fast with UNAVAILABLE. */
   queueLengthMax?: number;
+  /**
+   * While the ledger is busy, a batch starts no sooner than this after the previous one started
+   * (sooner when batchSizeMax requests wait). 0: at once when the previous one ends.
+   */
+  batchIntervalMs?: number;
 }
 
-export const GROUP_COMMIT_DEFAULTS = { batchSizeMax: 500, lingerMs: 1, queueLengthMax: 20_000 } as const;
+export const GROUP_COMMIT_DEFAULTS = { batchSizeMax: 500, lingerMs: 1, queueLengthMax: 20_000, batchIntervalMs: 10 } as const;
 const BATCH_SIZE_LIMIT = 10_000;
 
 interface Waiting<Op> {
@@ -29,9 +39,11 @@ export class GroupCommitter<Op> {
   readonly #batchSizeMax: number;
   readonly #lingerMs: number;
   readonly #queueLengthMax: number;
+  readonly #batchIntervalMs: number;
   readonly #queue: Waiting<Op>[] = [];
   #inFlight: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #lastStartMs = 0;
   #closed = false;
 
   constructor(run: (ops: Op[]) => Promise<Outcome[]>, options: GroupCommitOptions = {}) {
@@ -39,6 +51,7 @@ export class GroupCommitter<Op> {
     this.#batchSizeMax = boundedInteger('batchSizeMax', options.batchSizeMax ?? GROUP_COMMIT_DEFAULTS.batchSizeMax, 1, BATCH_SIZE_LIMIT);
     this.#lingerMs = boundedInteger('lingerMs', options.lingerMs ?? GROUP_COMMIT_DEFAULTS.lingerMs, 0, 1_000);
     this.#queueLengthMax = boundedInteger('queueLengthMax', options.queueLengthMax ?? GROUP_COMMIT_DEFAULTS.queueLengthMax, 1, 1_000_000);
+    this.#batchIntervalMs = boundedInteger('batchIntervalMs', options.batchIntervalMs ?? GROUP_COMMIT_DEFAULTS.batchIntervalMs, 0, 1_000);
   }
 
   get queueLength(): number {
@@ -66,15 +79,32 @@ export class GroupCommitter<Op> {
   }
 
   #schedule(): void {
-    if (this.#inFlight || this.#timer) return;
-    if (this.#queue.length >= this.#batchSizeMax || this.#lingerMs === 0) {
+    if (this.#inFlight) return;
+    if (this.#queue.length >= this.#batchSizeMax) {
       this.#flush();
       return;
     }
+    if (this.#timer) return;
+    if (this.#lingerMs === 0) {
+      this.#flush();
+      return;
+    }
+    this.#startAfter(this.#lingerMs);
+  }
+
+  /** After a batch: the requests that queued meanwhile go at the next beat of the cadence. */
+  #next(): void {
+    if (this.#queue.length === 0) return;
+    const waitMs = this.#lastStartMs + this.#batchIntervalMs - performance.now();
+    if (waitMs < 1 || this.#queue.length >= this.#batchSizeMax) this.#flush();
+    else this.#startAfter(waitMs);
+  }
+
+  #startAfter(waitMs: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (!this.#inFlight) this.#flush();
-    }, this.#lingerMs);
+    }, waitMs);
   }
 
   #flush(): void {
@@ -84,10 +114,10 @@ export class GroupCommitter<Op> {
     }
     const batch = this.#queue.splice(0, this.#batchSizeMax);
     if (batch.length === 0) return;
+    this.#lastStartMs = performance.now();
     this.#inFlight = this.#commit(batch).finally(() => {
       this.#inFlight = undefined;
-      // Requests that queued while this batch committed have waited already: go at once.
-      if (this.#queue.length > 0) this.#flush();
+      this.#next();
     });
   }
 
