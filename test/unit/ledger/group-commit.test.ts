@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HoldState } from '../../../proto/gen/biopay/v1/ledger.js';
 import { ErrorCode } from '../../../core/errors.js';
 import type { SqlClient, TransactionOptions } from '../../../core/db/index.js';
@@ -48,7 +48,8 @@ describe('GroupCommitter', () => {
       batches.push(ops);
       await new Promise((resolve) => setTimeout(resolve, 5));
       return ops.map((op) => (op % 7 === 0 ? { ok: false as const, error: new Error(`op ${op}`) as never } : { ok: true as const, value: op as never }));
-    }, { batchSizeMax: 10, lingerMs: 2, queueLengthMax: 30 });
+    }, { batchSizeMax: 10, lingerMs: 2, queueLengthMax: 20 });
+    // The 10th request fills a batch, which leaves at once; 20 more wait; the last 5 find the queue full.
     const submitted = Array.from({ length: 35 }, (_v, i) => committer.submit<number>(i + 1).then((v) => v, (e: Error) => e.message));
     const settled = await Promise.all(submitted);
     expect(settled.slice(0, 30)).toEqual(Array.from({ length: 30 }, (_v, i) => ((i + 1) % 7 === 0 ? `op ${i + 1}` : i + 1)));
@@ -63,6 +64,96 @@ describe('GroupCommitter', () => {
     const run = async () => [];
     expect(() => new GroupCommitter(run, { batchSizeMax: 0 })).toThrow(/batchSizeMax/);
     expect(() => new GroupCommitter(run, { queueLengthMax: Number.POSITIVE_INFINITY })).toThrow(/queueLengthMax/);
+    expect(() => new GroupCommitter(run, { batchIntervalMs: -1 })).toThrow(/batchIntervalMs/);
+    expect(() => new GroupCommitter(run, { batchIntervalMs: 5_000 })).toThrow(/batchIntervalMs/);
+  });
+});
+
+describe('GroupCommitter cadence', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A committer whose transactions take `commitMs`, recording when each batch started and its size. */
+  function timedCommitter(commitMs: number, options: { batchSizeMax?: number; lingerMs?: number; batchIntervalMs?: number }) {
+    const starts: Array<{ atMs: number; size: number }> = [];
+    const committer = new GroupCommitter<number>(async (ops) => {
+      starts.push({ atMs: performance.now(), size: ops.length });
+      await new Promise((resolve) => setTimeout(resolve, commitMs));
+      return ops.map((op) => ({ ok: true as const, value: op as never }));
+    }, options);
+    return { committer, starts };
+  }
+
+  /** One request every `everyMs` for `forMs`, the clock advanced as it goes; resolves with all their answers. */
+  async function steadyLoad(committer: GroupCommitter<number>, everyMs: number, forMs: number): Promise<number[]> {
+    const answers: Array<Promise<number>> = [];
+    for (let atMs = 0; atMs < forMs; atMs += everyMs) {
+      answers.push(committer.submit<number>(atMs));
+      await vi.advanceTimersByTimeAsync(everyMs);
+    }
+    await vi.advanceTimersByTimeAsync(1_000);
+    return Promise.all(answers);
+  }
+
+  it('while busy, starts a batch at most every batchIntervalMs, so that batches fill', async () => {
+    const { committer, starts } = timedCommitter(2, { batchSizeMax: 500, lingerMs: 1, batchIntervalMs: 20 });
+    const answers = await steadyLoad(committer, 1, 400);
+    expect(answers).toHaveLength(400);
+    const gapsMs = starts.slice(1).map((start, i) => start.atMs - starts[i]!.atMs);
+    expect(Math.min(...gapsMs)).toBeGreaterThanOrEqual(19);
+    // 400 requests in about 20 transactions instead of one per 2 ms commit (about 130).
+    expect(starts.length).toBeLessThanOrEqual(25);
+    expect(Math.max(...starts.map((start) => start.size))).toBeGreaterThanOrEqual(18);
+    await committer.close();
+  });
+
+  it('without a cadence, the next batch starts the moment the previous one ends', async () => {
+    const { committer, starts } = timedCommitter(2, { batchSizeMax: 500, lingerMs: 1, batchIntervalMs: 0 });
+    await steadyLoad(committer, 1, 400);
+    const gapsMs = starts.slice(1).map((start, i) => start.atMs - starts[i]!.atMs);
+    expect(Math.max(...gapsMs)).toBeLessThanOrEqual(3);
+    expect(starts.length).toBeGreaterThan(100);
+    await committer.close();
+  });
+
+  it('a full batch does not wait for the cadence, and a lone request on an idle ledger waits only its linger', async () => {
+    const { committer, starts } = timedCommitter(2, { batchSizeMax: 5, lingerMs: 1, batchIntervalMs: 500 });
+    const first = committer.submit<number>(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(starts).toEqual([{ atMs: 1, size: 1 }]);
+    const full = Array.from({ length: 5 }, (_v, i) => committer.submit<number>(i + 1));
+    await vi.advanceTimersByTimeAsync(5);
+    // The second batch left when the first ended (2 ms later), not 500 ms after the first began.
+    expect(starts[1]).toEqual({ atMs: 3, size: 5 });
+    await expect(Promise.all([first, ...full])).resolves.toEqual([0, 1, 2, 3, 4, 5]);
+    // Idle again for longer than the interval: the next lone request waits its linger only.
+    await vi.advanceTimersByTimeAsync(600);
+    const late = committer.submit<number>(9);
+    await vi.advanceTimersByTimeAsync(3);
+    expect(starts[2]!.size).toBe(1);
+    expect(starts[2]!.atMs - starts[1]!.atMs).toBeGreaterThanOrEqual(600);
+    expect(starts[2]!.atMs - starts[1]!.atMs).toBeLessThan(610);
+    await expect(late).resolves.toBe(9);
+    await committer.close();
+  });
+
+  it('close() commits what waits for the next beat at once', async () => {
+    const { committer, starts } = timedCommitter(2, { batchSizeMax: 500, lingerMs: 1, batchIntervalMs: 500 });
+    const first = committer.submit<number>(1);
+    await vi.advanceTimersByTimeAsync(1);
+    const waiting = committer.submit<number>(2);
+    await vi.advanceTimersByTimeAsync(3);
+    expect(starts).toHaveLength(1);
+    const closed = committer.close();
+    await vi.advanceTimersByTimeAsync(3);
+    await closed;
+    expect(starts).toHaveLength(2);
+    expect(starts[1]!.atMs).toBeLessThan(10);
+    await expect(Promise.all([first, waiting])).resolves.toEqual([1, 2]);
   });
 });
 
