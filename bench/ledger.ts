@@ -16,7 +16,7 @@ import { loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { AccountKind, HoldState } from '../proto/gen/biopay/v1/ledger.js';
 import { dropSchema, openDatabase, probePostgres, type SqlClient } from '../core/db/index.js';
-import { Ledger, type GroupCommitOptions } from '../core/ledger/index.js';
+import { GROUP_COMMIT_DEFAULTS, Ledger, type GroupCommitOptions } from '../core/ledger/index.js';
 
 export interface LedgerBenchOptions {
   json: boolean;
@@ -34,7 +34,7 @@ const POOL_SIZE = 8;
 const GROUP_WINDOW = 4_000;
 /** Group-commit ledgers sharing the database, payers split between them as shards of account nodes. */
 const GROUP_SHARDS = Number(process.env.LEDGER_BENCH_SHARDS ?? 2);
-const GROUP_COMMIT: GroupCommitOptions = { batchSizeMax: 2_000, lingerMs: 1, queueLengthMax: 20_000 };
+const GROUP_COMMIT: GroupCommitOptions = { batchSizeMax: 2_000, lingerMs: 1, queueLengthMax: 20_000, batchIntervalMs: GROUP_COMMIT_DEFAULTS.batchIntervalMs };
 const SETUP_CONCURRENCY = 32;
 const PAIR_AMOUNT_MINOR = 1n;
 
@@ -48,7 +48,7 @@ export async function runLedgerBench(options: LedgerBenchOptions): Promise<Recor
   const pairs = options.pairs ?? 20_000;
   const result: Record<string, unknown> = {
     workload: `${accounts} payer accounts, ${MERCHANTS} merchants; pair = authorize + full capture; ` +
-      `group commit: ${pairs} pairs, ${GROUP_WINDOW} in flight, batch <= ${GROUP_COMMIT.batchSizeMax}, ` +
+      `group commit: ${pairs} pairs, ${GROUP_WINDOW} in flight, batch <= ${GROUP_COMMIT.batchSizeMax} every ${GROUP_COMMIT.batchIntervalMs} ms at most, ` +
       `${GROUP_SHARDS} ledgers (payers sharded between them, as account nodes would be; on PostgreSQL one thread each) paying the same merchants; ` +
       `after a warm-up of ${warmUpPairs(pairs)} pairs; one tx per request: ${Math.max(1, Math.floor(pairs / 10))} pairs, ${POOL_SIZE * 2} in flight; median of ${options.runs} runs`,
   };
