@@ -21,6 +21,10 @@ import { connectNats } from '../core/transport/nats.js';
 import { startEmbedded } from './embedded.js';
 import { ExitCode, type CommandIo } from './io.js';
 
+const EMBEDDED_MATCH_WORKERS = 2;
+/** Settings of the embedded network: refused with --nats rather than silently not applied. */
+const EMBEDDED_ONLY_FLAGS = ['database', 'schema', 'match-workers', 'candidates', 'hinted-candidates', 'commit-interval-ms'] as const;
+
 const HELP = `Usage: biopay load [options]
 
 Drives a biopay network with many virtual terminals publishing sensor events, at a set rate of
@@ -52,7 +56,7 @@ community). Writes a JSON and a self-contained HTML report.
   --database URL    embedded only: the ledger on PostgreSQL instead of PGlite, in a schema of
                     its own (biopay_load_...) that is dropped after the run
   --schema NAME     embedded only: that schema instead, kept after the run
-  --match-workers N embedded only: matcher threads                            (default 2)
+  --match-workers N embedded only: matcher threads                            (default ${EMBEDDED_MATCH_WORKERS})
   --candidates N    embedded only: templates compared in full per identify over everyone,
                     chosen by the candidate index (default 600)
   --hinted-candidates N
@@ -61,7 +65,7 @@ community). Writes a JSON and a self-contained HTML report.
                     community of up to 3,000 is compared whole)
   --commit-interval-ms N
                     embedded only: while busy, the ledger starts a transaction at most every
-                    N ms, so more payments share one (0: as soon as the last one ends) (default ${GROUP_COMMIT_DEFAULTS.batchIntervalMs})
+                    N ms, so more payments share one; 0: as soon as the last one ends (default ${GROUP_COMMIT_DEFAULTS.batchIntervalMs})
   --report-dir DIR  where the JSON and HTML reports go                        (default load-reports)
   --seed N          population and arrival seed                               (default random)
   --in-flight N     payments in flight at most; more are OVERFLOW errors      (default 10000)
@@ -96,7 +100,7 @@ const OPTIONS = {
   nats: { type: 'string' },
   database: { type: 'string' },
   schema: { type: 'string' },
-  'match-workers': { type: 'string', default: '2' },
+  'match-workers': { type: 'string' },
   candidates: { type: 'string' },
   'hinted-candidates': { type: 'string' },
   'commit-interval-ms': { type: 'string' },
@@ -113,6 +117,7 @@ const OPTIONS = {
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
 
 interface Parsed {
   readonly options: LoadOptions;
@@ -227,6 +232,10 @@ async function dropRunSchema(parsed: Parsed, progress?: (text: string) => void):
 
 function parseOptions(values: Values): Parsed {
   if (values.hint && values['no-hint']) throw usage('--hint and --no-hint contradict each other');
+  const embeddedOnly = EMBEDDED_ONLY_FLAGS.filter((flag) => values[flag] !== undefined);
+  if (values.nats !== undefined && embeddedOnly.length > 0) {
+    throw usage(`${embeddedOnly.map((flag) => `--${flag}`).join(', ')}: embedded network only; a running network (--nats) keeps its own settings`);
+  }
   const arrival = values.arrival;
   if (arrival !== 'constant' && arrival !== 'poisson') throw usage('--arrival must be constant or poisson');
   const enrolled = integer(values.enrolled, 'enrolled', 1, 1_000_000);
@@ -261,7 +270,7 @@ function parseOptions(values: Values): Parsed {
   return {
     options: { ...options, depositMinor: depositFor(options) },
     nats: values.nats, database: values.database, schema: ledgerSchema(values),
-    matchWorkers: integer(values['match-workers'], 'match-workers', 0, 64),
+    matchWorkers: values['match-workers'] === undefined ? EMBEDDED_MATCH_WORKERS : integer(values['match-workers'], 'match-workers', 0, 64),
     candidates: values.candidates === undefined ? undefined : integer(values.candidates, 'candidates', 1, 1_000_000),
     hintedCandidates: values['hinted-candidates'] === undefined ? undefined : integer(values['hinted-candidates'], 'hinted-candidates', 1, 1_000_000),
     commitIntervalMs: values['commit-interval-ms'] === undefined ? GROUP_COMMIT_DEFAULTS.batchIntervalMs : integer(values['commit-interval-ms'], 'commit-interval-ms', 0, 1_000),

@@ -65,6 +65,18 @@ describe('biopay load on the embedded network', () => {
   });
 });
 
+describe('biopay load flags', () => {
+  it('refuses settings of the embedded network with --nats instead of ignoring them', async () => {
+    const stderr: string[] = [];
+    const run = (args: string[]) => loadCommand(args, { stdout: () => undefined, stderr: (text) => stderr.push(text) });
+    expect(await run(['--nats', 'nats://127.0.0.1:1', '--candidates', '100', '--commit-interval-ms', '5'])).toBe(2);
+    expect(stderr.join('\n')).toContain('--candidates, --commit-interval-ms: embedded network only');
+    expect(await run(['--nats', 'nats://127.0.0.1:1', '--match-workers', '1'])).toBe(2);
+    expect(await run(['--commit-interval-ms=-1'])).toBe(2);
+    expect(await run(['--commit-interval-ms', '1001'])).toBe(2);
+  });
+});
+
 describe('biopay load --ramp on the embedded network', () => {
   it('steps the rate up, judges each step and reports the machine CPU per payment of each', async () => {
     const stdout: string[] = [];

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { nodeCommand } from '../../../cli/node.js';
+
+/** `biopay node`'s flags are checked before anything starts: a bad value is a usage error (exit 2). */
+describe('biopay node flags', () => {
+  const run = async (args: string[]) => {
+    const out: string[] = [];
+    const code = await nodeCommand(args, { stdout: (text) => out.push(text), stderr: (text) => out.push(text) });
+    return { code, text: out.join('\n') };
+  };
+
+  it('names the ledger commit cadence in --help with its default', async () => {
+    const { code, text } = await run(['--help']);
+    expect(code).toBe(0);
+    expect(text).toMatch(/--commit-interval-ms N[\s\S]*default 10\)/);
+  });
+
+  it('refuses a commit interval that is not a whole number of milliseconds in 0..1000', async () => {
+    for (const value of ['-1', '1001', '2.5', 'soon']) {
+      const { code, text } = await run(['account', `--commit-interval-ms=${value}`]);
+      expect(code).toBe(2);
+      expect(text).toContain('--commit-interval-ms must be an integer from 0 to 1000');
+    }
+  });
+});
