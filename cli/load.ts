@@ -206,6 +206,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
       return await work({
         nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy)`,
         nodeConnection: embedded.network.nc,
+        ledgerCommits: () => embedded.network.ledger?.commitCounts,
       });
     } finally {
       await nc.drain().catch(() => undefined);
@@ -328,6 +329,9 @@ function renderSummary(report: LoadReport): string {
     + `; this process: ${traffic.processCpuMsPerPayment} ms CPU per payment, main thread ${Math.round(traffic.mainThreadUtilization * 100)}% busy`
     + (traffic.machineCpuMsPerPayment !== undefined ? `; whole machine: ${traffic.machineCpuMsPerPayment} ms CPU per payment` : '')
     + (traffic.machineStolenMsPerPayment ? ` (and ${traffic.machineStolenMsPerPayment} ms stolen by the hypervisor: a crowded host)` : ''));
+  if (traffic.ledger) {
+    lines.push(`ledger: ${traffic.ledger.transactionsPerPayment} transactions per payment, ${traffic.ledger.operationsPerTransaction} requests per transaction`);
+  }
   if (traffic.cpuMsPerPaymentByComponent) lines.push(`CPU ms per payment by where it ran: ${describeCpuByComponent(traffic.cpuMsPerPaymentByComponent)}`);
   if (traffic.cpuMsPerPaymentByNodeProcess) {
     lines.push(`  of it, biopay node processes: ${describeNodeProcessCpu(traffic.cpuMsPerPaymentByNodeProcess)}`);

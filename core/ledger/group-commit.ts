@@ -28,6 +28,12 @@ export interface GroupCommitOptions {
 export const GROUP_COMMIT_DEFAULTS = { batchSizeMax: 500, lingerMs: 1, queueLengthMax: 20_000, batchIntervalMs: 10 } as const;
 const BATCH_SIZE_LIMIT = 10_000;
 
+/** What a committer has committed since it started: transactions and the requests they held. */
+export interface CommitCounts {
+  readonly transactions: number;
+  readonly operations: number;
+}
+
 interface Waiting<Op> {
   op: Op;
   resolve: (value: unknown) => void;
@@ -44,6 +50,8 @@ export class GroupCommitter<Op> {
   #inFlight: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastStartMs = 0;
+  #transactions = 0;
+  #operations = 0;
   #closed = false;
 
   constructor(run: (ops: Op[]) => Promise<Outcome[]>, options: GroupCommitOptions = {}) {
@@ -56,6 +64,11 @@ export class GroupCommitter<Op> {
 
   get queueLength(): number {
     return this.#queue.length;
+  }
+
+  /** Batches started so far (each one transaction, retries within it aside) and the requests they held. */
+  get counts(): CommitCounts {
+    return { transactions: this.#transactions, operations: this.#operations };
   }
 
   submit<Result>(op: Op): Promise<Result> {
@@ -115,6 +128,8 @@ export class GroupCommitter<Op> {
     const batch = this.#queue.splice(0, this.#batchSizeMax);
     if (batch.length === 0) return;
     this.#lastStartMs = performance.now();
+    this.#transactions++;
+    this.#operations += batch.length;
     this.#inFlight = this.#commit(batch).finally(() => {
       this.#inFlight = undefined;
       this.#next();

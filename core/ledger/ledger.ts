@@ -23,7 +23,7 @@ import type { SqlClient } from '../db/index.js';
 import * as accounts from './accounts.js';
 import { expireDueHolds, runBatch, type BatchContext } from './batch.js';
 import * as credentials from './credentials.js';
-import { GroupCommitter, type GroupCommitOptions } from './group-commit.js';
+import { GroupCommitter, type CommitCounts, type GroupCommitOptions } from './group-commit.js';
 import { checkInvariants, type InvariantReport } from './invariants.js';
 import type { LedgerOp, LedgerOpKind, ResultByKind } from './requests.js';
 import { HOLD_TIMEOUT_MS_MAX } from './requests.js';
@@ -74,6 +74,11 @@ export class Ledger {
 
   get dialect(): SqlClient['dialect'] {
     return this.#db.dialect;
+  }
+
+  /** The group committer's transactions and requests so far (undefined without group commit). */
+  get commitCounts(): CommitCounts | undefined {
+    return this.#committer?.counts;
   }
 
   openAccount(request: OpenAccountRequest): Promise<Account> {

@@ -8,6 +8,7 @@ import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { NatsConnection, Stats } from '@nats-io/transport-node';
 import type { ActorSystem } from '../actors/index.js';
+import type { CommitCounts } from '../ledger/index.js';
 import { ActorKind, LedgerProtocol } from '../protocols.js';
 import { LoadDriver } from './driver.js';
 import { checkLedger, type LedgerCheckReport } from './ledger-check.js';
@@ -52,6 +53,8 @@ export interface LoadTarget {
   readonly description: string;
   /** The nodes' own NATS connection when they run in this process (embedded): its traffic is reported per payment. */
   readonly nodeConnection?: NatsConnection;
+  /** The ledger's group commit counts when it runs in this process (embedded): its transactions are reported per payment. */
+  readonly ledgerCommits?: () => CommitCounts | undefined;
 }
 
 /**
@@ -64,6 +67,8 @@ export interface PaymentCosts {
   readonly payments: number;
   readonly load: TrafficPerPayment;
   readonly nodes?: TrafficPerPayment;
+  /** Embedded network: ledger transactions per payment, and requests per transaction (group commit). */
+  readonly ledger?: LedgerCommitsPerPayment;
   readonly processCpuMsPerPayment: number;
   /**
    * Busy CPU of the whole machine (every process and the kernel) per payment, where /proc/stat
@@ -192,14 +197,19 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   };
 }
 
+export interface LedgerCommitsPerPayment {
+  readonly transactionsPerPayment: number;
+  readonly operationsPerTransaction: number;
+}
+
 type Snapshot = {
-  load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: CpuSnapshot | undefined; loop: EventLoopUtilization;
+  load: Stats; nodes?: Stats; ledger?: CommitCounts; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: CpuSnapshot | undefined; loop: EventLoopUtilization;
 };
 
 function snapshot(target: LoadTarget): Snapshot {
   return {
     load: { ...target.nc.stats() }, nodes: target.nodeConnection ? { ...target.nodeConnection.stats() } : undefined,
-    cpu: process.cpuUsage(), machine: machineCpu(), components: cpuSnapshot(), loop: performance.eventLoopUtilization(),
+    ledger: target.ledgerCommits?.(), cpu: process.cpuUsage(), machine: machineCpu(), components: cpuSnapshot(), loop: performance.eventLoopUtilization(),
   };
 }
 
@@ -214,10 +224,20 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
     ? { busyMs: after.machine.busyMs - before.machine.busyMs, stolenMs: after.machine.stolenMs - before.machine.stolenMs } : undefined;
   return {
     payments, load: per(before.load, after.load), nodes: before.nodes && after.nodes ? per(before.nodes, after.nodes) : undefined,
+    ...(before.ledger && after.ledger ? { ledger: ledgerPerPayment(before.ledger, after.ledger, payments) } : {}),
     processCpuMsPerPayment: perPaymentMs((cpu.user + cpu.system) / 1000),
     ...(machine ? { machineCpuMsPerPayment: perPaymentMs(machine.busyMs), machineStolenMsPerPayment: perPaymentMs(machine.stolenMs) } : {}),
     mainThreadUtilization: Math.round(performance.eventLoopUtilization(after.loop, before.loop).utilization * 1000) / 1000,
     ...(before.components && after.components ? cpuBreakdown(before.components, after.components, payments, machine && perPaymentMs(machine.busyMs)) : {}),
+  };
+}
+
+function ledgerPerPayment(before: CommitCounts, after: CommitCounts, payments: number): LedgerCommitsPerPayment {
+  const transactions = after.transactions - before.transactions;
+  const operations = after.operations - before.operations;
+  return {
+    transactionsPerPayment: Math.round((transactions / Math.max(1, payments)) * 1000) / 1000,
+    operationsPerTransaction: Math.round((operations / Math.max(1, transactions)) * 100) / 100,
   };
 }
 

@@ -52,6 +52,13 @@ describe('biopay load on the embedded network', () => {
     expect(existsSync(html)).toBe(true);
     expect(readFileSync(html, 'utf8')).toContain('<svg');
     expect(readFileSync(html, 'utf8')).toContain('Costs per payment');
+    // The embedded ledger's group commit: every payment that reached the ledger took part in a
+    // transaction (authorize, then capture or void), several requests to a transaction at most.
+    const ledger = report.costsPerPayment.ledger;
+    expect(ledger.transactionsPerPayment).toBeGreaterThan(0);
+    expect(ledger.transactionsPerPayment).toBeLessThanOrEqual(3);
+    expect(ledger.operationsPerTransaction).toBeGreaterThanOrEqual(1);
+    expect(readFileSync(html, 'utf8')).toContain('requests per transaction');
     const byComponent = report.costsPerPayment.cpuMsPerPaymentByComponent;
     if (process.platform === 'linux') {
       expect(Object.keys(byComponent).sort()).toEqual(['biopayNodes', 'mainThread', 'matcherThreads', 'natsServer', 'otherThreads', 'postgres', 'restOfMachine']);

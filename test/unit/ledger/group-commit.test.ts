@@ -108,6 +108,7 @@ describe('GroupCommitter cadence', () => {
     // 400 requests in about 20 transactions instead of one per 2 ms commit (about 130).
     expect(starts.length).toBeLessThanOrEqual(25);
     expect(Math.max(...starts.map((start) => start.size))).toBeGreaterThanOrEqual(18);
+    expect(committer.counts).toEqual({ transactions: starts.length, operations: 400 });
     await committer.close();
   });
 
