@@ -118,7 +118,6 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
-
 interface Parsed {
   readonly options: LoadOptions;
   readonly nats: string | undefined;
