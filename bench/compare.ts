@@ -29,15 +29,15 @@ export interface Comparison {
   readonly onlyInNext: readonly string[];
   /** Set when the two reports name different machines: compare runs on one machine only. */
   readonly machineWarning: string | undefined;
-  /** The run's settings (a load report's config and workload) that differ: `path: base / next`. */
+  /** The run's settings (a load report's config, embedded network and workload) that differ: `path: base / next`. */
   readonly settingDifferences: readonly string[];
 }
 
 export const DEFAULT_NOISE_SHARE = 0.05;
 /** Paths that describe the run rather than measure it. */
-const CONTEXT_PATH = /^(machine|startedAt|finishedAt|runs|runId|config|workload|target)(\.|$)/;
+const CONTEXT_PATH = /^(machine|startedAt|finishedAt|runs|runId|config|network|workload|target)(\.|$)/;
 /** Of those, the settings that make two runs different experiments when they differ. */
-const SETTING_PATH = /^(config|workload|runs)(\.|$)/;
+const SETTING_PATH = /^(config|network|workload|runs)(\.|$)/;
 /** Setting differences listed at most. */
 const SETTING_DIFFERENCES_MAX = 20;
 

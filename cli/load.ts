@@ -206,6 +206,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
         nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy)`,
         nodeConnection: embedded.network.nc,
         ledgerCommits: () => embedded.network.ledger?.commitCounts,
+        settings: embeddedSettings(parsed),
       });
     } finally {
       await nc.drain().catch(() => undefined);
@@ -367,6 +368,15 @@ function integer(text: string, flag: string, low: number, high: number): number 
   const value = number(text, flag, low, high);
   if (!Number.isInteger(value)) throw usage(`--${flag} must be a whole number, got "${text}"`);
   return value;
+}
+
+/** What the embedded network runs with, as the report records it (bench compare warns when two runs differ). */
+function embeddedSettings(parsed: Parsed): Record<string, string | number> {
+  const { candidates, hintedCandidates } = candidateCounts(parsed);
+  return {
+    ledgerDatabase: parsed.database ? 'postgresql' : 'pglite', matchWorkers: parsed.matchWorkers, candidates, hintedCandidates,
+    commitIntervalMs: parsed.commitIntervalMs,
+  };
 }
 
 /** The candidate counts the embedded network runs with, by the engine's own rule (candidateCounts). */

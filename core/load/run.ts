@@ -55,6 +55,8 @@ export interface LoadTarget {
   readonly nodeConnection?: NatsConnection;
   /** The ledger's group commit counts when it runs in this process (embedded): its transactions are reported per payment. */
   readonly ledgerCommits?: () => CommitCounts | undefined;
+  /** The embedded network's settings (ledger database, matcher threads, candidates, commit cadence), for the report. */
+  readonly settings?: Readonly<Record<string, string | number>>;
 }
 
 /**
@@ -116,6 +118,8 @@ export interface LoadReport {
   readonly target: string;
   readonly machine: Record<string, unknown>;
   readonly config: Record<string, unknown>;
+  /** The embedded network's settings; absent for a running network (--nats), whose settings the tool cannot see. */
+  readonly network?: Readonly<Record<string, string | number>>;
   readonly workload: string;
   readonly setup: Record<string, unknown>;
   readonly mix: Mix;
@@ -189,7 +193,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   const run = headline.measured;
   return {
     tool: 'biopay load', runId, startedAt, finishedAt: new Date().toISOString(), target: target.description,
-    machine: machine(), config: configOf(options), workload: describeWorkload(options, population), setup: setupOf(population),
+    machine: machine(), config: configOf(options), ...(target.settings ? { network: target.settings } : {}), workload: describeWorkload(options, population), setup: setupOf(population),
     mix: driver.mix, approvedPerSecond: run.approvedPerSecond, p50Ms: run.p50Ms, p90Ms: run.p90Ms, p99Ms: run.p99Ms, p999Ms: run.p999Ms,
     outcomes: run.outcomes, errorCount: run.errorCount, ledgerCheck, rate: headline.rate, run, warmup: headline.warmup,
     scheduler: headline.scheduler, lateResults: driver.lateResults, ramp: rampResult, costsPerPayment: traffic.get(headline)!,

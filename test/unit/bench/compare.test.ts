@@ -65,6 +65,15 @@ describe('bench compare', () => {
     expect(renderComparison(comparison, 'a', 'b')).toContain('warning: the runs were set up differently (base / next):\n  config.rate: 300 / 350');
   });
 
+  it("names a difference in the embedded network's settings, such as the ledger's commit cadence", () => {
+    const run = (commitIntervalMs: number) => ({
+      config: { rate: 800 }, network: { ledgerDatabase: 'postgresql', commitIntervalMs }, approvedPerSecond: 570,
+    });
+    const comparison = compareReports(run(0), run(10));
+    expect(comparison.settingDifferences).toEqual(['network.commitIntervalMs: 0 / 10']);
+    expect(comparison.metrics.map((metric) => metric.path)).toEqual(['approvedPerSecond']);
+  });
+
   it('warns when the reports come from different machines, and renders worse and better first', () => {
     const elsewhere = { ...next, machine: { cpuModel: 'Intel Xeon', cpus: 2, node: 'v20.20.2' } };
     const comparison = compareReports(base, elsewhere);
