@@ -18,10 +18,10 @@ import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, describeCpuByComponent, descri
 import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
+import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
 import { startEmbedded } from './embedded.js';
 import { ExitCode, type CommandIo } from './io.js';
 
-const EMBEDDED_MATCH_WORKERS = 2;
 /** Settings of the embedded network: refused with --nats rather than silently not applied. */
 const EMBEDDED_ONLY_FLAGS = ['database', 'schema', 'match-workers', 'candidates', 'hinted-candidates', 'commit-interval-ms'] as const;
 
@@ -56,7 +56,7 @@ community). Writes a JSON and a self-contained HTML report.
   --database URL    embedded only: the ledger on PostgreSQL instead of PGlite, in a schema of
                     its own (biopay_load_...) that is dropped after the run
   --schema NAME     embedded only: that schema instead, kept after the run
-  --match-workers N embedded only: matcher threads                            (default ${EMBEDDED_MATCH_WORKERS})
+  --match-workers N embedded only: matcher threads                            (default ${DEFAULT_MATCH_WORKERS})
   --candidates N    embedded only: templates compared in full per identify over everyone,
                     chosen by the candidate index (default 600)
   --hinted-candidates N
@@ -271,7 +271,7 @@ function parseOptions(values: Values): Parsed {
   return {
     options: { ...options, depositMinor: depositFor(options) },
     nats: values.nats, database: values.database, schema: ledgerSchema(values),
-    matchWorkers: values['match-workers'] === undefined ? EMBEDDED_MATCH_WORKERS : integer(values['match-workers'], 'match-workers', 0, 64),
+    matchWorkers: values['match-workers'] === undefined ? DEFAULT_MATCH_WORKERS : integer(values['match-workers'], 'match-workers', 0, 64),
     candidates: values.candidates === undefined ? undefined : integer(values.candidates, 'candidates', 1, 1_000_000),
     hintedCandidates: values['hinted-candidates'] === undefined ? undefined : integer(values['hinted-candidates'], 'hinted-candidates', 1, 1_000_000),
     commitIntervalMs: values['commit-interval-ms'] === undefined ? GROUP_COMMIT_DEFAULTS.batchIntervalMs : integer(values['commit-interval-ms'], 'commit-interval-ms', 0, 1_000),

@@ -7,6 +7,7 @@ import { checkDimension } from '../core/biometrics/embeddings/embedding-vector.j
 import { BiopayError, ErrorCode } from '../core/errors.js';
 import { NODE_PROCESS_NAME_PREFIX, nameThisThread } from '../core/thread-names.js';
 import { GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
+import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
 import { isRole, ROLES, startNetwork, type Role } from '../nodes/network.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
 
@@ -31,7 +32,7 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
                     account role: while busy, the ledger starts a transaction at most every N ms,
                     so more payments share one (0: as soon as the last one ends; default ${GROUP_COMMIT_DEFAULTS.batchIntervalMs})
   --grpc-port N     gateway role: port (default 50051)
-  --workers N       association role: matcher worker threads (default 2)
+  --workers N       association role: matcher worker threads (default ${DEFAULT_MATCH_WORKERS})
   --partition p/P   association role: keep gallery partition p of P (credential id hashed);
                     identify and enrollment dedupe ask every partition (default 0/1: all)
   --target-fmr X    association role: false match rate decisions target when a request names
@@ -69,7 +70,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       data: { type: 'string' },
       'commit-interval-ms': { type: 'string', default: String(GROUP_COMMIT_DEFAULTS.batchIntervalMs) },
       'grpc-port': { type: 'string', default: '50051' },
-      workers: { type: 'string', default: '2' },
+      workers: { type: 'string', default: String(DEFAULT_MATCH_WORKERS) },
       partition: { type: 'string', default: '0/1' },
       'target-fmr': { type: 'string' },
       'target-fpir': { type: 'string' },

@@ -83,6 +83,8 @@ export const DEFAULT_TARGET_FMR = 1e-4;
  * deadline when the caller set none.
  */
 export const DEFAULT_PARTITION_TIMEOUT_MS = 5_000;
+/** Matcher threads of a node that names none: the two cores this runtime is sized for. */
+export const DEFAULT_MATCH_WORKERS = 2;
 const ASSOCIATION_IDLE_TIMEOUT_MS = 2_000;
 /** Candidates per modality and partition: one decides a single modality; fusion needs a few. */
 const SINGLE_TOP_K = 1;
@@ -106,7 +108,7 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   const candidates = Math.ceil(perIdentify.candidates / partition.count);
   const hintedCandidates = Math.ceil(perIdentify.hintedCandidates / partition.count);
   const gallery = await PartitionGallery.create({
-    workers: options.workers ?? 2, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
+    workers: options.workers ?? DEFAULT_MATCH_WORKERS, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
   });
   const state: NodeState = { gallery, directory: new CredentialDirectory(), sealer, log, partition };
   const enrollmentLog = await EnrollmentLog.open(nc);
