@@ -125,6 +125,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
   const started = {
     role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null,
     ...(role === 'association' ? { partition: values.partition } : {}),
+    ...(role === 'account' ? { commitIntervalMs } : {}),
   };
   io.stdout(values.json ? toJson({ ready: true, ...started }) : `biopay ${role} node ready (pid ${process.pid})`);
   await new Promise<void>((resolve) => {
