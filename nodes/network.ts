@@ -10,7 +10,7 @@ import type { EmbeddingModality } from '../core/association/partition-gallery.js
 import { TemplateSealer } from '../core/association/template-crypto.js';
 import { SimulatedDevice } from '../core/business/device.js';
 import { openDatabase, type SqlClient } from '../core/db/index.js';
-import { GROUP_COMMIT_DEFAULTS, Ledger } from '../core/ledger/index.js';
+import { Ledger } from '../core/ledger/index.js';
 import type { LogFields, Logger } from '../core/log.js';
 import { connectNats } from '../core/transport/nats.js';
 import { startAccountNode } from './account/node.js';
@@ -83,10 +83,9 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   try {
     if (has('account')) {
       database = await openDatabase({ url: options.databaseUrl || undefined, dataDir: options.dataDir, schema: options.databaseSchema });
-      // Group commit: many payments per transaction, each account's operations still in order.
-      ledger = await Ledger.open(database, {
-        groupCommit: { ...GROUP_COMMIT_DEFAULTS, batchIntervalMs: options.ledgerCommitIntervalMs ?? GROUP_COMMIT_DEFAULTS.batchIntervalMs },
-      });
+      // Group commit: many payments per transaction, each account's operations still in order;
+      // what the options leave out takes GROUP_COMMIT_DEFAULTS.
+      ledger = await Ledger.open(database, { groupCommit: { batchIntervalMs: options.ledgerCommitIntervalMs } });
       stops.push((await startAccountNode({ system, ledger, database, log: options.log.child({ role: 'account' }) })).stop);
     }
     if (has('association')) {

@@ -1,8 +1,9 @@
 /**
  * Idempotency records: (scope, key) -> hash of the canonical request + the encoded first response.
  * Money-moving batches read the records after taking their row locks and insert new ones with their
- * last statement (batch.ts, store.ts writeBatch). Requests with no row to lock (opening an account) claim their key first instead:
- * an insert that waits on a concurrent claimer, so the second reads the first's result.
+ * last statement (batch.ts, store.ts writeBatch). Requests with no row to lock (opening an account)
+ * claim their key first instead: an insert that waits on a concurrent claimer, so the second reads
+ * the first's result.
  */
 import { hash } from 'node:crypto';
 import { BiopayError, ErrorCode } from '../errors.js';
