@@ -18,6 +18,14 @@ import { actorSubject } from './subjects.js';
 import type { MethodSpec, Protocol } from './types.js';
 import { decodeReply, encodeEnvelope, encodePayload, payloadOverflow } from './wire.js';
 
+/**
+ * A request no node received (no responders) is sent again this many times at most, after these
+ * pauses, within its deadline: a shard between owners (failover, a node joining) or a subscription
+ * not yet known to every server of a cluster leaves a gap of a few tens of ms. Nobody saw the
+ * request, so sending it again cannot run it twice.
+ */
+const NO_RESPONDERS_RETRY_PAUSES_MS = [25, 50, 100] as const;
+
 export class RemoteKindClient {
   constructor(
     private readonly nc: NatsConnection,
@@ -29,14 +37,21 @@ export class RemoteKindClient {
 
   async ask(key: string, method: string, message: unknown, timeoutMs: number): Promise<unknown> {
     const spec = this.spec(method);
-    const data = this.envelope(spec, key, method, message, Date.now() + timeoutMs);
-    let reply;
-    try {
-      reply = await this.nc.request(actorSubject(this.kind, shardOf(key, this.shardCount)), data, { timeout: timeoutMs });
-    } catch (error) {
-      throw this.requestError(error, method, timeoutMs);
+    const deadlineMs = Date.now() + timeoutMs;
+    const data = this.envelope(spec, key, method, message, deadlineMs);
+    const subject = actorSubject(this.kind, shardOf(key, this.shardCount));
+    for (let attempt = 0; ; attempt++) {
+      let reply;
+      try {
+        reply = await this.nc.request(subject, data, { timeout: Math.max(1, deadlineMs - Date.now()) });
+      } catch (error) {
+        const pauseMs = NO_RESPONDERS_RETRY_PAUSES_MS[attempt];
+        if (!isNoResponders(error) || pauseMs === undefined || Date.now() + pauseMs >= deadlineMs) throw this.requestError(error, method, timeoutMs);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        continue;
+      }
+      return decodeReply(spec.response, reply.data, `${this.kind}.${method}`);
     }
-    return decodeReply(spec.response, reply.data, `${this.kind}.${method}`);
   }
 
   tell(key: string, method: string, message: unknown): void {
@@ -64,7 +79,7 @@ export class RemoteKindClient {
 
   private requestError(error: unknown, method: string, timeoutMs: number): BiopayError {
     const what = `${this.kind}.${method}`;
-    if (hasCause(error, NoRespondersError) || (error instanceof RequestError && error.isNoResponders())) {
+    if (isNoResponders(error)) {
       return new BiopayError(ErrorCode.Unavailable, `${what}: no node serves this kind`, { cause: error });
     }
     if (hasCause(error, TimeoutError)) {
@@ -75,6 +90,11 @@ export class RemoteKindClient {
     }
     return new BiopayError(ErrorCode.Unavailable, `${what}: request failed`, { cause: error });
   }
+}
+
+/** The request reached no subscriber (nats.js says so in one of two shapes). */
+function isNoResponders(error: unknown): boolean {
+  return hasCause(error, NoRespondersError) || (error instanceof RequestError && error.isNoResponders());
 }
 
 /** True when the error or one of its causes (bounded depth) is an instance of the class. */

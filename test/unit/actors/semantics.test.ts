@@ -3,9 +3,9 @@
  * them served over a real nats-server by another system: both must give the same results and errors.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ActorKindOptions } from '../../../core/actors/index.js';
+import { ActorSystem, type ActorKindOptions } from '../../../core/actors/index.js';
 import { BiopayError, ErrorCode } from '../../../core/errors.js';
-import { deploy, deposit, KIND, TestProtocol, until, type Deployment, useNatsServer } from './fixtures.js';
+import { deploy, deposit, Journal, KIND, memoryLogger, sleep, TestActor, TestProtocol, until, type Deployment, useNatsServer } from './fixtures.js';
 
 const nats = useNatsServer('actors-semantics-test');
 
@@ -146,6 +146,25 @@ describe.each(['local', 'remote'] as const)('actor semantics (%s)', (mode) => {
 });
 
 describe('remote only', () => {
+  it('sends an ask again that reached no node while its shard found a server, within the deadline', async () => {
+    const { logger } = memoryLogger();
+    const journal = new Journal();
+    const caller = new ActorSystem({ nodeId: 'early-caller', nats: nats(), logger });
+    const late = new ActorSystem({ nodeId: 'late-host', nats: nats(), logger });
+    try {
+      const asked = caller.client('late', TestProtocol).ask('k1', 'deposit', deposit(5n));
+      // The first attempt finds no responder; the serving node appears before the next one.
+      await sleep(10);
+      late.register('late', TestProtocol, (key) => new TestActor(key, journal));
+      await late.serve('late');
+      await expect(asked).resolves.toMatchObject({ balanceMinor: 5n });
+      expect(journal.starts.get('k1')).toBe(1);
+    } finally {
+      await caller.drain();
+      await late.drain();
+    }
+  });
+
   it('answers UNAVAILABLE when no node serves the kind', async () => {
     const d = await deploy('local', { nats });
     try {
