@@ -121,14 +121,19 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
   const samples = folders.flatMap((folder) => loadFvcFolder(folder));
   const matcher = new MccMatcher();
   const portable = matcher.isNative ? new MccMatcher(undefined, { useNative: false }) : undefined;
+  // Where the native local stage runs eight pairs at a time, the two-wide one too, for the ratio.
+  const twoWide = matcher.nativeLocalStage === 'avx512' ? new MccMatcher(undefined, { nativeWide: false }) : undefined;
   singleCoreRate(samples, matcher); // warm-up: JIT, and the SIMD module or native addon
   if (portable) singleCoreRate(samples, portable);
+  if (twoWide) singleCoreRate(samples, twoWide);
   const enrollment = Array.from({ length: runs }, () => enrollmentCost(samples));
   const single: { cpu: number; wall: number }[] = [];
   const portableSingle: { cpu: number; wall: number }[] = [];
+  const twoWideSingle: { cpu: number; wall: number }[] = [];
   for (let run = 0; run < runs; run++) {
     single.push(singleCoreRate(samples, matcher));
     if (portable) portableSingle.push(singleCoreRate(samples, portable));
+    if (twoWide) twoWideSingle.push(singleCoreRate(samples, twoWide));
   }
   const oneWorker: { search: number; enrollment: number }[] = [];
   const twoWorkers: { search: number; enrollment: number }[] = [];
@@ -142,7 +147,9 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
     machine: `${cpus()[0]?.model ?? 'unknown cpu'} x ${availableParallelism()}, node ${process.version}`,
     runs,
     kernel: matcherKernelName(),
+    ...(matcher.nativeLocalStage ? { nativeLocalStage: matcher.nativeLocalStage } : {}),
     comparisonsPerSecondPerCore: Math.round(median(single.map((rate) => rate.cpu))),
+    ...(twoWide ? { twoWideComparisonsPerSecondPerCore: Math.round(median(twoWideSingle.map((rate) => rate.cpu))) } : {}),
     ...(portable ? { portableKernel: portable.kernelName, portableComparisonsPerSecondPerCore: Math.round(median(portableSingle.map((rate) => rate.cpu))) } : {}),
     comparisonsPerSecondWallOneThread: Math.round(median(single.map((rate) => rate.wall))),
     loadAverage1m: Number(loadavg()[0]!.toFixed(2)),

@@ -21,7 +21,7 @@
  */
 import { BiopayError, ErrorCode } from '../errors.js';
 import { cylinderWords, defaultMccParams, type MccParams } from './mcc-params.js';
-import { loadNativeKernel, nativeKernelError, type MatcherKernelName, type NativeKernel, type NativeKernelHandle } from './native-kernel.js';
+import { loadNativeKernel, nativeKernelError, type MatcherKernelName, type NativeKernel, type NativeKernelHandle, type NativeLocalStage } from './native-kernel.js';
 import { SimdLocalStage, simdCylinderWords } from './simd-local-stage.js';
 import { templateHeaderWords, templateOffsets, templateWords } from './template.js';
 
@@ -101,6 +101,11 @@ export interface MccMatcherOptions {
   useSimd?: boolean;
   /** false keeps the comparison in JavaScript / WebAssembly even where the native addon loads. */
   useNative?: boolean;
+  /**
+   * false keeps the native local stage two pairs at a time even on a CPU with AVX-512 (eight at
+   * a time): the scores are the same, which tests check by comparing the two.
+   */
+  nativeWide?: boolean;
 }
 
 export class MccMatcher {
@@ -160,7 +165,7 @@ export class MccMatcher {
     this.angleTable = new SigmoidTable(params.relaxAngleMuRad, params.relaxAngleTau);
     this.pairsWanted = Int32Array.from({ length: m + 1 }, (_, n) => params.minPairs + Math.round(sigmoid(n, params.pairsMu, params.pairsTau) * (params.maxPairs - params.minPairs)));
     this.rejectSquared = 2 * ((tableSize * 1.001) / this.distanceTable.scale) ** 2;
-    this.native = options.useNative === false ? undefined : this.createNative();
+    this.native = options.useNative === false ? undefined : this.createNative(options.nativeWide !== false);
     const simdFits = this.native === undefined && this.words === simdCylinderWords && m <= 128 && options.useSimd !== false;
     this.simd = simdFits ? SimdLocalStage.create() : undefined;
     this.keys = this.simd?.keys ?? new Uint32Array(m * m);
@@ -182,13 +187,13 @@ export class MccMatcher {
   }
 
   /** The native kernel for these parameters, or undefined (no addon, or parameters it cannot run). */
-  private createNative(): NativeScorer | undefined {
+  private createNative(allowWide: boolean): NativeScorer | undefined {
     const kernel = loadNativeKernel();
     if (kernel === undefined) return undefined;
     const p = this.params;
     const settings = [this.words, this.maxMinutiae, p.maxDirectionDiffRad, p.minLocalSimilarity, p.maxRelaxPairs, p.relaxIterations, p.relaxWeight, this.distanceTable.scale, this.angleTable.scale, this.rejectSquared];
     try {
-      return { kernel, handle: kernel.create(Float64Array.from(settings), this.distanceTable.values, this.angleTable.values, this.pairsWanted) };
+      return { kernel, handle: kernel.create(Float64Array.from(settings), this.distanceTable.values, this.angleTable.values, this.pairsWanted, allowWide) };
     } catch {
       return undefined;
     }
@@ -196,6 +201,11 @@ export class MccMatcher {
 
   get isNative(): boolean {
     return this.native !== undefined;
+  }
+
+  /** How many pairs the native local stage scores at once ('avx512': 8, 'sse2': 2), when native. */
+  get nativeLocalStage(): NativeLocalStage | undefined {
+    return this.native?.kernel.localStage?.(this.native.handle);
   }
 
   get kernelName(): MatcherKernelName {

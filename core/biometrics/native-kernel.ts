@@ -21,7 +21,13 @@ export interface NativeKernel {
    * relaxWeight, distanceScale, angleScale, rejectSquared]; tables of 1025 values; pairsWanted by
    * minutia count (maxMinutiae + 1 entries). Throws (code BAD_REQUEST) for what it cannot run.
    */
-  create(params: Float64Array, distanceValues: Float64Array, angleValues: Float64Array, pairsWanted: Int32Array): NativeKernelHandle;
+  create(params: Float64Array, distanceValues: Float64Array, angleValues: Float64Array, pairsWanted: Int32Array, allowWide?: boolean): NativeKernelHandle;
+  /**
+   * How the kernel's local stage runs: 'avx512' eight pairs at a time (chosen at run time on a CPU
+   * with AVX-512 VPOPCNTDQ, unless create's allowWide was false), 'sse2' two, 'scalar' one. The
+   * scores are the same. Absent from older addons.
+   */
+  localStage?(handle: NativeKernelHandle): NativeLocalStage;
   /**
    * Scores the probe at word probeBase against the templates at galleryWords[bases[0..count)]
    * into out. Throws (code INVALID_TEMPLATE) for a template outside its array or with more
@@ -72,6 +78,8 @@ export interface NativeKernel {
     bits: Uint32Array, usable: Uint8Array,
   ): void;
 }
+
+export type NativeLocalStage = 'avx512' | 'sse2' | 'scalar';
 
 export const nativeKernelParamCount = 10;
 

@@ -29,6 +29,16 @@
 #include <emmintrin.h>
 #endif
 
+// The eight-wide local stage is compiled for AVX-512 (F, VL, DQ, VPOPCNTDQ) whatever the build's
+// target, and chosen at run time only on a CPU that has those instructions.
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BIOPAY_HAS_AVX512_KERNEL 1
+#define BIOPAY_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512vpopcntdq")))
+#else
+#define BIOPAY_HAS_AVX512_KERNEL 0
+#endif
+
 namespace {
 
 using namespace biopay::js;
@@ -127,8 +137,8 @@ struct Kernel {
   uint32_t* run;
   uint32_t* usedA;
   uint32_t* usedB;
-  // One probe minutia's window: b's minutiae in visit order.
-  int32_t* order;
+  // Whether localSimilarities runs eight pairs at a time (AVX-512, see localRangeAvx512).
+  bool avx512;
   double *pairXa, *pairYa, *pairTa, *pairXb, *pairYb, *pairTb, *pairTurn;
   double *lambda0, *lambda, *lambdaNext;
   int32_t* rowLength;
@@ -146,7 +156,18 @@ T* carve(char*& cursor, size_t count) {
   return at;
 }
 
-Kernel* newKernel(const Params& p, const double* distanceValues, const double* angleValues, const int32_t* pairsWanted) {
+// Whether this CPU (and its operating system) runs localRangeAvx512.
+bool cpuHasAvx512Kernel() {
+#if BIOPAY_HAS_AVX512_KERNEL
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vpopcntdq");
+#else
+  return false;
+#endif
+}
+
+Kernel* newKernel(const Params& p, const double* distanceValues, const double* angleValues, const int32_t* pairsWanted, bool allowAvx512) {
   const size_t m = static_cast<size_t>(p.maxMinutiae);
   const int pairCapacity = p.maxRelaxPairs < p.maxMinutiae ? p.maxRelaxPairs : p.maxMinutiae;
   int topCapacity = 1;
@@ -159,6 +180,7 @@ Kernel* newKernel(const Params& p, const double* distanceValues, const double* a
   char* cursor = block;
   Kernel* k = carve<Kernel>(cursor, 1);
   k->p = p;
+  k->avx512 = allowAvx512 && p.words == 8 && cpuHasAvx512Kernel();
   k->pairCapacity = pairCapacity;
   k->topCapacity = topCapacity;
   std::memcpy(k->distanceValues, distanceValues, sizeof k->distanceValues);
@@ -171,7 +193,6 @@ Kernel* newKernel(const Params& p, const double* distanceValues, const double* a
   k->run = carve<uint32_t>(cursor, m * m);
   k->usedA = carve<uint32_t>(cursor, m);
   k->usedB = carve<uint32_t>(cursor, m);
-  k->order = carve<int32_t>(cursor, m);
   for (int bucket = 0; bucket < kBuckets; bucket++) k->heads[bucket] = -1;
   k->topBucket = -1;
   double** pairArrays[] = {&k->pairXa, &k->pairYa, &k->pairTa, &k->pairXb, &k->pairYb, &k->pairTb, &k->pairTurn, &k->lambda0, &k->lambda, &k->lambdaNext};
@@ -236,50 +257,203 @@ void chainKeys(Kernel* k, int count) {
   }
 }
 
+// The run of b's minutiae within the direction limit of a's minutia at thetaA, as
+// MccMatcher.localSimilarities walks it: outwards from c (b's first minutia at or above thetaA;
+// directions ascending) while the limit holds, nB at most. The walk stops at the first minutia
+// outside the limit on each side, so the run is one circular interval of b's indices: `first`,
+// `length`. JavaScript visits it in another order; the keys are the same set, and selectPairs
+// orders every bucket by minutia indices, so the order they are written in is never seen.
+struct Window {
+  int first;
+  int length;
+};
+
+inline Window directionWindow(const View& b, int c, double thetaA, double maxDiff) {
+  const int nB = static_cast<int>(b.n);
+  const int start = c == nB ? 0 : c;
+  int forward = 0;
+  for (int j = start; forward < nB && withinDirection(thetaA, b.theta[j], maxDiff); j = j + 1 == nB ? 0 : j + 1) forward++;
+  int backward = 0;
+  for (int j = start == 0 ? nB - 1 : start - 1; forward + backward < nB && withinDirection(thetaA, b.theta[j], maxDiff); j = j == 0 ? nB - 1 : j - 1) backward++;
+  const int first = start - backward;
+  return {first < 0 ? first + nB : first, forward + backward};
+}
+
+// b's index where a's minutia at thetaA starts its walk, moved from the previous minutia's.
+inline int walkStart(const View& b, int c, double thetaA) {
+  const int nB = static_cast<int>(b.n);
+  while (c < nB && static_cast<double>(b.theta[c]) < thetaA) c++;
+  while (c > 0 && static_cast<double>(b.theta[c - 1]) >= thetaA) c--;
+  return c;
+}
+
+// The keys of a's minutia i against b's minutiae [from, to), one pair at a time (two with SSE2).
+inline void localRange(Kernel* k, KeyWriter& writer, const View& a, const View& b, int i, int from, int to) {
+  const int words = k->p.words;
+  const double* sqrtTable = k->sqrtTable;
+  const uint32_t* aBits = a.bits + static_cast<size_t>(i) * words;
+  const double normA = a.norm[i];
+  const uint32_t high = static_cast<uint32_t>(i) << 8;
+  int j = from;
+#if defined(__SSE2__)
+  // Two pairs at a time: the divisions are exact-rounded, so two wide equals one by one.
+  for (; j + 2 <= to; j += 2) {
+    const int32_t d0 = difference(aBits, b.bits + static_cast<size_t>(j) * words, words);
+    const int32_t d1 = difference(aBits, b.bits + static_cast<size_t>(j + 1) * words, words);
+    const double norms0 = normA + static_cast<double>(b.norm[j]);
+    const double norms1 = normA + static_cast<double>(b.norm[j + 1]);
+    const __m128d ratio = _mm_div_pd(_mm_set_pd(sqrtTable[d1], sqrtTable[d0]), _mm_set_pd(norms1, norms0));
+    const __m128d similarity = _mm_sub_pd(_mm_set1_pd(1.0), ratio);
+    writer.add(norms0, _mm_cvtsd_f64(similarity), high, static_cast<uint32_t>(j));
+    writer.add(norms1, _mm_cvtsd_f64(_mm_unpackhi_pd(similarity, similarity)), high, static_cast<uint32_t>(j + 1));
+  }
+#endif
+  for (; j < to; j++) {
+    const int32_t differ = difference(aBits, b.bits + static_cast<size_t>(j) * words, words);
+    const double norms = normA + static_cast<double>(b.norm[j]);
+    writer.add(norms, 1 - sqrtTable[differ] / norms, high, static_cast<uint32_t>(j));
+  }
+}
+
+// How many bits of `mask` (nB bits) are set in a row from `from` upwards, past nB - 1 on to 0,
+// `limit` at most.
+inline int onesUp(const uint64_t* mask, int nB, int from, int limit) {
+  int count = 0;
+  for (int at = from; count < limit;) {
+    const int bit = at & 63;
+    const uint64_t rest = ~(mask[at >> 6] >> bit);
+    const int inWord = (nB - at < 64 - bit) ? nB - at : 64 - bit;
+    const int ones = rest == 0 ? 64 : __builtin_ctzll(rest);
+    count += ones < inWord ? ones : inWord;
+    if (ones < inWord) break;
+    at += inWord;
+    if (at == nB) at = 0;
+  }
+  return count < limit ? count : limit;
+}
+
+// How many bits of `mask` (nB bits) are set in a row from `from` downwards, past 0 on to nB - 1,
+// `limit` at most.
+inline int onesDown(const uint64_t* mask, int nB, int from, int limit) {
+  int count = 0;
+  for (int at = from; count < limit;) {
+    const int bit = at & 63;
+    const uint64_t rest = ~(mask[at >> 6] << (63 - bit));
+    const int ones = rest == 0 ? 64 : __builtin_clzll(rest);
+    count += ones;
+    if (ones <= bit) break;
+    at -= bit + 1;
+    if (at < 0) at = nB - 1;
+  }
+  return count < limit ? count : limit;
+}
+
+#if BIOPAY_HAS_AVX512_KERNEL
+// GCC 12's AVX-512 headers start some intrinsics from an "undefined" register, which its
+// uninitialized-value warnings report at every use; the values are defined by the intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// directionWindow from every b minutia's withinDirection at once: eight at a time into a bit
+// mask, then the walk's two runs counted from the mask (the same tests on the same doubles).
+BIOPAY_AVX512 Window directionWindowAvx512(const View& b, int c, double thetaA, double maxDiff) {
+  const int nB = static_cast<int>(b.n);
+  uint64_t mask[kMaxMinutiaeLimit / 64] = {};
+  const __m512d a = _mm512_set1_pd(thetaA);
+  const __m512d pi = _mm512_set1_pd(kPi);
+  const __m512d twoPi = _mm512_set1_pd(kTwoPi);
+  const __m512d limit = _mm512_set1_pd(maxDiff);
+  for (int j = 0; j < nB; j += 8) {
+    const __mmask8 lanes = static_cast<__mmask8>(nB - j >= 8 ? 0xff : (1u << (nB - j)) - 1);
+    const __m512d d = _mm512_abs_pd(_mm512_sub_pd(a, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, b.theta + j))));
+    const __m512d folded = _mm512_mask_sub_pd(d, _mm512_cmp_pd_mask(d, pi, _CMP_GT_OQ), twoPi, d);
+    const __mmask8 within = lanes & _mm512_cmp_pd_mask(folded, limit, _CMP_LE_OQ);
+    mask[j >> 6] |= static_cast<uint64_t>(within) << (j & 63);
+  }
+  const int start = c == nB ? 0 : c;
+  const int forward = onesUp(mask, nB, start, nB);
+  const int backward = forward == nB ? 0 : onesDown(mask, nB, start == 0 ? nB - 1 : start - 1, nB - forward);
+  const int first = start - backward;
+  return {first < 0 ? first + nB : first, forward + backward};
+}
+
+// localRange eight pairs at a time, for 8-word cylinders on a CPU with AVX-512 VPOPCNTDQ. The
+// same IEEE operations per lane (sqrt and division are exact-rounded, so the integer sqrt table
+// and one-by-one division give the same doubles); a chunk whose passing keys would leave
+// JavaScript's int32 fast path goes through localRange instead.
+BIOPAY_AVX512 void localRangeAvx512(Kernel* k, KeyWriter& writer, const View& a, const View& b, int i, int from, int to) {
+  const __m512i aBits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bits + static_cast<size_t>(i) * 8)));
+  const __m512d normA = _mm512_set1_pd(a.norm[i]);
+  const __m512d one = _mm512_set1_pd(1.0);
+  const __m512d minSim = _mm512_set1_pd(writer.minSim);
+  const __m512d zero = _mm512_setzero_pd();
+  const __m512i inJOrder = _mm512_set_epi64(7, 5, 6, 4, 3, 1, 2, 0);
+  const __m256i iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m256i high = _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(i) << 8));
+  for (int j = from; j < to; j += 8) {
+    const int lanesUsed = to - j < 8 ? to - j : 8;
+    const __mmask8 lanes = static_cast<__mmask8>((1u << lanesUsed) - 1);
+    const uint64_t* bits = reinterpret_cast<const uint64_t*>(b.bits + static_cast<size_t>(j) * 8);
+    __m512i counts[4];
+    for (int pair = 0; pair < 4; pair++) {
+      // Two cylinders (eight 64-bit words) per register; lanes past `to` are not read.
+      const __mmask8 words = static_cast<__mmask8>(((lanes >> (2 * pair)) & 1 ? 0x0f : 0) | ((lanes >> (2 * pair + 1)) & 1 ? 0xf0 : 0));
+      counts[pair] = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_maskz_loadu_epi64(words, bits + 8 * pair), aBits));
+    }
+    // Each cylinder's four word counts summed: [j0 j2 j1 j3 j4 j6 j5 j7], then put in j order.
+    const __m512i low = _mm512_add_epi64(_mm512_unpacklo_epi64(counts[0], counts[1]), _mm512_unpackhi_epi64(counts[0], counts[1]));
+    const __m512i upper = _mm512_add_epi64(_mm512_unpacklo_epi64(counts[2], counts[3]), _mm512_unpackhi_epi64(counts[2], counts[3]));
+    const __m512i halves = _mm512_add_epi64(_mm512_shuffle_i64x2(low, upper, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_i64x2(low, upper, _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512d differ = _mm512_cvtepi64_pd(_mm512_permutexvar_epi64(inJOrder, halves));
+    const __m512d norms = _mm512_add_pd(normA, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, b.norm + j)));
+    const __m512d similarity = _mm512_sub_pd(one, _mm512_div_pd(_mm512_sqrt_pd(differ), norms));
+    // As KeyWriter.add: norms != 0 (NaN too) and !(similarity <= minSim) (a NaN passes).
+    const __mmask8 passes = lanes & _mm512_cmp_pd_mask(norms, zero, _CMP_NEQ_UQ) & _mm512_cmp_pd_mask(similarity, minSim, _CMP_NLE_UQ);
+    const __m512d scaled = _mm512_mul_pd(similarity, _mm512_set1_pd(static_cast<double>(0xffff)));
+    const __mmask8 fast = _mm512_cmp_pd_mask(scaled, _mm512_set1_pd(-2147483649.0), _CMP_GT_OQ) & _mm512_cmp_pd_mask(scaled, _mm512_set1_pd(2147483648.0), _CMP_LT_OQ);
+    if ((passes & ~fast) != 0) {
+      localRange(k, writer, a, b, i, j, j + lanesUsed);
+      continue;
+    }
+    const __m256i js = _mm256_add_epi32(_mm256_set1_epi32(j), iota);
+    const __m256i keys = _mm256_or_si256(_mm256_slli_epi32(_mm512_cvttpd_epi32(scaled), 16), _mm256_or_si256(high, js));
+    _mm256_mask_compressstoreu_epi32(writer.keys + writer.count, passes, keys);
+    writer.count += __builtin_popcount(passes);
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
 // MccMatcher.localSimilarities: keys (similarity << 16 | i << 8 | j) chained per bucket (top 8
-// bits), for the run of b's minutiae within the direction limit, visited outwards from c.
+// bits), for the run of b's minutiae within the direction limit of each of a's.
 void localSimilarities(Kernel* k, const View& a, const View& b) {
   const int nA = static_cast<int>(a.n);
   const int nB = static_cast<int>(b.n);
-  const int words = k->p.words;
   const double maxDiff = k->p.maxDirectionDiff;
-  const double* sqrtTable = k->sqrtTable;
   KeyWriter writer{k->keys, k->p.minLocalSimilarity, 0};
-  int32_t* order = k->order;
   int c = 0;
   for (int i = 0; i < nA; i++) {
     const double thetaA = a.theta[i];
-    while (c < nB && static_cast<double>(b.theta[c]) < thetaA) c++;
-    while (c > 0 && static_cast<double>(b.theta[c - 1]) >= thetaA) c--;
-    int len = 0;
-    int visited = 0;
-    for (int j = c == nB ? 0 : c; visited < nB && withinDirection(thetaA, b.theta[j], maxDiff); j = j + 1 == nB ? 0 : j + 1, visited++) order[len++] = j;
-    for (int j = c == 0 ? nB - 1 : c - 1; visited < nB && withinDirection(thetaA, b.theta[j], maxDiff); j = j == 0 ? nB - 1 : j - 1, visited++) order[len++] = j;
-    const uint32_t* aBits = a.bits + static_cast<size_t>(i) * words;
-    const double normA = a.norm[i];
-    const uint32_t high = static_cast<uint32_t>(i) << 8;
-    int t = 0;
-#if defined(__SSE2__)
-    // Two pairs at a time: the divisions are exact-rounded, so two wide equals one by one.
-    for (; t + 2 <= len; t += 2) {
-      const int j0 = order[t];
-      const int j1 = order[t + 1];
-      const int32_t d0 = difference(aBits, b.bits + static_cast<size_t>(j0) * words, words);
-      const int32_t d1 = difference(aBits, b.bits + static_cast<size_t>(j1) * words, words);
-      const double norms0 = normA + static_cast<double>(b.norm[j0]);
-      const double norms1 = normA + static_cast<double>(b.norm[j1]);
-      const __m128d ratio = _mm_div_pd(_mm_set_pd(sqrtTable[d1], sqrtTable[d0]), _mm_set_pd(norms1, norms0));
-      const __m128d similarity = _mm_sub_pd(_mm_set1_pd(1.0), ratio);
-      writer.add(norms0, _mm_cvtsd_f64(similarity), high, static_cast<uint32_t>(j0));
-      writer.add(norms1, _mm_cvtsd_f64(_mm_unpackhi_pd(similarity, similarity)), high, static_cast<uint32_t>(j1));
+    c = walkStart(b, c, thetaA);
+#if BIOPAY_HAS_AVX512_KERNEL
+    const Window window = k->avx512 ? directionWindowAvx512(b, c, thetaA, maxDiff) : directionWindow(b, c, thetaA, maxDiff);
+#else
+    const Window window = directionWindow(b, c, thetaA, maxDiff);
+#endif
+    // The part past the wrap first: keys in ascending (i, j) order leave every bucket's chain
+    // already in the order sortBucket wants, so its insertion sort moves nothing.
+    const int end = window.first + window.length;
+    const int wrapped = end > nB ? end - nB : 0;
+    const int untilWrap = end < nB ? end : nB;
+#if BIOPAY_HAS_AVX512_KERNEL
+    if (k->avx512) {
+      if (wrapped > 0) localRangeAvx512(k, writer, a, b, i, 0, wrapped);
+      localRangeAvx512(k, writer, a, b, i, window.first, untilWrap);
+      continue;
     }
 #endif
-    for (; t < len; t++) {
-      const int j = order[t];
-      const int32_t differ = difference(aBits, b.bits + static_cast<size_t>(j) * words, words);
-      const double norms = normA + static_cast<double>(b.norm[j]);
-      writer.add(norms, 1 - sqrtTable[differ] / norms, high, static_cast<uint32_t>(j));
-    }
+    if (wrapped > 0) localRange(k, writer, a, b, i, 0, wrapped);
+    localRange(k, writer, a, b, i, window.first, untilWrap);
   }
   chainKeys(k, writer.count);
   // The highest bucket holding a key, where selection starts (-1: none).
@@ -497,10 +671,19 @@ bool validParams(const double* raw, Params* p) {
          raw[5] == p->relaxIterations;
 }
 
-// create(params, distanceValues, angleValues, pairsWanted) -> handle
+// create(params, distanceValues, angleValues, pairsWanted, allowWide = true) -> handle
+// allowWide false keeps the local stage two pairs at a time on any CPU (tests compare the two).
 napi_value Create(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!callArguments(env, info, 4, argv, "create(params, distanceValues, angleValues, pairsWanted)")) return nullptr;
+  napi_value argv[5];
+  size_t argc = 5;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 4) {
+    return fail(env, "BAD_REQUEST", "create(params, distanceValues, angleValues, pairsWanted, allowWide?)");
+  }
+  bool allowWide = true;
+  napi_valuetype allowType = napi_undefined;
+  if (argc > 4 && (napi_typeof(env, argv[4], &allowType) != napi_ok || (allowType != napi_undefined && (allowType != napi_boolean || napi_get_value_bool(env, argv[4], &allowWide) != napi_ok)))) {
+    return fail(env, "BAD_REQUEST", "allowWide must be a boolean");
+  }
   double* raw = nullptr;
   double* distanceValues = nullptr;
   double* angleValues = nullptr;
@@ -518,7 +701,7 @@ napi_value Create(napi_env env, napi_callback_info info) {
   for (size_t n = 0; n < wantedLength; n++) {
     if (pairsWanted[n] < 1 || pairsWanted[n] > 4096) return fail(env, "BAD_REQUEST", "pairsWanted entries must lie in [1, 4096]");
   }
-  Kernel* kernel = newKernel(p, distanceValues, angleValues, pairsWanted);
+  Kernel* kernel = newKernel(p, distanceValues, angleValues, pairsWanted, allowWide);
   if (kernel == nullptr) return fail(env, "INTERNAL", "out of memory for the matcher's scratch buffers");
   napi_value handle;
   if (napi_create_external(env, kernel, finalizeKernel, nullptr, &handle) != napi_ok) {
@@ -529,16 +712,51 @@ napi_value Create(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+// Candidates lie anywhere in a gallery of megabytes, so the next one is asked for while this one
+// is compared: its first kPrefetchBytes (a template of ~40 minutiae), at most to the array's end.
+constexpr int64_t kPrefetchBytes = 2048;
+
+inline void prefetchTemplate(const uint32_t* words, size_t length, int64_t base) {
+  if (base < 0 || static_cast<uint64_t>(base) >= length) return;
+  const char* from = reinterpret_cast<const char*>(words + base);
+  const char* end = reinterpret_cast<const char*>(words + length);
+  const char* until = end - from < kPrefetchBytes ? end : from + kPrefetchBytes;
+  for (const char* line = from; line < until; line += 64) __builtin_prefetch(line);
+}
+
+// The kernel behind a handle made by create, or nullptr with a thrown error.
+Kernel* kernelOf(napi_env env, napi_value handle) {
+  bool tagged = false;
+  void* data = nullptr;
+  if (napi_check_object_type_tag(env, handle, &kKernelTag, &tagged) != napi_ok || !tagged || napi_get_value_external(env, handle, &data) != napi_ok) {
+    throwError(env, "BAD_REQUEST", "not a matcher handle");
+    return nullptr;
+  }
+  return static_cast<Kernel*>(data);
+}
+
+// localStage(handle) -> "avx512" (eight pairs at a time) | "sse2" (two) | "scalar" (one)
+napi_value LocalStage(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!callArguments(env, info, 1, argv, "localStage(handle)")) return nullptr;
+  const Kernel* kernel = kernelOf(env, argv[0]);
+  if (kernel == nullptr) return nullptr;
+#if defined(__SSE2__)
+  const char* narrow = "sse2";
+#else
+  const char* narrow = "scalar";
+#endif
+  napi_value name;
+  if (napi_create_string_utf8(env, kernel->avx512 ? "avx512" : narrow, NAPI_AUTO_LENGTH, &name) != napi_ok) return nullptr;
+  return name;
+}
+
 // scoreMany(handle, probeWords, probeBase, galleryWords, bases, count, out)
 napi_value ScoreMany(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   if (!callArguments(env, info, 7, argv, "scoreMany(handle, probeWords, probeBase, galleryWords, bases, count, out)")) return nullptr;
-  bool tagged = false;
-  void* data = nullptr;
-  if (napi_check_object_type_tag(env, argv[0], &kKernelTag, &tagged) != napi_ok || !tagged || napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    return fail(env, "BAD_REQUEST", "not a matcher handle");
-  }
-  Kernel* kernel = static_cast<Kernel*>(data);
+  Kernel* kernel = kernelOf(env, argv[0]);
+  if (kernel == nullptr) return nullptr;
   uint32_t* probeWords = nullptr;
   uint32_t* galleryWords = nullptr;
   int32_t* bases = nullptr;
@@ -557,6 +775,7 @@ napi_value ScoreMany(napi_env env, napi_callback_info info) {
   View probe;
   if (!viewAt(env, kernel, probeWords, probeLength, probeBase, &probe)) return nullptr;
   for (int64_t index = 0; index < count; index++) {
+    if (index + 1 < count) prefetchTemplate(galleryWords, galleryLength, bases[index + 1]);
     View candidate;
     if (!viewAt(env, kernel, galleryWords, galleryLength, bases[index], &candidate)) return nullptr;
     out[index] = score(kernel, probe, candidate);
@@ -936,6 +1155,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"create", nullptr, Create, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scoreMany", nullptr, ScoreMany, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"localStage", nullptr, LocalStage, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"collectVotes", nullptr, CollectVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scoreVotes", nullptr, ScoreVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"buildCylinders", nullptr, biopay::cylinders::BuildCylinders, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isBiopayError } from '../../../core/errors.js';
 import { thresholdForFmr } from '../../../core/biometrics/calibration.js';
@@ -204,6 +205,22 @@ describe('native comparison kernel', () => {
     expect(new MccMatcher(defaultMccParams, { useNative: false }).isNative).toBe(false);
   });
 
+  // The native local stage runs eight pairs at a time where the CPU has AVX-512 VPOPCNTDQ (and
+  // two elsewhere); both widths run the exactness tests below.
+  const cpuFlags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1]?.split(/\s+/) ?? [];
+  const wideCpu = process.arch === 'x64' && ['avx512f', 'avx512vl', 'avx512dq', 'avx512_vpopcntdq'].every((flag) => cpuFlags.includes(flag));
+  const widths = [
+    { name: 'the widest local stage', options: {} },
+    { name: 'the two-wide local stage', options: { nativeWide: false } },
+  ];
+
+  it('runs its local stage eight pairs at a time on a CPU with AVX-512 VPOPCNTDQ, unless told not to', () => {
+    const narrow = process.arch === 'x64' ? 'sse2' : 'scalar';
+    expect(new MccMatcher().nativeLocalStage).toBe(nativeWanted ? (wideCpu ? 'avx512' : narrow) : undefined);
+    expect(new MccMatcher(defaultMccParams, { nativeWide: false }).nativeLocalStage).toBe(nativeWanted ? narrow : undefined);
+    expect(new MccMatcher(defaultMccParams, { useNative: false }).nativeLocalStage).toBeUndefined();
+  });
+
   it('loads in a worker thread too', async () => {
     const worker = new Worker(new URL('./native-kernel-worker.mjs', import.meta.url));
     try {
@@ -217,8 +234,8 @@ describe('native comparison kernel', () => {
     }
   });
 
-  it('gives exactly the JavaScript scores over every pair of the FVC2002 fixtures and random templates', () => {
-    const matcher = new MccMatcher();
+  it.each(widths)('gives exactly the JavaScript scores over every pair of the FVC2002 fixtures and random templates ($name)', ({ options }) => {
+    const matcher = new MccMatcher(defaultMccParams, options);
     const { gallery, bases } = packGallery(templates);
     const scores = new Float64Array(templates.length);
     let differing = 0;
@@ -237,14 +254,16 @@ describe('native comparison kernel', () => {
 
   // Hostile numbers too: NaN, infinities, huge coordinates and norms, unsorted directions. The
   // kernels must agree even where JavaScript's `| 0` wraps or a table read falls off an end.
-  it('gives exactly the JavaScript score for arbitrary template contents', () => {
-    const matcher = new MccMatcher();
+  it.each(widths)('gives exactly the JavaScript score for arbitrary template contents ($name)', ({ options }) => {
+    const matcher = new MccMatcher(defaultMccParams, options);
     const field = fc.oneof(
       fc.double({ min: -10, max: 10, noNaN: true }),
       fc.double({ min: -500, max: 500, noNaN: true }),
-      fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, 1e30, -3e9, Math.PI, 2 * Math.PI, 1e-40),
+      // ±1e-6 as norms scale a similarity past int32, where JavaScript's `| 0` wraps.
+      fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, 1e30, -3e9, Math.PI, 2 * Math.PI, 1e-40, 1e-6, -1e-6),
     );
-    const template = fc.integer({ min: 1, max: 40 }).chain((n) =>
+    // Up to maxMinutiae (128): direction windows across two 64-bit words of the wide kernel's mask.
+    const template = fc.integer({ min: 1, max: defaultMccParams.maxMinutiae }).chain((n) =>
       fc.record({
         fields: fc.array(field, { minLength: 4 * n, maxLength: 4 * n }),
         bits: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 8 * n, maxLength: 8 * n }),
