@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ActorSystem } from '../core/actors/index.js';
 import { candidateCounts } from '../core/biometrics/match-engine.js';
+import { matcherKernelSetting } from '../core/biometrics/mcc-matcher.js';
 import { GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
 import { ENROLL_IMPRESSIONS_MAX } from '../core/biometrics/template-selection.js';
 import { assertSchemaName, dropSchema, redactUrl } from '../core/db/index.js';
@@ -375,7 +376,7 @@ function embeddedSettings(parsed: Parsed): Record<string, string | number> {
   const { candidates, hintedCandidates } = candidateCounts(parsed);
   return {
     ledgerDatabase: parsed.database ? 'postgresql' : 'pglite', matchWorkers: parsed.matchWorkers, candidates, hintedCandidates,
-    commitIntervalMs: parsed.commitIntervalMs,
+    commitIntervalMs: parsed.commitIntervalMs, matcherKernel: matcherKernelSetting(),
   };
 }
 

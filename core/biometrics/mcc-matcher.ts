@@ -512,3 +512,14 @@ export class MccMatcher {
     return sum / wanted;
   }
 }
+
+/**
+ * The comparison kernel a default matcher runs in this process, with the native local stage's
+ * width: 'native-avx512', 'native-sse2', 'native-scalar', 'wasm-simd' or 'javascript'. Load
+ * reports record it, so that runs on CPUs with and without AVX-512 are not compared unawares.
+ */
+export function matcherKernelSetting(): string {
+  const matcher = new MccMatcher();
+  const stage = matcher.nativeLocalStage;
+  return stage === undefined ? matcher.kernelName : `native-${stage}`;
+}

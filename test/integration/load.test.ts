@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCommand } from '../../cli/load.js';
+import { matcherKernelSetting } from '../../core/biometrics/mcc-matcher.js';
 import { databaseTargets, postgresUrl } from '../helpers/database.js';
 
 const reportDir = mkdtempSync(join(tmpdir(), 'biopay-load-test-'));
@@ -32,7 +33,7 @@ describe('biopay load on the embedded network', () => {
     expect(report.passed).toBe(true);
     expect(report.run.sent).toBeGreaterThanOrEqual(60);
     expect(report.config.enrollImpressions).toBe(3);
-    expect(report.network).toEqual({ ledgerDatabase: 'pglite', matchWorkers: 2, candidates: 600, hintedCandidates: 1500, commitIntervalMs: 10 });
+    expect(report.network).toEqual({ ledgerDatabase: 'pglite', matchWorkers: 2, candidates: 600, hintedCandidates: 1500, commitIntervalMs: 10, matcherKernel: matcherKernelSetting() });
     expect(report.errorCount).toBe(0);
     expect(report.outcomes.approved).toBeGreaterThan(0);
     expect(report.approvedPerSecond).toBeGreaterThan(0);

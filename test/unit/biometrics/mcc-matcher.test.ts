@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { isBiopayError } from '../../../core/errors.js';
 import { thresholdForFmr } from '../../../core/biometrics/calibration.js';
 import { parseIsoRecord, writeIsoRecord } from '../../../core/biometrics/iso.js';
-import { MccMatcher, templateRef, type TemplateRef } from '../../../core/biometrics/mcc-matcher.js';
+import { MccMatcher, matcherKernelSetting, templateRef, type TemplateRef } from '../../../core/biometrics/mcc-matcher.js';
 import { defaultMccParams } from '../../../core/biometrics/mcc-params.js';
 import { loadNativeKernel, matcherKernelName } from '../../../core/biometrics/native-kernel.js';
 import { SimdLocalStage } from '../../../core/biometrics/simd-local-stage.js';
@@ -219,6 +219,8 @@ describe('native comparison kernel', () => {
     expect(new MccMatcher().nativeLocalStage).toBe(nativeWanted ? (wideCpu ? 'avx512' : narrow) : undefined);
     expect(new MccMatcher(defaultMccParams, { nativeWide: false }).nativeLocalStage).toBe(nativeWanted ? narrow : undefined);
     expect(new MccMatcher(defaultMccParams, { useNative: false }).nativeLocalStage).toBeUndefined();
+    // What load reports record as the embedded network's matcherKernel.
+    expect(matcherKernelSetting()).toBe(nativeWanted ? `native-${wideCpu ? 'avx512' : narrow}` : 'wasm-simd');
   });
 
   it('loads in a worker thread too', async () => {
