@@ -2,9 +2,10 @@
 //
 // It must give the JavaScript kernel's scores bit for bit, so it repeats its arithmetic in the
 // same order with IEEE doubles: no FMA contraction (-ffp-contract=off), no fast-math, float
-// template fields promoted to double, JavaScript's ToInt32 for every `| 0`, and the keys,
-// bucket chains, sorts and loops visited in the same order. The sigmoid tables and the distance
-// bound come from JavaScript, so both kernels read the same numbers.
+// template fields promoted to double, JavaScript's ToInt32 for every `| 0`, and the sorts and
+// loops that sum or choose visited in the same order. The local stage writes the same set of keys
+// in another order, which nothing downstream can see (directionWindow says why). The sigmoid
+// tables and the distance bound come from JavaScript, so both kernels read the same numbers.
 //
 // Every template extent is checked against its array before it is read: a bad base or minutia
 // count throws a JavaScript error (code INVALID_TEMPLATE), never reads out of bounds.
@@ -226,8 +227,9 @@ inline int32_t difference(const uint32_t* aBits, const uint32_t* bBits, int word
 }
 
 // The keys (similarity << 16 | i << 8 | j) of the pairs passing MccMatcher.localPair's tests, in
-// visit order. Every pair is written and the count advanced only when it passes: whether a pair
-// passes is a coin toss to the branch predictor, and a mispredicted branch waits for the division.
+// ascending (i, j) order. Every pair is written and the count advanced only when it passes:
+// whether a pair passes is a coin toss to the branch predictor, and a mispredicted branch waits
+// for the division.
 struct KeyWriter {
   uint32_t* keys;
   double minSim;
@@ -243,7 +245,7 @@ struct KeyWriter {
   }
 };
 
-// Chains the keys per bucket (top 8 bits) in visit order, as JavaScript does while it writes them.
+// Chains the keys per bucket (top 8 bits) in the order they were written, as JavaScript does.
 void chainKeys(Kernel* k, int count) {
   // Every bucket emptied at once (1 KiB): cheaper than tracking, key by key, which were used.
   std::memset(k->heads, 0xff, kBuckets * sizeof(int32_t));
