@@ -38,7 +38,9 @@ const op = {
   bulk: 0xfc, memoryFill: 0x0b,
   f64Eq: 0x61, f64Lt: 0x63, f64Gt: 0x64, f64Le: 0x65, f64Ge: 0x66,
   f64Abs: 0x99, f64Add: 0xa0, f64Sub: 0xa1, f64Mul: 0xa2, f64Div: 0xa3,
-  i32TruncF64S: 0xaa, f64PromoteF32: 0xbb,
+  f64Floor: 0x9c, f64Trunc: 0x9d, f64PromoteF32: 0xbb,
+  // After the 0xfc (bulk) prefix.
+  i32TruncSatF64S: 0x02,
   simd: 0xfd, v128Load: 0x00, v128Xor: 0x51, i8x16Popcnt: 0x62, i8x16Add: 0x6e,
   i16x8ExtaddU: 0x7d, i32x4DotI16x8S: 0xba, i64x2ExtractLane: 0x1d, v128Const: 0x0c,
   i64Const: 0x42, i64Add: 0x7c, i64ShrU: 0x88, i32WrapI64: 0xa7,
@@ -96,14 +98,17 @@ const ones16 = simd(op.v128Const, ...Array.from({ length: 16 }, (_, index) => (i
 /** f64 value of the f32 at address (on the stack) + 4 * index. */
 const f32At = (base: number, index: number) => [...get(base), ...get(index), ...i32(4), op.i32Mul, op.i32Add, op.f32Load, 2, 0, op.f64PromoteF32];
 
-/** Leaves on the stack whether minutia j's direction is beyond maxDiff from thetaA (folded into [0, pi]). */
+/**
+ * Leaves on the stack whether minutia j's direction is beyond maxDiff from thetaA (folded into
+ * [0, pi]): !(d <= maxDiff), as JavaScript's withinDirection fails it, so a NaN direction fails.
+ */
 function directionFails(): number[] {
   return [
     ...get(L.thetaA), ...f32At(P.bTheta, L.j), op.f64Sub, op.f64Abs, ...set(L.d),
     ...get(L.d), ...f64(Math.PI), op.f64Gt, op.if, op.void,
     ...f64(2 * Math.PI), ...get(L.d), op.f64Sub, ...set(L.d),
     op.end,
-    ...get(L.d), ...get(P.maxDiff), op.f64Gt,
+    ...get(L.d), ...get(P.maxDiff), op.f64Le, op.i32Eqz,
   ];
 }
 
@@ -125,10 +130,15 @@ function pairBody(): number[] {
     ...f64(1), ...i32(sqrtBase), ...get(L.differ), ...i32(8), op.i32Mul, op.i32Add, op.f64Load, 3, 0, ...get(L.norms), op.f64Div, op.f64Sub, ...set(L.sim),
     // key = trunc(sim * 0xffff) << 16 | i << 8 | j, written at out[count] and chained in its bucket
     // (next[count] = head[key >>> 24]; head[key >>> 24] = count), but kept (count++) only when
-    // sim > minSim: selects, not a branch the CPU would mispredict on about half the pairs.
-    ...get(L.sim), ...f64(0xffff), op.f64Mul, op.i32TruncF64S, ...i32(16), op.i32Shl,
+    // !(sim <= minSim), as JavaScript tests it (a NaN is kept): selects, not a branch the CPU
+    // would mispredict on about half the pairs. Only the low 16 bits of JavaScript's ToInt32 of
+    // sim * 0xffff reach the key; they are taken as trunc(x) mod 2^16 in exact f64 steps, and a NaN
+    // or infinity gives 0 as ToInt32 does: i32.trunc_f64_s would trap on a hostile template.
+    ...get(L.sim), ...f64(0xffff), op.f64Mul, op.f64Trunc, op.localTee, L.d,
+    ...get(L.d), ...f64(2 ** -16), op.f64Mul, op.f64Floor, ...f64(65536), op.f64Mul, op.f64Sub,
+    op.bulk, op.i32TruncSatF64S, ...i32(16), op.i32Shl,
     ...get(L.i), ...i32(8), op.i32Shl, op.i32Or, ...get(L.j), op.i32Or, ...set(L.key),
-    ...get(L.sim), ...get(P.minSim), op.f64Gt, ...set(L.keep),
+    ...get(L.sim), ...get(P.minSim), op.f64Le, op.i32Eqz, ...set(L.keep),
     ...i32(outputBase), ...get(L.count), ...i32(4), op.i32Mul, op.i32Add, ...get(L.key), op.i32Store, 2, 0,
     ...i32(headBase), ...get(L.key), ...i32(24), op.i32ShrU, ...i32(4), op.i32Mul, op.i32Add, ...set(L.slot),
     ...get(L.slot), op.i32Load, 2, 0, ...set(L.previous),
@@ -166,7 +176,8 @@ function centre(): number[] {
   return [
     op.block, op.void, op.loop, op.void,
     ...get(L.c), ...get(P.nB), op.i32GeU, op.brIf, 1,
-    ...thetaC(0), ...get(L.thetaA), op.f64Ge, op.brIf, 1,
+    // As JavaScript: on while theta[c] < thetaA (a NaN stops it).
+    ...thetaC(0), ...get(L.thetaA), op.f64Lt, op.i32Eqz, op.brIf, 1,
     ...get(L.c), ...i32(1), op.i32Add, ...set(L.c),
     op.br, 0,
     op.end, op.end,
@@ -174,7 +185,8 @@ function centre(): number[] {
     op.block, op.void, op.loop, op.void,
     ...get(L.c), op.i32Eqz, op.brIf, 1,
     ...get(L.c), ...i32(1), op.i32Sub, ...set(L.c),
-    ...thetaC(0), ...get(L.thetaA), op.f64Lt, op.if, op.void,
+    // Back while theta[c - 1] >= thetaA (a NaN stops it too).
+    ...thetaC(0), ...get(L.thetaA), op.f64Ge, op.i32Eqz, op.if, op.void,
     ...get(L.c), ...i32(1), op.i32Add, ...set(L.c), op.br, 2,
     op.end,
     op.br, 0,
