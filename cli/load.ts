@@ -204,7 +204,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     const nc = await connectNats({ servers: embedded.nats.url, name });
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy)`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${matcherKernelSetting()}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy)`,
         nodeConnection: embedded.network.nc,
         ledgerCommits: () => embedded.network.ledger?.commitCounts,
         settings: embeddedSettings(parsed),

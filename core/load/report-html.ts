@@ -72,7 +72,7 @@ ${table(['check', 'value'], [
   ])}
 ${report.ledgerCheck.problems.length ? `<ul>${report.ledgerCheck.problems.map((text) => `<li>${escapeHtml(text)}</li>`).join('')}</ul>` : ''}
 <h2>Setup and configuration</h2>
-${table(['setting', 'value'], [...Object.entries(report.setup), ...Object.entries(report.config), ...Object.entries(report.machine)]
+${table(['setting', 'value'], [...Object.entries(report.setup), ...Object.entries(report.config), ...Object.entries(report.network ?? {}), ...Object.entries(report.machine)]
     .map(([key, value]) => [key, typeof value === 'object' ? JSON.stringify(value) : String(value)]))}
 </body></html>
 `;

@@ -77,7 +77,7 @@ describe('HTML report', () => {
     const run = measuredPhase().summary();
     const report: LoadReport = {
       tool: 'biopay load', runId: 'r1', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:01:00Z', target: 'embedded <test>',
-      machine: { cpus: 2 }, config: { rate: 50 }, workload: 'test & workload', setup: { customers: 1 }, mix: DEFAULT_MIX,
+      machine: { cpus: 2 }, config: { rate: 50 }, network: { commitIntervalMs: 10, matcherKernel: 'native-avx512' }, workload: 'test & workload', setup: { customers: 1 }, mix: DEFAULT_MIX,
       approvedPerSecond: run.approvedPerSecond, p50Ms: run.p50Ms, p90Ms: run.p90Ms, p99Ms: run.p99Ms, p999Ms: run.p999Ms,
       outcomes: run.outcomes, errorCount: run.errorCount, rate: 50, run, warmup: { sent: 0, completed: 0, errorCount: 0 },
       scheduler: { arrivals: 104, overflowed: 0, lagMsMax: 1, elapsedMs: 2000 }, lateResults: 0,
@@ -104,6 +104,8 @@ describe('HTML report', () => {
     expect(html).toContain('embedded &lt;test&gt;');
     expect(html).toContain('&lt;captured twice&gt;');
     expect(html).toContain('<td>whole machine</td><td>2.5</td>');
+    // The embedded network's settings, with the settings of the run.
+    expect(html).toContain('<td>matcherKernel</td><td>native-avx512</td>');
     expect(html.indexOf('of it, nats-server')).toBeLessThan(html.indexOf('of it, main thread'));
     expect(html).toContain('<td>of the node processes, biopay-assoc</td><td>1.2</td>');
     expect(html).toContain('aria-label="CPU per payment by where it ran"');
