@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { ActorSystem } from '../core/actors/index.js';
 import { candidateCounts } from '../core/biometrics/match-engine.js';
 import { matcherKernelSetting } from '../core/biometrics/mcc-matcher.js';
-import { GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
+import { BATCH_INTERVAL_MS_MAX, GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
 import { ENROLL_IMPRESSIONS_MAX } from '../core/biometrics/template-selection.js';
 import { assertSchemaName, dropSchema, redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
@@ -202,12 +202,13 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
   try {
     // Its own connection, as a separate client would have: the load does not share the nodes' one.
     const nc = await connectNats({ servers: embedded.nats.url, name });
+    const settings = embeddedSettings(parsed);
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${matcherKernelSetting()}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy)`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${settings.matcherKernel}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy)`,
         nodeConnection: embedded.network.nc,
         ledgerCommits: () => embedded.network.ledger?.commitCounts,
-        settings: embeddedSettings(parsed),
+        settings,
       });
     } finally {
       await nc.drain().catch(() => undefined);
@@ -275,7 +276,7 @@ function parseOptions(values: Values): Parsed {
     matchWorkers: values['match-workers'] === undefined ? DEFAULT_MATCH_WORKERS : integer(values['match-workers'], 'match-workers', 0, 64),
     candidates: values.candidates === undefined ? undefined : integer(values.candidates, 'candidates', 1, 1_000_000),
     hintedCandidates: values['hinted-candidates'] === undefined ? undefined : integer(values['hinted-candidates'], 'hinted-candidates', 1, 1_000_000),
-    commitIntervalMs: values['commit-interval-ms'] === undefined ? GROUP_COMMIT_DEFAULTS.batchIntervalMs : integer(values['commit-interval-ms'], 'commit-interval-ms', 0, 1_000),
+    commitIntervalMs: values['commit-interval-ms'] === undefined ? GROUP_COMMIT_DEFAULTS.batchIntervalMs : integer(values['commit-interval-ms'], 'commit-interval-ms', 0, BATCH_INTERVAL_MS_MAX),
     reportDir: values['report-dir'], json: values.json, verbose: values.verbose,
   };
 }
@@ -372,7 +373,9 @@ function integer(text: string, flag: string, low: number, high: number): number 
 }
 
 /** What the embedded network runs with, as the report records it (bench compare warns when two runs differ). */
-function embeddedSettings(parsed: Parsed): Record<string, string | number> {
+function embeddedSettings(parsed: Parsed): {
+  ledgerDatabase: string; matchWorkers: number; candidates: number; hintedCandidates: number; commitIntervalMs: number; matcherKernel: string;
+} {
   const { candidates, hintedCandidates } = candidateCounts(parsed);
   return {
     ledgerDatabase: parsed.database ? 'postgresql' : 'pglite', matchWorkers: parsed.matchWorkers, candidates, hintedCandidates,

@@ -6,7 +6,7 @@ import { parsePartition, type PartitionSpec } from '../core/association/partitio
 import { checkDimension } from '../core/biometrics/embeddings/embedding-vector.js';
 import { BiopayError, ErrorCode } from '../core/errors.js';
 import { NODE_PROCESS_NAME_PREFIX, nameThisThread } from '../core/thread-names.js';
-import { GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
+import { BATCH_INTERVAL_MS_MAX, GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
 import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
 import { isRole, ROLES, startNetwork, type Role } from '../nodes/network.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
@@ -100,8 +100,8 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     io.stderr('--grpc-port must be a port number and --workers an integer from 0 to 64');
     return ExitCode.Usage;
   }
-  if (!Number.isInteger(commitIntervalMs) || commitIntervalMs < 0 || commitIntervalMs > 1_000) {
-    io.stderr('--commit-interval-ms must be an integer from 0 to 1000');
+  if (!Number.isInteger(commitIntervalMs) || commitIntervalMs < 0 || commitIntervalMs > BATCH_INTERVAL_MS_MAX) {
+    io.stderr(`--commit-interval-ms must be an integer from 0 to ${BATCH_INTERVAL_MS_MAX}`);
     return ExitCode.Usage;
   }
   let association;

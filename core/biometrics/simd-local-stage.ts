@@ -87,7 +87,7 @@ function name(text: string): number[] {
 
 // Parameters and locals of `local`.
 const P = { nA: 0, nB: 1, maxDiff: 2, minSim: 3, aTheta: 4, aNorm: 5, aBits: 6, bTheta: 7, bNorm: 8, bBits: 9 };
-const L = { i: 10, j: 11, count: 12, aRow: 13, bRow: 14, differ: 15, key: 16, slot: 17, va0: 18, va1: 19, v: 20, thetaA: 21, normA: 22, d: 23, norms: 24, sim: 25, c: 26, visited: 27, keep: 28, previous: 29, sum64: 30 };
+const L = { i: 10, j: 11, count: 12, aRow: 13, bRow: 14, differ: 15, key: 16, slot: 17, va0: 18, va1: 19, v: 20, thetaA: 21, normA: 22, d: 23, norms: 24, sim: 25, c: 26, visited: 27, keep: 28, previous: 29, sum64: 30, scaled: 31 };
 
 const get = (index: number) => [op.localGet, index];
 const set = (index: number) => [op.localSet, index];
@@ -134,8 +134,8 @@ function pairBody(): number[] {
     // would mispredict on about half the pairs. Only the low 16 bits of JavaScript's ToInt32 of
     // sim * 0xffff reach the key; they are taken as trunc(x) mod 2^16 in exact f64 steps, and a NaN
     // or infinity gives 0 as ToInt32 does: i32.trunc_f64_s would trap on a hostile template.
-    ...get(L.sim), ...f64(0xffff), op.f64Mul, op.f64Trunc, op.localTee, L.d,
-    ...get(L.d), ...f64(2 ** -16), op.f64Mul, op.f64Floor, ...f64(65536), op.f64Mul, op.f64Sub,
+    ...get(L.sim), ...f64(0xffff), op.f64Mul, op.f64Trunc, op.localTee, L.scaled,
+    ...get(L.scaled), ...f64(2 ** -16), op.f64Mul, op.f64Floor, ...f64(65536), op.f64Mul, op.f64Sub,
     op.bulk, op.i32TruncSatF64S, ...i32(16), op.i32Shl,
     ...get(L.i), ...i32(8), op.i32Shl, op.i32Or, ...get(L.j), op.i32Or, ...set(L.key),
     ...get(L.sim), ...get(P.minSim), op.f64Le, op.i32Eqz, ...set(L.keep),
@@ -226,6 +226,7 @@ function body(): number[] {
     [5, type.f64],
     [4, type.i32],
     [1, type.i64],
+    [1, type.f64],
   ]);
   const clearHeads = [...i32(headBase), ...i32(0xff), ...i32(buckets * 4), op.bulk, op.memoryFill, 0];
   const code = [...locals, ...clearHeads, ...outerLoop, ...get(L.count), op.end];

@@ -26,6 +26,8 @@ export interface GroupCommitOptions {
 }
 
 export const GROUP_COMMIT_DEFAULTS = { batchSizeMax: 500, lingerMs: 1, queueLengthMax: 20_000, batchIntervalMs: 10 } as const;
+/** The longest cadence accepted (flags of `biopay node` and `biopay load` check the same). */
+export const BATCH_INTERVAL_MS_MAX = 1_000;
 const BATCH_SIZE_LIMIT = 10_000;
 
 /** What a committer has committed since it started: transactions and the requests they held. */
@@ -59,7 +61,7 @@ export class GroupCommitter<Op> {
     this.#batchSizeMax = boundedInteger('batchSizeMax', options.batchSizeMax ?? GROUP_COMMIT_DEFAULTS.batchSizeMax, 1, BATCH_SIZE_LIMIT);
     this.#lingerMs = boundedInteger('lingerMs', options.lingerMs ?? GROUP_COMMIT_DEFAULTS.lingerMs, 0, 1_000);
     this.#queueLengthMax = boundedInteger('queueLengthMax', options.queueLengthMax ?? GROUP_COMMIT_DEFAULTS.queueLengthMax, 1, 1_000_000);
-    this.#batchIntervalMs = boundedInteger('batchIntervalMs', options.batchIntervalMs ?? GROUP_COMMIT_DEFAULTS.batchIntervalMs, 0, 1_000);
+    this.#batchIntervalMs = boundedInteger('batchIntervalMs', options.batchIntervalMs ?? GROUP_COMMIT_DEFAULTS.batchIntervalMs, 0, BATCH_INTERVAL_MS_MAX);
   }
 
   get queueLength(): number {

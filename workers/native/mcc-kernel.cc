@@ -317,6 +317,12 @@ inline void localRange(Kernel* k, KeyWriter& writer, const View& a, const View& 
   }
 }
 
+#if BIOPAY_HAS_AVX512_KERNEL
+// GCC 12's AVX-512 headers start some intrinsics from an "undefined" register, which its
+// uninitialized-value warnings report at every use; the values are defined by the intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // How many bits of `mask` (nB bits) are set in a row from `from` upwards, past nB - 1 on to 0,
 // `limit` at most.
 inline int onesUp(const uint64_t* mask, int nB, int from, int limit) {
@@ -350,12 +356,6 @@ inline int onesDown(const uint64_t* mask, int nB, int from, int limit) {
   return count < limit ? count : limit;
 }
 
-#if BIOPAY_HAS_AVX512_KERNEL
-// GCC 12's AVX-512 headers start some intrinsics from an "undefined" register, which its
-// uninitialized-value warnings report at every use; the values are defined by the intrinsics.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // directionWindow from every b minutia's withinDirection at once: eight at a time into a bit
 // mask, then the walk's two runs counted from the mask (the same tests on the same doubles).
 BIOPAY_AVX512 Window directionWindowAvx512(const View& b, int c, double thetaA, double maxDiff) {
