@@ -79,6 +79,11 @@ function cellGrid(params: MccParams): CellGrid {
 export interface CylinderOptions {
   /** false keeps the conversion in JavaScript where the native addon loads (parity tests). */
   useNative?: boolean;
+  /**
+   * false keeps the native conversion two lanes wide (SSE2) on a CPU with AVX-512F, where it
+   * otherwise computes exponentials, erf terms and hull tests eight at a time: the same bits.
+   */
+  nativeWide?: boolean;
 }
 
 /** The settings array of the native kernel, per parameter object. */
@@ -100,7 +105,7 @@ function settingsFor(params: MccParams): Float64Array {
  * The conversion in C++: the same bits (the kernel cannot call V8's Math.cos and Math.sin, whose
  * last bits the C library does not reproduce, so each minutia's frame is computed here).
  */
-function nativeCylinders(build: NonNullable<NativeKernel['buildCylinders']>, xs: Float32Array, ys: Float32Array, thetas: Float32Array, count: number, params: MccParams): Cylinders {
+function nativeCylinders(build: NonNullable<NativeKernel['buildCylinders']>, xs: Float32Array, ys: Float32Array, thetas: Float32Array, count: number, params: MccParams, allowWide: boolean): Cylinders {
   const frames = new Float64Array(2 * count);
   for (let m = 0; m < count; m++) {
     frames[2 * m] = Math.cos(thetas[m]!);
@@ -109,7 +114,7 @@ function nativeCylinders(build: NonNullable<NativeKernel['buildCylinders']>, xs:
   const bits = new Uint32Array(count * cylinderWords(params));
   const usable = new Uint8Array(count);
   try {
-    build(xs, ys, thetas, frames, count, settingsFor(params), bits, usable);
+    build(xs, ys, thetas, frames, count, settingsFor(params), bits, usable, allowWide);
   } catch (error) {
     throw nativeKernelError(error, 'native cylinders');
   }
@@ -125,7 +130,7 @@ function nativeCylinders(build: NonNullable<NativeKernel['buildCylinders']>, xs:
  */
 export function buildCylinders(xs: Float32Array, ys: Float32Array, thetas: Float32Array, count: number, params: MccParams, options: CylinderOptions = {}): Cylinders {
   const kernel = options.useNative === false ? undefined : loadNativeKernel();
-  if (kernel?.buildCylinders !== undefined) return nativeCylinders(kernel.buildCylinders, xs, ys, thetas, count, params);
+  if (kernel?.buildCylinders !== undefined) return nativeCylinders(kernel.buildCylinders, xs, ys, thetas, count, params, options.nativeWide !== false);
   return portableCylinders(xs, ys, thetas, count, params);
 }
 

@@ -75,7 +75,7 @@ export interface NativeKernel {
   ): number;
   buildCylinders?(
     xs: Float32Array, ys: Float32Array, thetas: Float32Array, frames: Float64Array, count: number, settings: Float64Array,
-    bits: Uint32Array, usable: Uint8Array,
+    bits: Uint32Array, usable: Uint8Array, allowWide?: boolean,
   ): void;
 }
 

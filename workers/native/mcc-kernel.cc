@@ -677,15 +677,8 @@ bool validParams(const double* raw, Params* p) {
 // allowWide false keeps the local stage two pairs at a time on any CPU (tests compare the two).
 napi_value Create(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  size_t argc = 5;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 4) {
-    return fail(env, "BAD_REQUEST", "create(params, distanceValues, angleValues, pairsWanted, allowWide?)");
-  }
   bool allowWide = true;
-  napi_valuetype allowType = napi_undefined;
-  if (argc > 4 && (napi_typeof(env, argv[4], &allowType) != napi_ok || (allowType != napi_undefined && (allowType != napi_boolean || napi_get_value_bool(env, argv[4], &allowWide) != napi_ok)))) {
-    return fail(env, "BAD_REQUEST", "allowWide must be a boolean");
-  }
+  if (!argumentsAndFlag(env, info, 4, argv, &allowWide, "create(params, distanceValues, angleValues, pairsWanted, allowWide?)", "allowWide must be a boolean")) return nullptr;
   double* raw = nullptr;
   double* distanceValues = nullptr;
   double* angleValues = nullptr;

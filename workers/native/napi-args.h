@@ -49,6 +49,19 @@ inline bool integerArgument(napi_env env, napi_value value, int64_t* out, const 
   return true;
 }
 
+// `required` arguments and an optional boolean after them (absent or undefined leaves *flag):
+// argv has room for required + 1.
+inline bool argumentsAndFlag(napi_env env, napi_callback_info info, size_t required, napi_value* argv, bool* flag, const char* usage, const char* flagWhat) {
+  size_t argc = required + 1;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < required) return throwError(env, "BAD_REQUEST", usage);
+  if (argc <= required) return true;
+  napi_valuetype type = napi_undefined;
+  if (napi_typeof(env, argv[required], &type) != napi_ok) return throwError(env, "BAD_REQUEST", flagWhat);
+  if (type == napi_undefined) return true;
+  if (type != napi_boolean || napi_get_value_bool(env, argv[required], flag) != napi_ok) return throwError(env, "BAD_REQUEST", flagWhat);
+  return true;
+}
+
 // Every one of the first `count` settings finite (NaN and infinities refused before any use).
 inline bool allFinite(const double* values, int count) {
   for (int index = 0; index < count; index++)

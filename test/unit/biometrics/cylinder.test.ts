@@ -171,14 +171,31 @@ describe('native buildCylinders', () => {
       for (const impression of [1, 2]) records.push(writeIsoRecord(populationImpression(31, master, finger, impression)));
     }
     let differing = 0;
+    let twoWideDiffering = 0;
     for (const bytes of records) {
       const { xs, ys, thetas, count } = pointsOf(bytes);
-      const native = buildCylinders(xs, ys, thetas, count, defaultMccParams);
       const portable = buildCylinders(xs, ys, thetas, count, defaultMccParams, { useNative: false });
-      if (!sameCylinders(native, portable)) differing++;
+      if (!sameCylinders(buildCylinders(xs, ys, thetas, count, defaultMccParams), portable)) differing++;
+      if (!sameCylinders(buildCylinders(xs, ys, thetas, count, defaultMccParams, { nativeWide: false }), portable)) twoWideDiffering++;
     }
     expect(records.length).toBe(320 + 600);
-    expect(differing).toBe(0);
+    expect({ differing, twoWideDiffering }).toEqual({ differing: 0, twoWideDiffering: 0 });
+  });
+
+  // Eight-wide where the CPU has AVX-512F (exponentials, erf terms, hull tests, sums and bits),
+  // two-wide elsewhere and when asked; 12 direction cells take the eight-wide code's general path.
+  it(`(${nativeOrPortable}) equals the JavaScript on random minutiae, both widths, 6 and 12 direction cells`, () => {
+    const twelve: MccParams = { ...defaultMccParams, directionCells: 12 };
+    const minutia = fc.record({ x: fc.integer({ min: 0, max: 500 }), y: fc.integer({ min: 0, max: 500 }), theta: fc.double({ min: 0, max: 2 * Math.PI, noNaN: true }) });
+    fc.assert(fc.property(fc.array(minutia, { maxLength: 60 }), fc.boolean(), (points, useTwelve) => {
+      const params = useTwelve ? twelve : defaultMccParams;
+      const xs = Float32Array.from(points, (p) => p.x);
+      const ys = Float32Array.from(points, (p) => -p.y);
+      const thetas = Float32Array.from(points, (p) => p.theta);
+      const portable = buildCylinders(xs, ys, thetas, points.length, params, { useNative: false });
+      expect(sameCylinders(buildCylinders(xs, ys, thetas, points.length, params), portable)).toBe(true);
+      expect(sameCylinders(buildCylinders(xs, ys, thetas, points.length, params, { nativeWide: false }), portable)).toBe(true);
+    }), { numRuns: 150 });
   });
 
   it(`(${nativeOrPortable}) equals the JavaScript for 0 to 4 minutiae, repeated points and a line`, () => {
@@ -226,6 +243,8 @@ describe('native buildCylinders', () => {
     badFrame.frames[3] = Number.NaN;
     expect(call(badFrame, 4)).toThrow(RangeError);
     expect(() => (kernel as unknown as (...args: unknown[]) => void)(ok.xs, ok.ys)).toThrow(RangeError);
+    expect(() => (kernel as unknown as (...args: unknown[]) => void)(ok.xs, ok.ys, ok.thetas, ok.frames, 4, settings, new Uint32Array(32), new Uint8Array(4), 'yes')).toThrow(/allowWide/);
+    expect(() => kernel(ok.xs, ok.ys, ok.thetas, ok.frames, 4, settings, new Uint32Array(32), new Uint8Array(4), false)).not.toThrow();
     // Through buildCylinders the kernel's refusal is a typed error with its code.
     const refused = points(4);
     refused.xs[0] = Number.NaN;
