@@ -73,17 +73,52 @@ const stageGrowth = 4;
  */
 export function searchStaged(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice, acceptScore: number): SliceResult {
   if (!(acceptScore > 0)) return searchSlice(matcher, probe, slice);
-  const view = galleryView(slice);
   const top = new TopK(Math.max(1, slice.topK));
+  const staged = scanStaged(matcher, probe, galleryView(slice), acceptScore, top);
+  return { ...top.result(), searched: staged.searched, ...(staged.stoppedEarly ? { stoppedEarly: true } : {}) };
+}
+
+/**
+ * A whole search in the index's order: the ranked candidates staged as searchStaged does, and,
+ * when none reached `acceptScore`, every other live slot below `wholeToSlot` (hint-filtered) after
+ * them. A search that finds nobody compares what an exhaustive search compares; one that finds its
+ * mate among the first candidates stops there instead of comparing the whole community.
+ */
+export function searchStagedWhole(matcher: MccMatcher, probe: TemplateRef, ranked: GallerySlice & { slots: Int32Array }, acceptScore: number, wholeToSlot: number): SliceResult {
+  const top = new TopK(Math.max(1, ranked.topK));
+  const view = galleryView(ranked);
+  const staged = scanStaged(matcher, probe, view, acceptScore, top);
+  if (staged.accepted) return { ...top.result(), searched: staged.searched, ...(staged.stoppedEarly ? { stoppedEarly: true } : {}) };
+  const rest = slotsNotIn(ranked.slots, ranked.fromSlot, ranked.toSlot, wholeToSlot);
+  const searched = staged.searched + scanRange(matcher, probe, { ...view, slice: { ...ranked, slots: rest } }, 0, rest.length, top);
+  return { ...top.result(), searched };
+}
+
+/** The slots below `toSlot` that are not among slots[from, to), ascending. */
+function slotsNotIn(slots: Int32Array, from: number, to: number, toSlot: number): Int32Array {
+  const taken = new Uint8Array(toSlot);
+  for (let position = from; position < to; position++) {
+    const slot = slots[position]!;
+    if (slot >= 0 && slot < toSlot) taken[slot] = 1;
+  }
+  const rest = new Int32Array(toSlot);
+  let count = 0;
+  for (let slot = 0; slot < toSlot; slot++) if (taken[slot] === 0) rest[count++] = slot;
+  return rest.subarray(0, count);
+}
+
+/** The stages of a staged search into `top`: how many were compared, and whether one was accepted. */
+function scanStaged(matcher: MccMatcher, probe: TemplateRef, view: GalleryView, acceptScore: number, top: TopK): { searched: number; accepted: boolean; stoppedEarly: boolean } {
+  const { slice } = view;
   let searched = 0;
   let from = slice.fromSlot;
   for (let stage = firstStageCandidates; from < slice.toSlot; stage *= stageGrowth) {
     const to = Math.min(slice.toSlot, from + stage);
     searched += scanRange(matcher, probe, view, from, to, top);
     from = to;
-    if (top.size > 0 && top.scores[0]! >= acceptScore) return { ...top.result(), searched, stoppedEarly: from < slice.toSlot };
+    if (top.size > 0 && top.scores[0]! >= acceptScore) return { searched, accepted: true, stoppedEarly: from < slice.toSlot };
   }
-  return { ...top.result(), searched };
+  return { searched, accepted: false, stoppedEarly: false };
 }
 
 /** Typed views of a slice's shared gallery buffers, made once per search. */

@@ -15,7 +15,7 @@ import { thresholdForFmr } from './calibration.js';
 import { CandidateIndex, maxIndexedSlots } from './candidate-index.js';
 import { thresholdForFpir } from './identification-calibration.js';
 import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
-import { directoryStride, searchSlice, searchStaged, type MatchTask, type SliceResult } from './gallery-search.js';
+import { directoryStride, searchSlice, searchStaged, searchStagedWhole, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
 import { acceptedAnswer, candidateSlots, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from './probe-search.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
@@ -45,8 +45,9 @@ export interface MatchEngineOptions {
   /**
    * The same for searches narrowed by a hint (a merchant's community): default `candidates` when
    * that is given, else 1,500 (a community of up to 3,000 is compared whole: accuracy first). A
-   * community of 1,000 searched whole costs 1,000 comparisons per payment; 100-150 index
-   * candidates cost about a third of the CPU for a few points of identification rate
+   * decision search compared whole still goes in the index's order and stops at a match, so a
+   * community of 1,000 costs 1,000 comparisons only for a probe that matches nobody there; 100-150
+   * index candidates cost less again for a point or two of identification rate
    * (`npm run bench -- community`).
    */
   hintedCandidates?: number;
@@ -142,6 +143,13 @@ const hintIndexInitialBlocks = 1 << 8;
  * candidates: 65% / 84% at 16 bits, 74% / 89% at 18; synthetic, 250 probes), for 3 MB more.
  */
 const largeHintTemplates = 256;
+/**
+ * A decision search over a population compared whole is ranked by the index first when it counts
+ * at least this many templates (below it the whole costs little more than the index), and the
+ * index ranks at most this many of them; the rest follow in slot order.
+ */
+const minWholeRanked = 128;
+const maxWholeRanked = 600;
 const largeHintIndexBucketBits = 18;
 
 /** FNV-1a of the hint, never 0 (0 means "no hint"). */
@@ -378,7 +386,9 @@ export class MatchEngine {
       ? this.searchHere(matchableTemplateFromIso(isoBytes), snapshot, { topK, hint, limit, population, acceptScore })
       : this.needsIndex(population, limit)
         ? await this.searchIndexed(isoBytes, snapshot, topK, hint, limit, acceptScore)
-        : await this.searchIso(isoBytes, snapshot, topK, hint);
+        : this.ranksWhole(population, limit, acceptScore)
+          ? await this.searchIndexed(isoBytes, snapshot, topK, hint, Math.min(limit, maxWholeRanked), acceptScore, true)
+          : await this.searchIso(isoBytes, snapshot, topK, hint);
     // Fields are set on the merged result, not spread into a new one: a spread followed by a new
     // property takes V8's slow path (about 1 µs a property on Node 20), on every payment's search.
     const merged = this.merge(results, snapshot, topK, population);
@@ -395,12 +405,23 @@ export class MatchEngine {
     return this.index !== undefined && limit > 0 && population > 2 * limit;
   }
 
+  /**
+   * A decision search compared whole (the population is within twice the limit) still takes the
+   * index's order when it has one: the mate is usually among the first candidates and the search
+   * stops there; a probe that matches nobody is compared with everyone, as before.
+   */
+  private ranksWhole(population: number, limit: number, acceptScore: number): boolean {
+    return this.index !== undefined && limit > 0 && acceptScore > 0 && population >= minWholeRanked;
+  }
+
   /** Without worker threads: conversion, index and comparisons in this thread. */
   private searchHere(probe: Uint32Array, snapshot: GallerySnapshot, search: { topK: number; hint: number; limit: number; population: number; acceptScore: number }): SliceResult[] {
     const base = { data: snapshot.data, directory: snapshot.directory, hintHash: search.hint, topK: search.topK };
-    if (!this.needsIndex(search.population, search.limit)) return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: snapshot.slotCount })];
-    const slots = candidateSlots(this.indexFor(search.hint), probe, { ...base, fromSlot: 0, toSlot: snapshot.slotCount }, search.limit);
-    return [searchStaged(this.localMatcher, templateRef(probe), { ...base, slots, fromSlot: 0, toSlot: slots.length }, search.acceptScore)];
+    const whole = !this.needsIndex(search.population, search.limit);
+    if (whole && !this.ranksWhole(search.population, search.limit, search.acceptScore)) return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: snapshot.slotCount })];
+    const slots = candidateSlots(this.indexFor(search.hint), probe, { ...base, fromSlot: 0, toSlot: snapshot.slotCount }, whole ? Math.min(search.limit, maxWholeRanked) : search.limit);
+    const ranked = { ...base, slots, fromSlot: 0, toSlot: slots.length };
+    return [whole ? searchStagedWhole(this.localMatcher, templateRef(probe), ranked, search.acceptScore, snapshot.slotCount) : searchStaged(this.localMatcher, templateRef(probe), ranked, search.acceptScore)];
   }
 
   /** The hint's own index when it has one, else the gallery's (its candidates filtered by hint). */
@@ -412,10 +433,10 @@ export class MatchEngine {
    * One worker converts the probe, asks the (shared) index for candidates and compares them: the
    * engine's thread, which also carries the node's messaging, does none of it.
    */
-  private async searchIndexed(isoBytes: Uint8Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number, acceptScore: number): Promise<SliceResult[]> {
+  private async searchIndexed(isoBytes: Uint8Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number, acceptScore: number, whole = false): Promise<SliceResult[]> {
     const task: IndexedMatchTask = {
       data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, probeIso: isoBytes.slice(),
-      fromSlot: 0, toSlot: snapshot.slotCount, index: this.indexFor(hint).shared(), limit, acceptScore,
+      fromSlot: 0, toSlot: snapshot.slotCount, index: this.indexFor(hint).shared(), limit, acceptScore, whole,
     };
     // Idle workers and many candidates: the comparisons are shared out (latency of a lone search).
     // A staged search is not: it usually ends after its first few comparisons.

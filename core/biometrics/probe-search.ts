@@ -7,7 +7,7 @@
  */
 import { BiopayError, isBiopayError } from '../errors.js';
 import { CandidateIndex, type SharedCandidateIndex } from './candidate-index.js';
-import { searchSlice, searchStaged, type GallerySlice, type SliceResult } from './gallery-search.js';
+import { searchSlice, searchStaged, searchStagedWhole, type GallerySlice, type SliceResult } from './gallery-search.js';
 import type { MccMatcher } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
 import { matchableTemplateFromIso } from './template.js';
@@ -24,6 +24,11 @@ export interface IndexedMatchTask extends IsoMatchTask {
   limit: number;
   /** > 0: a decision search, staged, stopping at a candidate scoring this or more (gallery-search.ts). */
   acceptScore?: number;
+  /**
+   * With an accept score: when no candidate reaches it, every other slot of [0, toSlot) (with the
+   * hint) is compared too, so that the search covers everything (searchStagedWhole).
+   */
+  whole?: boolean;
 }
 
 export interface ProbeRefusal {
@@ -68,7 +73,10 @@ export function searchIsoSlice(matcher: MccMatcher, task: IsoMatchTask): IsoSlic
 export function searchIndexedSlice(matcher: MccMatcher, task: IndexedMatchTask): IsoSliceResult {
   const chosen = chooseCandidates(task);
   if (!('slots' in chosen)) return chosen;
-  return searchStaged(matcher, templateRef(chosen.probe), { ...task, slots: chosen.slots, fromSlot: 0, toSlot: chosen.slots.length }, task.acceptScore ?? 0);
+  const ranked = { ...task, slots: chosen.slots, fromSlot: 0, toSlot: chosen.slots.length };
+  const acceptScore = task.acceptScore ?? 0;
+  if (task.whole === true && acceptScore > 0) return searchStagedWhole(matcher, templateRef(chosen.probe), ranked, acceptScore, task.toSlot);
+  return searchStaged(matcher, templateRef(chosen.probe), ranked, acceptScore);
 }
 
 /** The probe converted and its candidates chosen, for the engine to split their comparison. */

@@ -370,3 +370,59 @@ describe('MatchEngine candidate path and FPIR decisions with worker threads', ()
     }
   });
 });
+
+describe('MatchEngine decision search of a community compared whole', () => {
+  const seed = 20_261_205;
+  const fingers = 300;
+  // 300 templates, at most twice 200 candidates: compared whole, in the index's order.
+  const candidates = 200;
+  const iso = (fingerId: number, impression: number) => writeIsoRecord(populationImpression(seed, populationFinger(seed, fingerId), fingerId, impression));
+  let engine: MatchEngine;
+  let local: MatchEngine;
+  const enrolledIds: number[] = [];
+
+  beforeAll(async () => {
+    engine = await MatchEngine.create({ workers: 2, candidates });
+    local = await MatchEngine.create({ workers: 0, candidates });
+    const entries = Array.from({ length: fingers }, (_, index) => ({ id: `f${index + 1}`, isoBytes: iso(index + 1, 1), hint: 'shop' }));
+    const { refused } = await engine.addMany(entries);
+    await local.addMany(entries);
+    const refusedIds = new Set(refused.map((entry) => entry.id));
+    for (let fingerId = 1; fingerId <= fingers; fingerId++) if (!refusedIds.has(`f${fingerId}`)) enrolledIds.push(fingerId);
+  });
+
+  afterAll(async () => {
+    await engine.close();
+    await local.close();
+  });
+
+  it('stops at the mate among the first candidates, compares a stranger with everyone, and decides as the exhaustive search', async () => {
+    const population = enrolledIds.length;
+    let early = 0;
+    let mated = 0;
+    for (const fingerId of enrolledIds.filter((_, index) => index % 10 === 3)) {
+      const probe = iso(fingerId, 2);
+      const exhaustive = await engine.identify(probe, { topK: 1, hint: 'shop', targetFpir: 1e-3, acceptScore: 0 });
+      const ranked = await engine.identify(probe, { topK: 1, hint: 'shop', targetFpir: 1e-3 });
+      expect(exhaustive.searched).toBe(population);
+      expect(ranked.match?.id).toBe(exhaustive.match?.id);
+      // Workers and the engine's own thread search the same way.
+      expect(await local.identify(probe, { topK: 1, hint: 'shop', targetFpir: 1e-3 })).toEqual(ranked);
+      if (ranked.stoppedEarly) {
+        early++;
+        expect(ranked.searched).toBeLessThan(population / 4);
+      } else {
+        expect(ranked).toEqual(exhaustive);
+      }
+      if (exhaustive.match) mated++;
+    }
+    expect(mated).toBeGreaterThan(10);
+    expect(early).toBeGreaterThan(mated / 2);
+    for (let fingerId = 7001; fingerId <= 7010; fingerId++) {
+      const stranger = await engine.identify(iso(fingerId, 1), { topK: 3, hint: 'shop', targetFpir: 1e-3 });
+      if (stranger.match !== undefined) continue;
+      expect(stranger.searched).toBe(population);
+      expect(stranger).toEqual(await engine.identify(iso(fingerId, 1), { topK: 3, hint: 'shop', targetFpir: 1e-3, acceptScore: 0 }));
+    }
+  });
+});
