@@ -143,14 +143,15 @@ const hintIndexInitialBlocks = 1 << 8;
  * candidates: 65% / 84% at 16 bits, 74% / 89% at 18; synthetic, 250 probes), for 3 MB more.
  */
 const largeHintTemplates = 256;
+const largeHintIndexBucketBits = 18;
 /**
  * A decision search over a population compared whole is ranked by the index first when it counts
- * at least this many templates (below it the whole costs little more than the index), and the
- * index ranks at most this many of them; the rest follow in slot order.
+ * at least minWholeRanked templates (smaller ones are cheap to compare as they are); the index
+ * ranks at most maxWholeRanked of them (the default candidates of a search over everyone: a mate
+ * ranked below is rare), and the rest follow in slot order.
  */
 const minWholeRanked = 128;
-const maxWholeRanked = 600;
-const largeHintIndexBucketBits = 18;
+const maxWholeRanked = DEFAULT_CANDIDATES;
 
 /** FNV-1a of the hint, never 0 (0 means "no hint"). */
 function hintHash(hint: string | undefined): number {
