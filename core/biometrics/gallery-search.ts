@@ -74,8 +74,7 @@ const stageGrowth = 4;
 export function searchStaged(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice, acceptScore: number): SliceResult {
   if (!(acceptScore > 0)) return searchSlice(matcher, probe, slice);
   const top = new TopK(Math.max(1, slice.topK));
-  const staged = scanStaged(matcher, probe, galleryView(slice), acceptScore, top);
-  return { ...top.result(), searched: staged.searched, ...(staged.stoppedEarly ? { stoppedEarly: true } : {}) };
+  return stagedResult(top, scanStaged(matcher, probe, galleryView(slice), acceptScore, top));
 }
 
 /**
@@ -88,7 +87,7 @@ export function searchStagedWhole(matcher: MccMatcher, probe: TemplateRef, ranke
   const top = new TopK(Math.max(1, ranked.topK));
   const view = galleryView(ranked);
   const staged = scanStaged(matcher, probe, view, acceptScore, top);
-  if (staged.accepted) return { ...top.result(), searched: staged.searched, ...(staged.stoppedEarly ? { stoppedEarly: true } : {}) };
+  if (staged.accepted) return stagedResult(top, staged);
   const rest = slotsNotIn(ranked.slots, ranked.fromSlot, ranked.toSlot, wholeToSlot);
   const searched = staged.searched + scanRange(matcher, probe, { ...view, slice: { ...ranked, slots: rest } }, 0, rest.length, top);
   return { ...top.result(), searched };
@@ -107,8 +106,21 @@ function slotsNotIn(slots: Int32Array, from: number, to: number, toSlot: number)
   return rest.subarray(0, count);
 }
 
+interface Staged {
+  searched: number;
+  accepted: boolean;
+  /** Accepted before the last candidate: the rest were not compared. */
+  stoppedEarly: boolean;
+}
+
+/** A staged search's answer: stoppedEarly is there when a candidate was accepted. */
+function stagedResult(top: TopK, staged: Staged): SliceResult {
+  if (!staged.accepted) return { ...top.result(), searched: staged.searched };
+  return { ...top.result(), searched: staged.searched, stoppedEarly: staged.stoppedEarly };
+}
+
 /** The stages of a staged search into `top`: how many were compared, and whether one was accepted. */
-function scanStaged(matcher: MccMatcher, probe: TemplateRef, view: GalleryView, acceptScore: number, top: TopK): { searched: number; accepted: boolean; stoppedEarly: boolean } {
+function scanStaged(matcher: MccMatcher, probe: TemplateRef, view: GalleryView, acceptScore: number, top: TopK): Staged {
   const { slice } = view;
   let searched = 0;
   let from = slice.fromSlot;

@@ -12,9 +12,9 @@
 // scalar's order, and the sums are then added in the order the terms were found: the same bits,
 // about a fifth less time per probe converted (README). On a CPU with AVX-512F they go eight at a
 // time, as do the hull tests of a minutia's cells, its terms' sums (one lane per direction cell)
-// and each cell's bits: 129 -> 102 us per synthetic probe (35 minutiae), the same bits. The build leaves out math errno
-// (-fno-math-errno), so sqrt is one instruction instead of a library call; its result is the same
-// correctly rounded value.
+// and each cell's bits: 129 -> 102 us per synthetic probe (35 minutiae), the same bits. The build
+// leaves out math errno (-fno-math-errno), so sqrt is one instruction instead of a library call;
+// its result is the same correctly rounded value.
 //
 // Coordinates must be finite pixels (ISO records give 16-bit integers); counts and lengths are checked before
 // anything is read, so a bad call throws (code BAD_REQUEST), never reads out of bounds.
@@ -31,8 +31,9 @@
 #include <emmintrin.h>
 #endif
 
-// The eight-wide exponentials, erf terms and hull tests are compiled for AVX-512F whatever the
-// build's target, and chosen at run time only on a CPU that has it (and when the caller allows).
+// The eight-wide code (exponentials, erf terms, hull tests, sums and bits) is compiled for AVX-512F
+// whatever the build's target, and chosen at run time only on a CPU that has it (and when the
+// caller allows).
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define BIOPAY_HAS_WIDE_CYLINDERS 1
@@ -173,15 +174,15 @@ BIOPAY_AVX512F inline Oct operator-(Oct a, Oct b) { return {_mm512_sub_pd(a.v, b
 BIOPAY_AVX512F inline Oct operator*(Oct a, Oct b) { return {_mm512_mul_pd(a.v, b.v)}; }
 BIOPAY_AVX512F inline Oct splat8(double value) { return {_mm512_set1_pd(value)}; }
 
-// expNonPositive of the lanes in `usable` (the others come out 0): the floor is exact (round
+// expNonPositive of the lanes in `inRange` (the others come out 0): the floor is exact (round
 // toward minus infinity), the power read from the same table as the scalar's.
-BIOPAY_AVX512F inline Oct expOct(Oct x, __mmask8 usable) {
+BIOPAY_AVX512F inline Oct expOct(Oct x, __mmask8 inRange) {
   const Oct t = x * splat8(kInverseLn2) + splat8(0.5);
   const Oct k = {_mm512_roundscale_pd(t.v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)};
   const Oct r = x - k * splat8(kLn2High) - k * splat8(kLn2Low);
   const Oct series = BIOPAY_EXP_SERIES(r, splat8(1.0), splat8);
   const __m256i negK = _mm512_cvttpd_epi32(_mm512_sub_pd(_mm512_setzero_pd(), k.v));
-  const __m512d power = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), usable, negK, kInversePowers.values, 8);
+  const __m512d power = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), inRange, negK, kInversePowers.values, 8);
   return series * Oct{power};
 }
 
@@ -190,11 +191,11 @@ BIOPAY_AVX512F size_t expManyOct(const double* xs, double* out, size_t count) {
   size_t index = 0;
   for (; index + 8 <= count; index += 8) {
     const __m512d x = _mm512_loadu_pd(xs + index);
-    const __mmask8 usable = _mm512_cmp_pd_mask(x, _mm512_set1_pd(kPairExpLowest), _CMP_GT_OQ) & _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LE_OQ);
-    _mm512_storeu_pd(out + index, expOct({x}, usable).v);
-    if (usable == 0xff) continue;
+    const __mmask8 inRange = _mm512_cmp_pd_mask(x, _mm512_set1_pd(kPairExpLowest), _CMP_GT_OQ) & _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LE_OQ);
+    _mm512_storeu_pd(out + index, expOct({x}, inRange).v);
+    if (inRange == 0xff) continue;
     for (int lane = 0; lane < 8; lane++) {
-      if ((usable >> lane & 1) == 0) out[index + lane] = expNonPositive(xs[index + lane]);
+      if ((inRange >> lane & 1) == 0) out[index + lane] = expNonPositive(xs[index + lane]);
     }
   }
   return index;
@@ -731,9 +732,10 @@ bool validSettings(const double* raw, Settings* s) {
 
 }  // namespace
 
-// buildCylinders(xs, ys, thetas, frames, count, settings, bits, usable, allowWide = true): the cylinders of `count`
-// minutiae (xs, ys, thetas Float32Arrays; frames their Math.cos and Math.sin, interleaved, a
-// Float64Array) into bits (count * words, a Uint32Array) and usable (a Uint8Array).
+// buildCylinders(xs, ys, thetas, frames, count, settings, bits, usable, allowWide = true): the
+// cylinders of `count` minutiae (xs, ys, thetas Float32Arrays; frames their Math.cos and Math.sin,
+// interleaved, a Float64Array) into bits (count * words, a Uint32Array) and usable (a Uint8Array).
+// allowWide false keeps the two-wide code on any CPU (tests compare the two).
 // settings: [radiusPx, spatialCells, directionCells, sigmaSpatialPx, sigmaDirectionRad,
 // bitThreshold, hullMarginPx, minValidCellShare, minNeighbours, words].
 napi_value BuildCylinders(napi_env env, napi_callback_info info) {
