@@ -9,7 +9,9 @@
  *     shared, so wall-clock rates are also given with the load average), median of `runs`;
  *   - 1:N throughput through MatchEngine with 1 and 2 worker threads (gallery replicated to
  *     `scalingGallery` templates), median of `runs`, and the scaling factor; bulk enrollment rate;
- *   - enrollment: CPU time to convert a record, and gallery bytes per template;
+ *   - enrollment: CPU time to convert a record, and gallery bytes per template; the cylinders
+ *     alone, in microseconds per template, by the default conversion and by the two-wide one
+ *     (the same on a CPU without AVX-512F, where the default is two-wide), median of `runs`;
  *   - accuracy per database: EER over all impostor pairs and with the FVC protocol;
  *   - template selection at enrollment (bench/template-selection.ts): later touches accepted
  *     against the first impression and against the kept one of three, and the CPU of a choice.
@@ -25,7 +27,10 @@ import { MatchEngine } from '../core/biometrics/match-engine.js';
 import { MccMatcher, templateRef } from '../core/biometrics/mcc-matcher.js';
 import { matcherKernelName } from '../core/biometrics/native-kernel.js';
 import { SharedGallery } from '../core/biometrics/shared-gallery.js';
-import { templateFromIso } from '../core/biometrics/template.js';
+import { buildCylinders, type CylinderOptions } from '../core/biometrics/cylinder.js';
+import { parseIsoRecord } from '../core/biometrics/iso.js';
+import { defaultMccParams } from '../core/biometrics/mcc-params.js';
+import { templateFromIso, templatePoints, type Points } from '../core/biometrics/template.js';
 import { templateSelectionBench } from './template-selection.js';
 
 const probesPerRun = 40;
@@ -81,6 +86,17 @@ function enrollmentCost(samples: readonly FvcSample[]): { cpuMsPerTemplate: numb
   };
 }
 
+/** CPU microseconds per template of the cylinders alone, over every sample, repeated. */
+function cylinderCost(points: readonly Points[], options: CylinderOptions): number {
+  const repeats = 5;
+  const startedCpu = process.cpuUsage();
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    for (const p of points) buildCylinders(p.xs, p.ys, p.thetas, p.count, defaultMccParams, options);
+  }
+  const cpu = process.cpuUsage(startedCpu);
+  return (cpu.user + cpu.system) / (repeats * points.length);
+}
+
 /** 1:N comparisons per second through the engine, and its bulk enrollment rate (templates/s). */
 async function engineRate(samples: readonly FvcSample[], workers: number): Promise<{ search: number; enrollment: number }> {
   const engine = await MatchEngine.create({ workers, capacityTemplates: scalingGallery });
@@ -127,6 +143,9 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
   if (portable) singleCoreRate(samples, portable);
   if (twoWide) singleCoreRate(samples, twoWide);
   const enrollment = Array.from({ length: runs }, () => enrollmentCost(samples));
+  const points = samples.map((sample) => templatePoints(parseIsoRecord(sample.bytes)));
+  cylinderCost(points, {}); // warm-up
+  const cylinders = Array.from({ length: runs }, () => ({ wide: cylinderCost(points, {}), twoWide: cylinderCost(points, { nativeWide: false }) }));
   const single: { cpu: number; wall: number }[] = [];
   const portableSingle: { cpu: number; wall: number }[] = [];
   const twoWideSingle: { cpu: number; wall: number }[] = [];
@@ -157,6 +176,8 @@ export async function runMatchBench(options: { json: boolean; runs: number }): P
     scaling1to2: Number((median(twoWorkers.map((rate) => rate.search)) / median(oneWorker.map((rate) => rate.search))).toFixed(2)),
     bulkEnrollmentTemplatesPerSecond: { workers1: Math.round(median(oneWorker.map((rate) => rate.enrollment))), workers2: Math.round(median(twoWorkers.map((rate) => rate.enrollment))) },
     enrollmentCpuMsPerTemplate: median(enrollment.map((cost) => cost.cpuMsPerTemplate)),
+    cylinderUsPerTemplate: Number(median(cylinders.map((cost) => cost.wide)).toFixed(1)),
+    twoWideCylinderUsPerTemplate: Number(median(cylinders.map((cost) => cost.twoWide)).toFixed(1)),
     galleryBytesPerTemplate: enrollment[0]!.bytesPerTemplate,
     ...accuracyByDatabase(folders),
     ...templateSelectionBench(folders),

@@ -43,7 +43,7 @@ function chooseView(record: IsoRecord): FingerView {
   );
 }
 
-interface Points {
+export interface Points {
   xs: Float32Array;
   ys: Float32Array;
   thetas: Float32Array;
@@ -66,8 +66,13 @@ function selectPoints(view: FingerView, limit: number): Points {
   return points;
 }
 
+/** The minutiae a record's template is built from (its best view, at most maxMinutiae), as cylinder input. */
+export function templatePoints(record: IsoRecord, params: MccParams = defaultMccParams): Points {
+  return selectPoints(chooseView(record), params.maxMinutiae);
+}
+
 export function templateFromRecord(record: IsoRecord, params: MccParams = defaultMccParams): Uint32Array {
-  const points = selectPoints(chooseView(record), params.maxMinutiae);
+  const points = templatePoints(record, params);
   const words = cylinderWords(params);
   const cylinders = buildCylinders(points.xs, points.ys, points.thetas, points.count, params);
   const keep: number[] = [];
