@@ -425,4 +425,19 @@ describe('MatchEngine decision search of a community compared whole', () => {
       expect(stranger).toEqual(await engine.identify(iso(fingerId, 1), { topK: 3, hint: 'shop', targetFpir: 1e-3, acceptScore: 0 }));
     }
   });
+
+  it('leaves a removed template out of the rest it compares after the ranked candidates', async () => {
+    const removedId = enrolledIds[7]!;
+    expect(engine.remove(`f${removedId}`)).toBe(true);
+    try {
+      // Its own second impression would find it first: now it is compared with everyone left.
+      const result = await engine.identify(iso(removedId, 2), { topK: 5, hint: 'shop', targetFpir: 1e-3 });
+      expect(result.population).toBe(enrolledIds.length - 1);
+      expect(result.candidates.map((candidate) => candidate.id)).not.toContain(`f${removedId}`);
+      expect(result.match).toBeUndefined();
+      expect(result.searched).toBe(enrolledIds.length - 1);
+    } finally {
+      await engine.addMany([{ id: `f${removedId}`, isoBytes: iso(removedId, 1), hint: 'shop' }]);
+    }
+  });
 });
