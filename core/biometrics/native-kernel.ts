@@ -77,6 +77,10 @@ export interface NativeKernel {
     xs: Float32Array, ys: Float32Array, thetas: Float32Array, frames: Float64Array, count: number, settings: Float64Array,
     bits: Uint32Array, usable: Uint8Array, allowWide?: boolean,
   ): void;
+  /** The cylinders' e^x (geometry.ts expNonPositive) over many arguments into out: for tests. */
+  expNonPositiveMany?(xs: Float64Array, out: Float64Array, allowWide?: boolean): void;
+  /** The cylinders' erf (geometry.ts erf) over many arguments into out: for tests. */
+  erfMany?(xs: Float64Array, out: Float64Array, allowWide?: boolean): void;
 }
 
 export type NativeLocalStage = 'avx512' | 'sse2' | 'scalar';

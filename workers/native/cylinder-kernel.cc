@@ -776,4 +776,31 @@ napi_value BuildCylinders(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// expNonPositiveMany(xs, out, allowWide = true): out[i] = expNonPositive(xs[i]) as the cylinders
+// compute it (eight or two at a time); erfMany(xs, out, allowWide = true) the same for erf. Float64Arrays
+// of at least xs's length for out. For tests: the lanes must give the scalar's bits exactly.
+static napi_value mathMany(napi_env env, napi_callback_info info, bool erf) {
+  napi_value argv[3];
+  bool allowWide = true;
+  const char* usage = erf ? "erfMany(xs, out, allowWide?)" : "expNonPositiveMany(xs, out, allowWide?)";
+  if (!argumentsAndFlag(env, info, 2, argv, &allowWide, usage, "allowWide must be a boolean")) return nullptr;
+  double* xs = nullptr;
+  double* out = nullptr;
+  size_t xsLength = 0, outLength = 0;
+  if (!typedArray(env, argv[0], napi_float64_array, &xs, &xsLength, "xs must be a Float64Array")) return nullptr;
+  if (!typedArray(env, argv[1], napi_float64_array, &out, &outLength, "out must be a Float64Array")) return nullptr;
+  if (outLength < xsLength) return fail(env, "BAD_REQUEST", "out is shorter than xs");
+  const bool wide = allowWide && cpuHasWideCylinders();
+  if (!erf) {
+    expMany(xs, out, xsLength, wide);
+    return nullptr;
+  }
+  std::vector<double> exponents(xsLength), exps(xsLength);
+  erfMany(xs, out, xsLength, exponents.data(), exps.data(), wide);
+  return nullptr;
+}
+
+napi_value ExpNonPositiveMany(napi_env env, napi_callback_info info) { return mathMany(env, info, false); }
+napi_value ErfMany(napi_env env, napi_callback_info info) { return mathMany(env, info, true); }
+
 }  // namespace biopay::cylinders

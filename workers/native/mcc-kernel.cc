@@ -1154,6 +1154,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"collectVotes", nullptr, CollectVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scoreVotes", nullptr, ScoreVotes, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"buildCylinders", nullptr, biopay::cylinders::BuildCylinders, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"expNonPositiveMany", nullptr, biopay::cylinders::ExpNonPositiveMany, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"erfMany", nullptr, biopay::cylinders::ErfMany, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tripletNeighbours", nullptr, biopay::triplets::TripletNeighbours, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tripletKeys", nullptr, biopay::triplets::TripletKeys, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

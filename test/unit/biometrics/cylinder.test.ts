@@ -7,6 +7,7 @@ import { cylinderWords, defaultMccParams, type MccParams } from '../../../core/b
 import { loadNativeKernel } from '../../../core/biometrics/native-kernel.js';
 import { ErrorCode } from '../../../core/errors.js';
 import { populationFinger, populationImpression } from '../../../core/biometrics/synthetic/index.js';
+import { makeRandom } from '../../../core/biometrics/synthetic/random.js';
 import { fvcDatabases, loadFvcDatabase } from './fvc-fixtures.js';
 
 /** Distance from a point to a segment, the plain way. */
@@ -213,6 +214,28 @@ describe('native buildCylinders', () => {
     }
   });
 
+  // The bit tests above cannot see a last-bit difference in one e^x or erf (a cylinder bit flips
+  // only when a sum sits that close to the threshold); these hold each width to JavaScript's own.
+  it.runIf(build !== undefined)('computes e^x and erf bit for bit as JavaScript does, eight-wide and two-wide', () => {
+    const kernel = loadNativeKernel()!;
+    const random = makeRandom(20_261_205);
+    const count = 200_000;
+    const exponents = new Float64Array(count).map((_, index) => (index % 3 === 0 ? -760 * random() : -40 * random()));
+    exponents.set([0, -0, Number.NaN, -700, -699.9999999999999, -745.1, -745.2, Number.NEGATIVE_INFINITY, -1e-300, -5e-324]);
+    const erfArguments = new Float64Array(count).map(() => 12 * random() - 6);
+    erfArguments.set([0, -0, Number.NaN, 6, -6, 1e-300, -1e-300, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+    const sameBits = (values: Float64Array, expected: (x: number) => number, inputs: Float64Array) =>
+      inputs.reduce((differing, x, index) => differing + (Object.is(values[index], expected(x)) ? 0 : 1), 0);
+    for (const allowWide of [true, false]) {
+      const exps = new Float64Array(count);
+      kernel.expNonPositiveMany!(exponents, exps, allowWide);
+      const erfs = new Float64Array(count);
+      kernel.erfMany!(erfArguments, erfs, allowWide);
+      expect({ allowWide, exp: sameBits(exps, expNonPositive, exponents), erf: sameBits(erfs, erf, erfArguments) }).toEqual({ allowWide, exp: 0, erf: 0 });
+    }
+    expect(() => kernel.expNonPositiveMany!(new Float64Array(4), new Float64Array(3))).toThrow(/shorter/);
+  });
+
   it.runIf(build !== undefined)('refuses short arrays, bad settings and coordinates that are not pixels, without reading past them', () => {
     const kernel = build!;
     const settings = Float64Array.from([56, 8, 4, 7.5, 0.7, 0.01, 40, 0.75, 2, 8]);
@@ -255,3 +278,4 @@ describe('native buildCylinders', () => {
 function sameCylinders(a: Cylinders, b: Cylinders): boolean {
   return a.bits.length === b.bits.length && a.bits.every((word, index) => word === b.bits[index]) && a.usable.every((flag, index) => flag === b.usable[index]);
 }
+
