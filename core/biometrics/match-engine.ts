@@ -153,6 +153,12 @@ const largeHintIndexBucketBits = 18;
 const minWholeRanked = 128;
 const maxWholeRanked = DEFAULT_CANDIDATES;
 
+/** Candidates the index ranks for a search, and whether every other slot follows them (indexPlan). */
+interface IndexPlan {
+  ranked: number;
+  whole: boolean;
+}
+
 /** FNV-1a of the hint, never 0 (0 means "no hint"). */
 function hintHash(hint: string | undefined): number {
   if (hint === undefined) return 0;
@@ -383,13 +389,12 @@ export class MatchEngine {
     // Checked before the search: a bad target must not cost a search.
     const threshold = options.targetFpir === undefined ? undefined : thresholdForFpir(options.targetFpir, population);
     const acceptScore = checkAcceptScore(options.acceptScore ?? threshold ?? 0);
+    const plan = this.indexPlan(population, limit, acceptScore);
     const results = this.pool === undefined
-      ? this.searchHere(matchableTemplateFromIso(isoBytes), snapshot, { topK, hint, limit, population, acceptScore })
-      : this.needsIndex(population, limit)
-        ? await this.searchIndexed(isoBytes, snapshot, topK, hint, limit, acceptScore)
-        : this.ranksWhole(population, limit, acceptScore)
-          ? await this.searchIndexed(isoBytes, snapshot, topK, hint, Math.min(limit, maxWholeRanked), acceptScore, true)
-          : await this.searchIso(isoBytes, snapshot, topK, hint);
+      ? this.searchHere(matchableTemplateFromIso(isoBytes), snapshot, { topK, hint, acceptScore }, plan)
+      : plan === undefined
+        ? await this.searchIso(isoBytes, snapshot, topK, hint)
+        : await this.searchIndexed(isoBytes, snapshot, topK, hint, plan, acceptScore);
     // Fields are set on the merged result, not spread into a new one: a spread followed by a new
     // property takes V8's slow path (about 1 µs a property on Node 20), on every payment's search.
     const merged = this.merge(results, snapshot, topK, population);
@@ -401,28 +406,29 @@ export class MatchEngine {
     return merged;
   }
 
-  /** Without an index, or when the gallery (or the hint's share of it) is small enough, every slot is compared. */
-  private needsIndex(population: number, limit: number): boolean {
-    return this.index !== undefined && limit > 0 && population > 2 * limit;
-  }
-
   /**
-   * A decision search compared whole (the population is within twice the limit) still takes the
-   * index's order when it has one: the mate is usually among the first candidates and the search
-   * stops there; a probe that matches nobody is compared with everyone, as before.
+   * How a search uses the index, the same with workers and without: undefined compares every slot
+   * (no index, or a population within twice the limit and no decision asked); `ranked` candidates
+   * from the index otherwise. A decision search over a population within twice the limit is
+   * `whole`: the index's order first, so that it usually stops at the mate among the first
+   * candidates, then every other slot, so that a probe matching nobody is compared with everyone.
    */
-  private ranksWhole(population: number, limit: number, acceptScore: number): boolean {
-    return this.index !== undefined && limit > 0 && acceptScore > 0 && population >= minWholeRanked;
+  private indexPlan(population: number, limit: number, acceptScore: number): IndexPlan | undefined {
+    if (this.index === undefined || limit === 0) return undefined;
+    if (population > 2 * limit) return { ranked: limit, whole: false };
+    return acceptScore > 0 && population >= minWholeRanked ? { ranked: Math.min(limit, maxWholeRanked), whole: true } : undefined;
   }
 
   /** Without worker threads: conversion, index and comparisons in this thread. */
-  private searchHere(probe: Uint32Array, snapshot: GallerySnapshot, search: { topK: number; hint: number; limit: number; population: number; acceptScore: number }): SliceResult[] {
+  private searchHere(probe: Uint32Array, snapshot: GallerySnapshot, search: { topK: number; hint: number; acceptScore: number }, plan: IndexPlan | undefined): SliceResult[] {
     const base = { data: snapshot.data, directory: snapshot.directory, hintHash: search.hint, topK: search.topK };
-    const whole = !this.needsIndex(search.population, search.limit);
-    if (whole && !this.ranksWhole(search.population, search.limit, search.acceptScore)) return [searchSlice(this.localMatcher, templateRef(probe), { ...base, fromSlot: 0, toSlot: snapshot.slotCount })];
-    const slots = candidateSlots(this.indexFor(search.hint), probe, { ...base, fromSlot: 0, toSlot: snapshot.slotCount }, whole ? Math.min(search.limit, maxWholeRanked) : search.limit);
+    const every = { ...base, fromSlot: 0, toSlot: snapshot.slotCount };
+    if (plan === undefined) return [searchSlice(this.localMatcher, templateRef(probe), every)];
+    const slots = candidateSlots(this.indexFor(search.hint), probe, every, plan.ranked);
     const ranked = { ...base, slots, fromSlot: 0, toSlot: slots.length };
-    return [whole ? searchStagedWhole(this.localMatcher, templateRef(probe), ranked, search.acceptScore, snapshot.slotCount) : searchStaged(this.localMatcher, templateRef(probe), ranked, search.acceptScore)];
+    return [plan.whole
+      ? searchStagedWhole(this.localMatcher, templateRef(probe), ranked, search.acceptScore, snapshot.slotCount)
+      : searchStaged(this.localMatcher, templateRef(probe), ranked, search.acceptScore)];
   }
 
   /** The hint's own index when it has one, else the gallery's (its candidates filtered by hint). */
@@ -434,10 +440,11 @@ export class MatchEngine {
    * One worker converts the probe, asks the (shared) index for candidates and compares them: the
    * engine's thread, which also carries the node's messaging, does none of it.
    */
-  private async searchIndexed(isoBytes: Uint8Array, snapshot: GallerySnapshot, topK: number, hint: number, limit: number, acceptScore: number, whole = false): Promise<SliceResult[]> {
+  private async searchIndexed(isoBytes: Uint8Array, snapshot: GallerySnapshot, topK: number, hint: number, plan: IndexPlan, acceptScore: number): Promise<SliceResult[]> {
+    const limit = plan.ranked;
     const task: IndexedMatchTask = {
       data: snapshot.data, directory: snapshot.directory, hintHash: hint, topK, probeIso: isoBytes.slice(),
-      fromSlot: 0, toSlot: snapshot.slotCount, index: this.indexFor(hint).shared(), limit, acceptScore, whole,
+      fromSlot: 0, toSlot: snapshot.slotCount, index: this.indexFor(hint).shared(), limit, acceptScore, whole: plan.whole,
     };
     // Idle workers and many candidates: the comparisons are shared out (latency of a lone search).
     // A staged search is not: it usually ends after its first few comparisons.
