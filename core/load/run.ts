@@ -267,7 +267,7 @@ function byComponent(before: CpuSnapshot, after: CpuSnapshot, payments: number, 
 
 function describePopulation(population: Population): string {
   const payers = population.payers;
-  return `${population.customers.length} customers, ${population.merchants.length} merchants, ${population.terminals.length} terminals, `
+  return `${population.customers.length} customers, ${population.merchants.length} ${population.merchants.length === 1 ? 'merchant' : 'merchants'}, ${population.terminals.length} terminals, `
     + `${payers.approved.length + payers.restricted.length + payers.insufficient.length} fingers enrolled (${payers.restricted.length} restricted, `
     + `${payers.insufficient.length} without funds), ${population.unknown.length} unknown fingers`
     + (Object.keys(population.enrollRefusals).length ? `, enrollments refused: ${JSON.stringify(population.enrollRefusals)}` : '');

@@ -113,7 +113,7 @@ export async function setupPopulation(system: ActorSystem, rawOptions: SetupOpti
     }
     return { accountId: account.accountId, depositMinor };
   };
-  options.progress(`setup: opening ${plan.communities} merchants and ${options.accounts} customer accounts...`);
+  options.progress(`setup: opening ${plan.communities} ${plan.communities === 1 ? 'merchant' : 'merchants'} and ${options.accounts} customer accounts...`);
   const merchants = await mapLimit(Array.from({ length: plan.communities }, (_, c) => c), concurrency,
     (community) => open(`ld-${options.runId}-m${community + 1}`, AccountKind.ACCOUNT_KIND_MERCHANT, 0n));
   const customers = await mapLimit(Array.from({ length: options.accounts }, (_, a) => a), concurrency,
