@@ -1,0 +1,72 @@
+/**
+ * `biopay load --nats` as an operator runs it: against a network already running as separate node
+ * processes (account on PGlite, association, business, a terminal node listening to every
+ * terminal), with its own nats-server. The load tool sets its population up through the network's
+ * own actors, drives its terminals' sensors, and checks the ledger through the account node.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCommand } from '../../cli/load.js';
+import { TemplateSealer } from '../../core/association/template-crypto.js';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+
+describe('biopay load --nats against node processes', () => {
+  let nats: NatsServerHandle;
+  let dataDir: string;
+  const nodes: NodeProcess[] = [];
+
+  beforeAll(async () => {
+    nats = await startNatsServer({ jetstream: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'biopay-load-it-'));
+    const env = { BIOPAY_TEMPLATE_KEY: TemplateSealer.generateKeyBase64() };
+    const common = ['--nats', nats.url];
+    nodes.push(...await Promise.all([
+      startNodeProcess('account', [...common, '--data', join(dataDir, 'ledger'), '--database', ''], env),
+      startNodeProcess('association', [...common, '--workers', '1'], env),
+      startNodeProcess('business', common, env),
+      // No --terminals: this node takes the sensor events of every terminal, the load tool's too.
+      startNodeProcess('terminal', common, env),
+    ]));
+  }, 180_000);
+
+  afterAll(async () => {
+    const exitCodes = await Promise.all(nodes.map((node) => node.stop()));
+    await nats?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(exitCodes).toEqual(nodes.map(() => 0));
+  }, 60_000);
+
+  it('sets up its population, drives the mix, and the ledger check passes', async () => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await loadCommand([
+      '--nats', nats.url, '--rate', '10', '--duration', '4', '--warmup', '1', '--arrival', 'constant',
+      '--enrolled', '40', '--accounts', '15', '--terminals', '3', '--seed', '11',
+      '--mix', 'approved=55,restricted=15,insufficient=10,unknown=10,jammed=10',
+      '--settle-wait', '15', '--report-dir', join(dataDir, 'reports'), '--json',
+    ], { stdout: (text) => stdout.push(text), stderr: (text) => stderr.push(text) });
+    const report = JSON.parse(stdout.join(''));
+    expect(report.ledgerCheck.problems).toEqual([]);
+    expect(code, stderr.join('\n')).toBe(0);
+    expect(report.passed).toBe(true);
+    // A running network keeps its own settings: the report says which network it drove, not how.
+    expect(report.target).toBe(nats.url);
+    expect(report.network).toBeUndefined();
+    expect(report.run.sent).toBeGreaterThanOrEqual(40);
+    expect(report.errorCount).toBe(0);
+    expect(report.outcomes.approved).toBeGreaterThan(0);
+    expect(report.outcomes.voided).toBeGreaterThan(0);
+    expect(report.run.refusals.NO_MATCH).toBeGreaterThan(0);
+    expect(report.ledgerCheck.capturedOnce).toBe(report.ledgerCheck.approvedChecked);
+    expect(report.ledgerCheck.openHolds).toBe(0);
+    if (process.platform === 'linux') {
+      // The node processes name themselves after their roles, so their CPU is told apart.
+      expect(Object.keys(report.costsPerPayment.cpuMsPerPaymentByNodeProcess).sort())
+        .toEqual(expect.arrayContaining(['biopay-account', 'biopay-assoc', 'biopay-business', 'biopay-terminal']));
+      expect(report.costsPerPayment.cpuMsPerPaymentByComponent.biopayNodes).toBeGreaterThan(0);
+    }
+  }, 180_000);
+});
