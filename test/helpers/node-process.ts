@@ -63,3 +63,16 @@ export async function startNodeProcess(role: string, args: string[], env: NodeJS
     },
   };
 }
+
+/**
+ * The roles behind the terminals, each its own process: account (the ledger on PGlite in
+ * `dataDir`, the embedded default), association (one matcher thread) and business.
+ */
+export function startBackOfficeProcesses(natsUrl: string, dataDir: string, env: NodeJS.ProcessEnv): Promise<NodeProcess[]> {
+  const common = ['--nats', natsUrl];
+  return Promise.all([
+    startNodeProcess('account', [...common, '--data', join(dataDir, 'ledger'), '--database', ''], env),
+    startNodeProcess('association', [...common, '--workers', '1'], env),
+    startNodeProcess('business', common, env),
+  ]);
+}

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCommand } from '../../cli/load.js';
 import { TemplateSealer } from '../../core/association/template-crypto.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
-import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { startBackOfficeProcesses, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 
 describe('biopay load --nats against node processes', () => {
   let nats: NatsServerHandle;
@@ -22,14 +22,12 @@ describe('biopay load --nats against node processes', () => {
     nats = await startNatsServer({ jetstream: true });
     dataDir = mkdtempSync(join(tmpdir(), 'biopay-load-it-'));
     const env = { BIOPAY_TEMPLATE_KEY: TemplateSealer.generateKeyBase64() };
-    const common = ['--nats', nats.url];
-    nodes.push(...await Promise.all([
-      startNodeProcess('account', [...common, '--data', join(dataDir, 'ledger'), '--database', ''], env),
-      startNodeProcess('association', [...common, '--workers', '1'], env),
-      startNodeProcess('business', common, env),
+    const [backOffice, terminal] = await Promise.all([
+      startBackOfficeProcesses(nats.url, dataDir, env),
       // No --terminals: this node takes the sensor events of every terminal, the load tool's too.
-      startNodeProcess('terminal', common, env),
-    ]));
+      startNodeProcess('terminal', ['--nats', nats.url], env),
+    ]);
+    nodes.push(...backOffice, terminal);
   }, 180_000);
 
   afterAll(async () => {

@@ -22,7 +22,7 @@ import { ActorKind, AssociationProtocol, BusinessProtocol, LedgerProtocol, Termi
 import { sensorSubject } from '../../core/terminal/subjects.js';
 import { freePort } from '../../core/transport/nats-server-process.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
-import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { startBackOfficeProcesses, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'fvc2002', 'DB1_B');
 const template = (name: string) => readFileSync(join(FIXTURES, `${name}.iso`));
@@ -44,11 +44,7 @@ describe('a biometric payment across five node processes', () => {
     const env = { BIOPAY_TEMPLATE_KEY: TemplateSealer.generateKeyBase64() };
     const common = ['--nats', nats.url];
     // The ledger on PGlite in a data folder: the embedded default, in its own process.
-    nodes.push(...await Promise.all([
-      startNodeProcess('account', [...common, '--data', join(dataDir, 'ledger'), '--database', ''], env),
-      startNodeProcess('association', [...common, '--workers', '1'], env),
-      startNodeProcess('business', common, env),
-    ]));
+    nodes.push(...await startBackOfficeProcesses(nats.url, dataDir, env));
     nodes.push(...await Promise.all([
       startNodeProcess('terminal', [...common, '--terminals', 'T1'], env),
       startNodeProcess('gateway', [...common, '--grpc-port', String(grpcPort)], env),
