@@ -10,6 +10,7 @@ import type { NatsConnection, Stats } from '@nats-io/transport-node';
 import type { ActorSystem } from '../actors/index.js';
 import type { CommitCounts } from '../ledger/index.js';
 import { ActorKind, LedgerProtocol } from '../protocols.js';
+import { counted } from './counted.js';
 import { LoadDriver } from './driver.js';
 import { checkLedger, type LedgerCheckReport } from './ledger-check.js';
 import type { PhaseSummary } from './metrics.js';
@@ -261,13 +262,13 @@ function cpuBreakdown(before: CpuSnapshot, after: CpuSnapshot, payments: number,
 function byComponent(before: CpuSnapshot, after: CpuSnapshot, payments: number, machineMsPerPayment: number | undefined): CpuByComponent {
   const components = componentCpuPerPayment(before, after, payments);
   if (machineMsPerPayment === undefined) return components;
-  const counted = Object.values(components).reduce((sum, ms) => sum + ms, 0);
-  return { ...components, restOfMachine: Math.max(0, Math.round((machineMsPerPayment - counted) * 1000) / 1000) };
+  const attributedMs = Object.values(components).reduce((sum, ms) => sum + ms, 0);
+  return { ...components, restOfMachine: Math.max(0, Math.round((machineMsPerPayment - attributedMs) * 1000) / 1000) };
 }
 
 function describePopulation(population: Population): string {
   const payers = population.payers;
-  return `${population.customers.length} customers, ${population.merchants.length} ${population.merchants.length === 1 ? 'merchant' : 'merchants'}, ${population.terminals.length} terminals, `
+  return `${population.customers.length} customers, ${counted(population.merchants.length, 'merchant')}, ${population.terminals.length} terminals, `
     + `${payers.approved.length + payers.restricted.length + payers.insufficient.length} fingers enrolled (${payers.restricted.length} restricted, `
     + `${payers.insufficient.length} without funds), ${population.unknown.length} unknown fingers`
     + (Object.keys(population.enrollRefusals).length ? `, enrollments refused: ${JSON.stringify(population.enrollRefusals)}` : '');
@@ -277,8 +278,8 @@ function describeWorkload(options: LoadOptions, population: Population): string 
   const mix = Object.entries(options.mix).map(([category, weight]) => `${category} ${weight}`).join(', ');
   return `${options.arrival} arrivals at ${options.rate}/s${options.ramp ? ` (ramp to p99 <= ${options.ramp.p99MsMax} ms)` : ''}, `
     + `${options.warmupS} s warm-up + ${options.durationS} s measured; ${options.enrolled} enrolled synthetic fingers `
-    + `(${options.enrollImpressions} impression${options.enrollImpressions === 1 ? '' : 's'} offered each) over ${options.accounts} accounts, `
-    + `${population.terminals.length} terminals, ${population.plan.communities} ${population.plan.communities === 1 ? 'community' : 'communities'} of <= ${options.communitySize}, `
+    + `(${counted(options.enrollImpressions, 'impression')} offered each) over ${options.accounts} accounts, `
+    + `${population.terminals.length} terminals, ${counted(population.plan.communities, 'community', 'communities')} of <= ${options.communitySize}, `
     + `hint ${options.hint ? 'on (1:N within the community)' : 'off (1:N over everyone)'}; mix ${mix}`;
 }
 

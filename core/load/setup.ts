@@ -13,6 +13,7 @@ import { populationFinger, populationImpression } from '../biometrics/synthetic/
 import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import { enroll, flowClients } from '../flows/index.js';
 import { ActorKind, LedgerProtocol, TerminalProtocol } from '../protocols.js';
+import { counted } from './counted.js';
 import { mapLimit } from './concurrency.js';
 import { communityHint, planPopulation, type PlannedFinger, type PlannedTerminal, type PopulationPlan, type PopulationSpec } from './population.js';
 
@@ -113,7 +114,7 @@ export async function setupPopulation(system: ActorSystem, rawOptions: SetupOpti
     }
     return { accountId: account.accountId, depositMinor };
   };
-  options.progress(`setup: opening ${plan.communities} ${plan.communities === 1 ? 'merchant' : 'merchants'} and ${options.accounts} customer accounts...`);
+  options.progress(`setup: opening ${counted(plan.communities, 'merchant')} and ${options.accounts} customer accounts...`);
   const merchants = await mapLimit(Array.from({ length: plan.communities }, (_, c) => c), concurrency,
     (community) => open(`ld-${options.runId}-m${community + 1}`, AccountKind.ACCOUNT_KIND_MERCHANT, 0n));
   const customers = await mapLimit(Array.from({ length: options.accounts }, (_, a) => a), concurrency,
