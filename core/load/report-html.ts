@@ -131,9 +131,14 @@ that the CPU above spreads over every part.</p>
 ${table(['where', 'woken per payment', 'preempted per payment'], rows)}`;
 }
 
-/** One timeline field as a chart series over seconds. */
+/**
+ * One timeline field as a chart series over the measured seconds. The timeline's last interval may
+ * be the partial one after the measurement (late completions): a rate over a fraction of a second
+ * would draw a fall that did not happen, so the charts stop at the measurement's end (the totals
+ * count those completions).
+ */
 function over(run: LoadReport['run'], name: string, color: string, field: Exclude<keyof TimelinePoint, 'tS'>): Series {
-  return { name, color, points: run.timeline.map((point) => [point.tS, point[field]]) };
+  return { name, color, points: run.timeline.filter((point) => point.tS <= run.durationS).map((point) => [point.tS, point[field]]) };
 }
 
 function latencyRow(name: string, summary: LatencySummary): Array<string | number> {

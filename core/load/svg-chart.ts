@@ -23,8 +23,10 @@ export function lineChart(options: ChartOptions): string {
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const all = options.series.flatMap((series) => series.points);
-  const xMax = niceCeil(Math.max(1, ...all.map(([x]) => x)));
-  const yMax = niceCeil(Math.max(1e-3, ...all.map(([, y]) => y)));
+  const xAxis = niceAxis(Math.max(1, ...all.map(([x]) => x)));
+  const yAxis = niceAxis(Math.max(1e-3, ...all.map(([, y]) => y)));
+  const xMax = xAxis.max;
+  const yMax = yAxis.max;
   const x = (value: number) => MARGIN.left + (value / xMax) * plotW;
   const y = (value: number) => MARGIN.top + plotH - (value / yMax) * plotH;
   const parts: string[] = [
@@ -32,14 +34,16 @@ export function lineChart(options: ChartOptions): string {
     `<text x="${MARGIN.left}" y="18" font-size="14" font-weight="bold">${escapeHtml(options.title)}</text>`,
     `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`,
   ];
-  for (let tick = 0; tick <= 4; tick++) {
-    const yValue = (yMax * tick) / 4;
-    const xValue = (xMax * tick) / 4;
+  for (let tick = 0; tick <= yAxis.ticks; tick++) {
+    const yValue = yAxis.step * tick;
     parts.push(
       `<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${fixed(y(yValue))}" y2="${fixed(y(yValue))}" stroke="#eee"/>`,
       `<text x="${MARGIN.left - 6}" y="${fixed(y(yValue) + 4)}" font-size="11" text-anchor="end">${label(yValue)}</text>`,
-      `<text x="${fixed(x(xValue))}" y="${MARGIN.top + plotH + 16}" font-size="11" text-anchor="middle">${label(xValue)}</text>`,
     );
+  }
+  for (let tick = 0; tick <= xAxis.ticks; tick++) {
+    const xValue = xAxis.step * tick;
+    parts.push(`<text x="${fixed(x(xValue))}" y="${MARGIN.top + plotH + 16}" font-size="11" text-anchor="middle">${label(xValue)}</text>`);
   }
   parts.push(
     `<text x="${MARGIN.left + plotW / 2}" y="${height - 6}" font-size="12" text-anchor="middle">${escapeHtml(options.xLabel)}</text>`,
@@ -109,11 +113,20 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
-/** 1, 2 or 5 times a power of ten, at or above the value. */
-function niceCeil(value: number): number {
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
-  return 10 * power;
+/** Most ticks an axis gets, past its zero. */
+const AXIS_TICKS_MAX = 4;
+
+/**
+ * An axis from zero for data up to `value`: ticks a round step apart (1, 2, 2.5 or 5 times a power
+ * of ten), ending at the first tick at or past the value, so that the data fills most of the plot
+ * (61 s: 0-80 by 20, not 0-100).
+ */
+export function niceAxis(value: number): { max: number; step: number; ticks: number } {
+  const rough = value / AXIS_TICKS_MAX;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 2.5, 5, 10].map((factor) => factor * power).find((candidate) => candidate >= rough) ?? 10 * power;
+  const ticks = Math.max(1, Math.ceil(value / step - 1e-9));
+  return { max: step * ticks, step, ticks };
 }
 
 function fixed(value: number): string {

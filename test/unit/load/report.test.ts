@@ -100,6 +100,11 @@ describe('HTML report', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html.match(/<svg /g)?.length).toBe(4);
     expect(html).toContain('<polyline');
+    // The over-time charts stop at the measurement's end: the timeline's partial tail second
+    // (late completions) is in the totals, not drawn as a fall in throughput.
+    expect(run.timeline.length).toBeGreaterThan(run.durationS);
+    const overTime = [...html.matchAll(/<polyline [^>]*points="([^"]*)"/g)].slice(0, 7);
+    for (const [, points] of overTime) expect(points!.split(' ')).toHaveLength(run.durationS);
     expect(html).toContain('LEDGER CHECK FAILED');
     expect(html).toContain('embedded &lt;test&gt;');
     expect(html).toContain('&lt;captured twice&gt;');
