@@ -71,10 +71,20 @@ const stageGrowth = 4;
  * stranger's probe (no match to find) is compared with every candidate as before. An accept
  * score of 0 (no decision asked) compares every candidate: searchSlice.
  */
-export function searchStaged(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice, acceptScore: number): SliceResult {
+function searchStaged(matcher: MccMatcher, probe: TemplateRef, slice: GallerySlice, acceptScore: number): SliceResult {
   if (!(acceptScore > 0)) return searchSlice(matcher, probe, slice);
   const top = new TopK(Math.max(1, slice.topK));
   return stagedResult(top, scanStaged(matcher, probe, galleryView(slice), acceptScore, top));
+}
+
+/**
+ * Ranked candidates compared: a decision search staged (searchStaged) and, given `wholeToSlot`,
+ * followed by every other slot below it when no candidate decides (searchStagedWhole). The one
+ * choice the engine's thread and the workers make alike.
+ */
+export function searchRanked(matcher: MccMatcher, probe: TemplateRef, ranked: GallerySlice & { slots: Int32Array }, acceptScore: number, wholeToSlot?: number): SliceResult {
+  if (wholeToSlot !== undefined && acceptScore > 0) return searchStagedWhole(matcher, probe, ranked, acceptScore, wholeToSlot);
+  return searchStaged(matcher, probe, ranked, acceptScore);
 }
 
 /**
@@ -83,7 +93,7 @@ export function searchStaged(matcher: MccMatcher, probe: TemplateRef, slice: Gal
  * them. A search that finds nobody compares what an exhaustive search compares; one that finds its
  * mate among the first candidates stops there instead of comparing the whole community.
  */
-export function searchStagedWhole(matcher: MccMatcher, probe: TemplateRef, ranked: GallerySlice & { slots: Int32Array }, acceptScore: number, wholeToSlot: number): SliceResult {
+function searchStagedWhole(matcher: MccMatcher, probe: TemplateRef, ranked: GallerySlice & { slots: Int32Array }, acceptScore: number, wholeToSlot: number): SliceResult {
   const top = new TopK(Math.max(1, ranked.topK));
   const view = galleryView(ranked);
   const staged = scanStaged(matcher, probe, view, acceptScore, top);

@@ -15,7 +15,7 @@ import { thresholdForFmr } from './calibration.js';
 import { CandidateIndex, maxIndexedSlots } from './candidate-index.js';
 import { thresholdForFpir } from './identification-calibration.js';
 import { convertBatch, type ConvertResult, type ConvertTask } from './convert-batch.js';
-import { directoryStride, searchSlice, searchStaged, searchStagedWhole, type MatchTask, type SliceResult } from './gallery-search.js';
+import { directoryStride, searchRanked, searchSlice, type MatchTask, type SliceResult } from './gallery-search.js';
 import { MccMatcher, templateRef } from './mcc-matcher.js';
 import { acceptedAnswer, candidateSlots, type IndexedMatchTask, type IsoMatchTask, type IsoSliceResult, type ProbeRefusal } from './probe-search.js';
 import { SharedGallery, type GallerySnapshot } from './shared-gallery.js';
@@ -426,9 +426,7 @@ export class MatchEngine {
     if (plan === undefined) return [searchSlice(this.localMatcher, templateRef(probe), every)];
     const slots = candidateSlots(this.indexFor(search.hint), probe, every, plan.ranked);
     const ranked = { ...base, slots, fromSlot: 0, toSlot: slots.length };
-    return [plan.whole
-      ? searchStagedWhole(this.localMatcher, templateRef(probe), ranked, search.acceptScore, snapshot.slotCount)
-      : searchStaged(this.localMatcher, templateRef(probe), ranked, search.acceptScore)];
+    return [searchRanked(this.localMatcher, templateRef(probe), ranked, search.acceptScore, plan.whole ? snapshot.slotCount : undefined)];
   }
 
   /** The hint's own index when it has one, else the gallery's (its candidates filtered by hint). */

@@ -7,7 +7,7 @@
  */
 import { BiopayError, isBiopayError } from '../errors.js';
 import { CandidateIndex, type SharedCandidateIndex } from './candidate-index.js';
-import { searchSlice, searchStaged, searchStagedWhole, type GallerySlice, type SliceResult } from './gallery-search.js';
+import { searchRanked, searchSlice, type GallerySlice, type SliceResult } from './gallery-search.js';
 import type { MccMatcher } from './mcc-matcher.js';
 import { templateRef } from './mcc-matcher.js';
 import { matchableTemplateFromIso } from './template.js';
@@ -26,7 +26,7 @@ export interface IndexedMatchTask extends IsoMatchTask {
   acceptScore?: number;
   /**
    * With an accept score: when no candidate reaches it, every other slot of [0, toSlot) (with the
-   * hint) is compared too, so that the search covers everything (searchStagedWhole).
+   * hint) is compared too, so that the search covers everything (gallery-search.ts searchRanked).
    */
   whole?: boolean;
 }
@@ -74,9 +74,7 @@ export function searchIndexedSlice(matcher: MccMatcher, task: IndexedMatchTask):
   const chosen = chooseCandidates(task);
   if (!('slots' in chosen)) return chosen;
   const ranked = { ...task, slots: chosen.slots, fromSlot: 0, toSlot: chosen.slots.length };
-  const acceptScore = task.acceptScore ?? 0;
-  if (task.whole === true && acceptScore > 0) return searchStagedWhole(matcher, templateRef(chosen.probe), ranked, acceptScore, task.toSlot);
-  return searchStaged(matcher, templateRef(chosen.probe), ranked, acceptScore);
+  return searchRanked(matcher, templateRef(chosen.probe), ranked, task.acceptScore ?? 0, task.whole === true ? task.toSlot : undefined);
 }
 
 /** The probe converted and its candidates chosen, for the engine to split their comparison. */

@@ -25,10 +25,8 @@ export function lineChart(options: ChartOptions): string {
   const all = options.series.flatMap((series) => series.points);
   const xAxis = niceAxis(Math.max(1, ...all.map(([x]) => x)));
   const yAxis = niceAxis(Math.max(1e-3, ...all.map(([, y]) => y)));
-  const xMax = xAxis.max;
-  const yMax = yAxis.max;
-  const x = (value: number) => MARGIN.left + (value / xMax) * plotW;
-  const y = (value: number) => MARGIN.top + plotH - (value / yMax) * plotH;
+  const x = (value: number) => MARGIN.left + (value / xAxis.max) * plotW;
+  const y = (value: number) => MARGIN.top + plotH - (value / yAxis.max) * plotH;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(options.title)}">`,
     `<text x="${MARGIN.left}" y="18" font-size="14" font-weight="bold">${escapeHtml(options.title)}</text>`,
@@ -124,7 +122,8 @@ const AXIS_TICKS_MAX = 4;
 export function niceAxis(value: number): { max: number; step: number; ticks: number } {
   const rough = value / AXIS_TICKS_MAX;
   const power = 10 ** Math.floor(Math.log10(rough));
-  const step = [1, 2, 2.5, 5, 10].map((factor) => factor * power).find((candidate) => candidate >= rough) ?? 10 * power;
+  // power <= rough < 10 * power, so one of these is at or past it.
+  const step = [1, 2, 2.5, 5].map((factor) => factor * power).find((candidate) => candidate >= rough) ?? 10 * power;
   const ticks = Math.max(1, Math.ceil(value / step - 1e-9));
   return { max: step * ticks, step, ticks };
 }
