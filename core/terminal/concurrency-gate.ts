@@ -6,9 +6,17 @@
  *
  * Queue delay (optional, `queueDelayMaxMs`): while the oldest waiter has waited longer than that,
  * a new caller is refused at once (UNAVAILABLE) instead of joining a queue it would wait in for
- * most of its budget. Under overload the queue then holds about that much work: the callers let in
- * keep a bounded wait, the others learn at once that they should retry later (as CoDel does for
- * packets).
+ * most of its budget: the callers let in keep a bounded wait, the others learn at once that they
+ * should retry later.
+ *
+ * Standing queue (optional, `queueDelayTargetMs`, with queueDelayMaxMs): that bound alone lets a
+ * queue under sustained overload settle at queueDelayMaxMs, so every caller let in waits about that
+ * long. The gate tells a burst from a standing queue as CoDel does (Nichols and Jacobson, 2012;
+ * for server queues, Maurer, "Fail at Scale", 2015): once the queue has not emptied for
+ * queueDelayMaxMs, a waiter that has waited longer than the target when its turn comes is refused
+ * (UNAVAILABLE) and the next one served. While callers arrive faster than they are served the
+ * queue keeps newer ones, so the work never runs dry, and each caller served has waited about the
+ * target at most; a queue that empties takes bursts again.
  *
  * Adaptive (optional): the slots in use shrink by half when the work reports the callee overloaded
  * (UNAVAILABLE or TIMEOUT) and grow back by about one per round of successes, between `activeMin`
@@ -28,6 +36,8 @@ export interface GateOptions {
   readonly adaptive?: AdaptiveLimit;
   /** Refuse new callers while the oldest waiter has waited longer than this (see above). */
   readonly queueDelayMaxMs?: number;
+  /** With queueDelayMaxMs: the wait a standing queue's waiters are served within (see above). */
+  readonly queueDelayTargetMs?: number;
 }
 
 /** A burst of failures from one overload halves the limit once, not once per failure. */
@@ -47,14 +57,22 @@ export class ConcurrencyGate {
   private lastDecreaseMs = Number.NEGATIVE_INFINITY;
   private readonly adaptive: AdaptiveLimit | undefined;
   private readonly queueDelayMaxMs: number;
+  private readonly queueDelayTargetMs: number;
+  /** When the wait queue was last seen empty (performance.now()). */
+  private emptySinceMs = performance.now();
 
   constructor(readonly name: string, readonly activeMax: number, readonly waitingMax: number, options: GateOptions = {}) {
-    const { adaptive, queueDelayMaxMs } = options;
+    const { adaptive, queueDelayMaxMs, queueDelayTargetMs } = options;
     this.limit = activeMax;
     this.adaptive = adaptive;
     this.queueDelayMaxMs = queueDelayMaxMs ?? Number.POSITIVE_INFINITY;
+    this.queueDelayTargetMs = queueDelayTargetMs ?? Number.POSITIVE_INFINITY;
     if (queueDelayMaxMs !== undefined && (!Number.isSafeInteger(queueDelayMaxMs) || queueDelayMaxMs < 1)) {
       throw new BiopayError(ErrorCode.BadRequest, `${name}: queueDelayMaxMs must be a positive integer, got ${queueDelayMaxMs}`);
+    }
+    if (queueDelayTargetMs !== undefined && (queueDelayMaxMs === undefined || !Number.isSafeInteger(queueDelayTargetMs)
+      || queueDelayTargetMs < 1 || queueDelayTargetMs > queueDelayMaxMs)) {
+      throw new BiopayError(ErrorCode.BadRequest, `${name}: queueDelayTargetMs must be an integer in 1..queueDelayMaxMs, got ${queueDelayTargetMs}`);
     }
     if (adaptive && (!Number.isSafeInteger(adaptive.activeMin) || adaptive.activeMin < 1 || adaptive.activeMin > activeMax)) {
       throw new BiopayError(ErrorCode.BadRequest, `${name}: activeMin must be an integer in 1..${activeMax}, got ${adaptive.activeMin}`);
@@ -109,9 +127,12 @@ export class ConcurrencyGate {
   }
 
   private acquire(budgetMs: number): Promise<number> {
-    if (this.active < this.currentLimit && this.waiting.length === 0) {
-      this.active++;
-      return Promise.resolve(budgetMs);
+    if (this.waiting.length === 0) {
+      this.emptySinceMs = performance.now();
+      if (this.active < this.currentLimit) {
+        this.active++;
+        return Promise.resolve(budgetMs);
+      }
     }
     if (this.waitingMax === 0 || this.waiting.length >= this.waitingMax) {
       return Promise.reject(new BiopayError(ErrorCode.Unavailable,
@@ -128,21 +149,32 @@ export class ConcurrencyGate {
     });
   }
 
-  /** Frees the slot and starts waiters while slots are free (the limit may have grown or shrunk). */
+  /**
+   * Frees the slot and starts waiters while slots are free (the limit may have grown or shrunk);
+   * waiters past their budget, or past the target of a standing queue, are refused on the way.
+   */
   private release(): void {
     this.active--;
     const nowMs = performance.now();
+    const standing = nowMs - this.emptySinceMs > this.queueDelayMaxMs;
     while (this.active < this.currentLimit) {
       const waiter = this.waiting.shift();
-      if (!waiter) return;
-      const remainingMs = Math.floor(waiter.budgetMs - (nowMs - waiter.sinceMs));
-      if (remainingMs >= 1) {
+      if (!waiter) {
+        this.emptySinceMs = nowMs;
+        return;
+      }
+      const waitedMs = nowMs - waiter.sinceMs;
+      const remainingMs = Math.floor(waiter.budgetMs - waitedMs);
+      if (remainingMs < 1) {
+        waiter.reject(new BiopayError(ErrorCode.Timeout,
+          `${this.name}: waited ${Math.round(waitedMs)} ms for one of ${this.currentLimit} slots, past the ${waiter.budgetMs} ms budget`));
+      } else if (standing && waitedMs > this.queueDelayTargetMs) {
+        waiter.reject(new BiopayError(ErrorCode.Unavailable,
+          `${this.name} overloaded: waited ${Math.round(waitedMs)} ms in a queue standing for ${Math.round(nowMs - this.emptySinceMs)} ms (target ${this.queueDelayTargetMs} ms)`));
+      } else {
         this.active++;
         waiter.resolve(remainingMs);
-        continue;
       }
-      waiter.reject(new BiopayError(ErrorCode.Timeout,
-        `${this.name}: waited ${Math.round(nowMs - waiter.sinceMs)} ms for one of ${this.currentLimit} slots, past the ${waiter.budgetMs} ms budget`));
     }
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BiopayError, ErrorCode } from '../../../core/errors.js';
 import { ConcurrencyGate } from '../../../core/terminal/concurrency-gate.js';
 
@@ -127,5 +127,58 @@ describe('adaptive concurrency gate', () => {
     expect([await second, await third]).toEqual(['second', 'third']);
     expect(await gate.run(5_000, async () => 'after')).toBe('after');
     expect(() => new ConcurrencyGate('identify', 1, 1, { queueDelayMaxMs: 0 })).toThrow(/queueDelayMaxMs/);
+  });
+
+  it('serves a standing queue within its target: waiters older than it are refused at their turn and newer ones served', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    try {
+      const gate = new ConcurrencyGate('identify', 1, 100, { queueDelayMaxMs: 300, queueDelayTargetMs: 100 });
+      const holds = [deferred(), deferred()];
+      const first = gate.run(5_000, () => holds[0]!.promise);
+      const second = gate.run(5_000, () => holds[1]!.promise);
+      await vi.advanceTimersByTimeAsync(100);
+      const stale = gate.run(5_000, async () => 'stale');
+      await vi.advanceTimersByTimeAsync(50);
+      // Not standing yet (the queue emptied 150 ms ago): served though past the target.
+      holds[0]!.resolve();
+      await first;
+      await vi.advanceTimersByTimeAsync(100);
+      const staleToo = gate.run(5_000, async () => 'stale too');
+      await vi.advanceTimersByTimeAsync(100);
+      const fresh = gate.run(5_000, async () => 'fresh');
+      await vi.advanceTimersByTimeAsync(30);
+      // The queue has not emptied for 380 ms: standing. Waited 280 and 130 ms: refused; 30 ms: served.
+      holds[1]!.resolve();
+      await second;
+      await expect(stale).rejects.toMatchObject({
+        code: ErrorCode.Unavailable, message: expect.stringMatching(/identify overloaded: waited 280 ms in a queue standing for 380 ms \(target 100 ms\)/),
+      });
+      await expect(staleToo).rejects.toMatchObject({ code: ErrorCode.Unavailable, message: expect.stringMatching(/waited 130 ms/) });
+      expect(await fresh).toBe('fresh');
+      // Emptied, the queue takes a burst again: a waiter past the target is served.
+      const hold = deferred();
+      const again = gate.run(5_000, () => hold.promise);
+      const patient = gate.run(5_000, async () => 'patient');
+      await vi.advanceTimersByTimeAsync(200);
+      hold.resolve();
+      await again;
+      expect(await patient).toBe('patient');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('without a standing queue, serves waiters past the target; and rejects a target without a maximum or above it', async () => {
+    const gate = new ConcurrencyGate('identify', 1, 100, { queueDelayMaxMs: 200, queueDelayTargetMs: 5 });
+    const hold = deferred();
+    const first = gate.run(5_000, () => hold.promise);
+    const waiter = gate.run(5_000, async () => 'served');
+    await sleep(30);
+    hold.resolve();
+    await first;
+    expect(await waiter).toBe('served');
+    expect(() => new ConcurrencyGate('identify', 1, 1, { queueDelayTargetMs: 5 })).toThrow(/queueDelayTargetMs/);
+    expect(() => new ConcurrencyGate('identify', 1, 1, { queueDelayMaxMs: 10, queueDelayTargetMs: 11 })).toThrow(/queueDelayTargetMs/);
+    expect(() => new ConcurrencyGate('identify', 1, 1, { queueDelayMaxMs: 10, queueDelayTargetMs: 0 })).toThrow(/queueDelayTargetMs/);
   });
 });
