@@ -168,6 +168,43 @@ describe('adaptive concurrency gate', () => {
     }
   });
 
+  it('under sustained overload serves as many callers as the 200 ms bound alone, each within the target', async () => {
+    // A server of 4 slots taking 8 ms each (500 calls/s) offered a call every 1.25 ms (800/s) for 2 s.
+    const offeredForMs = 2_000;
+    const serve = async (options: { queueDelayMaxMs: number; queueDelayTargetMs?: number }) => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+      try {
+        const gate = new ConcurrencyGate('identify', 4, 1_000, options);
+        const startedAtMs = performance.now();
+        const waitsMs: number[] = [];
+        let servedWhileOffered = 0;
+        const calls: Promise<unknown>[] = [];
+        for (let call = 0; call < offeredForMs / 1.25; call++) {
+          const arrivedMs = performance.now();
+          calls.push(gate.run(5_000, async () => {
+            waitsMs.push(performance.now() - arrivedMs);
+            if (performance.now() - startedAtMs < offeredForMs) servedWhileOffered++;
+            await new Promise((resolve) => setTimeout(resolve, 8));
+          }).catch(() => undefined));
+          await vi.advanceTimersByTimeAsync(1.25);
+        }
+        await vi.advanceTimersByTimeAsync(1_000);
+        await Promise.all(calls);
+        return { servedWhileOffered, maxWaitMs: Math.max(...waitsMs) };
+      } finally {
+        vi.useRealTimers();
+      }
+    };
+    const bound = await serve({ queueDelayMaxMs: 200 });
+    const standing = await serve({ queueDelayMaxMs: 200, queueDelayTargetMs: 20 });
+    // Both keep the 4 slots busy: 1,000 calls started in the 2 s (the bound's queue holds more at the end).
+    expect(bound.servedWhileOffered).toBeGreaterThanOrEqual(995);
+    expect(standing.servedWhileOffered).toBeGreaterThanOrEqual(995);
+    expect(bound.maxWaitMs).toBeGreaterThan(200);
+    // Only the first 200 ms may queue as a burst; after that the queue is held to the target.
+    expect(standing.maxWaitMs).toBeLessThan(100);
+  });
+
   it('without a standing queue, serves waiters past the target; and rejects a target without a maximum or above it', async () => {
     const gate = new ConcurrencyGate('identify', 1, 100, { queueDelayMaxMs: 200, queueDelayTargetMs: 5 });
     const hold = deferred();
