@@ -74,6 +74,29 @@ describe('biopay load on the embedded network', () => {
   });
 });
 
+describe('biopay load past capacity', () => {
+  it('sheds what the network cannot serve as UNAVAILABLE refusals, and loses no money', async () => {
+    // One matcher thread comparing all 300 fingers per touch serves a few hundred a second; 3,000
+    // a second is several times that on any machine.
+    const stdout: string[] = [];
+    const code = await loadCommand([
+      '--rate', '3000', '--duration', '3', '--warmup', '1', '--arrival', 'constant',
+      '--enrolled', '300', '--accounts', '100', '--terminals', '8', '--seed', '5', '--no-hint', '--match-workers', '1',
+      '--settle-wait', '15', '--report-dir', reportDir, '--json',
+    ], { stdout: (text) => stdout.push(text), stderr: () => undefined });
+    const report = JSON.parse(stdout.join(''));
+    expect(report.ledgerCheck.problems).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.outcomes.approved).toBeGreaterThan(0);
+    expect(report.errorCount).toBeGreaterThan(report.run.sent / 2);
+    // Refused at the terminal node's identify queue, at once or at their turn: nothing timed out.
+    expect(Object.keys(report.run.errors)).toEqual(['UNAVAILABLE']);
+    for (const cause of Object.keys(report.run.errorCauses)) expect(cause).toMatch(/^UNAVAILABLE: terminal node identify overloaded: /);
+    expect(report.ledgerCheck.capturedOnce).toBe(report.ledgerCheck.approvedChecked);
+    expect(report.ledgerCheck.openHolds).toBe(0);
+  });
+});
+
 describe('biopay load flags', () => {
   it('refuses settings of the embedded network with --nats instead of ignoring them', async () => {
     const stderr: string[] = [];
