@@ -27,6 +27,8 @@ export interface EmbeddedOptions {
   readonly natsPort?: number;
   /** The ledger's group commit cadence while busy (default GROUP_COMMIT_DEFAULTS.batchIntervalMs). */
   readonly commitIntervalMs?: number;
+  /** The terminal node's wait target for a standing identify queue (default: off). */
+  readonly identifyWaitTargetMs?: number;
 }
 
 export interface Embedded {
@@ -56,6 +58,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       matchWorkers: options.matchWorkers,
       associationCandidates: options.candidates, associationHintedCandidates: options.hintedCandidates,
       ledgerCommitIntervalMs: options.commitIntervalMs,
+      terminalIdentifyWaitTargetMs: options.identifyWaitTargetMs,
       nodeName: `biopay-embedded-${process.pid}`,
     });
     return {

@@ -20,11 +20,12 @@ import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
 import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
+import { IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
 import { startEmbedded } from './embedded.js';
 import { ExitCode, type CommandIo } from './io.js';
 
 /** Settings of the embedded network: refused with --nats rather than silently not applied. */
-const EMBEDDED_ONLY_FLAGS = ['database', 'schema', 'match-workers', 'candidates', 'hinted-candidates', 'commit-interval-ms'] as const;
+const EMBEDDED_ONLY_FLAGS = ['database', 'schema', 'match-workers', 'candidates', 'hinted-candidates', 'commit-interval-ms', 'identify-wait-target-ms'] as const;
 
 const HELP = `Usage: biopay load [options]
 
@@ -67,6 +68,10 @@ community). Writes a JSON and a self-contained HTML report.
   --commit-interval-ms N
                     embedded only: while busy, the ledger starts a transaction at most every
                     N ms, so more payments share one; 0: as soon as the last one ends (default ${GROUP_COMMIT_DEFAULTS.batchIntervalMs})
+  --identify-wait-target-ms N
+                    embedded only: once the terminal node's identify queue has stood 200 ms
+                    (sustained overload), touches that waited longer than N ms are refused at
+                    their turn and newer ones served (1-${IDENTIFY_WAIT_TARGET_MS_MAX}; default off)
   --report-dir DIR  where the JSON and HTML reports go                        (default load-reports)
   --seed N          population and arrival seed                               (default random)
   --in-flight N     payments in flight at most; more are OVERFLOW errors      (default 10000)
@@ -105,6 +110,7 @@ const OPTIONS = {
   candidates: { type: 'string' },
   'hinted-candidates': { type: 'string' },
   'commit-interval-ms': { type: 'string' },
+  'identify-wait-target-ms': { type: 'string' },
   'report-dir': { type: 'string', default: 'load-reports' },
   seed: { type: 'string' },
   'in-flight': { type: 'string', default: '10000' },
@@ -129,6 +135,8 @@ interface Parsed {
   readonly candidates: number | undefined;
   readonly hintedCandidates: number | undefined;
   readonly commitIntervalMs: number;
+  /** The terminal node's wait target for a standing identify queue; undefined: off. */
+  readonly identifyWaitTargetMs: number | undefined;
   readonly reportDir: string;
   readonly json: boolean;
   readonly verbose: boolean;
@@ -184,7 +192,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
   const embedded = await startEmbedded({
     dataDir, grpcPort: 0, log: parsed.verbose ? createLogger() : silentLogger(), matchWorkers: parsed.matchWorkers,
     databaseUrl: parsed.database, databaseSchema: parsed.schema?.name, candidates: parsed.candidates, hintedCandidates: parsed.hintedCandidates,
-    commitIntervalMs: parsed.commitIntervalMs,
+    commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs,
   }).catch(async (error: unknown) => {
     await dropRunSchema(parsed);
     throw error;
@@ -205,7 +213,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     const settings = embeddedSettings(parsed);
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${settings.matcherKernel}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy)`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${settings.matcherKernel}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy${describeWaitTarget(parsed)})`,
         nodeConnection: embedded.network.nc,
         ledgerCommits: () => embedded.network.ledger?.commitCounts,
         settings,
@@ -277,6 +285,8 @@ function parseOptions(values: Values): Parsed {
     candidates: values.candidates === undefined ? undefined : integer(values.candidates, 'candidates', 1, 1_000_000),
     hintedCandidates: values['hinted-candidates'] === undefined ? undefined : integer(values['hinted-candidates'], 'hinted-candidates', 1, 1_000_000),
     commitIntervalMs: values['commit-interval-ms'] === undefined ? GROUP_COMMIT_DEFAULTS.batchIntervalMs : integer(values['commit-interval-ms'], 'commit-interval-ms', 0, BATCH_INTERVAL_MS_MAX),
+    identifyWaitTargetMs: values['identify-wait-target-ms'] === undefined
+      ? undefined : integer(values['identify-wait-target-ms'], 'identify-wait-target-ms', 1, IDENTIFY_WAIT_TARGET_MS_MAX),
     reportDir: values['report-dir'], json: values.json, verbose: values.verbose,
   };
 }
@@ -374,13 +384,19 @@ function integer(text: string, flag: string, low: number, high: number): number 
 
 /** What the embedded network runs with, as the report records it (bench compare warns when two runs differ). */
 function embeddedSettings(parsed: Parsed): {
-  ledgerDatabase: string; matchWorkers: number; candidates: number; hintedCandidates: number; commitIntervalMs: number; matcherKernel: string;
+  ledgerDatabase: string; matchWorkers: number; candidates: number; hintedCandidates: number; commitIntervalMs: number;
+  /** 0: off. */
+  identifyWaitTargetMs: number; matcherKernel: string;
 } {
   const { candidates, hintedCandidates } = candidateCounts(parsed);
   return {
     ledgerDatabase: parsed.database ? 'postgresql' : 'pglite', matchWorkers: parsed.matchWorkers, candidates, hintedCandidates,
-    commitIntervalMs: parsed.commitIntervalMs, matcherKernel: matcherKernelSetting(),
+    commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs ?? 0, matcherKernel: matcherKernelSetting(),
   };
+}
+
+function describeWaitTarget(parsed: Pick<Parsed, 'identifyWaitTargetMs'>): string {
+  return parsed.identifyWaitTargetMs === undefined ? '' : `; a standing identify queue serves touches within ${parsed.identifyWaitTargetMs} ms`;
 }
 
 /** The candidate counts the embedded network runs with, by the engine's own rule (candidateCounts). */

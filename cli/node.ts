@@ -9,6 +9,7 @@ import { NODE_PROCESS_NAME_PREFIX, nameThisThread } from '../core/thread-names.j
 import { BATCH_INTERVAL_MS_MAX, GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
 import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
 import { isRole, ROLES, startNetwork, type Role } from '../nodes/network.js';
+import { IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
 
 /** What ps, top and `biopay load`'s CPU breakdown call a node's process (Linux keeps 15 bytes). */
@@ -20,7 +21,8 @@ const PROCESS_NAMES: Record<Role, string> = {
 const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
                    [--grpc-port N] [--workers N] [--partition p/P] [--target-fmr X] [--target-fpir X]
                    [--candidates N] [--hinted-candidates N] [--face-dimension N] [--palm-dimension N]
-                   [--commit-interval-ms N] [--fail-business] [--terminals IDS] [--json]
+                   [--commit-interval-ms N] [--fail-business] [--terminals IDS]
+                   [--identify-wait-target-ms N] [--json]
 
 Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
 
@@ -54,6 +56,12 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
   --fail-business   business role: the simulated device fails every command
   --terminals IDS   terminal role: comma-separated terminals whose sensors this node serves
                     (give each terminal node its own when running several; default all)
+  --identify-wait-target-ms N
+                    terminal role: once the identify queue has stood 200 ms (sustained
+                    overload), touches that waited longer than N ms are refused (UNAVAILABLE)
+                    at their turn and newer ones served: the touches served wait N ms at most,
+                    but near capacity some are refused that would have been served late
+                    (1-${IDENTIFY_WAIT_TARGET_MS_MAX}; default off: only the 200 ms bound)
   --json            print the started node as one JSON object
   --help            this text
 
@@ -80,6 +88,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       'palm-dimension': { type: 'string' },
       'fail-business': { type: 'boolean', default: false },
       terminals: { type: 'string', default: '' },
+      'identify-wait-target-ms': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -104,6 +113,12 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     io.stderr(`--commit-interval-ms must be an integer from 0 to ${BATCH_INTERVAL_MS_MAX}`);
     return ExitCode.Usage;
   }
+  const waitTarget = values['identify-wait-target-ms'];
+  const identifyWaitTargetMs = waitTarget === undefined ? undefined : Number(waitTarget);
+  if (identifyWaitTargetMs !== undefined && (!Number.isInteger(identifyWaitTargetMs) || identifyWaitTargetMs < 1 || identifyWaitTargetMs > IDENTIFY_WAIT_TARGET_MS_MAX)) {
+    io.stderr(`--identify-wait-target-ms must be an integer from 1 to ${IDENTIFY_WAIT_TARGET_MS_MAX}`);
+    return ExitCode.Usage;
+  }
   let association;
   try {
     association = {
@@ -121,11 +136,13 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, databaseSchema: values.schema, dataDir: values.data,
     grpcPort, matchWorkers: workers, ledgerCommitIntervalMs: commitIntervalMs, ...association, businessFailAll: values['fail-business'],
     sensorTerminalIds: values.terminals.split(',').map((id) => id.trim()).filter((id) => id !== ''),
+    terminalIdentifyWaitTargetMs: identifyWaitTargetMs,
   });
   const started = {
     role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null,
     ...(role === 'association' ? { partition: values.partition } : {}),
     ...(role === 'account' ? { commitIntervalMs } : {}),
+    ...(role === 'terminal' && identifyWaitTargetMs !== undefined ? { identifyWaitTargetMs } : {}),
   };
   io.stdout(values.json ? toJson({ ready: true, ...started }) : `biopay ${role} node ready (pid ${process.pid})`);
   await new Promise<void>((resolve) => {

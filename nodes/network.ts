@@ -55,6 +55,8 @@ export interface NetworkOptions {
   readonly businessFailAll?: boolean;
   /** Terminal role: the terminals whose sensor events this node takes (all when empty). */
   readonly sensorTerminalIds?: readonly string[];
+  /** Terminal role: the wait a standing identify queue serves its touches within (off when undefined). */
+  readonly terminalIdentifyWaitTargetMs?: number;
   readonly nodeName?: string;
 }
 
@@ -105,6 +107,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     if (has('terminal')) {
       stops.push((await startTerminalNode({
         nc, system, log: options.log.child({ role: 'terminal' }), sensorTerminalIds: options.sensorTerminalIds,
+        identifyWaitTargetMs: options.terminalIdentifyWaitTargetMs,
       })).stop);
     }
     if (has('gateway')) {

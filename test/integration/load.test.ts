@@ -33,7 +33,9 @@ describe('biopay load on the embedded network', () => {
     expect(report.passed).toBe(true);
     expect(report.run.sent).toBeGreaterThanOrEqual(60);
     expect(report.config.enrollImpressions).toBe(3);
-    expect(report.network).toEqual({ ledgerDatabase: 'pglite', matchWorkers: 2, candidates: 600, hintedCandidates: 1500, commitIntervalMs: 10, matcherKernel: matcherKernelSetting() });
+    expect(report.network).toEqual({
+      ledgerDatabase: 'pglite', matchWorkers: 2, candidates: 600, hintedCandidates: 1500, commitIntervalMs: 10, identifyWaitTargetMs: 0, matcherKernel: matcherKernelSetting(),
+    });
     expect(report.errorCount).toBe(0);
     expect(report.outcomes.approved).toBeGreaterThan(0);
     expect(report.approvedPerSecond).toBeGreaterThan(0);
@@ -75,25 +77,45 @@ describe('biopay load on the embedded network', () => {
 });
 
 describe('biopay load past capacity', () => {
-  it('sheds what the network cannot serve as UNAVAILABLE refusals, and loses no money', async () => {
-    // One matcher thread comparing all 300 fingers per touch serves a few hundred a second; 3,000
-    // a second is several times that on any machine.
+  // One matcher thread comparing all 300 fingers per touch serves a few hundred a second; 1,500 a
+  // second is several times that.
+  const overload = async (extra: string[]) => {
     const stdout: string[] = [];
     const code = await loadCommand([
-      '--rate', '3000', '--duration', '3', '--warmup', '1', '--arrival', 'constant',
+      '--rate', '1500', '--duration', '3', '--warmup', '1', '--arrival', 'constant',
       '--enrolled', '300', '--accounts', '100', '--terminals', '8', '--seed', '5', '--no-hint', '--match-workers', '1',
-      '--settle-wait', '15', '--report-dir', reportDir, '--json',
+      '--settle-wait', '15', '--report-dir', reportDir, '--json', ...extra,
     ], { stdout: (text) => stdout.push(text), stderr: () => undefined });
-    const report = JSON.parse(stdout.join(''));
+    return { code, report: JSON.parse(stdout.join('')) };
+  };
+
+  const expectShedWithoutLoss = (code: number, report: any) => {
     expect(report.ledgerCheck.problems).toEqual([]);
     expect(code).toBe(0);
     expect(report.outcomes.approved).toBeGreaterThan(0);
-    expect(report.errorCount).toBeGreaterThan(report.run.sent / 2);
-    // Refused at the terminal node's identify queue, at once or at their turn: nothing timed out.
-    expect(Object.keys(report.run.errors)).toEqual(['UNAVAILABLE']);
-    for (const cause of Object.keys(report.run.errorCauses)) expect(cause).toMatch(/^UNAVAILABLE: terminal node identify overloaded: /);
+    // Refused at the terminal node's identify queue, and answered: none left without a result. On
+    // a machine also busy with other work some identifies time out instead (TIMEOUT, answered): the
+    // starved event loop spends their deadline before they reach the queue.
+    const causes = JSON.stringify(report.run.errorCauses);
+    expect(Object.keys(report.run.errors).filter((code) => code !== 'UNAVAILABLE' && code !== 'TIMEOUT'), causes).toEqual([]);
+    const shedAtTerminal = Object.entries<number>(report.run.errorCauses)
+      .filter(([cause]) => cause.startsWith('UNAVAILABLE: terminal node identify overloaded: '))
+      .reduce((sum, [, count]) => sum + count, 0);
+    expect(shedAtTerminal, causes).toBeGreaterThan(report.run.sent / 4);
     expect(report.ledgerCheck.capturedOnce).toBe(report.ledgerCheck.approvedChecked);
     expect(report.ledgerCheck.openHolds).toBe(0);
+  };
+
+  it('sheds what the network cannot serve as UNAVAILABLE refusals, and loses no money', async () => {
+    const { code, report } = await overload([]);
+    expectShedWithoutLoss(code, report);
+  });
+
+  it('with --identify-wait-target-ms, refuses touches that waited past it in a standing queue, and loses no money', async () => {
+    const { code, report } = await overload(['--identify-wait-target-ms', '20']);
+    expectShedWithoutLoss(code, report);
+    expect(report.network.identifyWaitTargetMs).toBe(20);
+    expect(Object.keys(report.run.errorCauses).some((cause) => /in a queue standing for N ms \(target N ms\)/.test(cause))).toBe(true);
   });
 });
 
@@ -106,6 +128,9 @@ describe('biopay load flags', () => {
     expect(await run(['--nats', 'nats://127.0.0.1:1', '--match-workers', '1'])).toBe(2);
     expect(await run(['--commit-interval-ms=-1'])).toBe(2);
     expect(await run(['--commit-interval-ms', '1001'])).toBe(2);
+    expect(await run(['--nats', 'nats://127.0.0.1:1', '--identify-wait-target-ms', '50'])).toBe(2);
+    expect(await run(['--identify-wait-target-ms', '0'])).toBe(2);
+    expect(await run(['--identify-wait-target-ms', '201'])).toBe(2);
   });
 });
 

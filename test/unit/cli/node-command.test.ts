@@ -22,4 +22,14 @@ describe('biopay node flags', () => {
       expect(text).toContain('--commit-interval-ms must be an integer from 0 to 1000');
     }
   });
+
+  it('offers the terminal role an identify wait target of 1-200 ms, off by default, and refuses others', async () => {
+    const { text: help } = await run(['--help']);
+    expect(help).toMatch(/--identify-wait-target-ms N[\s\S]*\(1-200; default off/);
+    for (const value of ['0', '201', '2.5', 'soon']) {
+      const { code, text } = await run(['terminal', `--identify-wait-target-ms=${value}`]);
+      expect(code).toBe(2);
+      expect(text).toContain('--identify-wait-target-ms must be an integer from 1 to 200');
+    }
+  });
 });
