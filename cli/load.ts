@@ -385,13 +385,12 @@ function integer(text: string, flag: string, low: number, high: number): number 
 /** What the embedded network runs with, as the report records it (bench compare warns when two runs differ). */
 function embeddedSettings(parsed: Parsed): {
   ledgerDatabase: string; matchWorkers: number; candidates: number; hintedCandidates: number; commitIntervalMs: number;
-  /** 0: off. */
-  identifyWaitTargetMs: number; matcherKernel: string;
+  identifyWaitTargetMs: number | 'off'; matcherKernel: string;
 } {
   const { candidates, hintedCandidates } = candidateCounts(parsed);
   return {
     ledgerDatabase: parsed.database ? 'postgresql' : 'pglite', matchWorkers: parsed.matchWorkers, candidates, hintedCandidates,
-    commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs ?? 0, matcherKernel: matcherKernelSetting(),
+    commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs ?? 'off', matcherKernel: matcherKernelSetting(),
   };
 }
 
