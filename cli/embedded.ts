@@ -27,7 +27,7 @@ export interface EmbeddedOptions {
   readonly natsPort?: number;
   /** The ledger's group commit cadence while busy (default GROUP_COMMIT_DEFAULTS.batchIntervalMs). */
   readonly commitIntervalMs?: number;
-  /** The terminal node's wait target for a standing identify queue (default: off). */
+  /** The terminal node's wait target for a standing identify queue (default 50 ms). */
   readonly identifyWaitTargetMs?: number;
 }
 

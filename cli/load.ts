@@ -20,7 +20,7 @@ import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
 import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
-import { IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
+import { DEFAULT_IDENTIFY_WAIT_TARGET_MS, IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
 import { startEmbedded } from './embedded.js';
 import { ExitCode, type CommandIo } from './io.js';
 
@@ -71,7 +71,7 @@ community). Writes a JSON and a self-contained HTML report.
   --identify-wait-target-ms N
                     embedded only: once the terminal node's identify queue has stood 200 ms
                     (sustained overload), touches that waited longer than N ms are refused at
-                    their turn and newer ones served (1-${IDENTIFY_WAIT_TARGET_MS_MAX}; default off)
+                    their turn and newer ones served (1-${IDENTIFY_WAIT_TARGET_MS_MAX}; default ${DEFAULT_IDENTIFY_WAIT_TARGET_MS})
   --report-dir DIR  where the JSON and HTML reports go                        (default load-reports)
   --seed N          population and arrival seed                               (default random)
   --in-flight N     payments in flight at most; more are OVERFLOW errors      (default 10000)
@@ -135,7 +135,7 @@ interface Parsed {
   readonly candidates: number | undefined;
   readonly hintedCandidates: number | undefined;
   readonly commitIntervalMs: number;
-  /** The terminal node's wait target for a standing identify queue; undefined: off. */
+  /** The terminal node's wait target for a standing identify queue; undefined: its default. */
   readonly identifyWaitTargetMs: number | undefined;
   readonly reportDir: string;
   readonly json: boolean;
@@ -213,7 +213,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
     const settings = embeddedSettings(parsed);
     try {
       return await work({
-        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${settings.matcherKernel}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy${describeWaitTarget(parsed)})`,
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${settings.matcherKernel}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy; a standing identify queue serves touches within ${settings.identifyWaitTargetMs} ms)`,
         nodeConnection: embedded.network.nc,
         ledgerCommits: () => embedded.network.ledger?.commitCounts,
         settings,
@@ -385,18 +385,15 @@ function integer(text: string, flag: string, low: number, high: number): number 
 /** What the embedded network runs with, as the report records it (bench compare warns when two runs differ). */
 function embeddedSettings(parsed: Parsed): {
   ledgerDatabase: string; matchWorkers: number; candidates: number; hintedCandidates: number; commitIntervalMs: number;
-  identifyWaitTargetMs: number | 'off'; matcherKernel: string;
+  identifyWaitTargetMs: number; matcherKernel: string;
 } {
   const { candidates, hintedCandidates } = candidateCounts(parsed);
   return {
     ledgerDatabase: parsed.database ? 'postgresql' : 'pglite', matchWorkers: parsed.matchWorkers, candidates, hintedCandidates,
-    commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs ?? 'off', matcherKernel: matcherKernelSetting(),
+    commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs ?? DEFAULT_IDENTIFY_WAIT_TARGET_MS, matcherKernel: matcherKernelSetting(),
   };
 }
 
-function describeWaitTarget(parsed: Pick<Parsed, 'identifyWaitTargetMs'>): string {
-  return parsed.identifyWaitTargetMs === undefined ? '' : `; a standing identify queue serves touches within ${parsed.identifyWaitTargetMs} ms`;
-}
 
 /** The candidate counts the embedded network runs with, by the engine's own rule (candidateCounts). */
 function describeCandidates(parsed: Pick<Parsed, 'candidates' | 'hintedCandidates'>): string {

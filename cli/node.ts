@@ -9,7 +9,7 @@ import { NODE_PROCESS_NAME_PREFIX, nameThisThread } from '../core/thread-names.j
 import { BATCH_INTERVAL_MS_MAX, GROUP_COMMIT_DEFAULTS } from '../core/ledger/index.js';
 import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
 import { isRole, ROLES, startNetwork, type Role } from '../nodes/network.js';
-import { IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
+import { DEFAULT_IDENTIFY_WAIT_TARGET_MS, IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
 
 /** What ps, top and `biopay load`'s CPU breakdown call a node's process (Linux keeps 15 bytes). */
@@ -59,9 +59,8 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
   --identify-wait-target-ms N
                     terminal role: once the identify queue has stood 200 ms (sustained
                     overload), touches that waited longer than N ms are refused (UNAVAILABLE)
-                    at their turn and newer ones served: the touches served wait N ms at most,
-                    but near capacity some are refused that would have been served late
-                    (1-${IDENTIFY_WAIT_TARGET_MS_MAX}; default off: only the 200 ms bound)
+                    at their turn and newer ones served: the touches served wait N ms at most
+                    (1-${IDENTIFY_WAIT_TARGET_MS_MAX}; default ${DEFAULT_IDENTIFY_WAIT_TARGET_MS}; ${IDENTIFY_WAIT_TARGET_MS_MAX} leaves about the 200 ms bound alone)
   --json            print the started node as one JSON object
   --help            this text
 

@@ -55,7 +55,7 @@ export interface NetworkOptions {
   readonly businessFailAll?: boolean;
   /** Terminal role: the terminals whose sensor events this node takes (all when empty). */
   readonly sensorTerminalIds?: readonly string[];
-  /** Terminal role: the wait a standing identify queue serves its touches within (off when undefined). */
+  /** Terminal role: the wait a standing identify queue serves its touches within (default DEFAULT_IDENTIFY_WAIT_TARGET_MS). */
   readonly terminalIdentifyWaitTargetMs?: number;
   readonly nodeName?: string;
 }

@@ -34,7 +34,7 @@ describe('biopay load on the embedded network', () => {
     expect(report.run.sent).toBeGreaterThanOrEqual(60);
     expect(report.config.enrollImpressions).toBe(3);
     expect(report.network).toEqual({
-      ledgerDatabase: 'pglite', matchWorkers: 2, candidates: 600, hintedCandidates: 1500, commitIntervalMs: 10, identifyWaitTargetMs: 'off', matcherKernel: matcherKernelSetting(),
+      ledgerDatabase: 'pglite', matchWorkers: 2, candidates: 600, hintedCandidates: 1500, commitIntervalMs: 10, identifyWaitTargetMs: 50, matcherKernel: matcherKernelSetting(),
     });
     expect(report.errorCount).toBe(0);
     expect(report.outcomes.approved).toBeGreaterThan(0);

@@ -23,9 +23,9 @@ describe('biopay node flags', () => {
     }
   });
 
-  it('offers the terminal role an identify wait target of 1-200 ms, off by default, and refuses others', async () => {
+  it('offers the terminal role an identify wait target of 1-200 ms, 50 by default, and refuses others', async () => {
     const { text: help } = await run(['--help']);
-    expect(help).toMatch(/--identify-wait-target-ms N[\s\S]*\(1-200; default off/);
+    expect(help).toMatch(/--identify-wait-target-ms N[\s\S]*\(1-200; default 50/);
     for (const value of ['0', '201', '2.5', 'soon']) {
       const { code, text } = await run(['terminal', `--identify-wait-target-ms=${value}`]);
       expect(code).toBe(2);
