@@ -75,9 +75,9 @@ const IDENTIFY_QUEUE_DELAY_MAX_MS = 200;
 /** The longest identifyWaitTargetMs: beyond it the 200 ms bound refuses first. */
 export const IDENTIFY_WAIT_TARGET_MS_MAX = IDENTIFY_QUEUE_DELAY_MAX_MS;
 /**
- * Hinted target workload at 1,000/s (about capacity) on a 2-core VM, six interleaved pairs against
- * the 200 ms bound alone: as many touches refused in all (11,139 against 11,042) and the p99 of those
- * served 140-228 ms against 122-422 ms (median 176 against 338); at 1,500/s it halves p50 and p99.
+ * Hinted target workload at 1,000/s (about capacity) on a 2-core VM, four interleaved pairs against
+ * the 200 ms bound alone: fewer touches refused in all (6,811 against 8,035) and the p99 of those
+ * served 140-182 ms against 122-422 ms (median 165 against 338); at 1,500/s it halves p50 and p99.
  * A simulated server loses about 1% of its throughput at capacity with it, 20 ms about 2.4%
  * (docs/performance-history.md).
  */
