@@ -394,7 +394,6 @@ function embeddedSettings(parsed: Parsed): {
   };
 }
 
-
 /** The candidate counts the embedded network runs with, by the engine's own rule (candidateCounts). */
 function describeCandidates(parsed: Pick<Parsed, 'candidates' | 'hintedCandidates'>): string {
   const { candidates, hintedCandidates } = candidateCounts(parsed);

@@ -141,7 +141,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null,
     ...(role === 'association' ? { partition: values.partition } : {}),
     ...(role === 'account' ? { commitIntervalMs } : {}),
-    ...(role === 'terminal' && identifyWaitTargetMs !== undefined ? { identifyWaitTargetMs } : {}),
+    ...(role === 'terminal' ? { identifyWaitTargetMs: identifyWaitTargetMs ?? DEFAULT_IDENTIFY_WAIT_TARGET_MS } : {}),
   };
   io.stdout(values.json ? toJson({ ready: true, ...started }) : `biopay ${role} node ready (pid ${process.pid})`);
   await new Promise<void>((resolve) => {
