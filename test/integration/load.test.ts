@@ -89,7 +89,7 @@ describe('biopay load past capacity', () => {
     return { code, report: JSON.parse(stdout.join('')) };
   };
 
-  const expectShedWithoutLoss = (code: number, report: any) => {
+  const expectShedWithoutLoss = ({ code, report }: Awaited<ReturnType<typeof overload>>) => {
     expect(report.ledgerCheck.problems).toEqual([]);
     expect(code).toBe(0);
     expect(report.outcomes.approved).toBeGreaterThan(0);
@@ -107,13 +107,13 @@ describe('biopay load past capacity', () => {
   };
 
   it('sheds what the network cannot serve as UNAVAILABLE refusals, and loses no money', async () => {
-    const { code, report } = await overload([]);
-    expectShedWithoutLoss(code, report);
+    expectShedWithoutLoss(await overload([]));
   });
 
   it('with --identify-wait-target-ms, refuses touches that waited past it in a standing queue, and loses no money', async () => {
-    const { code, report } = await overload(['--identify-wait-target-ms', '20']);
-    expectShedWithoutLoss(code, report);
+    const run = await overload(['--identify-wait-target-ms', '20']);
+    expectShedWithoutLoss(run);
+    const { report } = run;
     expect(report.network.identifyWaitTargetMs).toBe(20);
     expect(Object.keys(report.run.errorCauses).some((cause) => /in a queue standing for N ms \(target N ms\)/.test(cause))).toBe(true);
   });
