@@ -2,15 +2,9 @@
  * Sends asks and tells to actors served by other nodes: one NATS request per ask to the subject of
  * the key's shard, with the deadline in the envelope so the callee can drop expired work.
  */
-import {
-  ClosedConnectionError,
-  DrainingConnectionError,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
-  type NatsConnection,
-} from '@nats-io/transport-node';
+import { ClosedConnectionError, DrainingConnectionError, type NatsConnection } from '@nats-io/transport-node';
 import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
+import { hasCause, isNoResponders, isTimeout } from '../transport/nats-errors.js';
 import { timeoutError, unknownMethodError } from './letter.js';
 import type { ActorLogger } from './log.js';
 import { shardOf } from './shard.js';
@@ -82,7 +76,7 @@ export class RemoteKindClient {
     if (isNoResponders(error)) {
       return new BiopayError(ErrorCode.Unavailable, `${what}: no node serves this kind`, { cause: error });
     }
-    if (hasCause(error, TimeoutError)) {
+    if (isTimeout(error)) {
       return new BiopayError(ErrorCode.Timeout, timeoutError(this.kind, method, timeoutMs).message, { cause: error });
     }
     if (hasCause(error, ClosedConnectionError) || hasCause(error, DrainingConnectionError)) {
@@ -90,19 +84,4 @@ export class RemoteKindClient {
     }
     return new BiopayError(ErrorCode.Unavailable, `${what}: request failed`, { cause: error });
   }
-}
-
-/** The request reached no subscriber (nats.js says so in one of two shapes). */
-function isNoResponders(error: unknown): boolean {
-  return hasCause(error, NoRespondersError) || (error instanceof RequestError && error.isNoResponders());
-}
-
-/** True when the error or one of its causes (bounded depth) is an instance of the class. */
-function hasCause(error: unknown, type: abstract new (...args: never[]) => Error): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    if (current instanceof type) return true;
-    current = (current as Error).cause;
-  }
-  return false;
 }

@@ -12,7 +12,8 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
+import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
+import { setUpJetStream } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';
 import type { ActorLogger } from './log.js';
 
@@ -44,17 +45,20 @@ interface Lease {
 export async function openShardBucket(nc: NatsConnection, options: LeaseOptions): Promise<{ kv: KV; ttlMs: number }> {
   const ttlMs = Math.max(LEASE_TTL_MIN_MS, options.ttlMs ?? DEFAULT_LEASE_TTL_MS);
   const kvm = new Kvm(nc);
-  let kv: KV;
   try {
-    kv = await kvm.create(SHARD_BUCKET, { history: 1, ttl: ttlMs, replicas: options.replicas ?? streamReplicas() });
-  } catch {
-    // Created earlier by another node (maybe with other limits): its settings win.
-    kv = await kvm.open(SHARD_BUCKET);
-  }
-  try {
-    const status = await kv.status();
-    return { kv, ttlMs: status.ttl > 0 ? status.ttl : ttlMs };
+    return await setUpJetStream(`shard leases (bucket ${SHARD_BUCKET})`, async () => {
+      let kv: KV;
+      try {
+        kv = await kvm.create(SHARD_BUCKET, { history: 1, ttl: ttlMs, replicas: options.replicas ?? streamReplicas() });
+      } catch {
+        // Created earlier by another node (maybe with other limits): its settings win.
+        kv = await kvm.open(SHARD_BUCKET);
+      }
+      const status = await kv.status();
+      return { kv, ttlMs: status.ttl > 0 ? status.ttl : ttlMs };
+    });
   } catch (error) {
+    if (isBiopayError(error, ErrorCode.Unavailable)) throw error;
     throw new BiopayError(ErrorCode.Unavailable, `shard leases need JetStream (bucket ${SHARD_BUCKET})`, { cause: error });
   }
 }

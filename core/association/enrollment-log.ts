@@ -8,6 +8,7 @@ import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { EnrollmentRecord } from '../../proto/gen/biopay/v1/biometrics.js';
 import { subjectToken } from '../business/subjects.js';
 import { BiopayError, ErrorCode } from '../errors.js';
+import { addIgnoringRace, setUpJetStream } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';
 import { encodeMessage } from '../protobuf.js';
 
@@ -29,23 +30,7 @@ export class EnrollmentLog {
   private constructor(private readonly nc: NatsConnection) {}
 
   static async open(nc: NatsConnection): Promise<EnrollmentLog> {
-    const jsm = await jetstreamManager(nc);
-    try {
-      await jsm.streams.info(ENROLLMENT_STREAM);
-    } catch {
-      try {
-        await jsm.streams.add({
-          name: ENROLLMENT_STREAM,
-          subjects: ['biopay.enrollment.>'],
-          max_msgs_per_subject: 1,
-          max_msgs: ENROLLMENTS_MAX,
-          duplicate_window: nanos(ENROLLMENT_DUPLICATE_WINDOW_MS),
-          num_replicas: streamReplicas(),
-        });
-      } catch (error) {
-        if (!/already in use|already exists/i.test(String((error as Error).message))) throw error;
-      }
-    }
+    await setUpJetStream(`enrollment stream ${ENROLLMENT_STREAM}`, () => ensureEnrollmentStream(nc));
     return new EnrollmentLog(nc);
   }
 
@@ -97,5 +82,24 @@ export class EnrollmentLog {
   async close(): Promise<void> {
     await this.messages?.close();
     await this.following;
+  }
+}
+
+/** Creates the enrollment stream unless it exists (safe to repeat, and for nodes starting together). */
+async function ensureEnrollmentStream(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    await jsm.streams.info(ENROLLMENT_STREAM);
+  } catch {
+    await addIgnoringRace(() =>
+      jsm.streams.add({
+        name: ENROLLMENT_STREAM,
+        subjects: ['biopay.enrollment.>'],
+        max_msgs_per_subject: 1,
+        max_msgs: ENROLLMENTS_MAX,
+        duplicate_window: nanos(ENROLLMENT_DUPLICATE_WINDOW_MS),
+        num_replicas: streamReplicas(),
+      }),
+    );
   }
 }

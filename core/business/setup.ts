@@ -9,6 +9,7 @@ import {
   BUSINESS_CONSUMER, BUSINESS_DUPLICATE_WINDOW_MS, BUSINESS_RECORDS_BUCKET, BUSINESS_STREAM,
   BUSINESS_STREAM_MESSAGES_MAX,
 } from './subjects.js';
+import { addIgnoringRace, setUpJetStream } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';
 
 /** A command unacknowledged this long is redelivered (the executing node died). */
@@ -17,7 +18,11 @@ const BUSINESS_ACK_WAIT_MS = 10_000;
 export const BUSINESS_ACK_PENDING_MAX = 1_000;
 const BUSINESS_DELIVERIES_MAX = 5;
 
-export async function ensureBusinessStream(nc: NatsConnection): Promise<JetStreamManager> {
+export function ensureBusinessStream(nc: NatsConnection): Promise<JetStreamManager> {
+  return setUpJetStream(`business stream ${BUSINESS_STREAM}`, () => addBusinessStream(nc));
+}
+
+async function addBusinessStream(nc: NatsConnection): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   const config = {
     name: BUSINESS_STREAM,
@@ -52,14 +57,7 @@ export const BUSINESS_RECORDS_TIMEOUT_MS = 2_000;
 export async function openBusinessRecords(nc: NatsConnection): Promise<KV> {
   // Writes go through the JetStream client's timeout, reads through the bucket's: both bounded.
   const js = jetstream(nc, { timeout: BUSINESS_RECORDS_TIMEOUT_MS });
-  return new Kvm(js).create(BUSINESS_RECORDS_BUCKET, { history: 1, replicas: streamReplicas(), timeout: BUSINESS_RECORDS_TIMEOUT_MS });
-}
-
-/** Two nodes starting together may both add: the second one's "already in use" is fine. */
-async function addIgnoringRace(add: () => Promise<unknown>): Promise<void> {
-  try {
-    await add();
-  } catch (error) {
-    if (!/already in use|already exists/i.test(String((error as Error).message))) throw error;
-  }
+  return setUpJetStream(`business records (bucket ${BUSINESS_RECORDS_BUCKET})`, () =>
+    new Kvm(js).create(BUSINESS_RECORDS_BUCKET, { history: 1, replicas: streamReplicas(), timeout: BUSINESS_RECORDS_TIMEOUT_MS }),
+  );
 }

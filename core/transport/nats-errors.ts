@@ -1,0 +1,47 @@
+/**
+ * What a nats.js error means, whatever shape it comes in: nats.js wraps its errors (a timeout or
+ * "no responders" arrives as the cause of a RequestError, a JetStream API refusal as a
+ * JetStreamApiError), so callers ask these questions instead of matching messages.
+ */
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
+
+/** Causes followed at most: nats.js nests two or three deep. */
+const CAUSE_DEPTH_MAX = 4;
+
+/** JetStream API status for "JetStream system temporarily unavailable" (no meta or stream leader yet). */
+const JETSTREAM_UNAVAILABLE_STATUS = 503;
+
+/** True when the error or one of its causes (bounded depth) is an instance of the class. */
+export function hasCause(error: unknown, type: abstract new (...args: never[]) => Error): boolean {
+  return findCause(error, type) !== undefined;
+}
+
+/** The request reached no subscriber (nats.js says so in one of two shapes). */
+export function isNoResponders(error: unknown): boolean {
+  return hasCause(error, NoRespondersError) || (error instanceof RequestError && error.isNoResponders());
+}
+
+export function isTimeout(error: unknown): boolean {
+  return hasCause(error, TimeoutError);
+}
+
+/**
+ * JetStream could not answer yet, and the same call may succeed a moment later: a cluster that has
+ * just formed is still electing leaders (503), a busy server answers after the client gave up
+ * (timeout), or the API has no responder yet.
+ */
+export function isJetStreamSettling(error: unknown): boolean {
+  if (isTimeout(error) || isNoResponders(error)) return true;
+  const apiError = findCause(error, JetStreamApiError);
+  return apiError !== undefined && apiError.status === JETSTREAM_UNAVAILABLE_STATUS;
+}
+
+function findCause<T extends Error>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < CAUSE_DEPTH_MAX && current instanceof Error; depth++) {
+    if (current instanceof type) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
