@@ -15,10 +15,12 @@ import { decodeReply, encodeEnvelope, encodePayload, payloadOverflow } from './w
 /**
  * A request no node received (no responders) is sent again this many times at most, after these
  * pauses, within its deadline: a shard between owners (failover, a node joining) or a subscription
- * not yet known to every server of a cluster leaves a gap of a few tens of ms. Nobody saw the
- * request, so sending it again cannot run it twice.
+ * not yet known to every server of a cluster leaves a gap of a few tens of ms, several hundred on a
+ * starved machine (a node that has just taken a lease subscribes a moment later). Nobody saw the
+ * request, so sending it again cannot run it twice; a kind no node serves answers UNAVAILABLE after
+ * 775 ms.
  */
-const NO_RESPONDERS_RETRY_PAUSES_MS = [25, 50, 100] as const;
+const NO_RESPONDERS_RETRY_PAUSES_MS = [25, 50, 100, 200, 400] as const;
 
 export class RemoteKindClient {
   constructor(
