@@ -7,7 +7,9 @@ import { deposit, Journal, KIND, memoryLogger, TestActor, TestProtocol, until, u
 
 const nats = useNatsServer('actors-leases-test', { jetstream: true });
 const shardCount = 8;
-const lease = { ttlMs: 900 };
+// Long enough that a starved machine (the suite beside busy loops) still renews in time: with
+// 900 ms a node once fenced itself mid-test and its keys' actors started over on the new owner.
+const lease = { ttlMs: 3_000 };
 
 function leasedNode(nodeId: string, journal: Journal): ActorSystem {
   const system = new ActorSystem({ nodeId, nats: nats(), shardCount, logger: memoryLogger().logger });
