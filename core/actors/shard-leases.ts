@@ -13,7 +13,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
-import { setUpJetStream } from '../transport/jetstream-setup.js';
+import { setUpJetStream, type JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';
 import type { ActorLogger } from './log.js';
 
@@ -42,7 +42,9 @@ interface Lease {
   renewedAtMs: number;
 }
 
-export async function openShardBucket(nc: NatsConnection, options: LeaseOptions): Promise<{ kv: KV; ttlMs: number }> {
+export async function openShardBucket(
+  nc: NatsConnection, options: LeaseOptions, onRetry?: JetStreamSetupRetry,
+): Promise<{ kv: KV; ttlMs: number }> {
   const ttlMs = Math.max(LEASE_TTL_MIN_MS, options.ttlMs ?? DEFAULT_LEASE_TTL_MS);
   const kvm = new Kvm(nc);
   try {
@@ -56,7 +58,7 @@ export async function openShardBucket(nc: NatsConnection, options: LeaseOptions)
       }
       const status = await kv.status();
       return { kv, ttlMs: status.ttl > 0 ? status.ttl : ttlMs };
-    });
+    }, { onRetry });
   } catch (error) {
     if (isBiopayError(error, ErrorCode.Unavailable)) throw error;
     throw new BiopayError(ErrorCode.Unavailable, `shard leases need JetStream (bucket ${SHARD_BUCKET})`, { cause: error });

@@ -154,7 +154,8 @@ export class ActorSystem {
   private async serveLeased(kind: string, server: KindServer, options: LeaseOptions): Promise<void> {
     if (this.leases.has(kind)) return;
     const local = this.kinds.get(kind)!;
-    const { kv, ttlMs } = await openShardBucket(this.nats!, options);
+    const { kv, ttlMs } = await openShardBucket(this.nats!, options, (what, attempt, error) =>
+      this.log('warn', 'jetstream.setup_retry', { kind, what, attempt, message: String(error) }));
     const leases = new ShardLeases(kv, kind, this.nodeId, this.shardCount, ttlMs, {
       acquired: (shard) => server.add([actorSubject(kind, shard)]),
       relinquished: async (shard) => {

@@ -8,7 +8,7 @@ import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { EnrollmentRecord } from '../../proto/gen/biopay/v1/biometrics.js';
 import { subjectToken } from '../business/subjects.js';
 import { BiopayError, ErrorCode } from '../errors.js';
-import { addIgnoringRace, setUpJetStream } from '../transport/jetstream-setup.js';
+import { addIgnoringRace, setUpJetStream, type JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';
 import { encodeMessage } from '../protobuf.js';
 
@@ -29,8 +29,8 @@ export class EnrollmentLog {
 
   private constructor(private readonly nc: NatsConnection) {}
 
-  static async open(nc: NatsConnection): Promise<EnrollmentLog> {
-    await setUpJetStream(`enrollment stream ${ENROLLMENT_STREAM}`, () => ensureEnrollmentStream(nc));
+  static async open(nc: NatsConnection, onRetry?: JetStreamSetupRetry): Promise<EnrollmentLog> {
+    await setUpJetStream(`enrollment stream ${ENROLLMENT_STREAM}`, () => ensureEnrollmentStream(nc), { onRetry });
     return new EnrollmentLog(nc);
   }
 

@@ -9,7 +9,7 @@ import {
   BUSINESS_CONSUMER, BUSINESS_DUPLICATE_WINDOW_MS, BUSINESS_RECORDS_BUCKET, BUSINESS_STREAM,
   BUSINESS_STREAM_MESSAGES_MAX,
 } from './subjects.js';
-import { addIgnoringRace, setUpJetStream } from '../transport/jetstream-setup.js';
+import { addIgnoringRace, setUpJetStream, type JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';
 
 /** A command unacknowledged this long is redelivered (the executing node died). */
@@ -18,8 +18,8 @@ const BUSINESS_ACK_WAIT_MS = 10_000;
 export const BUSINESS_ACK_PENDING_MAX = 1_000;
 const BUSINESS_DELIVERIES_MAX = 5;
 
-export function ensureBusinessStream(nc: NatsConnection): Promise<JetStreamManager> {
-  return setUpJetStream(`business stream ${BUSINESS_STREAM}`, () => addBusinessStream(nc));
+export function ensureBusinessStream(nc: NatsConnection, onRetry?: JetStreamSetupRetry): Promise<JetStreamManager> {
+  return setUpJetStream(`business stream ${BUSINESS_STREAM}`, () => addBusinessStream(nc), { onRetry });
 }
 
 async function addBusinessStream(nc: NatsConnection): Promise<JetStreamManager> {
@@ -54,10 +54,11 @@ async function addBusinessStream(nc: NatsConnection): Promise<JetStreamManager> 
  */
 export const BUSINESS_RECORDS_TIMEOUT_MS = 2_000;
 
-export async function openBusinessRecords(nc: NatsConnection): Promise<KV> {
+export async function openBusinessRecords(nc: NatsConnection, onRetry?: JetStreamSetupRetry): Promise<KV> {
   // Writes go through the JetStream client's timeout, reads through the bucket's: both bounded.
   const js = jetstream(nc, { timeout: BUSINESS_RECORDS_TIMEOUT_MS });
   return setUpJetStream(`business records (bucket ${BUSINESS_RECORDS_BUCKET})`, () =>
     new Kvm(js).create(BUSINESS_RECORDS_BUCKET, { history: 1, replicas: streamReplicas(), timeout: BUSINESS_RECORDS_TIMEOUT_MS }),
+    { onRetry },
   );
 }

@@ -18,6 +18,7 @@ import { readBusinessRecord } from '../business/records.js';
 import { openBusinessRecords } from '../business/setup.js';
 import { BUSINESS_REPLY_HEADER, businessCommandSubject, businessReplySubject } from '../business/subjects.js';
 import { encodeMessage } from '../protobuf.js';
+import type { JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 
 /** Business steps waited for at once per client; one more is refused with UNAVAILABLE. */
 export const BUSINESS_WAITERS_MAX = 10_000;
@@ -42,8 +43,8 @@ export class BusinessClient {
     this.replies = nc.subscribe(this.replySubject, { callback: (error, msg) => { if (!error) this.onReply(msg); } });
   }
 
-  static async open(nc: NatsConnection): Promise<BusinessClient> {
-    const client = new BusinessClient(nc, await openBusinessRecords(nc));
+  static async open(nc: NatsConnection, onRetry?: JetStreamSetupRetry): Promise<BusinessClient> {
+    const client = new BusinessClient(nc, await openBusinessRecords(nc, onRetry));
     // The subscription must be known to the server before the first command names it.
     await nc.flush();
     return client;

@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Terminal } from '../../proto/gen/biopay/v1/payment.js';
 import { BiopayError, ErrorCode } from '../errors.js';
 import { subjectToken } from '../business/subjects.js';
-import { setUpJetStream } from '../transport/jetstream-setup.js';
+import { setUpJetStream, type JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';
 import { encodeMessage } from '../protobuf.js';
 
@@ -22,10 +22,11 @@ export class TerminalRegistry {
 
   private constructor(private readonly kv: KV) {}
 
-  static async open(nc: NatsConnection): Promise<TerminalRegistry> {
+  static async open(nc: NatsConnection, onRetry?: JetStreamSetupRetry): Promise<TerminalRegistry> {
     const kvm = new Kvm(nc);
     const kv = await setUpJetStream(`terminal registry (bucket ${TERMINALS_BUCKET})`, () =>
       kvm.create(TERMINALS_BUCKET, { history: 1, replicas: streamReplicas() }),
+      { onRetry },
     );
     return new TerminalRegistry(kv);
   }

@@ -6,18 +6,27 @@
  * pauses; any other error (a wrong configuration, no permission) fails at once.
  */
 import { BiopayError, ErrorCode } from '../errors.js';
-import { isJetStreamSettling } from './nats-errors.js';
+import type { Logger } from '../log.js';
+import { isJetStreamDisabled, isJetStreamSettling } from './nats-errors.js';
 
 /** Tries in all: with nats.js's 5 s timeout, about half a minute before the node gives up. */
 export const JETSTREAM_SETUP_ATTEMPTS_MAX = 5;
 const JETSTREAM_SETUP_FIRST_PAUSE_MS = 250;
 const JETSTREAM_SETUP_PAUSE_MAX_MS = 2_000;
 
+/** Told of each failed try that will be tried again: what was being set up, the try, its error. */
+export type JetStreamSetupRetry = (what: string, attempt: number, error: unknown) => void;
+
 export interface JetStreamSetupOptions {
   readonly attemptsMax?: number;
   readonly firstPauseMs?: number;
-  /** Told of each failed try that will be tried again (for the node's log). */
-  readonly onRetry?: (attempt: number, error: unknown) => void;
+  readonly onRetry?: JetStreamSetupRetry;
+}
+
+/** A node's log line for each try it will make again, so that a slow start is not a silent one. */
+export function logSetupRetries(log: Logger): JetStreamSetupRetry {
+  return (what, attempt, error) =>
+    log.warn('JetStream not ready; trying again', { what, attempt, attemptsMax: JETSTREAM_SETUP_ATTEMPTS_MAX, error: String(error) });
 }
 
 /**
@@ -32,11 +41,14 @@ export async function setUpJetStream<T>(what: string, setup: () => Promise<T>, o
     try {
       return await setup();
     } catch (error) {
+      if (isJetStreamDisabled(error)) {
+        throw new BiopayError(ErrorCode.Unavailable, `${what}: the NATS server runs without JetStream (start nats-server with -js)`, { cause: error });
+      }
       if (!isJetStreamSettling(error)) throw error;
       if (attempt >= attemptsMax) {
         throw new BiopayError(ErrorCode.Unavailable, `${what}: JetStream did not answer in ${attempt} tries`, { cause: error });
       }
-      options.onRetry?.(attempt, error);
+      options.onRetry?.(what, attempt, error);
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
       pauseMs = Math.min(JETSTREAM_SETUP_PAUSE_MAX_MS, pauseMs * 2);
     }

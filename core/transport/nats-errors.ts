@@ -14,7 +14,7 @@ const JETSTREAM_UNAVAILABLE_STATUS = 503;
 
 /** True when the error or one of its causes (bounded depth) is an instance of the class. */
 export function hasCause(error: unknown, type: abstract new (...args: never[]) => Error): boolean {
-  return findCause(error, type) !== undefined;
+  return causeWhere(error, (cause) => cause instanceof type) !== undefined;
 }
 
 /** The request reached no subscriber (nats.js says so in one of two shapes). */
@@ -32,15 +32,24 @@ export function isTimeout(error: unknown): boolean {
  * (timeout), or the API has no responder yet.
  */
 export function isJetStreamSettling(error: unknown): boolean {
+  if (isJetStreamDisabled(error)) return false;
   if (isTimeout(error) || isNoResponders(error)) return true;
-  const apiError = findCause(error, JetStreamApiError);
-  return apiError !== undefined && apiError.status === JETSTREAM_UNAVAILABLE_STATUS;
+  return causeWhere(error, (cause) => cause instanceof JetStreamApiError && cause.status === JETSTREAM_UNAVAILABLE_STATUS) !== undefined;
 }
 
-function findCause<T extends Error>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+/**
+ * The server runs without JetStream (nats.js's check of the account found no JetStream API). Its
+ * error class is not exported by @nats-io/jetstream, so it is known by the name nats.js gives it.
+ */
+export function isJetStreamDisabled(error: unknown): boolean {
+  return causeWhere(error, (cause) => cause.name === 'JetStreamNotEnabled') !== undefined;
+}
+
+/** The error itself or the first of its causes (bounded depth) that passes the test. */
+function causeWhere(error: unknown, test: (cause: Error) => boolean): Error | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < CAUSE_DEPTH_MAX && current instanceof Error; depth++) {
-    if (current instanceof type) return current;
+    if (test(current)) return current;
     current = current.cause;
   }
   return undefined;

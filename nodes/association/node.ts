@@ -32,6 +32,7 @@ import { candidateCounts, type MatchEngine } from '../../core/biometrics/match-e
 import { BiopayError, ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { ActorKind, AssociationProtocol } from '../../core/protocols.js';
+import { logSetupRetries } from '../../core/transport/jetstream-setup.js';
 
 export interface AssociationNodeOptions {
   readonly nc: NatsConnection;
@@ -111,7 +112,7 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
     workers: options.workers ?? DEFAULT_MATCH_WORKERS, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
   });
   const state: NodeState = { gallery, directory: new CredentialDirectory(), sealer, log, partition };
-  const enrollmentLog = await EnrollmentLog.open(nc);
+  const enrollmentLog = await EnrollmentLog.open(nc, logSetupRetries(log));
   await enrollmentLog.follow(
     (records) => applyRecords(records, state),
     (error) => log.warn('malformed enrollment record skipped', { error: String(error) }),

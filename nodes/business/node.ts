@@ -19,6 +19,7 @@ import {
 } from '../../core/business/subjects.js';
 import type { Logger } from '../../core/log.js';
 import { encodeMessage } from '../../core/protobuf.js';
+import { logSetupRetries } from '../../core/transport/jetstream-setup.js';
 
 export interface BusinessNodeOptions {
   readonly nc: NatsConnection;
@@ -33,8 +34,8 @@ export interface BusinessNode {
 
 export async function startBusinessNode(options: BusinessNodeOptions): Promise<BusinessNode> {
   const { nc, system, device, log } = options;
-  await ensureBusinessStream(nc);
-  const records = await openBusinessRecords(nc);
+  await ensureBusinessStream(nc, logSetupRetries(log));
+  const records = await openBusinessRecords(nc, logSetupRetries(log));
   const consumer = await jetstream(nc).consumers.get(BUSINESS_STREAM, BUSINESS_CONSUMER);
   const messages = await consumer.consume({ max_messages: Math.min(256, BUSINESS_ACK_PENDING_MAX) });
   const loop = consumeCommands(messages, { nc, records, device, log });

@@ -20,6 +20,7 @@ import { DEFAULT_PAYMENT_TIMEOUTS, runPayment, type PaymentPorts, type PaymentTi
 import { TerminalRegistry } from '../../core/terminal/registry.js';
 import { paymentResultSubject, SENSOR_SUBJECT_ALL, sensorSubject } from '../../core/terminal/subjects.js';
 import { encodeMessage } from '../../core/protobuf.js';
+import { logSetupRetries } from '../../core/transport/jetstream-setup.js';
 
 export interface TerminalNodeOptions {
   readonly nc: NatsConnection;
@@ -85,8 +86,8 @@ export const DEFAULT_IDENTIFY_WAIT_TARGET_MS = 50;
 
 export async function startTerminalNode(options: TerminalNodeOptions): Promise<TerminalNode> {
   const { nc, system, log } = options;
-  const registry = await TerminalRegistry.open(nc);
-  const business = await BusinessClient.open(nc);
+  const registry = await TerminalRegistry.open(nc, logSetupRetries(log));
+  const business = await BusinessClient.open(nc, logSetupRetries(log));
   // Adaptive: an association tier answering UNAVAILABLE or TIMEOUT gets fewer identifies at once;
   // a queue that has backed up past IDENTIFY_QUEUE_DELAY_MAX_MS refuses new touches at once, and
   // one that has stood that long serves its waiters within the wait target.

@@ -2,15 +2,18 @@
  * Stream and bucket setup at node start, retried while JetStream settles: the retry rule on
  * nats.js's own error classes, and on a real cluster that has lost its quorum.
  */
-import { jetstream } from '@nats-io/jetstream';
+import { execFile } from 'node:child_process';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BiopayError, ErrorCode } from '../../../core/errors.js';
-import { setUpJetStream } from '../../../core/transport/jetstream-setup.js';
+import { createLogger } from '../../../core/log.js';
+import { JETSTREAM_SETUP_ATTEMPTS_MAX, logSetupRetries, setUpJetStream } from '../../../core/transport/jetstream-setup.js';
 import { connectNats, type NatsConnection } from '../../../core/transport/nats.js';
 import { isJetStreamSettling } from '../../../core/transport/nats-errors.js';
-import { startNatsCluster, type NatsClusterHandle } from '../../helpers/nats-server.js';
+import { CLI_PATH } from '../../helpers/node-process.js';
+import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../helpers/nats-server.js';
 
 function failingTimes<T>(failures: number, error: () => unknown, result: T): { setup: () => Promise<T>; calls: () => number } {
   let calls = 0;
@@ -25,13 +28,18 @@ function failingTimes<T>(failures: number, error: () => unknown, result: T): { s
 }
 
 describe('setUpJetStream', () => {
-  it('tries again after timeouts and answers with the first success', async () => {
-    const retries: number[] = [];
+  it('tries again after timeouts, logging each retry, and answers with the first success', async () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'warn', write: (line) => lines.push(line) });
     const { setup, calls } = failingTimes(2, () => new RequestError('request failed', { cause: new TimeoutError() }), 'bucket');
-    const result = await setUpJetStream('test bucket', setup, { firstPauseMs: 1, onRetry: (attempt) => retries.push(attempt) });
+    const result = await setUpJetStream('test bucket', setup, { firstPauseMs: 1, onRetry: logSetupRetries(log) });
     expect(result).toBe('bucket');
     expect(calls()).toBe(3);
-    expect(retries).toEqual([1, 2]);
+    const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.map(({ message, what, attempt, attemptsMax }) => ({ message, what, attempt, attemptsMax }))).toEqual([
+      { message: 'JetStream not ready; trying again', what: 'test bucket', attempt: 1, attemptsMax: JETSTREAM_SETUP_ATTEMPTS_MAX },
+      { message: 'JetStream not ready; trying again', what: 'test bucket', attempt: 2, attemptsMax: JETSTREAM_SETUP_ATTEMPTS_MAX },
+    ]);
   });
 
   it('fails at once on an error that is not JetStream settling', async () => {
@@ -58,6 +66,40 @@ describe('setUpJetStream', () => {
   });
 });
 
+describe('a server without JetStream', () => {
+  let server: NatsServerHandle | undefined;
+  let nc: NatsConnection | undefined;
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+  });
+
+  it('fails at once, saying so, instead of waiting for a JetStream that will not come', async () => {
+    server = await startNatsServer({ jetstream: false });
+    nc = await connectNats({ servers: server.url, name: 'setup-test-no-js' });
+    let calls = 0;
+    const failure = await setUpJetStream('test stream', async () => {
+      calls++;
+      return (await jetstreamManager(nc!)).streams.info('TEST');
+    }).catch((error: unknown) => error);
+    expect((failure as BiopayError).code).toBe(ErrorCode.Unavailable);
+    expect((failure as BiopayError).message).toBe('test stream: the NATS server runs without JetStream (start nats-server with -js)');
+    expect(calls).toBe(1);
+  });
+
+  it('stops a node at start with exit 1 and the reason, for each role that keeps streams', async () => {
+    for (const role of ['business', 'terminal']) {
+      const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        execFile(process.execPath, [CLI_PATH, 'node', role, '--nats', server!.url], { timeout: 30_000 }, (error, _stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }));
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/UNAVAILABLE: .*: the NATS server runs without JetStream \(start nats-server with -js\)/);
+    }
+  });
+});
+
 describe('a cluster that has lost its quorum', () => {
   let cluster: NatsClusterHandle | undefined;
   let nc: NatsConnection | undefined;
@@ -77,7 +119,7 @@ describe('a cluster that has lost its quorum', () => {
     const failure = await setUpJetStream('lonely bucket', () => kvm.create('lonely', { history: 1, replicas: 3, timeout: 500 }), {
       attemptsMax: 3,
       firstPauseMs: 50,
-      onRetry: (_attempt, error) => seen.push(error),
+      onRetry: (_what, _attempt, error) => seen.push(error),
     }).catch((error: unknown) => error);
     expect((failure as BiopayError).code).toBe(ErrorCode.Unavailable);
     expect((failure as BiopayError).message).toBe('lonely bucket: JetStream did not answer in 3 tries');
