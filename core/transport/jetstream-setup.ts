@@ -42,7 +42,7 @@ export async function setUpJetStream<T>(what: string, setup: () => Promise<T>, o
       return await setup();
     } catch (error) {
       if (isJetStreamDisabled(error)) {
-        throw new BiopayError(ErrorCode.Unavailable, `${what}: the NATS server runs without JetStream (start nats-server with -js)`, { cause: error });
+        throw new BiopayError(ErrorCode.Unavailable, `${what}: JetStream is not enabled on the NATS server or for this account (start nats-server with -js)`, { cause: error });
       }
       if (!isJetStreamSettling(error)) throw error;
       if (attempt >= attemptsMax) {

@@ -38,8 +38,9 @@ export function isJetStreamSettling(error: unknown): boolean {
 }
 
 /**
- * The server runs without JetStream (nats.js's check of the account found no JetStream API). Its
- * error class is not exported by @nats-io/jetstream, so it is known by the name nats.js gives it.
+ * JetStream is off: the server runs without it, or the account has none (nats.js's check of the
+ * account found no JetStream API, or the API said so). Its error class is not exported by
+ * @nats-io/jetstream, so it is known by the name nats.js gives it.
  */
 export function isJetStreamDisabled(error: unknown): boolean {
   return causeWhere(error, (cause) => cause.name === 'JetStreamNotEnabled') !== undefined;

@@ -84,7 +84,7 @@ describe('a server without JetStream', () => {
       return (await jetstreamManager(nc!)).streams.info('TEST');
     }).catch((error: unknown) => error);
     expect((failure as BiopayError).code).toBe(ErrorCode.Unavailable);
-    expect((failure as BiopayError).message).toBe('test stream: the NATS server runs without JetStream (start nats-server with -js)');
+    expect((failure as BiopayError).message).toBe('test stream: JetStream is not enabled on the NATS server or for this account (start nats-server with -js)');
     expect(calls).toBe(1);
   });
 
@@ -95,7 +95,7 @@ describe('a server without JetStream', () => {
           resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }));
       });
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/UNAVAILABLE: .*: the NATS server runs without JetStream \(start nats-server with -js\)/);
+      expect(run.stderr).toMatch(/UNAVAILABLE: .*: JetStream is not enabled on the NATS server or for this account \(start nats-server with -js\)/);
     }
   });
 });
