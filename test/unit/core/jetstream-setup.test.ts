@@ -1,6 +1,7 @@
 /**
  * Stream and bucket setup at node start, retried while JetStream settles: the retry rule on
- * nats.js's own error classes, and on a real cluster that has lost its quorum.
+ * nats.js's own error classes; a server without JetStream, refused at once (through the CLI too);
+ * and a real cluster that has lost its quorum, refused after the bounded tries.
  */
 import { execFile } from 'node:child_process';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
