@@ -5,6 +5,7 @@
 import { ClosedConnectionError, DrainingConnectionError, type NatsConnection } from '@nats-io/transport-node';
 import { asBiopayError, BiopayError, ErrorCode } from '../errors.js';
 import { hasCause, isNoResponders, isTimeout } from '../transport/nats-errors.js';
+import { requestMux } from '../transport/request-mux.js';
 import { timeoutError, unknownMethodError } from './letter.js';
 import type { ActorLogger } from './log.js';
 import { shardOf } from './shard.js';
@@ -39,7 +40,7 @@ export class RemoteKindClient {
     for (let attempt = 0; ; attempt++) {
       let reply;
       try {
-        reply = await this.nc.request(subject, data, { timeout: Math.max(1, deadlineMs - Date.now()) });
+        reply = await requestMux(this.nc).request(subject, data, Math.max(1, deadlineMs - Date.now()));
       } catch (error) {
         const pauseMs = NO_RESPONDERS_RETRY_PAUSES_MS[attempt];
         if (!isNoResponders(error) || pauseMs === undefined || Date.now() + pauseMs >= deadlineMs) throw this.requestError(error, method, timeoutMs);
