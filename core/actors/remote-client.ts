@@ -76,6 +76,8 @@ export class RemoteKindClient {
 
   private requestError(error: unknown, method: string, timeoutMs: number): BiopayError {
     const what = `${this.kind}.${method}`;
+    // Refused before sending (the connection's requests awaiting replies at their limit): keep its reason.
+    if (error instanceof BiopayError) return new BiopayError(error.code, `${what}: ${error.message}`, { cause: error });
     if (isNoResponders(error)) {
       return new BiopayError(ErrorCode.Unavailable, `${what}: no node serves this kind`, { cause: error });
     }
