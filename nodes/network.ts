@@ -9,6 +9,7 @@ import type { PartitionSpec } from '../core/association/partition.js';
 import type { EmbeddingModality } from '../core/association/partition-gallery.js';
 import { TemplateSealer } from '../core/association/template-crypto.js';
 import { SimulatedDevice } from '../core/business/device.js';
+import { businessStepsFromRecords } from '../core/business/step-lookup.js';
 import { openDatabase, type SqlClient } from '../core/db/index.js';
 import { Ledger } from '../core/ledger/index.js';
 import type { LogFields, Logger } from '../core/log.js';
@@ -88,7 +89,10 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       // Group commit: many payments per transaction, each account's operations still in order;
       // what the options leave out takes GROUP_COMMIT_DEFAULTS.
       ledger = await Ledger.open(database, { groupCommit: { batchIntervalMs: options.ledgerCommitIntervalMs } });
-      stops.push((await startAccountNode({ system, ledger, database, log: options.log.child({ role: 'account' }) })).stop);
+      const accountLog = options.log.child({ role: 'account' });
+      const businessSteps = businessStepsFromRecords(nc, (what, error) =>
+        accountLog.warn('business step lookup failed', { what, error: String(error) }));
+      stops.push((await startAccountNode({ system, ledger, database, log: accountLog, businessSteps })).stop);
     }
     if (has('association')) {
       const sealer = options.sealer ?? TemplateSealer.fromEnvironment();

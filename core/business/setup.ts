@@ -54,11 +54,12 @@ async function addBusinessStream(nc: NatsConnection): Promise<JetStreamManager> 
  */
 export const BUSINESS_RECORDS_TIMEOUT_MS = 2_000;
 
-export async function openBusinessRecords(nc: NatsConnection, onRetry?: JetStreamSetupRetry): Promise<KV> {
+/** `attemptsMax`: tries while JetStream settles (setUpJetStream's default when not given). */
+export async function openBusinessRecords(nc: NatsConnection, onRetry?: JetStreamSetupRetry, attemptsMax?: number): Promise<KV> {
   // Writes go through the JetStream client's timeout, reads through the bucket's: both bounded.
   const js = jetstream(nc, { timeout: BUSINESS_RECORDS_TIMEOUT_MS });
   return setUpJetStream(`business records (bucket ${BUSINESS_RECORDS_BUCKET})`, () =>
     new Kvm(js).create(BUSINESS_RECORDS_BUCKET, { history: 1, replicas: streamReplicas(), timeout: BUSINESS_RECORDS_TIMEOUT_MS }),
-    { onRetry },
+    { onRetry, attemptsMax },
   );
 }

@@ -8,7 +8,7 @@ import { AccountKind, CaptureRequest, HoldState, PaymentState, type AuthorizeRes
 import { asBiopayError, BiopayError, ErrorCode, isBiopayError } from '../errors.js';
 import { sqlState, type SqlClient } from '../db/index.js';
 import { claimId, loadStoredResults, recordsInClaimOrder, replay, requestHash, type Claim, type StoredResult } from './idempotency.js';
-import { applyAuthorize, applyCapture, applyDeposit, applyExpire, applyRefund, applyVoid, type OperationContext } from './operations.js';
+import { applyAuthorize, applyCapture, applyDeposit, applyRefund, applyVoid, type OperationContext } from './operations.js';
 import { claimOf, depositTransferKey, responseCodec, validateOp, type LedgerOp, type OpResult, type Outcome } from './requests.js';
 import { fundingAccountId, paymentStateMessage } from './rows.js';
 import { ensureFundingAccounts } from './store.js';
@@ -225,17 +225,5 @@ function databaseError(error: unknown): BiopayError {
   const state = sqlState(error);
   const code = state === undefined || state.startsWith('08') ? ErrorCode.Unavailable : ErrorCode.Internal;
   return new BiopayError(code, 'ledger database error', { cause: error });
-}
-
-/** Expires due holds (void semantics) in one transaction; skips holds another transaction is using. */
-export async function expireDueHolds(db: SqlClient, nowUnixMs: number, limit: number): Promise<number> {
-  return inTransaction(db, async (tx) => {
-    const ws = new WorkingSet(tx, nowUnixMs);
-    const due = await ws.loadDuePayments(limit);
-    await ws.loadAccounts(due.map((payment) => payment.accountId));
-    for (const payment of due) applyExpire(ws, payment);
-    await ws.flush();
-    return due.length;
-  });
 }
 

@@ -21,7 +21,8 @@ import {
 import { BiopayError, ErrorCode } from '../errors.js';
 import type { SqlClient } from '../db/index.js';
 import * as accounts from './accounts.js';
-import { expireDueHolds, runBatch, type BatchContext } from './batch.js';
+import { runBatch, type BatchContext } from './batch.js';
+import { settleExpiredHolds, type BusinessStepLookup, type ExpiredHoldsSettled } from './expiry.js';
 import * as credentials from './credentials.js';
 import { GroupCommitter, type CommitCounts, type GroupCommitOptions } from './group-commit.js';
 import { checkInvariants, type InvariantReport } from './invariants.js';
@@ -146,11 +147,19 @@ export class Ledger {
   }
 
   /** Authorized holds past their expiry become EXPIRED (void semantics); returns how many. */
-  expireHolds(nowUnixMs = this.#now(), limit = EXPIRE_BATCH_DEFAULT): Promise<number> {
+  async expireHolds(nowUnixMs = this.#now(), limit = EXPIRE_BATCH_DEFAULT): Promise<number> {
+    return (await this.settleExpiredHolds(nowUnixMs, limit)).expired;
+  }
+
+  /**
+   * Holds past their expiry settled by their business step's record (expiry.ts): captured in full
+   * when it ran, released when it did not, left held when `businessSteps` cannot tell yet.
+   */
+  settleExpiredHolds(nowUnixMs = this.#now(), limit = EXPIRE_BATCH_DEFAULT, businessSteps?: BusinessStepLookup): Promise<ExpiredHoldsSettled> {
     if (!Number.isInteger(limit) || limit <= 0 || limit > EXPIRE_BATCH_MAX) {
       throw new BiopayError(ErrorCode.BadRequest, `expireHolds limit must be in 1..${EXPIRE_BATCH_MAX}`);
     }
-    return expireDueHolds(this.#db, nowUnixMs, limit);
+    return settleExpiredHolds(this.#db, nowUnixMs, limit, businessSteps);
   }
 
   checkInvariants(): Promise<InvariantReport> {

@@ -114,6 +114,12 @@ export function applyCapture(ws: WorkingSet, request: CaptureRequest): PaymentSt
       `capture of ${formatAmount(amountMinor, payment.currency)} exceeds the ${formatAmount(payment.authorizedMinor, payment.currency)} authorized`,
     );
   }
+  captureHold(ws, payment, amountMinor, request.amountMinor);
+  return paymentStateMessage(payment);
+}
+
+/** Moves `amountMinor` of an authorized hold to the merchant and releases the whole hold. */
+function captureHold(ws: WorkingSet, payment: PaymentRow, amountMinor: bigint, captureRequestMinor: bigint): void {
   ws.transfer({
     fromId: payment.accountId,
     toId: payment.merchantAccountId,
@@ -123,8 +129,7 @@ export function applyCapture(ws: WorkingSet, request: CaptureRequest): PaymentSt
     transferId: `capture:${payment.paymentId}`,
     releaseHeldMinor: payment.authorizedMinor,
   });
-  ws.changePayment(payment, { state: HoldState.HOLD_STATE_CAPTURED, capturedMinor: amountMinor, captureRequestMinor: request.amountMinor });
-  return paymentStateMessage(payment);
+  ws.changePayment(payment, { state: HoldState.HOLD_STATE_CAPTURED, capturedMinor: amountMinor, captureRequestMinor });
 }
 
 /** Voiding what holds nothing already (voided, expired, refused) answers its state unchanged. */
@@ -137,8 +142,15 @@ export function applyVoid(ws: WorkingSet, request: VoidRequest): PaymentState {
   return paymentStateMessage(payment);
 }
 
-export function applyExpire(ws: WorkingSet, payment: PaymentRow): void {
-  if (payment.state === HoldState.HOLD_STATE_AUTHORIZED) releaseHold(ws, payment, HoldState.HOLD_STATE_EXPIRED);
+/**
+ * A due hold settled at its expiry (expiry.ts): captured in full when its business step ran,
+ * released (EXPIRED) otherwise; a payment no longer authorized is left as it is. Returns its state.
+ */
+export function applyExpiry(ws: WorkingSet, payment: PaymentRow, businessStepRan: boolean): HoldState {
+  if (payment.state !== HoldState.HOLD_STATE_AUTHORIZED) return payment.state;
+  if (businessStepRan) captureHold(ws, payment, payment.authorizedMinor, 0n);
+  else releaseHold(ws, payment, HoldState.HOLD_STATE_EXPIRED);
+  return payment.state;
 }
 
 function releaseHold(ws: WorkingSet, payment: PaymentRow, state: HoldState): void {

@@ -58,6 +58,15 @@ export async function loadLockedAndRead(tx: SqlClient, lockIds: Iterable<string>
 }
 
 /** Authorized holds due at `nowUnixMs`; rows another transaction holds are skipped, not waited on. */
+/** The ids of due holds (the order and limit of loadDuePayments), read without locking. */
+export async function listDuePaymentIds(db: SqlClient, nowUnixMs: number, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ payment_id: string }>(
+    'SELECT payment_id FROM ledger_payments WHERE state = 1 AND expires_unix_ms <= $1 ORDER BY payment_id LIMIT $2',
+    [nowUnixMs, limit],
+  );
+  return rows.map((row) => row.payment_id);
+}
+
 export async function loadDuePayments(tx: SqlClient, nowUnixMs: number, limit: number): Promise<PaymentRow[]> {
   const { rows } = await tx.query<PaymentRecord>(
     `SELECT ${PAYMENT_COLUMNS} FROM ledger_payments WHERE state = 1 AND expires_unix_ms <= $1

@@ -1,7 +1,8 @@
 /**
  * One payment from one capture: identify -> authorize (hold) -> business step -> capture or void.
  * Every step is idempotent on the payment id, so a retry after any failure converges to one
- * outcome; the ledger's hold expiry voids what a vanished terminal leaves behind.
+ * outcome; what a vanished terminal leaves open, the account node settles at the hold's expiry by
+ * the business step's record (captured when it ran, released when not: core/ledger/expiry.ts).
  */
 import type { IdentifyRequest, IdentifyResponse } from '../../proto/gen/biopay/v1/biometrics.js';
 import type { BusinessCommand, BusinessRecord } from '../../proto/gen/biopay/v1/business.js';
@@ -149,7 +150,7 @@ async function settle(step: () => Promise<PaymentState>, timeouts: PaymentTimeou
       lastError = error;
     }
   }
-  throw new BiopayError(ErrorCode.Unavailable, `settlement failed after ${timeouts.settleAttemptsMax} attempts; the hold expires on its own`, { cause: lastError });
+  throw new BiopayError(ErrorCode.Unavailable, `settlement failed after ${timeouts.settleAttemptsMax} attempts; the account node settles the hold at its expiry by the business step's record`, { cause: lastError });
 }
 
 /** A terminal configured with a narrowing hint (its merchant's community) sends it when the touch did not. */

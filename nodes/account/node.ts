@@ -1,7 +1,8 @@
 /**
  * Account node: the ledger served as the `ledger` actor kind, keyed by account id so that one
- * account's operations are handled one at a time and in order. Holds past their expiry are voided
- * by a sweeper even when their terminal is gone.
+ * account's operations are handled one at a time and in order. Holds past their expiry are settled
+ * by a sweeper even when their terminal is gone: captured when their business step ran (its
+ * record says so), released otherwise (core/ledger/expiry.ts).
  */
 import type {
   AuthorizeRequest, CaptureRequest, DepositRequest, GetAccountRequest, GetPaymentRequest, GetPolicyRequest, OpenAccountRequest,
@@ -10,7 +11,7 @@ import type {
 import { ActorSystem } from '../../core/actors/index.js';
 import { BiopayError, ErrorCode } from '../../core/errors.js';
 import type { SqlClient } from '../../core/db/index.js';
-import { checkLedger, Ledger, readPayment } from '../../core/ledger/index.js';
+import { checkLedger, Ledger, readPayment, type BusinessStepLookup } from '../../core/ledger/index.js';
 import type { Logger } from '../../core/log.js';
 import { ActorKind, LedgerProtocol } from '../../core/protocols.js';
 
@@ -22,13 +23,15 @@ export interface AccountNodeOptions {
   readonly log: Logger;
   /** How often expired holds are looked for. */
   readonly expirySweepIntervalMs?: number;
+  /** What became of a due hold's business step; without it every due hold is released. */
+  readonly businessSteps?: BusinessStepLookup;
 }
 
 export interface AccountNode {
   stop(): Promise<void>;
 }
 
-/** Expired holds voided per sweep at most, so one sweep never holds the database for long. */
+/** Expired holds settled per sweep at most, so one sweep never holds the database for long. */
 const EXPIRED_HOLDS_PER_SWEEP_MAX = 1_000;
 
 export async function startAccountNode(options: AccountNodeOptions): Promise<AccountNode> {
@@ -38,11 +41,19 @@ export async function startAccountNode(options: AccountNodeOptions): Promise<Acc
   }), { idleTimeoutMs: 60_000 });
   await system.serve(ActorKind.Ledger);
 
-  let sweeping: Promise<unknown> = Promise.resolve();
+  let sweeping: Promise<void> | undefined;
+  const sweep = async (): Promise<void> => {
+    try {
+      const settled = await ledger.settleExpiredHolds(Date.now(), EXPIRED_HOLDS_PER_SWEEP_MAX, options.businessSteps);
+      if (settled.captured > 0 || settled.expired > 0) log.info('expired holds settled', { captured: settled.captured, released: settled.expired });
+      if (settled.undecided > 0) log.warn('expired holds left held: their business step cannot be looked up yet', { undecided: settled.undecided });
+    } catch (error) {
+      log.warn('hold expiry sweep failed', { error: String(error) });
+    }
+  };
+  // One sweep at a time: a slow lookup must not start a second sweep over the same holds.
   const timer = setInterval(() => {
-    sweeping = ledger.expireHolds(Date.now(), EXPIRED_HOLDS_PER_SWEEP_MAX)
-      .then((expired) => { if (expired > 0) log.info('expired holds voided', { expired }); })
-      .catch((error: unknown) => log.warn('hold expiry sweep failed', { error: String(error) }));
+    sweeping ??= sweep().finally(() => { sweeping = undefined; });
   }, options.expirySweepIntervalMs ?? 1_000);
   timer.unref();
   return {

@@ -116,6 +116,38 @@ describe.each(targets)('ledger rules on $name', (target) => {
       expect(await f.ledger.getAccount(payer.accountId)).toMatchObject({ heldMinor: 0n, balanceMinor: 10_00n });
     });
 
+    it('a due hold is captured when its business step ran, released when it did not, and kept while unknown', async () => {
+      const payer = await f.customer(10_00n);
+      const merchant = await f.merchant();
+      const ran = f.authorizeRequest(payer, merchant, 2_00n, { holdTimeoutMs: 1_000 });
+      const failed = f.authorizeRequest(payer, merchant, 3_00n, { holdTimeoutMs: 1_000 });
+      const unknown = f.authorizeRequest(payer, merchant, 4_00n, { holdTimeoutMs: 1_000 });
+      for (const request of [ran, failed, unknown]) await f.ledger.authorize(request);
+      const asked: string[][] = [];
+      const lookup = async (paymentIds: readonly string[]) => {
+        asked.push([...paymentIds]);
+        return new Map([[ran.paymentId, true], [failed.paymentId, false]]);
+      };
+      expect(await f.ledger.settleExpiredHolds(undefined, 100, lookup)).toEqual({ captured: 0, expired: 0, undecided: 0 });
+      expect(asked).toEqual([]);
+      f.clock.advance(1_000);
+      expect(await f.ledger.settleExpiredHolds(undefined, 100, lookup)).toEqual({ captured: 1, expired: 1, undecided: 1 });
+      expect(asked[0]!.sort()).toEqual([ran.paymentId, failed.paymentId, unknown.paymentId].sort());
+      expect(await f.ledger.getAccount(payer.accountId)).toMatchObject({ balanceMinor: 8_00n, heldMinor: 4_00n });
+      expect(await f.ledger.getAccount(merchant)).toMatchObject({ balanceMinor: 2_00n });
+      // Settled holds answer their state; a late capture of the released one is refused.
+      expect(await f.ledger.capture({ paymentId: ran.paymentId, amountMinor: 0n })).toMatchObject({ state: HoldState.HOLD_STATE_CAPTURED, capturedMinor: 2_00n });
+      expect(await f.ledger.void({ paymentId: failed.paymentId, reason: 'late' })).toMatchObject({ state: HoldState.HOLD_STATE_EXPIRED });
+      await expect(f.ledger.capture({ paymentId: unknown.paymentId, amountMinor: 0n })).rejects.toMatchObject({ code: ErrorCode.InvalidState });
+      // The unknown one is asked again on the next sweep and settled once its record can be read.
+      expect(await f.ledger.settleExpiredHolds(undefined, 100, async () => new Map([[unknown.paymentId, true]])))
+        .toEqual({ captured: 1, expired: 0, undecided: 0 });
+      expect(await f.ledger.getAccount(payer.accountId)).toMatchObject({ balanceMinor: 4_00n, heldMinor: 0n });
+      expect(await f.ledger.getAccount(merchant)).toMatchObject({ balanceMinor: 6_00n });
+      expect(await f.ledger.statement({ accountId: merchant, afterSequence: 0n, limit: 10 }))
+        .toMatchObject({ entries: [{ kind: 'capture', reference: ran.paymentId }, { kind: 'capture', reference: unknown.paymentId }] });
+    });
+
     it('statements carry a running balance and paginate by sequence', async () => {
       const payer = await f.customer(0n);
       const merchant = await f.merchant();
