@@ -361,7 +361,8 @@ function renderSummary(report: LoadReport): string {
   }
   const check = report.ledgerCheck;
   lines.push('', `ledger check: ${check.passed ? 'passed' : 'FAILED'} (${check.capturedOnce}/${check.approvedChecked} approved captured once, `
-    + `${check.voidedChecked} voided checked, ${check.accountsChecked} accounts reconciled, open holds ${check.openHolds}, `
+    + `${check.voidedChecked} voided checked, ${check.accountsChecked} accounts reconciled, `
+    + `${check.businessStepsChecked} captures reconciled with business records, open holds ${check.openHolds}, `
     + `${check.ledgerProblems.length} ledger problems)`);
   return lines.join('\n');
 }

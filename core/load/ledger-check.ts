@@ -1,13 +1,15 @@
 /**
  * After a run: did the ledger do exactly what the results said? Every approved payment captured
  * once for its amount, every voided one voided, no hold left open once settlement had time, the
- * ledger's own invariants clean, and every account the run created holding exactly its deposit
- * minus what it paid (merchants: what they were paid). Any miss is a problem; a run with a problem
- * has lost or made money and fails.
+ * ledger's own invariants clean, every account the run created holding exactly its deposit minus
+ * what it paid (merchants: what they were paid), and, when the business records can be read, a
+ * payment captured exactly when its business step ran (goods out without a capture are money
+ * lost). Any miss is a problem; a run with a problem has lost or made money and fails.
  */
 import { HoldState, type PaymentState } from '../../proto/gen/biopay/v1/ledger.js';
 import type { ActorClient } from '../actors/index.js';
 import { asBiopayError, ErrorCode } from '../errors.js';
+import type { BusinessStepLookup } from '../ledger/index.js';
 import type { LedgerProtocol } from '../protocols.js';
 import { mapLimit } from './concurrency.js';
 import type { LedgerLogEntry } from './driver.js';
@@ -23,6 +25,8 @@ export interface LedgerCheckInput {
   readonly settleWaitMs: number;
   readonly concurrency?: number;
   readonly askTimeoutMs?: number;
+  /** The business records of the payments (did each one's business step run?), to reconcile with the captures. */
+  readonly businessSteps?: BusinessStepLookup;
 }
 
 export interface LedgerCheckReport {
@@ -33,6 +37,8 @@ export interface LedgerCheckReport {
   /** Payments with no result whose fate the ledger decided. */
   readonly unresolvedChecked: number;
   readonly accountsChecked: number;
+  /** Payments whose capture was checked against their business record (0: records not read). */
+  readonly businessStepsChecked: number;
   readonly openHolds: number;
   readonly ledgerProblems: readonly string[];
   readonly totals: ReadonlyArray<{ currency: string; sumMinor: string }>;
@@ -64,6 +70,8 @@ export async function checkLedger(input: LedgerCheckInput): Promise<LedgerCheckR
   const counts = { approved: 0, voided: 0, none: 0 };
   // One problem per reason, not per payment: a ledger that cannot answer would flood the report.
   const unanswered = new Map<string, number>();
+  /** Per payment that reached the ledger: was it captured? */
+  const capturedByPayment = new Map<string, boolean>();
   await mapLimit(input.payments, input.concurrency ?? CHECK_CONCURRENCY, async (entry) => {
     counts[entry.ending]++;
     const state = await getPayment(input.ledger, entry, ask.timeoutMs);
@@ -77,6 +85,7 @@ export async function checkLedger(input: LedgerCheckInput): Promise<LedgerCheckR
       return;
     }
     const captured = state.capturedMinor;
+    if (state.state !== HoldState.HOLD_STATE_UNSPECIFIED) capturedByPayment.set(entry.paymentId, state.state === HoldState.HOLD_STATE_CAPTURED);
     if (entry.ending === 'approved') {
       if (state.state === HoldState.HOLD_STATE_CAPTURED && captured === input.amountMinor && state.authorizedMinor === input.amountMinor) capturedOnce++;
       else problem(`${entry.paymentId} was approved but the ledger holds ${describe(state)}`);
@@ -92,6 +101,7 @@ export async function checkLedger(input: LedgerCheckInput): Promise<LedgerCheckR
   });
   for (const [reason, count] of unanswered) problem(`${count} payment(s) the ledger could not report: ${reason}`);
   const accountsChecked = await checkBalances(input, paidByAccount, ask.timeoutMs, problem);
+  const businessStepsChecked = input.businessSteps ? await checkBusinessSteps(input.businessSteps, capturedByPayment, problem) : 0;
   return {
     passed: problemCount === 0,
     approvedChecked: counts.approved,
@@ -99,6 +109,7 @@ export async function checkLedger(input: LedgerCheckInput): Promise<LedgerCheckR
     voidedChecked: counts.voided,
     unresolvedChecked: counts.none,
     accountsChecked,
+    businessStepsChecked,
     openHolds: check?.openHolds ?? -1,
     ledgerProblems: check?.problems ?? [],
     totals: (check?.totals ?? []).map((total) => ({ currency: total.currency, sumMinor: total.sumMinor.toString() })),
@@ -157,6 +168,25 @@ async function checkBalances(
     }
   });
   return accounts.length;
+}
+
+/**
+ * A payment is captured exactly when its business step ran: a step that ran for a payment left
+ * uncaptured handed goods out for nothing, a capture without one took money for nothing.
+ */
+async function checkBusinessSteps(
+  businessSteps: BusinessStepLookup, capturedByPayment: ReadonlyMap<string, boolean>, problem: (text: string) => void,
+): Promise<number> {
+  const ran = await businessSteps([...capturedByPayment.keys()]);
+  let unread = 0;
+  for (const [paymentId, captured] of capturedByPayment) {
+    const stepRan = ran.get(paymentId);
+    if (stepRan === undefined) unread++;
+    else if (stepRan && !captured) problem(`${paymentId}: its business step ran but the payment was not captured`);
+    else if (!stepRan && captured) problem(`${paymentId} was captured but its business step did not run`);
+  }
+  if (unread > 0) problem(`${unread} payment(s) whose business record could not be read`);
+  return capturedByPayment.size - unread;
 }
 
 function describe(state: PaymentState): string {

@@ -66,6 +66,7 @@ ${table(['check', 'value'], [
     ['voided payments checked', report.ledgerCheck.voidedChecked],
     ['payments without a result checked', report.ledgerCheck.unresolvedChecked],
     ['accounts reconciled', report.ledgerCheck.accountsChecked],
+    ['captures reconciled with business records', report.ledgerCheck.businessStepsChecked],
     ['open holds after settlement', report.ledgerCheck.openHolds],
     ['ledger invariant problems', report.ledgerCheck.ledgerProblems.length],
     ['problems', report.ledgerCheck.problemCount],

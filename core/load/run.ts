@@ -8,6 +8,7 @@ import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { NatsConnection, Stats } from '@nats-io/transport-node';
 import type { ActorSystem } from '../actors/index.js';
+import { businessStepsFromRecords } from '../business/step-lookup.js';
 import type { CommitCounts } from '../ledger/index.js';
 import { ActorKind, LedgerProtocol } from '../protocols.js';
 import { counted } from './counted.js';
@@ -190,6 +191,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   const ledgerCheck = await checkLedger({
     ledger: target.system.client(ActorKind.Ledger, LedgerProtocol), payments: driver.ledgerLog, amountMinor: options.amountMinor,
     customers: population.customers, merchants: population.merchants, settleWaitMs: options.settleWaitS * 1000,
+    businessSteps: businessStepsFromRecords(target.nc),
   });
   const run = headline.measured;
   return {

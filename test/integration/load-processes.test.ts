@@ -60,6 +60,7 @@ describe('biopay load --nats against node processes', () => {
     expect(report.run.refusals.NO_MATCH).toBeGreaterThan(0);
     expect(report.ledgerCheck.capturedOnce).toBe(report.ledgerCheck.approvedChecked);
     expect(report.ledgerCheck.openHolds).toBe(0);
+    expect(report.ledgerCheck.businessStepsChecked).toBeGreaterThanOrEqual(report.ledgerCheck.approvedChecked + report.ledgerCheck.voidedChecked);
     if (process.platform === 'linux') {
       // The node processes name themselves after their roles, so their CPU is told apart.
       expect(Object.keys(report.costsPerPayment.cpuMsPerPaymentByNodeProcess).sort())

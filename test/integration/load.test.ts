@@ -49,6 +49,9 @@ describe('biopay load on the embedded network', () => {
     expect(report.outcomes.voided).toBeGreaterThan(0);
     expect(report.ledgerCheck.capturedOnce).toBe(report.ledgerCheck.approvedChecked);
     expect(report.ledgerCheck.openHolds).toBe(0);
+    // Every hold, approved or voided (the jammed dispensers' business steps failed), was reconciled
+    // with its business record.
+    expect(report.ledgerCheck.businessStepsChecked).toBeGreaterThanOrEqual(report.ledgerCheck.approvedChecked + report.ledgerCheck.voidedChecked);
     expect(report.run.latency.stages.identify.count).toBeGreaterThan(0);
     expect(report.run.timeline.length).toBeGreaterThanOrEqual(6);
     expect(stderr.some((line) => line.includes('[measure'))).toBe(true);

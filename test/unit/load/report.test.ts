@@ -91,7 +91,7 @@ describe('HTML report', () => {
       },
       ramp: { p99MsMax: 100, bestRate: 50, steps: [{ rate: 50, passed: true, reason: 'ok', p50Ms: 1, p99Ms: 2, errorCount: 0, approvedPerSecond: 40, completedPerSecond: 50 }] },
       ledgerCheck: {
-        passed: false, approvedChecked: 100, capturedOnce: 99, voidedChecked: 1, unresolvedChecked: 1, accountsChecked: 3, openHolds: 0,
+        passed: false, approvedChecked: 100, capturedOnce: 99, voidedChecked: 1, unresolvedChecked: 1, accountsChecked: 3, businessStepsChecked: 101, openHolds: 0,
         ledgerProblems: [], totals: [], problems: ['T:7 was approved but <captured twice>'], problemCount: 1, durationMs: 5,
       },
       passed: false,
