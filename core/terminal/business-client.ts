@@ -22,7 +22,7 @@ import type { JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 
 /** Business steps waited for at once per client; one more is refused with UNAVAILABLE. */
 export const BUSINESS_WAITERS_MAX = 10_000;
-/** A duplicate whose first execution has no record yet is re-read this often. */
+/** A record that does not exist yet (a duplicate's first execution, a late one) is re-read this often. */
 const DUPLICATE_POLL_MS = 50;
 
 interface Waiter {
@@ -71,6 +71,19 @@ export class BusinessClient {
       this.settle(command.paymentId, undefined, asTimeout(error, timeoutMs));
     }
     return answer;
+  }
+
+  /**
+   * The record of a payment's business step, read until it exists or `waitMs` has passed
+   * (undefined then): for a step whose answer did not come by its deadline.
+   */
+  async recordOf(paymentId: string, waitMs: number): Promise<BusinessRecord | undefined> {
+    const deadlineMs = Date.now() + waitMs;
+    for (;;) {
+      const record = await readBusinessRecord(this.records, paymentId).catch(() => undefined);
+      if (record || Date.now() + DUPLICATE_POLL_MS > deadlineMs) return record;
+      await new Promise((resolve) => setTimeout(resolve, DUPLICATE_POLL_MS));
+    }
   }
 
   close(): void {

@@ -21,6 +21,8 @@ export interface PaymentPorts {
   identify(request: IdentifyRequest, timeoutMs: number): Promise<IdentifyResponse>;
   authorize(accountId: string, request: AuthorizeRequest, timeoutMs: number): Promise<AuthorizeResponse>;
   business(command: BusinessCommand, timeoutMs: number): Promise<BusinessRecord>;
+  /** The business node's record of a payment, waited for up to `waitMs`; undefined when there is none by then. */
+  businessRecord(paymentId: string, waitMs: number): Promise<BusinessRecord | undefined>;
   capture(accountId: string, request: CaptureRequest, timeoutMs: number): Promise<PaymentState>;
   void(accountId: string, request: VoidRequest, timeoutMs: number): Promise<PaymentState>;
 }
@@ -32,10 +34,16 @@ export interface PaymentTimeouts {
   readonly settleMs: number;
   /** Attempts of capture and void; they are idempotent, so retrying is safe. */
   readonly settleAttemptsMax: number;
+  /**
+   * After a business step that gave no answer by its deadline: how long to wait for the record of
+   * an execution already under way at the deadline (the business node starts none after it), so
+   * that goods handed out at the last moment are captured, not voided.
+   */
+  readonly lateRecordWaitMs: number;
 }
 
 export const DEFAULT_PAYMENT_TIMEOUTS: PaymentTimeouts = {
-  identifyMs: 2_000, authorizeMs: 2_000, businessMs: 3_000, settleMs: 2_000, settleAttemptsMax: 3,
+  identifyMs: 2_000, authorizeMs: 2_000, businessMs: 3_000, settleMs: 2_000, settleAttemptsMax: 3, lateRecordWaitMs: 1_000,
 };
 
 export const RefusalCode = {
@@ -130,6 +138,10 @@ async function runBusiness(
   } catch (error) {
     const reason = asBiopayError(error);
     const timedOut = reason.code === ErrorCode.Timeout;
+    // No answer by the deadline: an execution may still be finishing. Its record, if one comes,
+    // decides (capture what was handed out); without one nothing ran, and the hold is voided.
+    const late = timedOut ? await ports.businessRecord(request.paymentId, timeouts.lateRecordWaitMs).catch(() => undefined) : undefined;
+    if (late) return late;
     return {
       paymentId: request.paymentId, terminalId: terminal.terminalId, action: command.action, succeeded: false,
       detail: timedOut ? `no answer from the business node within ${timeouts.businessMs} ms` : reason.message,

@@ -242,6 +242,7 @@ function paymentPorts(system: ActorSystem, business: BusinessClient, identifyGat
       association.ask(request.capture?.captureId ?? '', 'identify', request, { timeoutMs: remainingMs })),
     authorize: (accountId, request, timeoutMs) => ledger.ask(accountId, 'authorize', request, { timeoutMs }),
     business: (command, timeoutMs) => business.execute(command, timeoutMs),
+    businessRecord: (paymentId, waitMs) => business.recordOf(paymentId, waitMs),
     capture: (accountId, request, timeoutMs) => ledger.ask(accountId, 'capture', request, { timeoutMs }),
     void: (accountId, request, timeoutMs) => ledger.ask(accountId, 'void', request, { timeoutMs }),
   };

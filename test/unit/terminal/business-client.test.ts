@@ -12,12 +12,17 @@ import { BusinessClient } from '../../../core/terminal/business-client.js';
 import { startBusinessNode, type BusinessNode } from '../../../nodes/business/node.js';
 import { startNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
 
+/** An item this device takes SLOW_ITEM_MS to hand out: its answer comes after a short wait's end. */
+const SLOW_ITEM = 'slow';
+const SLOW_ITEM_MS = 400;
+
 /** Counts the executions per payment, so a second execution of one payment shows. */
 class CountingDevice extends SimulatedDevice {
   readonly executions = new Map<string, number>();
 
   override async execute(command: BusinessCommand) {
     this.executions.set(command.paymentId, (this.executions.get(command.paymentId) ?? 0) + 1);
+    if (command.item === SLOW_ITEM) await new Promise((resolve) => setTimeout(resolve, SLOW_ITEM_MS));
     return super.execute(command);
   }
 }
@@ -93,6 +98,13 @@ describe('business step over JetStream (real nats-server)', () => {
     } finally {
       other.close();
     }
+  });
+
+  it('finds the record of an execution that answered after the wait ended, and none for a step never sent', async () => {
+    await expect(step.client.execute(command('p-slow', 'T1', SLOW_ITEM), 150)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    const late = await step.client.recordOf('p-slow', 3_000);
+    expect(late).toMatchObject({ paymentId: 'p-slow', succeeded: true, detail: `dispense: delivered ${SLOW_ITEM}` });
+    expect(await step.client.recordOf('p-never-sent', 200)).toBeUndefined();
   });
 
   it('refuses a second wait for a payment already waited for, and times out with TIMEOUT', async () => {

@@ -10,7 +10,7 @@ const request: PayRequest = {
   paymentId: 'p1', terminalId: 'T1', capture: { captureId: 'c1', terminalId: 'T1', isoTemplate: Buffer.from('x'), face: undefined, palm: undefined, hint: '' },
   amount: { amountMinor: 500n, currency: 'EUR' }, action: '', context: undefined, item: '',
 };
-const timeouts = { identifyMs: 100, authorizeMs: 100, businessMs: 100, settleMs: 100, settleAttemptsMax: 3 };
+const timeouts = { identifyMs: 100, authorizeMs: 100, businessMs: 100, settleMs: 100, settleAttemptsMax: 3, lateRecordWaitMs: 100 };
 const state = (paymentId: string): PaymentState => ({ paymentId, state: 0, authorizedMinor: 0n, capturedMinor: 0n, refundedMinor: 0n, currency: 'EUR' });
 
 /** Records the saga's calls; each step's behaviour is set per test. */
@@ -20,6 +20,7 @@ function ports(overrides: Partial<PaymentPorts> = {}) {
     identify: async () => ({ matched: true, accountId: 'acc_a', credentialId: 'cred_a', score: 0.9, threshold: 0.5, candidatesSearched: 10 }),
     authorize: async () => ({ paymentId: 'p1', approved: true, refusals: [], state: 1, availableMinor: 0n, firstAnswer: true }),
     business: async (command) => ({ paymentId: command.paymentId, terminalId: 'T1', action: command.action, succeeded: true, detail: 'done', executedUnixMs: 1n }),
+    businessRecord: async () => undefined,
     capture: async (_account, capture) => state(capture.paymentId),
     void: async (_account, voidRequest) => state(voidRequest.paymentId),
   };
@@ -89,6 +90,26 @@ describe('payment saga', () => {
     const timedOut = await runPayment(silent.ports, terminal, request, timeouts);
     expect(timedOut.outcome).toBe(PaymentOutcome.PAYMENT_OUTCOME_VOIDED);
     expect(timedOut.refusals[0]!.code).toBe('BUSINESS_TIMEOUT');
+    expect(silent.calls).toEqual(['identify', 'authorize', 'business', 'businessRecord', 'void']);
+  });
+
+  it('captures when the business step answered late but its record says it ran (goods handed out at the deadline)', async () => {
+    const waits: number[] = [];
+    const late = ports({
+      business: async () => { throw new BiopayError(ErrorCode.Timeout, 'no answer'); },
+      businessRecord: async (paymentId, waitMs) => {
+        waits.push(waitMs);
+        return { paymentId, terminalId: 'T1', action: 'dispense', succeeded: true, detail: 'delivered', executedUnixMs: 1n };
+      },
+    });
+    const result = await runPayment(late.ports, terminal, request, timeouts);
+    expect(result.outcome).toBe(PaymentOutcome.PAYMENT_OUTCOME_APPROVED);
+    expect(late.calls).toEqual(['identify', 'authorize', 'business', 'businessRecord', 'capture']);
+    expect(waits).toEqual([timeouts.lateRecordWaitMs]);
+    // A business step that failed for another reason than silence is not looked up again.
+    const refused = ports({ business: async () => { throw new BiopayError(ErrorCode.Unavailable, 'business step could not be sent'); } });
+    expect((await runPayment(refused.ports, terminal, request, timeouts)).outcome).toBe(PaymentOutcome.PAYMENT_OUTCOME_VOIDED);
+    expect(refused.calls).toEqual(['identify', 'authorize', 'business', 'void']);
   });
 
   it('releases a possible hold when the authorize answer is lost, then reports the error', async () => {
