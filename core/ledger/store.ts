@@ -57,7 +57,6 @@ export async function loadLockedAndRead(tx: SqlClient, lockIds: Iterable<string>
   return { locked, read };
 }
 
-/** Authorized holds due at `nowUnixMs`; rows another transaction holds are skipped, not waited on. */
 /** The ids of due holds (the order and limit of loadDuePayments), read without locking. */
 export async function listDuePaymentIds(db: SqlClient, nowUnixMs: number, limit: number): Promise<string[]> {
   const { rows } = await db.query<{ payment_id: string }>(
@@ -67,6 +66,7 @@ export async function listDuePaymentIds(db: SqlClient, nowUnixMs: number, limit:
   return rows.map((row) => row.payment_id);
 }
 
+/** Authorized holds due at `nowUnixMs`; rows another transaction holds are skipped, not waited on. */
 export async function loadDuePayments(tx: SqlClient, nowUnixMs: number, limit: number): Promise<PaymentRow[]> {
   const { rows } = await tx.query<PaymentRecord>(
     `SELECT ${PAYMENT_COLUMNS} FROM ledger_payments WHERE state = 1 AND expires_unix_ms <= $1
