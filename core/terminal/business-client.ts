@@ -22,7 +22,7 @@ import type { JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 
 /** Business steps waited for at once per client; one more is refused with UNAVAILABLE. */
 export const BUSINESS_WAITERS_MAX = 10_000;
-/** A record that does not exist yet (a duplicate's first execution, a late one) is re-read this often. */
+/** A duplicate whose first execution has no record yet is re-read this often. */
 const DUPLICATE_POLL_MS = 50;
 
 interface Waiter {
@@ -74,16 +74,21 @@ export class BusinessClient {
   }
 
   /**
-   * The record of a payment's business step, read until it exists or `waitMs` has passed
-   * (undefined then): for a step whose answer did not come by its deadline.
+   * The record of a payment's business step whose answer did not come by its deadline: its late
+   * answer, if it comes within `waitMs` (the business node answers every execution), else one read
+   * of the records (the answer may have been lost); undefined when there is none. One read per
+   * late payment, not a poll: when answers are late for many payments at once, JetStream is
+   * already struggling.
    */
   async recordOf(paymentId: string, waitMs: number): Promise<BusinessRecord | undefined> {
-    const deadlineMs = Date.now() + waitMs;
-    for (;;) {
-      const record = await readBusinessRecord(this.records, paymentId).catch(() => undefined);
-      if (record || Date.now() + DUPLICATE_POLL_MS > deadlineMs) return record;
-      await new Promise((resolve) => setTimeout(resolve, DUPLICATE_POLL_MS));
+    if (!this.waiters.has(paymentId) && this.waiters.size < BUSINESS_WAITERS_MAX) {
+      try {
+        return await this.wait(paymentId, waitMs);
+      } catch {
+        // No late answer: the records say whether it ran.
+      }
     }
+    return readBusinessRecord(this.records, paymentId).catch(() => undefined);
   }
 
   close(): void {

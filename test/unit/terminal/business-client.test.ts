@@ -7,6 +7,8 @@ import {
 } from '../../../core/business/subjects.js';
 import { ActorSystem } from '../../../core/actors/index.js';
 import { SimulatedDevice } from '../../../core/business/device.js';
+import { createBusinessRecord } from '../../../core/business/records.js';
+import { openBusinessRecords } from '../../../core/business/setup.js';
 import { silentLogger } from '../../../core/log.js';
 import { BusinessClient } from '../../../core/terminal/business-client.js';
 import { startBusinessNode, type BusinessNode } from '../../../nodes/business/node.js';
@@ -105,6 +107,10 @@ describe('business step over JetStream (real nats-server)', () => {
     const late = await step.client.recordOf('p-slow', 3_000);
     expect(late).toMatchObject({ paymentId: 'p-slow', succeeded: true, detail: `dispense: delivered ${SLOW_ITEM}` });
     expect(await step.client.recordOf('p-never-sent', 200)).toBeUndefined();
+    // An answer lost on the way: the records still tell.
+    const recorded = { paymentId: 'p-answer-lost', terminalId: 'T1', action: 'dispense', succeeded: true, detail: 'done', executedUnixMs: 1n };
+    await createBusinessRecord(await openBusinessRecords(step.nc), recorded);
+    expect(await step.client.recordOf('p-answer-lost', 50)).toEqual(recorded);
   });
 
   it('refuses a second wait for a payment already waited for, and times out with TIMEOUT', async () => {
