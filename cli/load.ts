@@ -329,6 +329,7 @@ function renderSummary(report: LoadReport): string {
     `end to end (from due): p50 ${run.p50Ms} ms  p90 ${run.p90Ms} ms  p99 ${run.p99Ms} ms  p99.9 ${run.p999Ms} ms  max ${run.maxMs} ms`,
     `stages p50/p99 ms: identify ${stages.identify.p50Ms}/${stages.identify.p99Ms}  authorize ${stages.authorize.p50Ms}/${stages.authorize.p99Ms}  `
       + `business ${stages.business.p50Ms}/${stages.business.p99Ms}  settle ${stages.settle.p50Ms}/${stages.settle.p99Ms}`,
+    `templates compared per identify (mean): ${run.identifyComparisons.perIdentify} (payer found ${run.identifyComparisons.whenMatched}, nobody found ${run.identifyComparisons.whenNoMatch})`,
     `outcomes: approved ${run.outcomes.approved}, refused ${run.outcomes.refused}, voided ${run.outcomes.voided}, errors ${run.outcomes.error}`,
     `refusals: ${JSON.stringify(run.refusals)}`,
     `errors:   ${JSON.stringify(run.errors)}`,

@@ -31,6 +31,18 @@ export interface CategoryCounts {
   endings: Record<string, number>;
 }
 
+/**
+ * Templates compared in full per identify (mean), the matcher's main cost per payment: a search that
+ * finds the payer usually stops after a few, one that finds nobody compares every candidate.
+ */
+export interface IdentifyComparisons {
+  readonly perIdentify: number;
+  /** Identifies that named a payer. */
+  readonly whenMatched: number;
+  /** Identifies that found nobody (NO_MATCH). */
+  readonly whenNoMatch: number;
+}
+
 export interface PhaseSummary {
   readonly durationS: number;
   readonly sent: number;
@@ -52,6 +64,7 @@ export interface PhaseSummary {
   readonly errorCauses: Record<string, number>;
   readonly errorCount: number;
   readonly categories: Record<Category, CategoryCounts>;
+  readonly identifyComparisons: IdentifyComparisons;
   readonly timeline: readonly TimelinePoint[];
 }
 
@@ -75,6 +88,8 @@ export class PhaseMetrics {
   readonly timeline: TimelinePoint[] = [];
   private sent = 0;
   private completed = 0;
+  /** Sums and counts of templates compared, for identifies that matched and that found nobody. */
+  private readonly compared = { matched: 0, matchedCount: 0, noMatch: 0, noMatchCount: 0 };
   private readonly interval = { sent: 0, completed: 0, approved: 0, errors: 0, latency: new LatencyHistogram() };
   private intervalEndMs: number;
 
@@ -115,6 +130,7 @@ export class PhaseMetrics {
       if (timings.settleUs > 0) this.stages.settle.record(timings.settleUs);
       this.stages.terminal.record(timings.totalUs);
     }
+    this.countComparisons(result, code);
     const word = describeOutcome(result.outcome);
     const ending = word === 'approved' ? word : `${word}:${code}`;
     if (word === 'approved') {
@@ -176,8 +192,26 @@ export class PhaseMetrics {
       errorCauses: { ...this.errorCauses },
       errorCount: this.outcomes.error,
       categories: this.categories,
+      identifyComparisons: this.comparisons(),
       timeline: [...this.timeline],
     };
+  }
+
+  /** A payment whose identify ran to an answer: one that named a payer, or NO_MATCH. */
+  private countComparisons(result: PaymentResult, code: string): void {
+    if (result.accountId !== '') {
+      this.compared.matched += result.candidatesCompared;
+      this.compared.matchedCount++;
+    } else if (code === 'NO_MATCH') {
+      this.compared.noMatch += result.candidatesCompared;
+      this.compared.noMatchCount++;
+    }
+  }
+
+  private comparisons(): IdentifyComparisons {
+    const { matched, matchedCount, noMatch, noMatchCount } = this.compared;
+    const mean = (sum: number, count: number) => (count === 0 ? 0 : round(sum / count));
+    return { perIdentify: mean(matched + noMatch, matchedCount + noMatchCount), whenMatched: mean(matched, matchedCount), whenNoMatch: mean(noMatch, noMatchCount) };
   }
 
   private countCause(code: string, message: string | undefined): void {

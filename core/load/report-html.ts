@@ -49,6 +49,8 @@ ${table(['stage', 'count', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 
     latencyRow('from publish', run.latency.fromPublish),
     ...STAGES.map((stage) => latencyRow(stage === 'terminal' ? 'terminal total' : stage, run.latency.stages[stage])),
   ])}
+${table(['templates compared in full per identify (mean)', 'when the payer was found', 'when nobody was found (NO_MATCH)'], [[
+    run.identifyComparisons?.perIdentify ?? '', run.identifyComparisons?.whenMatched ?? '', run.identifyComparisons?.whenNoMatch ?? '']])}
 <h2>Outcomes</h2>
 ${table(['approved', 'refused', 'voided', 'error'], [[run.outcomes.approved, run.outcomes.refused, run.outcomes.voided, run.outcomes.error]])}
 ${table(['refusal code', 'count'], entries(run.refusals))}

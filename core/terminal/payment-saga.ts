@@ -66,7 +66,7 @@ export async function runPayment(
   const result = (outcome: PaymentOutcome, refusals: Refusal[], who?: IdentifyResponse): PaymentResult => ({
     paymentId: request.paymentId, outcome, refusals, amount,
     accountId: who?.accountId ?? '', credentialId: who?.credentialId ?? '', matchScore: who?.score ?? 0,
-    timings: clock.timings(),
+    timings: clock.timings(), candidatesCompared: who?.candidatesSearched ?? 0,
   });
 
   let who: IdentifyResponse;

@@ -217,7 +217,7 @@ async function payTouch(
       terminalId: touch.terminalId,
       result: {
         paymentId, outcome: PaymentOutcome.PAYMENT_OUTCOME_REFUSED, refusals: [{ code: reason.code, message: reason.message }], accountId: '',
-        credentialId: '', amount: touch.amount, matchScore: 0, timings: undefined,
+        credentialId: '', amount: touch.amount, matchScore: 0, timings: undefined, candidatesCompared: 0,
       },
     };
   }

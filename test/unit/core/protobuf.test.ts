@@ -13,7 +13,7 @@ function sensorEvent(isoBytes: number, quality = 80): SensorEvent {
 
 const result: PaymentResult = {
   paymentId: 'T1:s1', outcome: PaymentOutcome.PAYMENT_OUTCOME_APPROVED, refusals: [], accountId: 'acct-1', credentialId: 'cred-1',
-  amount: { amountMinor: 1234n, currency: 'EUR' }, matchScore: 0.9, timings: undefined,
+  amount: { amountMinor: 1234n, currency: 'EUR' }, matchScore: 0.9, timings: undefined, candidatesCompared: 150,
 };
 
 describe('encodeMessage (one reused writer)', () => {

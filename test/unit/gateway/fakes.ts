@@ -211,7 +211,7 @@ function terminalMethods(state: FakeState, system: ActorSystem): Record<string, 
     pay: async (request: PayRequest): Promise<PaymentResult> => {
       const terminal = need(state.terminals.get(request.terminalId), ErrorCode.NotFound, `terminal ${request.terminalId}`);
       const base = {
-        paymentId: request.paymentId, amount: request.amount, matchScore: 0, timings: undefined, accountId: '', credentialId: '',
+        paymentId: request.paymentId, amount: request.amount, matchScore: 0, timings: undefined, accountId: '', credentialId: '', candidatesCompared: 0,
       };
       const match = await association.ask(request.capture!.captureId, 'identify', { capture: request.capture, targetFmr: 0 });
       if (!match.matched) {

@@ -8,8 +8,8 @@ import type { LoadReport } from '../../../core/load/run.js';
 
 function result(outcome: PaymentOutcome, code = ''): PaymentResult {
   return {
-    paymentId: 'T:1', outcome, refusals: code ? [{ code, message: code }] : [], accountId: 'a', credentialId: 'c',
-    amount: { amountMinor: 100n, currency: 'EUR' }, matchScore: 0.5,
+    paymentId: 'T:1', outcome, refusals: code ? [{ code, message: code }] : [], accountId: code === 'NO_MATCH' ? '' : 'a', credentialId: 'c',
+    amount: { amountMinor: 100n, currency: 'EUR' }, matchScore: 0.5, candidatesCompared: code === 'NO_MATCH' ? 150 : 3,
     timings: { identifyUs: 4000, authorizeUs: code === 'NO_MATCH' ? 0 : 2000, businessUs: 3000, settleUs: 1000, totalUs: 10_000 },
   };
 }
@@ -46,6 +46,8 @@ describe('phase metrics', () => {
     expect(summary.p50Ms).toBeGreaterThanOrEqual(9);
     expect(summary.p50Ms).toBeLessThanOrEqual(20);
     expect(summary.latency.stages.identify.count).toBe(102);
+    // 101 identifies named a payer after 3 comparisons, 1 found nobody after 150.
+    expect(summary.identifyComparisons).toEqual({ perIdentify: 4.4, whenMatched: 3, whenNoMatch: 150 });
     expect(summary.latency.stages.authorize.count).toBe(101);
     expect(summary.timeline.slice(0, 3).map((point) => point.tS)).toEqual([1, 2, 3]);
     expect(summary.timeline).toHaveLength(16);
@@ -111,6 +113,7 @@ describe('HTML report', () => {
     expect(html).toContain('<td>whole machine</td><td>2.5</td>');
     // The embedded network's settings, with the settings of the run.
     expect(html).toContain('<td>matcherKernel</td><td>native-avx512</td>');
+    expect(html).toContain('<th>when nobody was found (NO_MATCH)</th></tr>\n<tr><td>4.4</td><td>3</td><td>150</td>');
     expect(html.indexOf('of it, nats-server')).toBeLessThan(html.indexOf('of it, main thread'));
     expect(html).toContain('<td>of the node processes, biopay-assoc</td><td>1.2</td>');
     expect(html).toContain('aria-label="CPU per payment by where it ran"');

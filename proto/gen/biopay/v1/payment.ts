@@ -90,7 +90,11 @@ export interface PaymentResult {
   credentialId: string;
   amount: Money | undefined;
   matchScore: number;
-  timings: PaymentTimings | undefined;
+  timings:
+    | PaymentTimings
+    | undefined;
+  /** Templates the identify compared in full (its candidates_searched): what the search cost. */
+  candidatesCompared: number;
 }
 
 /** A terminal and the merchant account it pays into. */
@@ -462,6 +466,7 @@ function createBasePaymentResult(): PaymentResult {
     amount: undefined,
     matchScore: 0,
     timings: undefined,
+    candidatesCompared: 0,
   };
 }
 
@@ -490,6 +495,9 @@ export const PaymentResult: MessageFns<PaymentResult> = {
     }
     if (message.timings !== undefined) {
       PaymentTimings.encode(message.timings, writer.uint32(66).fork()).join();
+    }
+    if (message.candidatesCompared !== 0) {
+      writer.uint32(72).uint32(message.candidatesCompared);
     }
     return writer;
   },
@@ -571,6 +579,14 @@ export const PaymentResult: MessageFns<PaymentResult> = {
             message.timings = PaymentTimings.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.candidatesCompared = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -609,6 +625,11 @@ export const PaymentResult: MessageFns<PaymentResult> = {
         ? globalThis.Number(object.match_score)
         : 0,
       timings: isSet(object.timings) ? PaymentTimings.fromJSON(object.timings) : undefined,
+      candidatesCompared: isSet(object.candidatesCompared)
+        ? globalThis.Number(object.candidatesCompared)
+        : isSet(object.candidates_compared)
+        ? globalThis.Number(object.candidates_compared)
+        : 0,
     };
   },
 
@@ -638,6 +659,9 @@ export const PaymentResult: MessageFns<PaymentResult> = {
     if (message.timings !== undefined) {
       obj.timings = PaymentTimings.toJSON(message.timings);
     }
+    if (message.candidatesCompared !== 0) {
+      obj.candidatesCompared = Math.round(message.candidatesCompared);
+    }
     return obj;
   },
 
@@ -658,6 +682,7 @@ export const PaymentResult: MessageFns<PaymentResult> = {
     message.timings = (object.timings !== undefined && object.timings !== null)
       ? PaymentTimings.fromPartial(object.timings)
       : undefined;
+    message.candidatesCompared = object.candidatesCompared ?? 0;
     return message;
   },
 };
