@@ -51,15 +51,21 @@ async function readSteps(records: KV, paymentIds: readonly string[], onTrouble: 
   const ran = new Map<string, boolean>();
   let failed = 0;
   let firstError: unknown;
-  for (let from = 0; from < paymentIds.length; from += RECORD_READS_IN_FLIGHT_MAX) {
+  let from = 0;
+  while (from < paymentIds.length) {
     const chunk = paymentIds.slice(from, from + RECORD_READS_IN_FLIGHT_MAX);
+    from += chunk.length;
     const reads = await Promise.allSettled(chunk.map((paymentId) => readBusinessRecord(records, paymentId)));
     reads.forEach((read, index) => {
       if (read.status === 'fulfilled') ran.set(chunk[index]!, read.value?.succeeded === true);
       else if (failed++ === 0) firstError = read.reason;
     });
+    // A chunk that failed whole means the bucket cannot be read now: the rest waits for the next
+    // sweep instead of each read timing out in turn (a node stopping waits for its sweep).
+    if (reads.every((read) => read.status === 'rejected')) break;
   }
+  const unread = paymentIds.length - ran.size;
   // One report per sweep, however many reads failed: the cause is almost always the same.
-  if (failed > 0) onTrouble(`${failed} of ${paymentIds.length} business records`, firstError);
+  if (failed > 0) onTrouble(`${unread} of ${paymentIds.length} business records`, firstError);
   return ran;
 }

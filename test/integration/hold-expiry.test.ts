@@ -5,11 +5,13 @@
  * nats-server (with and without JetStream), real ledger on PGlite, the node's own sweeper.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { HoldState } from '../../proto/gen/biopay/v1/ledger.js';
 import { ActorSystem } from '../../core/actors/index.js';
 import { createBusinessRecord } from '../../core/business/records.js';
 import { openBusinessRecords } from '../../core/business/setup.js';
+import { BUSINESS_RECORDS_BUCKET } from '../../core/business/subjects.js';
 import { businessStepsFromRecords } from '../../core/business/step-lookup.js';
 import { readPayment } from '../../core/ledger/index.js';
 import { silentLogger } from '../../core/log.js';
@@ -98,6 +100,26 @@ describe('an account node settles expired holds by their business records', () =
     // Once the records can be read (no record: the step never ran), the hold is released.
     expect(await f.ledger.settleExpiredHolds(Date.now(), 100, businessStepsFromRecords(nc))).toEqual({ captured: 0, expired: 1, undecided: 0 });
     expect(await f.ledger.getAccount(payer.accountId)).toMatchObject({ balanceMinor: 5_00n, heldMinor: 0n });
+  }, 30_000);
+
+  it('stops reading at the first batch of reads that all fail: the rest waits for the next sweep', async () => {
+    const own = await startNatsServer({ jetstream: true });
+    const ownNc = await connect({ servers: own.url });
+    try {
+      const troubles: string[] = [];
+      const lookup = businessStepsFromRecords(ownNc, (what) => troubles.push(what));
+      expect(await lookup(['pay-0'])).toEqual(new Map([['pay-0', false]]));
+      await (await jetstreamManager(ownNc)).streams.delete(`KV_${BUSINESS_RECORDS_BUCKET}`);
+      const paymentIds = Array.from({ length: 100 }, (_, index) => `pay-${index}`);
+      const sentBefore = ownNc.stats().outMsgs;
+      expect(await lookup(paymentIds)).toEqual(new Map());
+      expect(troubles).toEqual(['100 of 100 business records']);
+      // One batch of 32 reads was tried, not all 100.
+      expect(ownNc.stats().outMsgs - sentBefore).toBeLessThan(50);
+    } finally {
+      await ownNc.close();
+      await own.stop();
+    }
   }, 30_000);
 
   it('treats a NATS server without JetStream as a network without a business tier: nothing ran', async () => {
