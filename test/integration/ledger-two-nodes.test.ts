@@ -1,12 +1,14 @@
 /**
  * Two account node processes on one PostgreSQL schema, both serving the ledger kind: payments
  * racing on the last balance and the last of a quota, spread over both processes by the queue
- * group, never overspend.
+ * group, never overspend; holds left open are settled at expiry by their business records.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AccountKind, HoldState, Period, type AuthorizeRequest } from '../../proto/gen/biopay/v1/ledger.js';
 import { ActorSystem } from '../../core/actors/index.js';
+import { createBusinessRecord } from '../../core/business/records.js';
+import { openBusinessRecords } from '../../core/business/setup.js';
 import { ActorKind, LedgerProtocol } from '../../core/protocols.js';
 import { databaseTargets, freshSchemaName, postgresUrl } from '../helpers/database.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
@@ -103,5 +105,29 @@ describe.runIf(postgres)('two account node processes on one PostgreSQL schema', 
     // A capture arriving after the expiry is refused and moves nothing.
     await expect(ledger.ask(payer.accountId, 'capture', { paymentId: 'race-expiry-p1', amountMinor: 0n })).rejects.toBeDefined();
     expect((await ledger.ask(merchant.accountId, 'getAccount', { accountId: merchant.accountId })).balanceMinor).toBe(0n);
+  });
+  it('captures, once it expires, a hold whose terminal vanished after the business step handed the goods out', async () => {
+    const { ledger, merchant, payer } = await setUp('race-delivered', 1_000n);
+    // The business node's record of the step (written as it writes it): the gate opened.
+    await createBusinessRecord(await openBusinessRecords(nc), {
+      paymentId: 'race-delivered-p1', terminalId: 'T1', action: 'open-gate', succeeded: true, detail: 'open-gate: done', executedUnixMs: BigInt(Date.now()),
+    });
+    const held = await ledger.ask(payer.accountId, 'authorize', {
+      ...authorize('race-delivered-p1', payer.accountId, 'race-delivered-owner', merchant.accountId, 400n), holdTimeoutMs: 1_000,
+    });
+    expect(held.approved).toBe(true);
+    // Nobody captures: the terminal is gone. The account processes' sweepers read the record at expiry.
+    const deadlineMs = Date.now() + 20_000;
+    let state = await ledger.ask(payer.accountId, 'getPayment', { paymentId: 'race-delivered-p1' });
+    while (state.state === HoldState.HOLD_STATE_AUTHORIZED && Date.now() < deadlineMs) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      state = await ledger.ask(payer.accountId, 'getPayment', { paymentId: 'race-delivered-p1' });
+    }
+    expect(state).toMatchObject({ state: HoldState.HOLD_STATE_CAPTURED, capturedMinor: 400n });
+    expect(await ledger.ask(payer.accountId, 'getAccount', { accountId: payer.accountId })).toMatchObject({ balanceMinor: 600n, availableMinor: 600n });
+    expect((await ledger.ask(merchant.accountId, 'getAccount', { accountId: merchant.accountId })).balanceMinor).toBe(400n);
+    // The terminal's capture, should it come back, is answered as captured and moves nothing more.
+    expect(await ledger.ask(payer.accountId, 'capture', { paymentId: 'race-delivered-p1', amountMinor: 0n })).toMatchObject({ state: HoldState.HOLD_STATE_CAPTURED });
+    expect((await ledger.ask(merchant.accountId, 'getAccount', { accountId: merchant.accountId })).balanceMinor).toBe(400n);
   });
 });
