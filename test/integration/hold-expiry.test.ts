@@ -102,37 +102,35 @@ describe('an account node settles expired holds by their business records', () =
     expect(await f.ledger.getAccount(payer.accountId)).toMatchObject({ balanceMinor: 5_00n, heldMinor: 0n });
   }, 30_000);
 
-  it('stops reading at the first batch of reads that all fail: the rest waits for the next sweep', async () => {
-    const own = await startNatsServer({ jetstream: true });
-    const ownNc = await connect({ servers: own.url });
-    try {
-      const troubles: string[] = [];
-      const lookup = businessStepsFromRecords(ownNc, (what) => troubles.push(what));
-      expect(await lookup(['pay-0'])).toEqual(new Map([['pay-0', false]]));
-      await (await jetstreamManager(ownNc)).streams.delete(`KV_${BUSINESS_RECORDS_BUCKET}`);
-      const paymentIds = Array.from({ length: 100 }, (_, index) => `pay-${index}`);
-      const sentBefore = ownNc.stats().outMsgs;
-      expect(await lookup(paymentIds)).toEqual(new Map());
-      expect(troubles).toEqual(['100 of 100 business records']);
-      // One batch of 32 reads was tried, not all 100.
-      expect(ownNc.stats().outMsgs - sentBefore).toBeLessThan(50);
-    } finally {
-      await ownNc.close();
-      await own.stop();
-    }
-  }, 30_000);
+  it('stops reading at the first batch of reads that all fail: the rest waits for the next sweep', () => onItsOwnServer(true, async (ownNc) => {
+    const troubles: string[] = [];
+    const lookup = businessStepsFromRecords(ownNc, (what) => troubles.push(what));
+    expect(await lookup(['pay-0'])).toEqual(new Map([['pay-0', false]]));
+    await (await jetstreamManager(ownNc)).streams.delete(`KV_${BUSINESS_RECORDS_BUCKET}`);
+    const paymentIds = Array.from({ length: 100 }, (_, index) => `pay-${index}`);
+    const sentBefore = ownNc.stats().outMsgs;
+    expect(await lookup(paymentIds)).toEqual(new Map());
+    expect(troubles).toEqual(['100 of 100 business records']);
+    // One batch of 32 reads was tried, not all 100.
+    expect(ownNc.stats().outMsgs - sentBefore).toBeLessThan(50);
+  }), 30_000);
 
-  it('treats a NATS server without JetStream as a network without a business tier: nothing ran', async () => {
-    const plain = await startNatsServer({ jetstream: false });
-    const plainNc = await connect({ servers: plain.url });
-    try {
-      const troubles: string[] = [];
-      const lookup = businessStepsFromRecords(plainNc, (what) => troubles.push(what));
-      expect(await lookup(['pay-1', 'pay-2'])).toEqual(new Map([['pay-1', false], ['pay-2', false]]));
-      expect(troubles).toEqual([]);
-    } finally {
-      await plainNc.close();
-      await plain.stop();
-    }
-  }, 30_000);
+  it('treats a NATS server without JetStream as a network without a business tier: nothing ran', () => onItsOwnServer(false, async (plainNc) => {
+    const troubles: string[] = [];
+    const lookup = businessStepsFromRecords(plainNc, (what) => troubles.push(what));
+    expect(await lookup(['pay-1', 'pay-2'])).toEqual(new Map([['pay-1', false], ['pay-2', false]]));
+    expect(troubles).toEqual([]);
+  }), 30_000);
 });
+
+/** A test's own nats-server (with or without JetStream) and connection, stopped after it. */
+async function onItsOwnServer(jetstream: boolean, use: (nc: NatsConnection) => Promise<void>): Promise<void> {
+  const server = await startNatsServer({ jetstream });
+  const nc = await connect({ servers: server.url });
+  try {
+    await use(nc);
+  } finally {
+    await nc.close();
+    await server.stop();
+  }
+}
