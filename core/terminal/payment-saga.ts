@@ -30,6 +30,11 @@ export interface PaymentPorts {
 export interface PaymentTimeouts {
   readonly identifyMs: number;
   readonly authorizeMs: number;
+  /**
+   * The business step's deadline, from when its command is issued. The business node starts a
+   * command only while 500 ms of it are left (EXECUTION_START_MARGIN_MS in nodes/business), so it
+   * must be well above that.
+   */
   readonly businessMs: number;
   readonly settleMs: number;
   /** Attempts of capture and void; they are idempotent, so retrying is safe. */

@@ -2,7 +2,8 @@
  * Business node: executes the business authorization that follows a payment (open a gate, dispense
  * goods), taken from a JetStream durable consumer, records each execution in a KV bucket and
  * answers the waiting terminal. A command is executed at most once per payment id as long as its
- * record exists, and never after the terminal's deadline (the terminal voids by then).
+ * record exists, and never started within EXECUTION_START_MARGIN_MS of the terminal's deadline (the
+ * terminal voids by then).
  */
 import { jetstream, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -190,11 +191,19 @@ function recordedElsewhere(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence;
 }
 
+/**
+ * A command is started only while this much of its deadline is left, so that the device has run
+ * and its answer reached the terminal before the terminal stops waiting (which then still waits a
+ * while for a late answer: core/terminal/payment-saga.ts). Started later, goods could go out for a
+ * payment the terminal is voiding.
+ */
+export const EXECUTION_START_MARGIN_MS = 500;
+
 async function execute(command: BusinessCommand, context: ExecutionContext): Promise<BusinessRecord> {
   const nowUnixMs = Date.now();
-  const expired = command.deadlineUnixMs > 0n && BigInt(nowUnixMs) > command.deadlineUnixMs;
-  const outcome = expired
-    ? { succeeded: false, detail: 'deadline passed before execution: not executed' }
+  const tooLate = command.deadlineUnixMs > 0n && BigInt(nowUnixMs + EXECUTION_START_MARGIN_MS) > command.deadlineUnixMs;
+  const outcome = tooLate
+    ? { succeeded: false, detail: `less than ${EXECUTION_START_MARGIN_MS} ms left before the deadline: not executed` }
     : await context.device.execute(command).catch((error: unknown) => ({
         succeeded: false,
         detail: `device error: ${(error as Error).message}`,

@@ -11,7 +11,7 @@ import { createBusinessRecord } from '../../../core/business/records.js';
 import { openBusinessRecords } from '../../../core/business/setup.js';
 import { silentLogger } from '../../../core/log.js';
 import { BusinessClient } from '../../../core/terminal/business-client.js';
-import { startBusinessNode, type BusinessNode } from '../../../nodes/business/node.js';
+import { EXECUTION_START_MARGIN_MS, startBusinessNode, type BusinessNode } from '../../../nodes/business/node.js';
 import { startNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
 
 /** An item this device takes SLOW_ITEM_MS to hand out: its answer comes after a short wait's end. */
@@ -99,6 +99,17 @@ describe('business step over JetStream (real nats-server)', () => {
       expect(step.device.executions.get('p-two-clients')).toBe(1);
     } finally {
       other.close();
+    }
+  });
+
+  it('does not start a command too close to its deadline or past it: recorded as not executed, the device untouched', async () => {
+    const nowMs = Date.now();
+    for (const [paymentId, leftMs] of [['p-too-close', EXECUTION_START_MARGIN_MS / 5], ['p-too-late', -1_000]] as const) {
+      const late = { ...command(paymentId), deadlineUnixMs: BigInt(nowMs + leftMs) };
+      expect(await step.client.execute(late, 5_000)).toMatchObject({
+        paymentId, succeeded: false, detail: `less than ${EXECUTION_START_MARGIN_MS} ms left before the deadline: not executed`,
+      });
+      expect(step.device.executions.get(paymentId)).toBeUndefined();
     }
   });
 
