@@ -38,8 +38,6 @@ export interface LedgerOptions {
   nowUnixMs?: () => number;
   /** Commit money-moving requests many per transaction. */
   groupCommit?: GroupCommitOptions;
-  /** Expire due holds this often (0 or none: only when expireHolds() is called). */
-  expireEveryMs?: number;
 }
 
 export const HOLD_TIMEOUT_MS_DEFAULT = 120_000;
@@ -50,7 +48,6 @@ export class Ledger {
   readonly #db: SqlClient;
   readonly #context: BatchContext;
   readonly #committer: GroupCommitter<LedgerOp> | undefined;
-  #expiryTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   private constructor(db: SqlClient, options: LedgerOptions) {
@@ -68,9 +65,7 @@ export class Ledger {
   /** Opens the ledger on a database, creating or upgrading its tables (idempotent). */
   static async open(db: SqlClient, options: LedgerOptions = {}): Promise<Ledger> {
     await migrateLedger(db);
-    const ledger = new Ledger(db, options);
-    if (options.expireEveryMs) ledger.#startExpiry(options.expireEveryMs);
-    return ledger;
+    return new Ledger(db, options);
   }
 
   get dialect(): SqlClient['dialect'] {
@@ -166,11 +161,12 @@ export class Ledger {
     return checkInvariants(this.#db);
   }
 
-  /** Stops the expiry timer and commits what is queued; the database stays open (the caller owns it). */
+  /**
+   * Commits what is queued; the database stays open (the caller owns it). Due holds are settled by
+   * whoever owns the ledger (the account node's sweeper), with what the business records say.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#expiryTimer) clearInterval(this.#expiryTimer);
-    this.#expiryTimer = undefined;
     await this.#committer?.close();
   }
 
@@ -185,16 +181,5 @@ export class Ledger {
 
   #now(): number {
     return this.#context.nowUnixMs();
-  }
-
-  #startExpiry(everyMs: number): void {
-    let running = false;
-    this.#expiryTimer = setInterval(() => {
-      if (running) return;
-      running = true;
-      // A failed sweep is retried on the next tick; holds stay held meanwhile, which is safe.
-      this.expireHolds().catch(() => undefined).finally(() => { running = false; });
-    }, everyMs);
-    this.#expiryTimer.unref();
   }
 }
