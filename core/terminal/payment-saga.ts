@@ -41,8 +41,8 @@ export interface PaymentTimeouts {
   readonly settleAttemptsMax: number;
   /**
    * After a business step that gave no answer by its deadline: how long to wait for the record of
-   * an execution already under way at the deadline (the business node starts none after it), so
-   * that goods handed out at the last moment are captured, not voided.
+   * an execution already under way at the deadline (the business node starts none in its last
+   * 500 ms), so that goods handed out at the last moment are captured, not voided.
    */
   readonly lateRecordWaitMs: number;
 }
