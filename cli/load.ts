@@ -15,7 +15,7 @@ import { BATCH_INTERVAL_MS_MAX, GROUP_COMMIT_DEFAULTS } from '../core/ledger/ind
 import { ENROLL_IMPRESSIONS_MAX } from '../core/biometrics/template-selection.js';
 import { assertSchemaName, dropSchema, redactUrl } from '../core/db/index.js';
 import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
-import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, describeCpuByComponent, describeNodeProcessCpu, describeSwitchesByComponent, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
+import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, LOOP_STALL_MS, describeCpuByComponent, describeNodeProcessCpu, describeSwitchesByComponent, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
@@ -317,6 +317,20 @@ function depositFor(options: LoadOptions): bigint {
   return options.amountMinor * BigInt(payments);
 }
 
+/**
+ * The event loop the timeline sampled: the nodes' main thread in the embedded network (every role
+ * runs on it), the load tool's own against a running network, where a stall delays its sends and
+ * the stamps of its results, so the latency it reports includes the tool's own delays.
+ */
+function describeEventLoop(report: LoadReport): string {
+  const loop = report.run.eventLoop;
+  const whose = report.network ? 'event loop of this process (every node role runs on it)' : "the load tool's own event loop";
+  const line = `${whose}: longest delay ${loop.delayMaxMs} ms (second ${loop.delayMaxAtS}), ${loop.stalledSeconds} second(s) with a delay of `
+    + `${LOOP_STALL_MS} ms or more, busy ${Math.round(loop.utilizationMean * 100)}% on average`;
+  if (report.network || loop.stalledSeconds === 0) return line;
+  return `${line}\nWARNING: the load tool's own event loop stalled; latencies include up to ${loop.delayMaxMs} ms of its delays (run fewer terminals per load process, or a faster machine for the load tool)`;
+}
+
 function renderSummary(report: LoadReport): string {
   const run = report.run;
   const stages = run.latency.stages;
@@ -336,6 +350,7 @@ function renderSummary(report: LoadReport): string {
     ...Object.entries(run.errorCauses).sort((a, b) => b[1] - a[1]).map(([cause, count]) => `  ${count} x ${cause}`),
     `categories (as expected/sent): ${Object.entries(run.categories).map(([name, counts]) => `${name} ${counts.asExpected}/${counts.sent}`).join(', ')}`,
   ];
+  lines.push(describeEventLoop(report));
   const traffic = report.costsPerPayment;
   lines.push(`NATS messages per payment: load tool out ${traffic.load.outMsgs} in ${traffic.load.inMsgs}`
     + (traffic.nodes ? `; nodes out ${traffic.nodes.outMsgs} in ${traffic.nodes.inMsgs}` : '')

@@ -4,7 +4,8 @@ export { runOpenLoop, interArrivalMs, realClock, type Arrival, type ArrivalProce
 export { CATEGORIES, DEFAULT_MIX, parseMix, type Category, type Mix } from './mix.js';
 export { planPopulation, type PopulationPlan, type PopulationSpec } from './population.js';
 export { DEFAULT_ENROLL_IMPRESSIONS, setupPopulation, type Population } from './setup.js';
-export { PhaseMetrics, type PhaseSummary, type TimelinePoint } from './metrics.js';
+export { LOOP_STALL_MS, PhaseMetrics, type EventLoopSummary, type LoopSampler, type PhaseSummary, type TimelinePoint } from './metrics.js';
+export { EventLoopProbe, LOOP_PROBE_PERIOD_MS, type LoopSample } from './loop-probe.js';
 export { checkLedger, type LedgerCheckReport } from './ledger-check.js';
 export { judgeStep, nextRate, type RampResult, type RampStep } from './ramp.js';
 export { describeCpuByComponent, describeNodeProcessCpu, describeSwitchesByComponent, type CpuByComponent } from './cpu-breakdown.js';

@@ -6,6 +6,7 @@
 import { PaymentOutcome, type PaymentResult } from '../../proto/gen/biopay/v1/payment.js';
 import { describeOutcome } from '../terminal/outcome.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import type { LoopSample } from './loop-probe.js';
 import { CATEGORIES, EXPECTED, isErrorCode, type Category } from './mix.js';
 
 export const STAGES = ['identify', 'authorize', 'business', 'settle', 'terminal'] as const;
@@ -22,6 +23,14 @@ export interface TimelinePoint {
   readonly p90Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** This process's event loop in the interval (loop-probe.ts); 0 when the phase had no probe. */
+  readonly loopDelayMaxMs: number;
+  readonly loopUtilization: number;
+}
+
+/** What the timeline reads at each interval's end: the event loop since the previous one. */
+export interface LoopSampler {
+  take(): LoopSample;
 }
 
 export interface CategoryCounts {
@@ -65,7 +74,22 @@ export interface PhaseSummary {
   readonly errorCount: number;
   readonly categories: Record<Category, CategoryCounts>;
   readonly identifyComparisons: IdentifyComparisons;
+  readonly eventLoop: EventLoopSummary;
   readonly timeline: readonly TimelinePoint[];
+}
+
+/** A stall of this process's event loop worth naming in the summary: about a p99 of a payment. */
+export const LOOP_STALL_MS = 100;
+
+/** This process's event loop over the measurement, from the timeline (loop-probe.ts). */
+export interface EventLoopSummary {
+  /** The longest delay seen, and the second it ended in (0 and 0 without a probe). */
+  readonly delayMaxMs: number;
+  readonly delayMaxAtS: number;
+  /** Seconds with a delay of LOOP_STALL_MS or more. */
+  readonly stalledSeconds: number;
+  /** Mean busy share over the measured seconds, 0..1. */
+  readonly utilizationMean: number;
 }
 
 /** Error codes of the load tool itself (the network gave no answer in time, or the bound was hit). */
@@ -93,8 +117,11 @@ export class PhaseMetrics {
   private readonly interval = { sent: 0, completed: 0, approved: 0, errors: 0, latency: new LatencyHistogram() };
   private intervalEndMs: number;
 
-  /** `originMs` is when the phase began and `durationS` how long arrivals were due in it. */
-  constructor(private readonly originMs: number, private readonly durationS: number) {
+  /**
+   * `originMs` is when the phase began and `durationS` how long arrivals were due in it; `loop`
+   * samples this process's event loop for the timeline.
+   */
+  constructor(private readonly originMs: number, private readonly durationS: number, private readonly loop?: LoopSampler) {
     this.intervalEndMs = originMs + 1000;
   }
 
@@ -158,12 +185,16 @@ export class PhaseMetrics {
 
   /** Closes the one-second intervals that ended by `nowMs` (called on every event and every second). */
   advance(nowMs: number): void {
+    if (nowMs < this.intervalEndMs) return;
+    // One reading for every interval closed now: a stall that held the loop past several of them spans them all.
+    const loop = this.loop?.take() ?? { delayMaxMs: 0, utilization: 0 };
     while (nowMs >= this.intervalEndMs) {
       const latency = this.interval.latency.summary();
       this.timeline.push({
         tS: Math.round((this.intervalEndMs - this.originMs) / 1000), sent: this.interval.sent, completed: this.interval.completed,
         approved: this.interval.approved, errors: this.interval.errors,
         p50Ms: latency.p50Ms, p90Ms: latency.p90Ms, p99Ms: latency.p99Ms, maxMs: latency.maxMs,
+        loopDelayMaxMs: loop.delayMaxMs, loopUtilization: loop.utilization,
       });
       Object.assign(this.interval, { sent: 0, completed: 0, approved: 0, errors: 0 });
       this.interval.latency.reset();
@@ -193,6 +224,7 @@ export class PhaseMetrics {
       errorCount: this.outcomes.error,
       categories: this.categories,
       identifyComparisons: this.comparisons(),
+      eventLoop: summarizeLoop(this.timeline),
       timeline: [...this.timeline],
     };
   }
@@ -226,6 +258,23 @@ export class PhaseMetrics {
     counts.endings[ending] = (counts.endings[ending] ?? 0) + 1;
     if (asExpected) counts.asExpected++;
   }
+}
+
+function summarizeLoop(timeline: readonly TimelinePoint[]): EventLoopSummary {
+  let delayMaxMs = 0;
+  let delayMaxAtS = 0;
+  let stalledSeconds = 0;
+  let utilizationSum = 0;
+  for (const point of timeline) {
+    if (point.loopDelayMaxMs > delayMaxMs) {
+      delayMaxMs = point.loopDelayMaxMs;
+      delayMaxAtS = point.tS;
+    }
+    if (point.loopDelayMaxMs >= LOOP_STALL_MS) stalledSeconds++;
+    utilizationSum += point.loopUtilization;
+  }
+  const utilizationMean = timeline.length === 0 ? 0 : Math.round((utilizationSum / timeline.length) * 1000) / 1000;
+  return { delayMaxMs, delayMaxAtS, stalledSeconds, utilizationMean };
 }
 
 function round(value: number): number {

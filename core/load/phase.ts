@@ -3,6 +3,7 @@
  * payments due in the warm-up kept apart from the measurement, and one progress line a second.
  */
 import type { LoadDriver } from './driver.js';
+import { EventLoopProbe } from './loop-probe.js';
 import { PhaseMetrics, type PhaseSummary } from './metrics.js';
 import { runOpenLoop, type ArrivalProcess, type OpenLoopResult } from './scheduler.js';
 
@@ -29,9 +30,12 @@ const PROGRESS_INTERVAL_MS = 1000;
 export async function runPhase(driver: LoadDriver, options: PhaseOptions): Promise<PhaseOutcome> {
   const beganMs = performance.now();
   const measureFromMs = beganMs + options.warmupS * 1000;
+  const loop = new EventLoopProbe();
   const warmup = new PhaseMetrics(beganMs, Math.max(options.warmupS, 1e-3));
-  const measured = new PhaseMetrics(measureFromMs, options.durationS);
+  const measured = new PhaseMetrics(measureFromMs, options.durationS, loop);
   const metricsFor = (dueMs: number) => (dueMs < measureFromMs ? warmup : measured);
+  // The warm-up's readings are dropped: the timeline's first second starts clean.
+  const measureStart = setTimeout(() => loop.take(), measureFromMs - beganMs);
   const timer = setInterval(() => {
     const nowMs = performance.now();
     measured.advance(nowMs);
@@ -48,11 +52,13 @@ export async function runPhase(driver: LoadDriver, options: PhaseOptions): Promi
       start: (arrival) => driver.send(arrival, metricsFor(arrival.dueMs)),
       overflow: (arrival) => driver.overflow(arrival, metricsFor(arrival.dueMs)),
     });
+    // The tail: intervals up to the last completion, the partial one included.
+    measured.advance(Math.ceil((performance.now() - measureFromMs) / 1000) * 1000 + measureFromMs);
   } finally {
     clearInterval(timer);
+    clearTimeout(measureStart);
+    loop.stop();
   }
-  // The tail: intervals up to the last completion, the partial one included.
-  measured.advance(Math.ceil((performance.now() - measureFromMs) / 1000) * 1000 + measureFromMs);
   const warm = warmup.summary();
   return {
     rate: options.rate,

@@ -5,7 +5,7 @@
  */
 import { cpuByComponentRows, switchesByComponentRows } from './cpu-breakdown.js';
 import type { LatencySummary } from './histogram.js';
-import { STAGES, type TimelinePoint } from './metrics.js';
+import { LOOP_STALL_MS, STAGES, type TimelinePoint } from './metrics.js';
 import type { LoadReport } from './run.js';
 import { barChart, escapeHtml, lineChart, type Series } from './svg-chart.js';
 
@@ -41,6 +41,15 @@ ${lineChart({
       over(run, 'approved', '#2ca02c', 'approved'), over(run, 'errors', '#d62728', 'errors'),
     ],
   })}
+${lineChart({
+    title: report.network
+      ? 'Event loop of this process per second (every node role runs on it): longest delay'
+      : "The load tool's own event loop per second: longest delay (a stall here delays its sends and result stamps)",
+    xLabel: 'seconds into the measurement', yLabel: 'ms',
+    series: [over(run, 'longest delay', '#9467bd', 'loopDelayMaxMs')],
+  })}
+<p>Busy ${Math.round(run.eventLoop.utilizationMean * 100)}% of the time on average; longest delay ${run.eventLoop.delayMaxMs} ms (second
+${run.eventLoop.delayMaxAtS}); ${run.eventLoop.stalledSeconds} second(s) with a delay of ${LOOP_STALL_MS} ms or more.</p>
 ${report.ramp ? rampSection(report) : ''}
 ${costsSection(report)}
 <h2>Latency by stage</h2>

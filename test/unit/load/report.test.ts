@@ -100,12 +100,13 @@ describe('HTML report', () => {
     };
     const html = renderHtmlReport(report);
     expect(html.startsWith('<!doctype html>')).toBe(true);
-    expect(html.match(/<svg /g)?.length).toBe(4);
+    // Latency, throughput and the event loop over time, the ramp's steps, CPU by where it ran.
+    expect(html.match(/<svg /g)?.length).toBe(5);
     expect(html).toContain('<polyline');
     // The over-time charts stop at the measurement's end: the timeline's partial tail second
     // (late completions) is in the totals, not drawn as a fall in throughput.
     expect(run.timeline.length).toBeGreaterThan(run.durationS);
-    const overTime = [...html.matchAll(/<polyline [^>]*points="([^"]*)"/g)].slice(0, 7);
+    const overTime = [...html.matchAll(/<polyline [^>]*points="([^"]*)"/g)].slice(0, 8);
     for (const [, points] of overTime) expect(points!.split(' ')).toHaveLength(run.durationS);
     expect(html).toContain('LEDGER CHECK FAILED');
     expect(html).toContain('embedded &lt;test&gt;');
@@ -123,6 +124,10 @@ describe('HTML report', () => {
     expect(html).toContain('<td>nats-server</td><td>9.7</td><td>1.6</td>');
     expect(html.indexOf('<td>matcher threads</td><td>1.2</td>')).toBeGreaterThan(html.indexOf('<td>main thread</td><td>3.4</td>'));
     expect(html).not.toContain('<td>other threads of this process</td><td>0</td>');
+    // The embedded network's event loop is the nodes' main thread: named so, with its summary.
+    expect(html).toContain('Event loop of this process per second (every node role runs on it)');
+    expect(html).toContain('second(s) with a delay of 100 ms or more');
+    expect(renderHtmlReport({ ...report, network: undefined })).toContain('load tool&#39;s own event loop per second');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
 });
