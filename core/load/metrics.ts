@@ -224,7 +224,8 @@ export class PhaseMetrics {
       errorCount: this.outcomes.error,
       categories: this.categories,
       identifyComparisons: this.comparisons(),
-      eventLoop: summarizeLoop(this.timeline),
+      // The measured seconds only, as the charts: the tail's partial second has no load behind it.
+      eventLoop: summarizeLoop(this.timeline.filter((point) => point.tS <= this.durationS)),
       timeline: [...this.timeline],
     };
   }

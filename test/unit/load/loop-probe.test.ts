@@ -50,17 +50,21 @@ describe('the timeline of the event loop', () => {
   }
 
   it('gives each second its reading, one reading to seconds closed together, and sums them up', () => {
-    const loop = sampler([{ delayMaxMs: 12, utilization: 0.5 }, { delayMaxMs: 230, utilization: 1 }, { delayMaxMs: 20, utilization: 0.6 }]);
-    const metrics = new PhaseMetrics(0, 5, loop);
+    const loop = sampler([
+      { delayMaxMs: 12, utilization: 0.5 }, { delayMaxMs: 230, utilization: 1 }, { delayMaxMs: 20, utilization: 0.6 }, { delayMaxMs: 300, utilization: 0.1 },
+    ]);
+    const metrics = new PhaseMetrics(0, 4, loop);
     metrics.advance(999);
     expect(loop.taken).toBe(0);
     metrics.advance(1000);
     // A stall that held the loop from 1 s to past 3 s closes seconds 2 and 3 with one reading.
     metrics.advance(3100);
     metrics.advance(4000);
+    // The tail after the measured seconds: on the timeline, not in the summary (as in the charts).
+    metrics.advance(5000);
     const summary = metrics.summary();
     expect(summary.timeline.map((point) => [point.tS, point.loopDelayMaxMs, point.loopUtilization])).toEqual([
-      [1, 12, 0.5], [2, 230, 1], [3, 230, 1], [4, 20, 0.6],
+      [1, 12, 0.5], [2, 230, 1], [3, 230, 1], [4, 20, 0.6], [5, 300, 0.1],
     ]);
     expect(summary.eventLoop).toEqual({ delayMaxMs: 230, delayMaxAtS: 2, stalledSeconds: 2, utilizationMean: 0.775 });
     expect(LOOP_STALL_MS).toBeLessThanOrEqual(230);
