@@ -54,11 +54,16 @@ describe('biopay load on the embedded network', () => {
     expect(report.ledgerCheck.businessStepsChecked).toBeGreaterThanOrEqual(report.ledgerCheck.approvedChecked + report.ledgerCheck.voidedChecked);
     expect(report.run.latency.stages.identify.count).toBeGreaterThan(0);
     expect(report.run.timeline.length).toBeGreaterThanOrEqual(6);
+    // The event loop was sampled every second of the measurement (a probe ran: a loop is never idle all second).
+    for (const point of report.run.timeline.slice(0, -1)) expect(point.loopUtilization, `second ${point.tS}`).toBeGreaterThan(0);
+    expect(report.run.eventLoop.utilizationMean).toBeGreaterThan(0);
+    expect(report.run.eventLoop.delayMaxMs).toBeGreaterThanOrEqual(0);
     expect(stderr.some((line) => line.includes('[measure'))).toBe(true);
     const html = join(reportDir, `load-${report.startedAt.replace(/[:.]/g, '-')}-${report.runId}.html`);
     expect(existsSync(html)).toBe(true);
     expect(readFileSync(html, 'utf8')).toContain('<svg');
     expect(readFileSync(html, 'utf8')).toContain('Costs per payment');
+    expect(readFileSync(html, 'utf8')).toContain('Event loop of this process per second');
     // The embedded ledger's group commit: every payment that reached the ledger took part in a
     // transaction (authorize, then capture or void), several requests to a transaction at most.
     const ledger = report.costsPerPayment.ledger;
