@@ -4,7 +4,7 @@
  */
 import type { LoadDriver } from './driver.js';
 import { EventLoopProbe } from './loop-probe.js';
-import { PhaseMetrics, type PhaseSummary } from './metrics.js';
+import { LOOP_STALL_MS, PhaseMetrics, type PhaseSummary } from './metrics.js';
 import { runOpenLoop, type ArrivalProcess, type OpenLoopResult } from './scheduler.js';
 
 export interface PhaseOptions {
@@ -81,5 +81,7 @@ function progressLine(options: PhaseOptions, elapsedMs: number, metrics: PhaseMe
     `in flight ${inFlight}`,
     `last second: ${last ? `${last.completed}/s p50 ${last.p50Ms} ms p99 ${last.p99Ms} ms` : '-'}`,
     `errors ${summary.errorCount}`,
+    // Named only when it stalled: a quiet loop is the usual case and the line is long enough.
+    ...(last && last.loopDelayMaxMs >= LOOP_STALL_MS ? [`event loop stalled ${Math.round(last.loopDelayMaxMs)} ms`] : []),
   ].join('  ');
 }
