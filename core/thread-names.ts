@@ -7,6 +7,8 @@ import { writeFileSync } from 'node:fs';
 
 /** Every matcher thread (workers/match-worker.ts) takes this name. Linux keeps 15 bytes. */
 export const MATCHER_THREAD_NAME = 'biopay-match';
+/** The embedded ledger's PGlite thread (core/db/pglite-host.ts). */
+export const PGLITE_THREAD_NAME = 'biopay-pglite';
 /**
  * A `biopay node` process names its main thread, and so itself in ps and top, after its role with
  * this prefix (cli/node.ts): `biopay-account`, `biopay-assoc`, ...

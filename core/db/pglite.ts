@@ -1,9 +1,11 @@
 /**
  * SqlClient over PGlite (embedded PostgreSQL in WebAssembly). PGlite is one session that runs one
- * transaction at a time, so concurrent callers are serialized by PGlite itself.
+ * transaction at a time, so concurrent callers are serialized by PGlite itself. openPGlite runs it
+ * in a thread of its own (pglite-thread.ts); a shared instance (tests) runs in the caller's thread.
  */
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { assertSchemaName, normalizeParams, transactionSettings, type SqlClient, type TransactionOptions } from './types.js';
+import { openPGliteThread } from './pglite-thread.js';
+import { assertSchemaName, inSavepoint, normalizeParams, transactionSettings, type SqlClient, type TransactionOptions } from './types.js';
 
 const INT8_OID = 20;
 
@@ -12,19 +14,13 @@ export interface PGliteOptions {
   schema?: string;
 }
 
-/** A new PGlite instance (data folder, or memory) owned by the returned client. */
+/**
+ * A new PGlite (data folder, or memory) in a thread of its own, owned by the returned client
+ * (pglite-thread.ts: its WebAssembly PostgreSQL stays off the event loop the node roles share).
+ */
 export async function openPGlite(options: PGliteOptions): Promise<SqlClient> {
   const schema = options.schema === undefined ? undefined : assertSchemaName(options.schema);
-  const instance = await createPGliteInstance(options.dataDir);
-  if (schema) {
-    try {
-      await instance.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
-    } catch (error) {
-      await instance.close();
-      throw error;
-    }
-  }
-  return new PGliteClient(instance, { ownsInstance: true });
+  return openPGliteThread({ ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }), ...(schema === undefined ? {} : { schema }) });
 }
 
 /** A PGlite with int8 as bigint; `loadDataDir` (a dumpDataDir() tarball) skips the slow initdb. */
@@ -40,13 +36,7 @@ export async function createPGliteInstance(dataDir?: string, loadDataDir?: Blob)
 export async function sharedPGliteClient(instance: PGlite, schema: string): Promise<SqlClient> {
   assertSchemaName(schema);
   await instance.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-  return new PGliteClient(instance, { ownsInstance: false, schema });
-}
-
-interface ClientMode {
-  ownsInstance: boolean;
-  /** Set per transaction when the instance is shared between schemas. */
-  schema?: string;
+  return new PGliteClient(instance, schema);
 }
 
 type Session = Pick<Transaction, 'query' | 'exec'>;
@@ -56,14 +46,13 @@ async function runQuery<Row>(session: Session, sql: string, params?: unknown[]):
   return { rows: result.rows };
 }
 
+/** One schema of a shared instance: every statement in a transaction that sets its search_path. */
 class PGliteClient implements SqlClient {
   readonly dialect = 'pglite' as const;
-  #closed = false;
 
-  constructor(private readonly instance: PGlite, private readonly mode: ClientMode) {}
+  constructor(private readonly instance: PGlite, private readonly schema: string) {}
 
   query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
-    if (this.mode.schema === undefined) return runQuery<Row>(this.instance, sql, params);
     return this.transaction((tx) => tx.query<Row>(sql, params));
   }
 
@@ -72,19 +61,15 @@ class PGliteClient implements SqlClient {
   }
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    const schema = this.mode.schema === undefined ? [] : [`SET LOCAL search_path TO ${this.mode.schema}`];
-    const settings = [...schema, ...transactionSettings(options)];
+    const settings = [`SET LOCAL search_path TO ${this.schema}`, ...transactionSettings(options)];
     return this.instance.transaction(async (tx) => {
-      if (settings.length > 0) await tx.exec(settings.join('; '));
+      await tx.exec(settings.join('; '));
       return fn(new PGliteTransaction(tx));
     });
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.mode.ownsInstance) await this.instance.close();
-  }
+  /** The instance is the caller's: it stays open. */
+  async close(): Promise<void> {}
 }
 
 class PGliteTransaction implements SqlClient {
@@ -105,17 +90,8 @@ class PGliteTransaction implements SqlClient {
     return result;
   }
 
-  async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
-    const savepoint = `sp_${this.depth + 1}`;
-    await this.tx.exec(`SAVEPOINT ${savepoint}`);
-    try {
-      const result = await fn(new PGliteTransaction(this.tx, this.depth + 1));
-      await this.tx.exec(`RELEASE SAVEPOINT ${savepoint}`);
-      return result;
-    } catch (error) {
-      await this.tx.exec(`ROLLBACK TO SAVEPOINT ${savepoint}`);
-      throw error;
-    }
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+    return inSavepoint((sql) => this.tx.exec(sql), this.depth + 1, () => fn(new PGliteTransaction(this.tx, this.depth + 1)));
   }
 
   async close(): Promise<void> {

@@ -87,6 +87,23 @@ export function isRetryableSqlError(error: unknown): boolean {
   return state === '40001' || state === '40P01' || state === '23505';
 }
 
+/**
+ * A transaction nested in another, as a savepoint that rolls back alone when `body` fails: both
+ * PGlite clients' (PostgreSQL's pool client has its own). `depth` names it (sp_1, sp_2, ...).
+ */
+export async function inSavepoint<T>(exec: (sql: string) => Promise<unknown>, depth: number, body: () => Promise<T>): Promise<T> {
+  const savepoint = `sp_${depth}`;
+  await exec(`SAVEPOINT ${savepoint}`);
+  try {
+    const result = await body();
+    await exec(`RELEASE SAVEPOINT ${savepoint}`);
+    return result;
+  } catch (error) {
+    await exec(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+    throw error;
+  }
+}
+
 /** bigint parameters travel as decimal text: neither driver's array encoding takes bigint. */
 export function normalizeParams(params: unknown[] | undefined): unknown[] | undefined {
   if (!params) return params;

@@ -148,13 +148,14 @@ describe('cpuSnapshot on this machine', () => {
       }
       const names = readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
       expect(names).toContain(MATCHER_THREAD_NAME);
-      // Searches until the matcher thread's clock (10 ms ticks) has moved: a bounded number of rounds.
+      // Searches until the matcher thread's clock (10 ms ticks) has moved well past the main
+      // thread's own noise (a busy test machine once left both at 50 ms): a bounded number of rounds.
       let spent = componentCpuPerPayment(first!, first!, 1);
-      for (let round = 0; round < 50 && spent.matcherThreads < 50; round++) {
+      for (let round = 0; round < 50 && spent.matcherThreads < 200; round++) {
         for (const finger of fingers) await engine.identify(finger.bytes);
         spent = componentCpuPerPayment(first!, cpuSnapshot()!, 1);
       }
-      expect(spent.matcherThreads).toBeGreaterThanOrEqual(50);
+      expect(spent.matcherThreads).toBeGreaterThanOrEqual(200);
       expect(spent.mainThread).toBeLessThan(spent.matcherThreads);
       // Every search woke the matcher thread, which waits for work between searches.
       expect(componentSwitchesPerPayment(first!, cpuSnapshot()!, 1).voluntary.matcherThreads).toBeGreaterThan(0);
