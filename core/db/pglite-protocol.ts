@@ -10,8 +10,12 @@ export interface HostRequest {
   readonly id: number;
   readonly sql: string;
   readonly params?: unknown[];
-  /** Run as a script (several statements, no parameters, no rows): BEGIN, COMMIT, SET LOCAL... */
+  /** Run as a script (several statements, no parameters, no rows): SAVEPOINT, ROLLBACK... */
   readonly exec?: boolean;
+  /** A script run first (a transaction's BEGIN and SET LOCALs, with its first statement). */
+  readonly before?: string;
+  /** A script run after the statement succeeded (COMMIT, with a transaction's last statement). */
+  readonly after?: string;
   /** Close the instance; the thread ends after answering. */
   readonly close?: boolean;
 }

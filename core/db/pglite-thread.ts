@@ -48,9 +48,9 @@ class PGliteHost {
     this.#worker.on('exit', (code) => this.#stop(new BiopayError(ErrorCode.Unavailable, `the PGlite thread stopped (exit code ${code})`)));
   }
 
-  /** One statement (or script, with `exec`); the caller must hold the turn. */
-  request(sql: string, params?: unknown[], exec = false): Promise<unknown[]> {
-    return this.#send({ sql, params: normalizeParams(params), exec });
+  /** One statement (or script, with `exec`) and the scripts around it; the caller must hold the turn. */
+  request(sql: string, params?: unknown[], exec = false, around: { before?: string; after?: string } = {}): Promise<unknown[]> {
+    return this.#send({ sql, params: normalizeParams(params), exec, ...around });
   }
 
   /** Runs `work` when every earlier turn has ended: nobody else's statements interleave with it. */
@@ -111,18 +111,19 @@ class ThreadClient implements SqlClient {
   }
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    const begin = ['BEGIN', ...transactionSettings(options)].join('; ');
+    const state = new TransactionState(this.host, ['BEGIN', ...transactionSettings(options)].join('; '));
     return this.host.turn(async () => {
-      await this.host.request(begin, undefined, true);
       let result: T;
       try {
-        result = await fn(new ThreadTransaction(this.host));
+        result = await fn(new ThreadTransaction(state));
       } catch (error) {
         // A failed rollback leaves nothing worse: the session's next BEGIN warns, PGlite carries on.
-        await this.host.request('ROLLBACK', undefined, true).catch(() => undefined);
+        if (state.begun && !state.committed) await this.host.request('ROLLBACK', undefined, true).catch(() => undefined);
         throw error;
       }
-      await this.host.request('COMMIT', undefined, true);
+      // Committed with its last statement (queryAndCommit), or here; a transaction that ran no
+      // statement never began.
+      if (state.begun && !state.committed) await this.host.request('COMMIT', undefined, true);
       return result;
     });
   }
@@ -134,29 +135,53 @@ class ThreadClient implements SqlClient {
   }
 }
 
+/**
+ * Where a transaction stands in the thread: BEGIN goes with its first request and COMMIT with its
+ * last statement (queryAndCommit), so a ledger batch (read, write) is two round trips, not four.
+ */
+class TransactionState {
+  begun = false;
+  committed = false;
+
+  constructor(private readonly host: PGliteHost, private readonly begin: string) {}
+
+  async request(sql: string, params: unknown[] | undefined, exec: boolean, commit = false): Promise<unknown[]> {
+    const before = this.begun ? undefined : this.begin;
+    this.begun = true;
+    const rows = await this.host.request(sql, params, exec, { ...(before === undefined ? {} : { before }), ...(commit ? { after: 'COMMIT' } : {}) });
+    // Only once it succeeded: a statement that failed skipped its COMMIT, and the rollback follows.
+    if (commit) this.committed = true;
+    return rows;
+  }
+}
+
 class ThreadTransaction implements SqlClient {
   readonly dialect = 'pglite' as const;
-  /** The last statement has run: the transaction commits when its function returns. */
+  /** The last statement has run (and committed the transaction): no statement may follow. */
   #last = false;
 
-  constructor(private readonly host: PGliteHost, private readonly depth = 0) {}
+  constructor(private readonly state: TransactionState, private readonly depth = 0) {}
 
   async query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
-    if (this.#last) throw new Error('the transaction ran its last statement; no statement may follow');
-    return { rows: (await this.host.request(sql, params)) as Row[] };
+    return this.#run<Row>(sql, params, false);
   }
 
   queryAndCommit<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }> {
-    const result = this.query<Row>(sql, params);
-    if (this.depth === 0) this.#last = true;
-    return result;
+    // Inside a savepoint an ordinary statement: the outer transaction commits.
+    return this.#run<Row>(sql, params, this.depth === 0);
   }
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
-    return inSavepoint((sql) => this.host.request(sql, undefined, true), this.depth + 1, () => fn(new ThreadTransaction(this.host, this.depth + 1)));
+    return inSavepoint((sql) => this.state.request(sql, undefined, true), this.depth + 1, () => fn(new ThreadTransaction(this.state, this.depth + 1)));
   }
 
   async close(): Promise<void> {
     throw new Error('close() is not available inside a transaction');
+  }
+
+  async #run<Row>(sql: string, params: unknown[] | undefined, commit: boolean): Promise<{ rows: Row[] }> {
+    if (this.#last) throw new Error('the transaction ran its last statement; no statement may follow');
+    if (commit) this.#last = true;
+    return { rows: (await this.state.request(sql, params, false, commit)) as Row[] };
   }
 }

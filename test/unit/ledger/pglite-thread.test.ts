@@ -43,6 +43,15 @@ describe('PGlite in its own thread', () => {
       return tx.queryAndCommit<{ note: string }>('SELECT note FROM t WHERE id IN (1, 2) ORDER BY id');
     }, { planning: 'keyLookups' });
     expect(kept.rows).toEqual([{ note: 'kept' }]);
+    // The last statement, which carries the COMMIT, fails: the transaction is rolled back and the
+    // session takes the next one.
+    await expect(db.transaction(async (tx) => {
+      await tx.query('INSERT INTO t VALUES (3, $1)', ['not kept']);
+      return tx.queryAndCommit('INSERT INTO t VALUES (2, $1)', ['twice']);
+    })).rejects.toMatchObject({ code: '23505' });
+    expect((await db.query('SELECT count(*)::int8 AS n FROM t WHERE id = 3')).rows).toEqual([{ n: 0n }]);
+    await db.transaction((tx) => tx.queryAndCommit('INSERT INTO t VALUES (4, $1)', ['after']));
+    expect((await db.query('SELECT note FROM t WHERE id = 4')).rows).toEqual([{ note: 'after' }]);
   });
 
   it('keeps each transaction whole while many run at once: no update is lost', async () => {
