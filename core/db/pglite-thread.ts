@@ -39,9 +39,10 @@ class PGliteHost {
     // hook itself (`--import tsx` does not reach a thread's entry in time) and loads it through it.
     const fromSource = here.endsWith('.ts');
     const entry = join(dirname(here), fromSource ? 'pglite-host.ts' : 'pglite-host.js');
+    // None of this process's Node flags: some (--input-type, --eval's) stop a thread from starting.
     this.#worker = fromSource
-      ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(entry)});`, { eval: true, workerData: options })
-      : new Worker(entry, { workerData: options });
+      ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(entry)});`, { eval: true, workerData: options, execArgv: [] })
+      : new Worker(entry, { workerData: options, execArgv: [] });
     this.opened = new Promise<unknown[]>((resolve, reject) => this.#pending.set(0, { resolve, reject })).then(() => undefined);
     this.#worker.on('message', (reply: HostReply) => this.#settle(reply));
     this.#worker.on('error', (error) => this.#stop(new BiopayError(ErrorCode.Unavailable, 'the PGlite thread failed', { cause: error })));
@@ -70,6 +71,9 @@ class PGliteHost {
     if (this.#stopped) return Promise.reject(this.#stopped);
     const id = this.#nextId++;
     return new Promise<unknown[]>((resolve, reject) => {
+      // The thread keeps the process alive while a statement is out, like a socket with a query on
+      // it, and not when idle: a client nobody closed does not hold the process open.
+      if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, { resolve, reject });
       this.#worker.postMessage({ ...request, id });
     });
@@ -79,6 +83,7 @@ class PGliteHost {
     const pending = this.#pending.get(reply.id);
     if (!pending) return;
     this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#worker.unref();
     if (reply.error) pending.reject(rebuildError(reply.error));
     else pending.resolve(reply.rows ?? []);
   }

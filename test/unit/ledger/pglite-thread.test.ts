@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, sqlState, type SqlClient } from '../../../core/db/index.js';
@@ -62,6 +63,17 @@ describe('PGlite in its own thread', () => {
     })));
     expect((await db.query<{ n: bigint }>('SELECT n FROM counter')).rows[0]!.n).toBe(40n);
   });
+
+  it('does not hold a process open when nobody closed it', async () => {
+    const script = `import { openDatabase } from ${JSON.stringify(new URL('../../../dist/core/db/index.js', import.meta.url).href)};
+      const db = await openDatabase({});
+      console.log((await db.query('SELECT 41 + 1 AS n')).rows[0].n);`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    // It answered while a statement was out, then exited on its own: never closed, never killed.
+    expect(child.signal, child.stderr).toBeNull();
+    expect(child.stdout.trim()).toBe('42');
+    expect(child.status).toBe(0);
+  }, 60_000);
 
   it('refuses statements once closed, as UNAVAILABLE', async () => {
     const other = await openDatabase({});
