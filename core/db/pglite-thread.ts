@@ -21,7 +21,13 @@ interface Pending {
 /** Starts the thread and opens PGlite in it (a new data folder takes PGlite's initdb, about 6 s). */
 export async function openPGliteThread(options: PGliteHostOptions): Promise<SqlClient> {
   const host = new PGliteHost(options);
-  await host.opened;
+  try {
+    await host.opened;
+  } catch (error) {
+    // Nobody will hold a client to close it: the thread ends here.
+    await host.terminate();
+    throw error;
+  }
   return new ThreadClient(host);
 }
 
@@ -64,6 +70,11 @@ class PGliteHost {
   async close(): Promise<void> {
     if (this.#stopped) return;
     await this.turn(() => this.#send({ sql: '', close: true }));
+    await this.terminate();
+  }
+
+  /** Ends the thread now, whatever it holds (after close(), or when PGlite never opened). */
+  async terminate(): Promise<void> {
     await this.#worker.terminate();
   }
 

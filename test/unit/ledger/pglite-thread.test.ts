@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, sqlState, type SqlClient } from '../../../core/db/index.js';
 import { isBiopayError } from '../../../core/errors.js';
@@ -73,6 +75,16 @@ describe('PGlite in its own thread', () => {
     expect(child.signal, child.stderr).toBeNull();
     expect(child.stdout.trim()).toBe('42');
     expect(child.status).toBe(0);
+  }, 60_000);
+
+  it('ends its thread when PGlite cannot open', async () => {
+    const threads = () => readdirSync('/proc/self/task').filter((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === PGLITE_THREAD_NAME).length;
+    const before = process.platform === 'linux' ? threads() : 0;
+    // A data folder where a file stands: PGlite cannot make it.
+    const file = join(mkdtempSync(join(tmpdir(), 'biopay-pglite-')), 'a-file');
+    writeFileSync(file, 'not a folder');
+    await expect(openDatabase({ dataDir: file })).rejects.toThrow();
+    if (process.platform === 'linux') expect(threads()).toBe(before);
   }, 60_000);
 
   it('refuses statements once closed, as UNAVAILABLE', async () => {
