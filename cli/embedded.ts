@@ -24,6 +24,8 @@ export interface EmbeddedOptions {
   /** Fingerprint templates compared in full per identify (default 600) and per hinted one (default: a community of up to 3,000 whole). */
   readonly candidates?: number;
   readonly hintedCandidates?: number;
+  /** Fewer candidates while identifies queue (MatchEngine `brownout`, default false). */
+  readonly brownout?: boolean;
   readonly natsPort?: number;
   /** The ledger's group commit cadence while busy (default GROUP_COMMIT_DEFAULTS.batchIntervalMs). */
   readonly commitIntervalMs?: number;
@@ -57,6 +59,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       sealer: TemplateSealer.fromBase64(templateKey(options.dataDir)),
       matchWorkers: options.matchWorkers,
       associationCandidates: options.candidates, associationHintedCandidates: options.hintedCandidates,
+      associationBrownout: options.brownout,
       ledgerCommitIntervalMs: options.commitIntervalMs,
       terminalIdentifyWaitTargetMs: options.identifyWaitTargetMs,
       nodeName: `biopay-embedded-${process.pid}`,

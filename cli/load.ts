@@ -25,7 +25,7 @@ import { startEmbedded } from './embedded.js';
 import { ExitCode, type CommandIo } from './io.js';
 
 /** Settings of the embedded network: refused with --nats rather than silently not applied. */
-const EMBEDDED_ONLY_FLAGS = ['database', 'schema', 'match-workers', 'candidates', 'hinted-candidates', 'commit-interval-ms', 'identify-wait-target-ms'] as const;
+const EMBEDDED_ONLY_FLAGS = ['database', 'schema', 'match-workers', 'candidates', 'hinted-candidates', 'brownout', 'commit-interval-ms', 'identify-wait-target-ms'] as const;
 
 const HELP = `Usage: biopay load [options]
 
@@ -65,6 +65,9 @@ community). Writes a JSON and a self-contained HTML report.
                     embedded only: templates compared in full per hinted identify, chosen
                     by the candidate index (default: --candidates when given, else 1500: a
                     community of up to 3,000 is compared whole)
+  --brownout        embedded only: while identifies queue for the matcher threads, each
+                    compares fewer index candidates (down to a quarter) instead of waiting
+                    longer: fewer touches refused near capacity, a few more payers not found
   --commit-interval-ms N
                     embedded only: while busy, the ledger starts a transaction at most every
                     N ms, so more payments share one; 0: as soon as the last one ends (default ${GROUP_COMMIT_DEFAULTS.batchIntervalMs})
@@ -109,6 +112,8 @@ const OPTIONS = {
   'match-workers': { type: 'string' },
   candidates: { type: 'string' },
   'hinted-candidates': { type: 'string' },
+  // No default: an absent flag stays undefined, which the --nats check reads as not given.
+  brownout: { type: 'boolean' },
   'commit-interval-ms': { type: 'string' },
   'identify-wait-target-ms': { type: 'string' },
   'report-dir': { type: 'string', default: 'load-reports' },
@@ -134,6 +139,8 @@ interface Parsed {
   readonly matchWorkers: number;
   readonly candidates: number | undefined;
   readonly hintedCandidates: number | undefined;
+  /** Fewer candidates while identifies queue (MatchEngine `brownout`). */
+  readonly brownout: boolean;
   readonly commitIntervalMs: number;
   /** The terminal node's wait target for a standing identify queue; undefined: its default. */
   readonly identifyWaitTargetMs: number | undefined;
@@ -192,7 +199,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
   const embedded = await startEmbedded({
     dataDir, grpcPort: 0, log: parsed.verbose ? createLogger() : silentLogger(), matchWorkers: parsed.matchWorkers,
     databaseUrl: parsed.database, databaseSchema: parsed.schema?.name, candidates: parsed.candidates, hintedCandidates: parsed.hintedCandidates,
-    commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs,
+    brownout: parsed.brownout, commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs,
   }).catch(async (error: unknown) => {
     await dropRunSchema(parsed);
     throw error;
@@ -284,6 +291,7 @@ function parseOptions(values: Values): Parsed {
     matchWorkers: values['match-workers'] === undefined ? DEFAULT_MATCH_WORKERS : integer(values['match-workers'], 'match-workers', 0, 64),
     candidates: values.candidates === undefined ? undefined : integer(values.candidates, 'candidates', 1, 1_000_000),
     hintedCandidates: values['hinted-candidates'] === undefined ? undefined : integer(values['hinted-candidates'], 'hinted-candidates', 1, 1_000_000),
+    brownout: values.brownout === true,
     commitIntervalMs: values['commit-interval-ms'] === undefined ? GROUP_COMMIT_DEFAULTS.batchIntervalMs : integer(values['commit-interval-ms'], 'commit-interval-ms', 0, BATCH_INTERVAL_MS_MAX),
     identifyWaitTargetMs: values['identify-wait-target-ms'] === undefined
       ? undefined : integer(values['identify-wait-target-ms'], 'identify-wait-target-ms', 1, IDENTIFY_WAIT_TARGET_MS_MAX),
@@ -401,18 +409,19 @@ function integer(text: string, flag: string, low: number, high: number): number 
 
 /** What the embedded network runs with, as the report records it (bench compare warns when two runs differ). */
 function embeddedSettings(parsed: Parsed): {
-  ledgerDatabase: string; matchWorkers: number; candidates: number; hintedCandidates: number; commitIntervalMs: number;
+  ledgerDatabase: string; matchWorkers: number; candidates: number; hintedCandidates: number; brownout: string; commitIntervalMs: number;
   identifyWaitTargetMs: number; matcherKernel: string;
 } {
   const { candidates, hintedCandidates } = candidateCounts(parsed);
   return {
     ledgerDatabase: parsed.database ? 'postgresql' : 'pglite', matchWorkers: parsed.matchWorkers, candidates, hintedCandidates,
-    commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs ?? DEFAULT_IDENTIFY_WAIT_TARGET_MS, matcherKernel: matcherKernelSetting(),
+    brownout: parsed.brownout ? 'on' : 'off', commitIntervalMs: parsed.commitIntervalMs, identifyWaitTargetMs: parsed.identifyWaitTargetMs ?? DEFAULT_IDENTIFY_WAIT_TARGET_MS, matcherKernel: matcherKernelSetting(),
   };
 }
 
 /** The candidate counts the embedded network runs with, by the engine's own rule (candidateCounts). */
-function describeCandidates(parsed: Pick<Parsed, 'candidates' | 'hintedCandidates'>): string {
+function describeCandidates(parsed: Pick<Parsed, 'candidates' | 'hintedCandidates' | 'brownout'>): string {
   const { candidates, hintedCandidates } = candidateCounts(parsed);
-  return `${candidates} index candidates, hinted ${hintedCandidates} (a community of up to ${2 * hintedCandidates} compared whole)`;
+  const underLoad = parsed.brownout ? ', fewer while identifies queue (brownout)' : '';
+  return `${candidates} index candidates, hinted ${hintedCandidates} (a community of up to ${2 * hintedCandidates} compared whole)${underLoad}`;
 }

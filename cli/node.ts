@@ -20,7 +20,7 @@ const PROCESS_NAMES: Record<Role, string> = {
 
 const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL] [--data DIR]
                    [--grpc-port N] [--workers N] [--partition p/P] [--target-fmr X] [--target-fpir X]
-                   [--candidates N] [--hinted-candidates N] [--face-dimension N] [--palm-dimension N]
+                   [--candidates N] [--hinted-candidates N] [--brownout] [--face-dimension N] [--palm-dimension N]
                    [--commit-interval-ms N] [--fail-business] [--terminals IDS]
                    [--identify-wait-target-ms N] [--json]
 
@@ -48,6 +48,9 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
                     narrowed by a terminal's hint, chosen by the candidate index (default: a
                     community of up to 3,000 is compared whole; 150 costs about a third of the
                     CPU at a community of 1,000 for ~2 points of identification rate)
+  --brownout        association role: while identifies queue for the matcher threads, each
+                    compares fewer index candidates (down to a quarter) instead of waiting
+                    longer: fewer touches refused near capacity, a few more payers not found
   --face-dimension N
                     association role: face embedding dimension (default 512; the same on every
                     association node and every camera: a capture of another size is refused)
@@ -83,6 +86,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       'target-fpir': { type: 'string' },
       candidates: { type: 'string' },
       'hinted-candidates': { type: 'string' },
+      brownout: { type: 'boolean', default: false },
       'face-dimension': { type: 'string' },
       'palm-dimension': { type: 'string' },
       'fail-business': { type: 'boolean', default: false },
@@ -124,6 +128,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
       ...associationOptions(values.partition, values['target-fmr'], values['target-fpir'], values['face-dimension'], values['palm-dimension']),
       associationCandidates: candidateCount(values.candidates, '--candidates'),
       associationHintedCandidates: candidateCount(values['hinted-candidates'], '--hinted-candidates'),
+      associationBrownout: values.brownout,
     };
   } catch (error) {
     io.stderr((error as Error).message);

@@ -49,6 +49,8 @@ export interface NetworkOptions {
   /** Association role: fingerprint templates compared in full per identify, and per hinted one (candidate index). */
   readonly associationCandidates?: number;
   readonly associationHintedCandidates?: number;
+  /** Association nodes compare fewer candidates while identifies queue (default false). */
+  readonly associationBrownout?: boolean;
   readonly embeddingDimensions?: Partial<Record<EmbeddingModality, number>>;
   /** Account role: while busy, the ledger starts a transaction at most this often (group commit cadence). */
   readonly ledgerCommitIntervalMs?: number;
@@ -101,6 +103,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
         partition: options.associationPartition, embeddingDimensions: options.embeddingDimensions,
         defaultTargetFmr: options.associationTargetFmr, targetFpir: options.associationTargetFpir,
         candidatesPerIdentify: options.associationCandidates, hintedCandidatesPerIdentify: options.associationHintedCandidates,
+        brownout: options.associationBrownout,
       });
       stops.push(node.stop);
     }

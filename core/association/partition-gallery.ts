@@ -22,6 +22,8 @@ export interface PartitionGalleryOptions {
   readonly candidates?: number;
   /** The same for searches narrowed by a hint (MatchEngine `hintedCandidates`). */
   readonly hintedCandidates?: number;
+  /** Fewer candidates while searches queue for the matcher threads (MatchEngine `brownout`, default false). */
+  readonly brownout?: boolean;
 }
 
 export interface StoredTemplate {
@@ -74,7 +76,9 @@ export class PartitionGallery {
     });
     // Built before the engine: a bad dimension fails without worker threads to clean up.
     const embeddings = { face: gallery('face'), palm: gallery('palm') };
-    return new PartitionGallery(await MatchEngine.create({ workers: options.workers, candidates: options.candidates, hintedCandidates: options.hintedCandidates }), embeddings);
+    return new PartitionGallery(await MatchEngine.create({
+      workers: options.workers, candidates: options.candidates, hintedCandidates: options.hintedCandidates, brownout: options.brownout,
+    }), embeddings);
   }
 
   get size(): number {

@@ -51,6 +51,14 @@ export interface MatchEngineOptions {
    * (`npm run bench -- community`).
    */
   hintedCandidates?: number;
+  /**
+   * Brownout (see candidatesUnderLoad): while searches queue for the matcher threads, new decision
+   * searches compare fewer index candidates instead of waiting longer. Default false: every search
+   * compares its configured count however long the queue. Measured on the hinted target workload
+   * near capacity it refused fewer touches in six of seven pairs, and failed to identify 0.05-0.2%
+   * more payers (docs/performance-history.md): a trade for the operator, not a default.
+   */
+  brownout?: boolean;
 }
 
 export interface EnrollmentEntry {
@@ -127,6 +135,32 @@ const queuedTasksPerWorker = 64;
 const convertTasksPerWorker = 2;
 /** Slices per worker, so that a slow slice does not hold the whole search. */
 const slicesPerWorker = 2;
+/**
+ * Brownout (Klein et al., "Brownout: building more robust cloud applications", ICSE 2014): the
+ * optional part of a search is its tail of index candidates, compared in full only for a probe
+ * that matches nobody among the first (a stranger, or a payer scoring under the threshold): such a
+ * search costs 150 comparisons where a found payer costs about 5. A clump of them stands the
+ * matcher's queue for a few hundred ms on a machine near capacity, and the terminal node then
+ * refuses touches. So past `brownoutSearchesPerThread` searches in flight per matcher thread, a
+ * new search's limit shrinks in proportion (configured x threshold / in flight), to a quarter of
+ * the configured count at least and never under `brownoutCandidatesMin` (unless configured under
+ * it). The decision's threshold follows the population searched, not the candidates, so false
+ * matches cannot rise (fewer impostors are compared); the identification rate of the searches
+ * browned out falls by about a point. Only decision searches (an accept score) are browned out:
+ * a search for every candidate's score (enrollment's duplicate search) keeps its count (candidates 150 -> 64: TPIR 0.779 -> 0.773 hinted,
+ * docs/performance-history.md).
+ */
+const brownoutSearchesPerThread = 3;
+const brownoutShareMin = 0.25;
+const brownoutCandidatesMin = 16;
+
+/** The candidates a search may compare with `inFlight` searches (itself included) on `threads` matcher threads. */
+export function candidatesUnderLoad(configured: number, inFlight: number, threads: number): number {
+  const threshold = threads * brownoutSearchesPerThread;
+  if (configured === 0 || inFlight <= threshold) return configured;
+  const floor = Math.max(Math.ceil(configured * brownoutShareMin), Math.min(configured, brownoutCandidatesMin));
+  return Math.max(floor, Math.ceil((configured * threshold) / inFlight));
+}
 /** Below this many slots a search is not worth splitting. */
 const minSlotsPerSlice = 64;
 /**
@@ -227,9 +261,13 @@ export class MatchEngine {
   private indexedGeneration = 0;
   /** Searches dispatched to the workers and not yet answered: past `threads`, searches are not split. */
   private searchesInFlight = 0;
+  private readonly brownout: boolean;
+  /** Searches that compared fewer candidates than configured (brownout), since the engine started. */
+  private searchesBrownedOut = 0;
   private closed = false;
 
   private constructor(options: Required<MatchEngineOptions>) {
+    this.brownout = options.brownout;
     this.gallery = new SharedGallery(options.maxTemplates, options.capacityTemplates);
     this.candidateLimit = options.candidates;
     this.hintedCandidateLimit = options.hintedCandidates;
@@ -253,7 +291,9 @@ export class MatchEngine {
     const { candidates, hintedCandidates } = candidateCounts(options);
     checkCandidates(candidates);
     checkCandidates(hintedCandidates);
-    const engine = new MatchEngine({ workers, capacityTemplates, maxTemplates: Math.min(maxTemplates, maxIndexedSlots / 2), candidates, hintedCandidates });
+    const engine = new MatchEngine({
+      workers, capacityTemplates, maxTemplates: Math.min(maxTemplates, maxIndexedSlots / 2), candidates, hintedCandidates, brownout: options.brownout ?? false,
+    });
     await engine.warmUp();
     return engine;
   }
@@ -263,10 +303,13 @@ export class MatchEngine {
   }
 
   /** Memory held by the gallery and its candidate index, for capacity planning. */
-  stats(): { templates: number; galleryBytes: number; galleryAllocatedBytes: number; indexBytes: number } {
+  stats(): { templates: number; galleryBytes: number; galleryAllocatedBytes: number; indexBytes: number; searchesBrownedOut: number } {
     let indexBytes = this.index?.bytes ?? 0;
     for (const hintIndex of this.hintIndexes.values()) indexBytes += hintIndex.bytes;
-    return { templates: this.gallery.size, galleryBytes: this.gallery.liveBytes, galleryAllocatedBytes: this.gallery.bytes, indexBytes };
+    return {
+      templates: this.gallery.size, galleryBytes: this.gallery.liveBytes, galleryAllocatedBytes: this.gallery.bytes, indexBytes,
+      searchesBrownedOut: this.searchesBrownedOut,
+    };
   }
 
   /** Enrolls (or replaces) a template; throws INVALID_TEMPLATE for a bad record. */
@@ -382,13 +425,14 @@ export class MatchEngine {
     if (!Number.isInteger(topK) || topK < 1 || topK > maxTopK) throw new BiopayError(ErrorCode.BadRequest, `topK must be an integer in [1, ${maxTopK}]`);
     if (options.hint !== undefined) checkText(options.hint, 'hint', maxHintLength);
     const hint = hintHash(options.hint);
-    const limit = options.candidates ?? (hint === 0 ? this.candidateLimit : this.hintedCandidateLimit);
-    checkCandidates(limit);
+    const configured = options.candidates ?? (hint === 0 ? this.candidateLimit : this.hintedCandidateLimit);
+    checkCandidates(configured);
     const snapshot = this.gallery.snapshot();
     const population = hint === 0 ? this.gallery.size : this.gallery.hintCount(hint);
     // Checked before the search: a bad target must not cost a search.
     const threshold = options.targetFpir === undefined ? undefined : thresholdForFpir(options.targetFpir, population);
     const acceptScore = checkAcceptScore(options.acceptScore ?? threshold ?? 0);
+    const limit = acceptScore > 0 ? this.limitNow(configured) : configured;
     const plan = this.indexPlan(population, limit, acceptScore);
     const results = this.pool === undefined
       ? this.searchHere(matchableTemplateFromIso(isoBytes), snapshot, { topK, hint, acceptScore }, plan)
@@ -404,6 +448,19 @@ export class MatchEngine {
     const best = merged.candidates[0];
     if (best !== undefined && best.score >= threshold) merged.match = best;
     return merged;
+  }
+
+  /**
+   * A decision search's candidates: as configured, or fewer while searches queue for the matcher
+   * threads (brownout). A search without an accept score asks for the scores of every candidate
+   * (enrollment's duplicate search, evaluations) and keeps its count.
+   */
+  private limitNow(configured: number): number {
+    if (!this.brownout || this.pool === undefined) return configured;
+    // This search is not tracked yet: it is one more in flight.
+    const limit = candidatesUnderLoad(configured, this.searchesInFlight + 1, this.threads);
+    if (limit < configured) this.searchesBrownedOut++;
+    return limit;
   }
 
   /**

@@ -66,6 +66,11 @@ export interface AssociationNodeOptions {
    * (accuracy first).
    */
   readonly hintedCandidatesPerIdentify?: number;
+  /**
+   * While identifies queue for the matcher threads, each compares fewer index candidates instead
+   * of waiting longer (MatchEngine `brownout`). Default false.
+   */
+  readonly brownout?: boolean;
 }
 
 export interface AssociationNode {
@@ -110,6 +115,7 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   const hintedCandidates = Math.ceil(perIdentify.hintedCandidates / partition.count);
   const gallery = await PartitionGallery.create({
     workers: options.workers ?? DEFAULT_MATCH_WORKERS, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
+    brownout: options.brownout,
   });
   const state: NodeState = { gallery, directory: new CredentialDirectory(), sealer, log, partition };
   const enrollmentLog = await EnrollmentLog.open(nc, logSetupRetries(log));

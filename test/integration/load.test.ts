@@ -34,7 +34,7 @@ describe('biopay load on the embedded network', () => {
     expect(report.run.sent).toBeGreaterThanOrEqual(60);
     expect(report.config.enrollImpressions).toBe(3);
     expect(report.network).toEqual({
-      ledgerDatabase: 'pglite', matchWorkers: 2, candidates: 600, hintedCandidates: 1500, commitIntervalMs: 10, identifyWaitTargetMs: 50, matcherKernel: matcherKernelSetting(),
+      ledgerDatabase: 'pglite', matchWorkers: 2, candidates: 600, hintedCandidates: 1500, brownout: 'off', commitIntervalMs: 10, identifyWaitTargetMs: 50, matcherKernel: matcherKernelSetting(),
     });
     expect(report.errorCount).toBe(0);
     expect(report.outcomes.approved).toBeGreaterThan(0);
@@ -125,6 +125,20 @@ describe('biopay load past capacity', () => {
     expect(report.network.identifyWaitTargetMs).toBe(20);
     expect(Object.keys(report.run.errorCauses).some((cause) => /in a queue standing for N ms \(target N ms\)/.test(cause))).toBe(true);
   });
+
+  it('with --brownout, compares fewer index candidates per identify while identifies queue; all of them by default', async () => {
+    // 100 index candidates of 300 fingers: searches go through the index (more than twice 100).
+    const browned = await overload(['--candidates', '100', '--brownout']);
+    const full = await overload(['--candidates', '100']);
+    for (const run of [browned, full]) expectShedWithoutLoss(run);
+    expect(browned.report.network.brownout).toBe('on');
+    expect(full.report.network.brownout).toBe('off');
+    // A search that finds nobody compares every candidate it is allowed: 100, or fewer browned out.
+    const strangerComparisons = (run: typeof full) => run.report.run.identifyComparisons.whenNoMatch as number;
+    expect(strangerComparisons(full)).toBeGreaterThan(90);
+    expect(strangerComparisons(full)).toBeLessThanOrEqual(100);
+    expect(strangerComparisons(browned)).toBeLessThan(strangerComparisons(full) * 0.8);
+  });
 });
 
 describe('biopay load flags', () => {
@@ -134,6 +148,8 @@ describe('biopay load flags', () => {
     expect(await run(['--nats', 'nats://127.0.0.1:1', '--candidates', '100', '--commit-interval-ms', '5'])).toBe(2);
     expect(stderr.join('\n')).toContain('--candidates, --commit-interval-ms: embedded network only');
     expect(await run(['--nats', 'nats://127.0.0.1:1', '--match-workers', '1'])).toBe(2);
+    expect(await run(['--nats', 'nats://127.0.0.1:1', '--brownout'])).toBe(2);
+    expect(stderr.join('\n')).toContain('--brownout: embedded network only');
     expect(await run(['--commit-interval-ms=-1'])).toBe(2);
     expect(await run(['--commit-interval-ms', '1001'])).toBe(2);
     expect(await run(['--nats', 'nats://127.0.0.1:1', '--identify-wait-target-ms', '50'])).toBe(2);

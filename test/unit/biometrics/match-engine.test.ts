@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thresholdForFpir } from '../../../core/biometrics/identification-calibration.js';
 import { writeIsoRecord } from '../../../core/biometrics/iso.js';
-import { candidateCounts, DEFAULT_CANDIDATES, MatchEngine } from '../../../core/biometrics/match-engine.js';
+import { candidateCounts, candidatesUnderLoad, DEFAULT_CANDIDATES, MatchEngine } from '../../../core/biometrics/match-engine.js';
 import { populationFinger, populationImpression } from '../../../core/biometrics/synthetic/index.js';
 import { BiopayError, ErrorCode } from '../../../core/errors.js';
 import { loadFvcDatabase, loadInvalidIso } from './fvc-fixtures.js';
@@ -27,6 +27,46 @@ describe('candidateCounts', () => {
     expect(candidateCounts({ candidates: 300 })).toEqual({ candidates: 300, hintedCandidates: 300 });
     expect(candidateCounts({ hintedCandidates: 150 })).toEqual({ candidates: 600, hintedCandidates: 150 });
     expect(candidateCounts({ candidates: 0, hintedCandidates: 150 })).toEqual({ candidates: 0, hintedCandidates: 150 });
+  });
+});
+
+/** A decision search's result, or undefined for a synthetic probe with too few usable minutiae. */
+async function identifyOrUndefined(engine: MatchEngine, probe: Uint8Array) {
+  try {
+    return await engine.identify(probe, { topK: 1, targetFpir: 1e-3 });
+  } catch (error) {
+    if ((error as BiopayError).code === ErrorCode.InvalidTemplate) return undefined;
+    throw error;
+  }
+}
+
+describe('candidatesUnderLoad (brownout)', () => {
+  it('keeps the configured count up to three searches in flight per thread, then shrinks in proportion to a floor', () => {
+    expect(candidatesUnderLoad(150, 1, 2)).toBe(150);
+    expect(candidatesUnderLoad(150, 6, 2)).toBe(150);
+    expect(candidatesUnderLoad(150, 7, 2)).toBe(129); // 150 x 6 / 7, rounded up
+    expect(candidatesUnderLoad(150, 12, 2)).toBe(75);
+    expect(candidatesUnderLoad(150, 16, 2)).toBe(57);
+    // A quarter of the configured count at least...
+    expect(candidatesUnderLoad(150, 1_000, 2)).toBe(38);
+    expect(candidatesUnderLoad(1_500, 1_000, 2)).toBe(375);
+    // ...and 16 at least, unless fewer were configured; 0 (every template) stays 0.
+    expect(candidatesUnderLoad(40, 1_000, 2)).toBe(16);
+    expect(candidatesUnderLoad(10, 1_000, 2)).toBe(10);
+    expect(candidatesUnderLoad(0, 1_000, 2)).toBe(0);
+    expect(candidatesUnderLoad(150, 9, 1)).toBe(50);
+  });
+
+  it('never raises the count and never drops it as searches in flight fall', () => {
+    for (const configured of [1, 16, 60, 150, 600, 1_500]) {
+      let previous = configured;
+      for (let inFlight = 1; inFlight <= 200; inFlight++) {
+        const limit = candidatesUnderLoad(configured, inFlight, 2);
+        expect(limit).toBeLessThanOrEqual(previous);
+        expect(limit).toBeGreaterThanOrEqual(Math.min(configured, Math.max(16, Math.ceil(configured / 4))));
+        previous = limit;
+      }
+    }
   });
 });
 
@@ -290,6 +330,35 @@ describe('MatchEngine candidate path and FPIR decisions with worker threads', ()
       for (const [position, probe] of probes.entries()) expect(together[position]).toEqual(await local.identify(probe, { topK: 3 }));
     } finally {
       await Promise.all([local.close(), split.close()]);
+    }
+  });
+
+  it('with brownout, compares fewer candidates while searches queue for the workers; by default, all of them', async () => {
+    const strangers = Array.from({ length: 24 }, (_, index) => iso(7001 + index, 1));
+    // By default (this block's engine) searches run together compare what they compare alone.
+    const steady = await Promise.all(strangers.map((probe) => identifyOrUndefined(engine, probe)));
+    expect(steady.every((result) => result === undefined || result.searched === candidates)).toBe(true);
+    expect(engine.stats().searchesBrownedOut).toBe(0);
+
+    const browning = await MatchEngine.create({ workers: 2, candidates, brownout: true });
+    try {
+      for (const [fingerId, bytes] of enrolledIso) browning.add(`f${fingerId}`, bytes, { hint: hintOf(fingerId) });
+      // Strangers match nobody: a decision search compares every candidate it is allowed.
+      const together = await Promise.all(strangers.map((probe) => identifyOrUndefined(browning, probe)));
+      const searched = together.flatMap((result) => (result === undefined ? [] : [result.searched]));
+      expect(searched.length).toBeGreaterThan(20);
+      expect(Math.max(...searched)).toBe(candidates);
+      expect(Math.min(...searched)).toBeLessThan(candidates);
+      expect(Math.min(...searched)).toBeGreaterThanOrEqual(16);
+      expect(browning.stats().searchesBrownedOut).toBe(searched.filter((count) => count < candidates).length);
+      // Alone, a search compares them all again.
+      const alone = await identifyOrUndefined(browning, strangers.find((_, index) => together[index] !== undefined)!);
+      expect(alone?.searched).toBe(candidates);
+      // A search for every candidate's score (no decision: enrollment's duplicate search) keeps its count.
+      const listed = await Promise.all(strangers.map((probe) => browning.identify(probe, { topK: 1 }).catch(() => undefined)));
+      expect(listed.every((result) => result === undefined || result.searched === candidates)).toBe(true);
+    } finally {
+      await browning.close();
     }
   });
 
