@@ -54,11 +54,13 @@ export interface MatchEngineOptions {
   /**
    * Brownout (see candidatesUnderLoad): while searches queue for the matcher threads, new decision
    * searches compare fewer index candidates instead of waiting longer. Default false: every search
-   * compares its configured count however long the queue. Measured on the hinted target workload
-   * near capacity it refused fewer touches in six of seven pairs, and failed to identify 0.05-0.2%
-   * more payers (docs/performance-history.md): a trade for the operator, not a default.
+   * compares its configured count however long the queue. On the hinted target workload near a
+   * 2-core VM's capacity its effect on refused touches was within the VM's run-to-run drift
+   * (docs/performance-history.md, 2026-12-06): an operator's choice, not a default.
    */
   brownout?: boolean;
+  /** With brownout: the wait of the oldest search in flight past which searches shrink (default 20 ms). */
+  brownoutWaitMs?: number;
 }
 
 export interface EnrollmentEntry {
@@ -141,25 +143,32 @@ const slicesPerWorker = 2;
  * that matches nobody among the first (a stranger, or a payer scoring under the threshold): such a
  * search costs 150 comparisons where a found payer costs about 5. A clump of them stands the
  * matcher's queue for a few hundred ms on a machine near capacity, and the terminal node then
- * refuses touches. So past `brownoutSearchesPerThread` searches in flight per matcher thread, a
- * new search's limit shrinks in proportion (configured x threshold / in flight), to a quarter of
- * the configured count at least and never under `brownoutCandidatesMin` (unless configured under
- * it). The decision's threshold follows the population searched, not the candidates, so false
- * matches cannot rise (fewer impostors are compared); the identification rate of the searches
- * browned out falls by about a point. Only decision searches (an accept score) are browned out:
- * a search for every candidate's score (enrollment's duplicate search) keeps its count (candidates 150 -> 64: TPIR 0.779 -> 0.773 hinted,
- * docs/performance-history.md).
+ * refuses touches. So once the oldest search in flight has waited longer than `brownoutWaitMs`
+ * (the queue is standing, not a burst the threads are about to clear), a new search's limit
+ * shrinks in proportion (configured x brownoutWaitMs / that wait), to a quarter of the configured
+ * count at least and never under `brownoutCandidatesMin` (unless configured under it). The
+ * decision's threshold follows the population searched, not the candidates, so false matches
+ * cannot rise (fewer impostors are compared); a payer whose mate ranks past the shortened list is
+ * not found (candidates 150 -> 64: TPIR 0.779 -> 0.773 hinted, docs/performance-history.md). Only
+ * decision searches (an accept score) are browned out: a search for every candidate's score
+ * (enrollment's duplicate search) keeps its count.
+ *
+ * A wait, not a count of searches in flight: with a count (over three per thread) searches were
+ * browned out in ordinary bursts too, and 0.05-0.2% more payers went unfound near capacity.
+ * 20 ms: about what 16 searches in flight (the terminal node's default) take on two threads. It
+ * also bounds what a flood of unknown fingers (a probing attacker, a faulty sensor) costs the
+ * matcher: every one of them would otherwise compare the whole candidate list.
  */
-const brownoutSearchesPerThread = 3;
+const defaultBrownoutWaitMs = 20;
+const brownoutWaitMsMax = 10_000;
 const brownoutShareMin = 0.25;
 const brownoutCandidatesMin = 16;
 
-/** The candidates a search may compare with `inFlight` searches (itself included) on `threads` matcher threads. */
-export function candidatesUnderLoad(configured: number, inFlight: number, threads: number): number {
-  const threshold = threads * brownoutSearchesPerThread;
-  if (configured === 0 || inFlight <= threshold) return configured;
+/** The candidates a search may compare while the oldest search in flight has waited `oldestWaitMs`. */
+export function candidatesUnderLoad(configured: number, oldestWaitMs: number, brownoutWaitMs = defaultBrownoutWaitMs): number {
+  if (configured === 0 || !(oldestWaitMs > brownoutWaitMs)) return configured;
   const floor = Math.max(Math.ceil(configured * brownoutShareMin), Math.min(configured, brownoutCandidatesMin));
-  return Math.max(floor, Math.ceil((configured * threshold) / inFlight));
+  return Math.max(floor, Math.ceil((configured * brownoutWaitMs) / oldestWaitMs));
 }
 /** Below this many slots a search is not worth splitting. */
 const minSlotsPerSlice = 64;
@@ -262,12 +271,17 @@ export class MatchEngine {
   /** Searches dispatched to the workers and not yet answered: past `threads`, searches are not split. */
   private searchesInFlight = 0;
   private readonly brownout: boolean;
+  private readonly brownoutWaitMs: number;
   /** Searches that compared fewer candidates than configured (brownout), since the engine started. */
   private searchesBrownedOut = 0;
+  /** With brownout: when each search in flight was handed to the workers, by token (oldest first). */
+  private readonly searchStartsMs = new Map<number, number>();
+  private nextSearchToken = 0;
   private closed = false;
 
   private constructor(options: Required<MatchEngineOptions>) {
     this.brownout = options.brownout;
+    this.brownoutWaitMs = options.brownoutWaitMs;
     this.gallery = new SharedGallery(options.maxTemplates, options.capacityTemplates);
     this.candidateLimit = options.candidates;
     this.hintedCandidateLimit = options.hintedCandidates;
@@ -291,8 +305,13 @@ export class MatchEngine {
     const { candidates, hintedCandidates } = candidateCounts(options);
     checkCandidates(candidates);
     checkCandidates(hintedCandidates);
+    const waitMs = options.brownoutWaitMs;
+    if (waitMs !== undefined && !(waitMs > 0 && waitMs <= brownoutWaitMsMax)) {
+      throw new BiopayError(ErrorCode.BadRequest, `brownoutWaitMs must be in (0, ${brownoutWaitMsMax}]`);
+    }
     const engine = new MatchEngine({
-      workers, capacityTemplates, maxTemplates: Math.min(maxTemplates, maxIndexedSlots / 2), candidates, hintedCandidates, brownout: options.brownout ?? false,
+      workers, capacityTemplates, maxTemplates: Math.min(maxTemplates, maxIndexedSlots / 2), candidates, hintedCandidates,
+      brownout: options.brownout ?? false, brownoutWaitMs: options.brownoutWaitMs ?? defaultBrownoutWaitMs,
     });
     await engine.warmUp();
     return engine;
@@ -457,8 +476,9 @@ export class MatchEngine {
    */
   private limitNow(configured: number): number {
     if (!this.brownout || this.pool === undefined) return configured;
-    // This search is not tracked yet: it is one more in flight.
-    const limit = candidatesUnderLoad(configured, this.searchesInFlight + 1, this.threads);
+    // Insertion order: the first start time left is the oldest search's.
+    const oldestStartMs = this.searchStartsMs.values().next().value;
+    const limit = oldestStartMs === undefined ? configured : candidatesUnderLoad(configured, performance.now() - oldestStartMs, this.brownoutWaitMs);
     if (limit < configured) this.searchesBrownedOut++;
     return limit;
   }
@@ -535,10 +555,13 @@ export class MatchEngine {
 
   private async tracked<T>(work: Promise<T>): Promise<T> {
     this.searchesInFlight++;
+    const token = this.nextSearchToken++;
+    if (this.brownout) this.searchStartsMs.set(token, performance.now());
     try {
       return await work;
     } finally {
       this.searchesInFlight--;
+      this.searchStartsMs.delete(token);
     }
   }
 

@@ -41,27 +41,27 @@ async function identifyOrUndefined(engine: MatchEngine, probe: Uint8Array) {
 }
 
 describe('candidatesUnderLoad (brownout)', () => {
-  it('keeps the configured count up to three searches in flight per thread, then shrinks in proportion to a floor', () => {
-    expect(candidatesUnderLoad(150, 1, 2)).toBe(150);
-    expect(candidatesUnderLoad(150, 6, 2)).toBe(150);
-    expect(candidatesUnderLoad(150, 7, 2)).toBe(129); // 150 x 6 / 7, rounded up
-    expect(candidatesUnderLoad(150, 12, 2)).toBe(75);
-    expect(candidatesUnderLoad(150, 16, 2)).toBe(57);
+  it('keeps the configured count while the oldest search has waited up to 20 ms, then shrinks in proportion to a floor', () => {
+    expect(candidatesUnderLoad(150, 0)).toBe(150);
+    expect(candidatesUnderLoad(150, 20)).toBe(150);
+    expect(candidatesUnderLoad(150, 25)).toBe(120);
+    expect(candidatesUnderLoad(150, 40)).toBe(75);
+    expect(candidatesUnderLoad(150, 70)).toBe(43); // 150 x 20 / 70, rounded up
     // A quarter of the configured count at least...
-    expect(candidatesUnderLoad(150, 1_000, 2)).toBe(38);
-    expect(candidatesUnderLoad(1_500, 1_000, 2)).toBe(375);
-    // ...and 16 at least, unless fewer were configured; 0 (every template) stays 0.
-    expect(candidatesUnderLoad(40, 1_000, 2)).toBe(16);
-    expect(candidatesUnderLoad(10, 1_000, 2)).toBe(10);
-    expect(candidatesUnderLoad(0, 1_000, 2)).toBe(0);
-    expect(candidatesUnderLoad(150, 9, 1)).toBe(50);
+    expect(candidatesUnderLoad(150, 1_000)).toBe(38);
+    expect(candidatesUnderLoad(1_500, 1_000)).toBe(375);
+    // ...and 16 at least, unless fewer were configured; 0 (every template) stays 0; no wait is no wait.
+    expect(candidatesUnderLoad(40, 1_000)).toBe(16);
+    expect(candidatesUnderLoad(10, 1_000)).toBe(10);
+    expect(candidatesUnderLoad(0, 1_000)).toBe(0);
+    expect(candidatesUnderLoad(150, Number.NaN)).toBe(150);
   });
 
-  it('never raises the count and never drops it as searches in flight fall', () => {
+  it('never raises the count as the wait grows', () => {
     for (const configured of [1, 16, 60, 150, 600, 1_500]) {
       let previous = configured;
-      for (let inFlight = 1; inFlight <= 200; inFlight++) {
-        const limit = candidatesUnderLoad(configured, inFlight, 2);
+      for (let waitMs = 0; waitMs <= 2_000; waitMs += 5) {
+        const limit = candidatesUnderLoad(configured, waitMs);
         expect(limit).toBeLessThanOrEqual(previous);
         expect(limit).toBeGreaterThanOrEqual(Math.min(configured, Math.max(16, Math.ceil(configured / 4))));
         previous = limit;
@@ -334,29 +334,42 @@ describe('MatchEngine candidate path and FPIR decisions with worker threads', ()
   });
 
   it('with brownout, compares fewer candidates while searches queue for the workers; by default, all of them', async () => {
-    const strangers = Array.from({ length: 24 }, (_, index) => iso(7001 + index, 1));
+    const strangers = Array.from({ length: 120 }, (_, index) => iso(7001 + index, 1));
     // By default (this block's engine) searches run together compare what they compare alone.
-    const steady = await Promise.all(strangers.map((probe) => identifyOrUndefined(engine, probe)));
+    const steady = await Promise.all(strangers.slice(0, 24).map((probe) => identifyOrUndefined(engine, probe)));
     expect(steady.every((result) => result === undefined || result.searched === candidates)).toBe(true);
     expect(engine.stats().searchesBrownedOut).toBe(0);
 
-    const browning = await MatchEngine.create({ workers: 2, candidates, brownout: true });
+    // A 2 ms trigger: the searches of a second wave find the first one's oldest waiting longer.
+    const browning = await MatchEngine.create({ workers: 2, candidates, brownout: true, brownoutWaitMs: 2 });
     try {
       for (const [fingerId, bytes] of enrolledIso) browning.add(`f${fingerId}`, bytes, { hint: hintOf(fingerId) });
+      let firstWaveDone = false;
       // Strangers match nobody: a decision search compares every candidate it is allowed.
-      const together = await Promise.all(strangers.map((probe) => identifyOrUndefined(browning, probe)));
-      const searched = together.flatMap((result) => (result === undefined ? [] : [result.searched]));
-      expect(searched.length).toBeGreaterThan(20);
-      expect(Math.max(...searched)).toBe(candidates);
-      expect(Math.min(...searched)).toBeLessThan(candidates);
-      expect(Math.min(...searched)).toBeGreaterThanOrEqual(16);
-      expect(browning.stats().searchesBrownedOut).toBe(searched.filter((count) => count < candidates).length);
+      const firstWave = Promise.all(strangers.map((probe) => identifyOrUndefined(browning, probe))).finally(() => { firstWaveDone = true; });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(firstWaveDone).toBe(false);
+      const secondWave = await Promise.all(strangers.slice(0, 8).map((probe) => identifyOrUndefined(browning, probe)));
+      const first = (await firstWave).flatMap((result) => (result === undefined ? [] : [result.searched]));
+      const second = secondWave.flatMap((result) => (result === undefined ? [] : [result.searched]));
+      // Dispatched together, before any had waited: the first wave compared every candidate.
+      expect(first.length).toBeGreaterThan(100);
+      expect(first.every((count) => count === candidates)).toBe(true);
+      expect(second.length).toBeGreaterThan(4);
+      expect(Math.max(...second)).toBeLessThan(candidates);
+      expect(Math.min(...second)).toBeGreaterThanOrEqual(16);
+      expect(browning.stats().searchesBrownedOut).toBe(second.length + secondWave.filter((result) => result === undefined).length);
       // Alone, a search compares them all again.
-      const alone = await identifyOrUndefined(browning, strangers.find((_, index) => together[index] !== undefined)!);
+      const alone = await identifyOrUndefined(browning, strangers.find((_, index) => secondWave[index] !== undefined)!);
       expect(alone?.searched).toBe(candidates);
       // A search for every candidate's score (no decision: enrollment's duplicate search) keeps its count.
-      const listed = await Promise.all(strangers.map((probe) => browning.identify(probe, { topK: 1 }).catch(() => undefined)));
-      expect(listed.every((result) => result === undefined || result.searched === candidates)).toBe(true);
+      const listed = browning.identify(strangers[0]!, { topK: 1 }).catch(() => undefined);
+      const waiting = Promise.all(strangers.map((probe) => identifyOrUndefined(browning, probe)));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const listedLate = await Promise.all(strangers.slice(0, 8).map((probe) => browning.identify(probe, { topK: 1 }).catch(() => undefined)));
+      await waiting;
+      expect([await listed, ...listedLate].every((result) => result === undefined || result.searched === candidates)).toBe(true);
+      await expect(MatchEngine.create({ workers: 0, brownout: true, brownoutWaitMs: 0 })).rejects.toMatchObject({ code: ErrorCode.BadRequest });
     } finally {
       await browning.close();
     }
