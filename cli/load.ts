@@ -65,9 +65,9 @@ community). Writes a JSON and a self-contained HTML report.
                     embedded only: templates compared in full per hinted identify, chosen
                     by the candidate index (default: --candidates when given, else 1500: a
                     community of up to 3,000 is compared whole)
-  --brownout        embedded only: while identifies queue for the matcher threads, each
-                    compares fewer index candidates (down to a quarter) instead of waiting
-                    longer: fewer touches refused near capacity, a few more payers not found
+  --brownout        embedded only: once the oldest identify in flight has waited over 20 ms
+                    for the matcher threads, new ones compare fewer index candidates (down to
+                    a quarter): a shorter queue for a few more payers not found (default off)
   --commit-interval-ms N
                     embedded only: while busy, the ledger starts a transaction at most every
                     N ms, so more payments share one; 0: as soon as the last one ends (default ${GROUP_COMMIT_DEFAULTS.batchIntervalMs})

@@ -48,9 +48,9 @@ Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
                     narrowed by a terminal's hint, chosen by the candidate index (default: a
                     community of up to 3,000 is compared whole; 150 costs about a third of the
                     CPU at a community of 1,000 for ~2 points of identification rate)
-  --brownout        association role: while identifies queue for the matcher threads, each
-                    compares fewer index candidates (down to a quarter) instead of waiting
-                    longer: fewer touches refused near capacity, a few more payers not found
+  --brownout        association role: once the oldest identify in flight has waited over
+                    20 ms for the matcher threads, new ones compare fewer index candidates
+                    (down to a quarter): a shorter queue for a few more payers not found
   --face-dimension N
                     association role: face embedding dimension (default 512; the same on every
                     association node and every camera: a capture of another size is refused)

@@ -32,4 +32,11 @@ describe('biopay node flags', () => {
       expect(text).toContain('--identify-wait-target-ms must be an integer from 1 to 200');
     }
   });
+
+  it('offers the association role brownout as a switch, and refuses a value for it', async () => {
+    const { text: help } = await run(['--help']);
+    expect(help).toMatch(/\[--brownout\][\s\S]*--brownout {8}association role: once the oldest identify in flight has waited over/);
+    // A parse error, which `biopay` (cli/main.ts) answers with the usage exit code.
+    await expect(run(['association', '--brownout=yes'])).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_PARSE_ARGS/) });
+  });
 });
