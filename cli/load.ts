@@ -223,6 +223,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
         nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${settings.matcherKernel}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy; a standing identify queue serves touches within ${settings.identifyWaitTargetMs} ms)`,
         nodeConnection: embedded.network.nc,
         ledgerCommits: () => embedded.network.ledger?.commitCounts,
+        identifiesBrownedOut: () => embedded.network.identifiesBrownedOut(),
         settings,
       });
     } finally {
@@ -368,6 +369,7 @@ function renderSummary(report: LoadReport): string {
   if (traffic.ledger) {
     lines.push(`ledger: ${traffic.ledger.transactionsPerPayment} transactions per payment, ${traffic.ledger.operationsPerTransaction} requests per transaction`);
   }
+  if (traffic.identifiesBrownedOut) lines.push(`identifies browned out (fewer candidates while the matcher queue stood): ${traffic.identifiesBrownedOut}`);
   if (traffic.cpuMsPerPaymentByComponent) lines.push(`CPU ms per payment by where it ran: ${describeCpuByComponent(traffic.cpuMsPerPaymentByComponent)}`);
   if (traffic.cpuMsPerPaymentByNodeProcess) {
     lines.push(`  of it, biopay node processes: ${describeNodeProcessCpu(traffic.cpuMsPerPaymentByNodeProcess)}`);

@@ -15,7 +15,7 @@ import { Ledger } from '../core/ledger/index.js';
 import type { LogFields, Logger } from '../core/log.js';
 import { connectNats } from '../core/transport/nats.js';
 import { startAccountNode } from './account/node.js';
-import { startAssociationNode } from './association/node.js';
+import { startAssociationNode, type AssociationNode } from './association/node.js';
 import { startBusinessNode } from './business/node.js';
 import { startGateway } from './gateway/index.js';
 import { startTerminalNode } from './terminal/node.js';
@@ -68,6 +68,8 @@ export interface Network {
   readonly system: ActorSystem;
   readonly grpcPort: number | undefined;
   readonly ledger: Ledger | undefined;
+  /** Identifies the association role compared fewer candidates for (brownout) since it started; undefined without the role. */
+  identifiesBrownedOut(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -83,6 +85,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   let stopGateway: () => Promise<void> = async () => undefined;
   const has = (role: Role) => options.roles.includes(role);
   let ledger: Ledger | undefined;
+  let association: AssociationNode | undefined;
   let database: SqlClient | undefined;
   let grpcPort: number | undefined;
   try {
@@ -105,6 +108,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
         candidatesPerIdentify: options.associationCandidates, hintedCandidatesPerIdentify: options.associationHintedCandidates,
         brownout: options.associationBrownout,
       });
+      association = node;
       stops.push(node.stop);
     }
     if (has('business')) {
@@ -131,6 +135,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   let stopped: Promise<void> | undefined;
   return {
     nc, system, grpcPort, ledger,
+    identifiesBrownedOut: () => association?.engine.stats().searchesBrownedOut,
     stop: () => (stopped ??= stopAll(stopGateway, stops, system, nc, database, ledger)),
   };
 }

@@ -125,7 +125,8 @@ function costsSection(report: LoadReport): string {
   return `<h2>Costs per payment</h2>
 <p>${costs.payments} payments; the main thread's event loop was busy ${Math.round(costs.mainThreadUtilization * 100)}% of the phase.
 NATS messages per payment: load tool out ${costs.load.outMsgs}, in ${costs.load.inMsgs}${costs.nodes ? `; nodes out ${costs.nodes.outMsgs}, in ${costs.nodes.inMsgs}` : ''}.${costs.ledger
-    ? ` Ledger: ${costs.ledger.transactionsPerPayment} transactions per payment, ${costs.ledger.operationsPerTransaction} requests per transaction (group commit).` : ''}</p>
+    ? ` Ledger: ${costs.ledger.transactionsPerPayment} transactions per payment, ${costs.ledger.operationsPerTransaction} requests per transaction (group commit).` : ''}${costs.identifiesBrownedOut
+    ? ` Identifies browned out (fewer candidates while the matcher queue stood): ${costs.identifiesBrownedOut}.` : ''}</p>
 ${chart}
 ${table(['CPU', 'ms per payment'], rows)}
 ${switchesTable(costs)}`;

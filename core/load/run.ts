@@ -57,6 +57,8 @@ export interface LoadTarget {
   readonly nodeConnection?: NatsConnection;
   /** The ledger's group commit counts when it runs in this process (embedded): its transactions are reported per payment. */
   readonly ledgerCommits?: () => CommitCounts | undefined;
+  /** Embedded network: identifies browned out so far (the association node's count; --brownout). */
+  readonly identifiesBrownedOut?: () => number | undefined;
   /** The embedded network's settings (ledger database, matcher threads, candidates, commit cadence), for the report. */
   readonly settings?: Readonly<Record<string, string | number>>;
 }
@@ -73,6 +75,8 @@ export interface PaymentCosts {
   readonly nodes?: TrafficPerPayment;
   /** Embedded network: ledger transactions per payment, and requests per transaction (group commit). */
   readonly ledger?: LedgerCommitsPerPayment;
+  /** Embedded network: identifies of the phase that compared fewer candidates than configured (--brownout). */
+  readonly identifiesBrownedOut?: number;
   readonly processCpuMsPerPayment: number;
   /**
    * Busy CPU of the whole machine (every process and the kernel) per payment, where /proc/stat
@@ -210,13 +214,13 @@ export interface LedgerCommitsPerPayment {
 }
 
 type Snapshot = {
-  load: Stats; nodes?: Stats; ledger?: CommitCounts; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: CpuSnapshot | undefined; loop: EventLoopUtilization;
+  load: Stats; nodes?: Stats; ledger?: CommitCounts; brownedOut?: number; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: CpuSnapshot | undefined; loop: EventLoopUtilization;
 };
 
 function snapshot(target: LoadTarget): Snapshot {
   return {
     load: { ...target.nc.stats() }, nodes: target.nodeConnection ? { ...target.nodeConnection.stats() } : undefined,
-    ledger: target.ledgerCommits?.(), cpu: process.cpuUsage(), machine: machineCpu(), components: cpuSnapshot(), loop: performance.eventLoopUtilization(),
+    ledger: target.ledgerCommits?.(), brownedOut: target.identifiesBrownedOut?.(), cpu: process.cpuUsage(), machine: machineCpu(), components: cpuSnapshot(), loop: performance.eventLoopUtilization(),
   };
 }
 
@@ -232,6 +236,7 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
   return {
     payments, load: per(before.load, after.load), nodes: before.nodes && after.nodes ? per(before.nodes, after.nodes) : undefined,
     ...(before.ledger && after.ledger ? { ledger: ledgerPerPayment(before.ledger, after.ledger, payments) } : {}),
+    ...(before.brownedOut !== undefined && after.brownedOut !== undefined ? { identifiesBrownedOut: after.brownedOut - before.brownedOut } : {}),
     processCpuMsPerPayment: perPaymentMs((cpu.user + cpu.system) / 1000),
     ...(machine ? { machineCpuMsPerPayment: perPaymentMs(machine.busyMs), machineStolenMsPerPayment: perPaymentMs(machine.stolenMs) } : {}),
     mainThreadUtilization: Math.round(performance.eventLoopUtilization(after.loop, before.loop).utilization * 1000) / 1000,

@@ -138,6 +138,10 @@ describe('biopay load past capacity', () => {
     expect(strangerComparisons(full)).toBeGreaterThan(90);
     expect(strangerComparisons(full)).toBeLessThanOrEqual(100);
     expect(strangerComparisons(browned)).toBeLessThan(strangerComparisons(full) * 0.9);
+    // The association node's count of the measured phase, in the report.
+    expect(browned.report.costsPerPayment.identifiesBrownedOut).toBeGreaterThan(0);
+    expect(browned.report.costsPerPayment.identifiesBrownedOut).toBeLessThanOrEqual(browned.report.run.sent);
+    expect(full.report.costsPerPayment.identifiesBrownedOut).toBe(0);
   });
 });
 
