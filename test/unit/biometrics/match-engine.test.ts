@@ -352,13 +352,18 @@ describe('MatchEngine candidate path and FPIR decisions with worker threads', ()
       const secondWave = await Promise.all(strangers.slice(0, 8).map((probe) => identifyOrUndefined(browning, probe)));
       const first = (await firstWave).flatMap((result) => (result === undefined ? [] : [result.searched]));
       const second = secondWave.flatMap((result) => (result === undefined ? [] : [result.searched]));
-      // Dispatched together, before any had waited: the first wave compared every candidate.
+      // The first search found nobody waiting and compared every candidate (later ones of the first
+      // wave may find the first waiting past 2 ms already, on a busy machine: dispatching 120 takes time).
       expect(first.length).toBeGreaterThan(100);
-      expect(first.every((count) => count === candidates)).toBe(true);
+      expect(Math.max(...first)).toBe(candidates);
+      // Every search of the second wave found the first wave's oldest waiting 10 ms or more.
       expect(second.length).toBeGreaterThan(4);
       expect(Math.max(...second)).toBeLessThan(candidates);
-      expect(Math.min(...second)).toBeGreaterThanOrEqual(16);
-      expect(browning.stats().searchesBrownedOut).toBe(second.length + secondWave.filter((result) => result === undefined).length);
+      expect(Math.min(...[...first, ...second])).toBeGreaterThanOrEqual(16);
+      const shortened = [...first, ...second].filter((count) => count < candidates).length;
+      // Counted when the limit is chosen, before a probe with too few minutiae is refused.
+      expect(browning.stats().searchesBrownedOut).toBeGreaterThanOrEqual(shortened);
+      expect(browning.stats().searchesBrownedOut).toBeLessThanOrEqual(shortened + strangers.length + 8 - first.length - second.length);
       // Alone, a search compares them all again.
       const alone = await identifyOrUndefined(browning, strangers.find((_, index) => secondWave[index] !== undefined)!);
       expect(alone?.searched).toBe(candidates);
