@@ -55,8 +55,9 @@ export interface MatchEngineOptions {
    * Brownout (see candidatesUnderLoad): while searches queue for the matcher threads, new decision
    * searches compare fewer index candidates instead of waiting longer. Default false: every search
    * compares its configured count however long the queue. On the hinted target workload near a
-   * 2-core VM's capacity its effect on refused touches was within the VM's run-to-run drift
-   * (docs/performance-history.md, 2026-12-06): an operator's choice, not a default.
+   * 2-core VM's capacity its effect on refused touches was within the VM's run-to-run drift; with
+   * 40% unknown fingers past capacity it refused 47 touches against 766 and approved 3% more payers
+   * (one pair; docs/performance-history.md, 2026-12-06): an operator's choice, not a default.
    */
   brownout?: boolean;
   /** With brownout: the wait of the oldest search in flight past which searches shrink (default 20 ms). */
@@ -321,7 +322,7 @@ export class MatchEngine {
     return this.gallery.size;
   }
 
-  /** Memory held by the gallery and its candidate index, for capacity planning. */
+  /** Memory held by the gallery and its candidate index (capacity planning), and searches browned out so far. */
   stats(): { templates: number; galleryBytes: number; galleryAllocatedBytes: number; indexBytes: number; searchesBrownedOut: number } {
     let indexBytes = this.index?.bytes ?? 0;
     for (const hintIndex of this.hintIndexes.values()) indexBytes += hintIndex.bytes;
@@ -561,7 +562,7 @@ export class MatchEngine {
       return await work;
     } finally {
       this.searchesInFlight--;
-      this.searchStartsMs.delete(token);
+      if (this.brownout) this.searchStartsMs.delete(token);
     }
   }
 
