@@ -8,6 +8,7 @@ import { TemplateSealer } from '../core/association/template-crypto.js';
 import type { Logger } from '../core/log.js';
 import { startNatsServerProcess, type NatsServerProcess } from '../core/transport/nats-server-process.js';
 import { ROLES, startNetwork, type Network } from '../nodes/network.js';
+import { packageVersion } from './paths.js';
 
 const EMBEDDED_NATS_GO_MAX_PROCS = 1;
 
@@ -63,6 +64,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       ledgerCommitIntervalMs: options.commitIntervalMs,
       terminalIdentifyWaitTargetMs: options.identifyWaitTargetMs,
       nodeName: `biopay-embedded-${process.pid}`,
+      version: packageVersion(),
     });
     return {
       nats,

@@ -18,6 +18,7 @@ import { asBiopayError, BiopayError, ErrorCode } from '../core/errors.js';
 import { DEFAULT_ENROLL_IMPRESSIONS, DEFAULT_MIX, LOOP_STALL_MS, describeCpuByComponent, describeNodeProcessCpu, describeSwitchesByComponent, parseMix, reportJson, runLoad, writeReports, type LoadOptions, type LoadReport, type LoadTarget } from '../core/load/index.js';
 import { createLogger, silentLogger } from '../core/log.js';
 import { parseAmount } from '../core/money.js';
+import { collectNodeStatuses } from '../core/status/status-client.js';
 import { connectNats } from '../core/transport/nats.js';
 import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
 import { DEFAULT_IDENTIFY_WAIT_TARGET_MS, IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
@@ -188,7 +189,11 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
   if (parsed.nats) {
     const nc = await connectNats({ servers: parsed.nats, name });
     try {
-      return await work({ nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: parsed.nats });
+      return await work({
+        nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: parsed.nats,
+        // A network whose nodes do not answer (an older release) is still driven; its costs lack these counts.
+        nodeStatuses: async () => (await collectNodeStatuses(nc).catch(() => ({ nodes: [] }))).nodes,
+      });
     } finally {
       await nc.drain().catch(() => undefined);
     }
@@ -222,8 +227,7 @@ async function withTarget<T>(parsed: Parsed, progress: (line: string) => void, w
       return await work({
         nc, system: new ActorSystem({ nodeId: name, nats: nc }), description: `embedded (${embedded.nats.url}; ledger on ${parsed.database ? 'PostgreSQL' : 'PGlite'}; ${parsed.matchWorkers} match workers, kernel ${settings.matcherKernel}; identify: ${describeCandidates(parsed)}; ledger commits every ${parsed.commitIntervalMs} ms at most while busy; a standing identify queue serves touches within ${settings.identifyWaitTargetMs} ms)`,
         nodeConnection: embedded.network.nc,
-        ledgerCommits: () => embedded.network.ledger?.commitCounts,
-        identifiesBrownedOut: () => embedded.network.identifiesBrownedOut(),
+        nodeStatuses: async () => [embedded.network.status()],
         settings,
       });
     } finally {

@@ -8,6 +8,7 @@ import { loadCommand } from './load.js';
 import { matchCommand } from './match.js';
 import { nodeCommand } from './node.js';
 import { sensorCommand } from './sensor.js';
+import { statusCommand } from './status.js';
 import { synthCommand } from './synth.js';
 
 interface Command {
@@ -19,6 +20,7 @@ const commands: Record<string, Command> = {
   demo: { summary: 'run the embedded network through a scripted story and print a summary', run: demoCommand },
   dev: { summary: 'run the embedded network until stopped (data kept in a folder)', run: devCommand },
   node: { summary: 'run one node role (terminal, association, account, business, gateway)', run: nodeCommand },
+  status: { summary: 'list the nodes of a running network with their roles and counters (NATS micro service "biopay")', run: statusCommand },
   load: { summary: 'drive a network with virtual terminals at a set rate; latency, throughput, ledger check', run: loadCommand },
   sensor: { summary: 'simulate a terminal\'s sensors: publish one touch and print the payment result', run: sensorCommand },
   synth: { summary: 'write a synthetic fingerprint population (FVC-named ISO records) for scale tests', run: synthCommand },

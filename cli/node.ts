@@ -11,6 +11,7 @@ import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
 import { isRole, ROLES, startNetwork, type Role } from '../nodes/network.js';
 import { DEFAULT_IDENTIFY_WAIT_TARGET_MS, IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
 import { ExitCode, toJson, type CommandIo } from './io.js';
+import { packageVersion } from './paths.js';
 
 /** What ps, top and `biopay load`'s CPU breakdown call a node's process (Linux keeps 15 bytes). */
 const PROCESS_NAMES: Record<Role, string> = {
@@ -140,7 +141,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     roles: [role], natsUrl: values.nats.split(','), log, databaseUrl: values.database, databaseSchema: values.schema, dataDir: values.data,
     grpcPort, matchWorkers: workers, ledgerCommitIntervalMs: commitIntervalMs, ...association, businessFailAll: values['fail-business'],
     sensorTerminalIds: values.terminals.split(',').map((id) => id.trim()).filter((id) => id !== ''),
-    terminalIdentifyWaitTargetMs: identifyWaitTargetMs,
+    terminalIdentifyWaitTargetMs: identifyWaitTargetMs, version: packageVersion(),
   });
   const started = {
     role, pid: process.pid, nats: values.nats, grpcPort: network.grpcPort ?? null,

@@ -1,5 +1,5 @@
 /** Locations inside the installed package, whether running from dist/ or from the TS sources. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,4 +15,10 @@ export function packageRoot(): string {
 
 export function demoTemplatePath(name: string): string {
   return join(packageRoot(), 'deploy', 'demo-templates', `${name}.iso`);
+}
+
+/** This package's version (package.json), as the nodes' status service reports it. */
+export function packageVersion(): string {
+  const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof version === 'string' ? version : '0.0.0';
 }

@@ -13,12 +13,14 @@ import { businessStepsFromRecords } from '../core/business/step-lookup.js';
 import { openDatabase, type SqlClient } from '../core/db/index.js';
 import { Ledger } from '../core/ledger/index.js';
 import type { LogFields, Logger } from '../core/log.js';
+import type { NodeStatus, RoleStatuses } from '../core/status/node-status.js';
+import { startStatusService, type StatusService } from '../core/status/status-service.js';
 import { connectNats } from '../core/transport/nats.js';
 import { startAccountNode } from './account/node.js';
 import { startAssociationNode, type AssociationNode } from './association/node.js';
 import { startBusinessNode } from './business/node.js';
 import { startGateway } from './gateway/index.js';
-import { startTerminalNode } from './terminal/node.js';
+import { startTerminalNode, type TerminalNode } from './terminal/node.js';
 
 export const ROLES = ['terminal', 'association', 'account', 'business', 'gateway'] as const;
 export type Role = (typeof ROLES)[number];
@@ -61,6 +63,8 @@ export interface NetworkOptions {
   /** Terminal role: the wait a standing identify queue serves its touches within (default DEFAULT_IDENTIFY_WAIT_TARGET_MS). */
   readonly terminalIdentifyWaitTargetMs?: number;
   readonly nodeName?: string;
+  /** The package's version, which the node's status service reports (default 0.0.0). */
+  readonly version?: string;
 }
 
 export interface Network {
@@ -68,8 +72,8 @@ export interface Network {
   readonly system: ActorSystem;
   readonly grpcPort: number | undefined;
   readonly ledger: Ledger | undefined;
-  /** Identifies the association role compared fewer candidates for (brownout) since it started; undefined without the role. */
-  identifiesBrownedOut(): number | undefined;
+  /** What this process's status service answers (`biopay status`). */
+  status(): NodeStatus;
   stop(): Promise<void>;
 }
 
@@ -86,6 +90,8 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   const has = (role: Role) => options.roles.includes(role);
   let ledger: Ledger | undefined;
   let association: AssociationNode | undefined;
+  let terminal: TerminalNode | undefined;
+  let statusService: StatusService | undefined;
   let database: SqlClient | undefined;
   let grpcPort: number | undefined;
   try {
@@ -116,10 +122,11 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       stops.push((await startBusinessNode({ nc, system, device, log: options.log.child({ role: 'business' }) })).stop);
     }
     if (has('terminal')) {
-      stops.push((await startTerminalNode({
+      terminal = await startTerminalNode({
         nc, system, log: options.log.child({ role: 'terminal' }), sensorTerminalIds: options.sensorTerminalIds,
         identifyWaitTargetMs: options.terminalIdentifyWaitTargetMs,
-      })).stop);
+      });
+      stops.push(terminal.stop);
     }
     if (has('gateway')) {
       const gateway = await startGateway({
@@ -128,15 +135,30 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       grpcPort = gateway.port;
       stopGateway = gateway.stop;
     }
+    const roles = { association, ledger, terminal };
+    statusService = await startStatusService(nc, { node: name, roles: options.roles, version: options.version ?? '0.0.0', read: () => roleStatuses(roles) });
+    // Pushed last, so stopped first of the roles: a draining node no longer says it serves.
+    stops.push(statusService.stop);
   } catch (error) {
     await stopAll(stopGateway, stops, system, nc, database, ledger);
     throw error;
   }
   let stopped: Promise<void> | undefined;
+  const service = statusService;
   return {
     nc, system, grpcPort, ledger,
-    identifiesBrownedOut: () => association?.engine.stats().searchesBrownedOut,
+    status: () => service.status(),
     stop: () => (stopped ??= stopAll(stopGateway, stops, system, nc, database, ledger)),
+  };
+}
+
+/** The counters of the roles this process runs (status-service.ts reads them per request). */
+function roleStatuses(roles: { association?: AssociationNode; ledger?: Ledger; terminal?: TerminalNode }): RoleStatuses {
+  const commits = roles.ledger?.commitCounts;
+  return {
+    ...(roles.association ? { association: roles.association.status() } : {}),
+    ...(roles.ledger ? { account: { ledgerTransactions: commits?.transactions ?? 0, ledgerOperations: commits?.operations ?? 0 } } : {}),
+    ...(roles.terminal ? { terminal: roles.terminal.status() } : {}),
   };
 }
 

@@ -9,7 +9,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { NatsConnection, Stats } from '@nats-io/transport-node';
 import type { ActorSystem } from '../actors/index.js';
 import { businessStepsFromRecords } from '../business/step-lookup.js';
-import type { CommitCounts } from '../ledger/index.js';
+import { countersBetween, type NetworkCounters, type NodeStatus } from '../status/node-status.js';
 import { ActorKind, LedgerProtocol } from '../protocols.js';
 import { counted } from './counted.js';
 import { LoadDriver } from './driver.js';
@@ -55,10 +55,11 @@ export interface LoadTarget {
   readonly description: string;
   /** The nodes' own NATS connection when they run in this process (embedded): its traffic is reported per payment. */
   readonly nodeConnection?: NatsConnection;
-  /** The ledger's group commit counts when it runs in this process (embedded): its transactions are reported per payment. */
-  readonly ledgerCommits?: () => CommitCounts | undefined;
-  /** Embedded network: identifies browned out so far (the association node's count; --brownout). */
-  readonly identifiesBrownedOut?: () => number | undefined;
+  /**
+   * The nodes' status (core/status): read before and after each phase, so that the ledger's
+   * transactions per payment and the identifies browned out are reported, embedded or not.
+   */
+  readonly nodeStatuses?: () => Promise<readonly NodeStatus[]>;
   /** The embedded network's settings (ledger database, matcher threads, candidates, commit cadence), for the report. */
   readonly settings?: Readonly<Record<string, string | number>>;
 }
@@ -73,9 +74,9 @@ export interface PaymentCosts {
   readonly payments: number;
   readonly load: TrafficPerPayment;
   readonly nodes?: TrafficPerPayment;
-  /** Embedded network: ledger transactions per payment, and requests per transaction (group commit). */
+  /** Ledger transactions per payment, and requests per transaction (group commit), when the account nodes told them. */
   readonly ledger?: LedgerCommitsPerPayment;
-  /** Embedded network: identifies of the phase that compared fewer candidates than configured (--brownout). */
+  /** Identifies of the phase that compared fewer candidates than configured (brownout), when the association nodes told them. */
   readonly identifiesBrownedOut?: number;
   readonly processCpuMsPerPayment: number;
   /**
@@ -164,12 +165,16 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   let rampResult: RampResult | undefined;
   try {
     const phase = async (rate: number, label?: string) => {
+      const statusesBefore = await target.nodeStatuses?.();
       const before = snapshot(target);
       const outcome = await runPhase(driver, {
         rate, warmupS: options.warmupS, durationS: options.durationS, arrival: options.arrival,
         inFlightMax: options.inFlightMax, seed: options.seed + 2 + Math.round(rate), label, progress,
       });
-      traffic.set(outcome, perPayment(before, snapshot(target), outcome.measured.completed + outcome.warmup.completed));
+      const after = snapshot(target);
+      const statusesAfter = await target.nodeStatuses?.();
+      const counters = statusesBefore && statusesAfter ? countersBetween(statusesBefore, statusesAfter) : {};
+      traffic.set(outcome, perPayment(before, after, counters, outcome.measured.completed + outcome.warmup.completed));
       return outcome;
     };
     if (options.ramp) {
@@ -214,17 +219,17 @@ export interface LedgerCommitsPerPayment {
 }
 
 type Snapshot = {
-  load: Stats; nodes?: Stats; ledger?: CommitCounts; brownedOut?: number; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: CpuSnapshot | undefined; loop: EventLoopUtilization;
+  load: Stats; nodes?: Stats; cpu: NodeJS.CpuUsage; machine: MachineCpu | undefined; components: CpuSnapshot | undefined; loop: EventLoopUtilization;
 };
 
 function snapshot(target: LoadTarget): Snapshot {
   return {
     load: { ...target.nc.stats() }, nodes: target.nodeConnection ? { ...target.nodeConnection.stats() } : undefined,
-    ledger: target.ledgerCommits?.(), brownedOut: target.identifiesBrownedOut?.(), cpu: process.cpuUsage(), machine: machineCpu(), components: cpuSnapshot(), loop: performance.eventLoopUtilization(),
+    cpu: process.cpuUsage(), machine: machineCpu(), components: cpuSnapshot(), loop: performance.eventLoopUtilization(),
   };
 }
 
-function perPayment(before: Snapshot, after: Snapshot, payments: number): PaymentCosts {
+function perPayment(before: Snapshot, after: Snapshot, counters: NetworkCounters, payments: number): PaymentCosts {
   const per = (from: Stats, to: Stats): TrafficPerPayment => {
     const each = (field: keyof TrafficPerPayment) => Math.round(((to[field] - from[field]) / Math.max(1, payments)) * 100) / 100;
     return { outMsgs: each('outMsgs'), inMsgs: each('inMsgs'), outBytes: each('outBytes'), inBytes: each('inBytes') };
@@ -235,8 +240,8 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
     ? { busyMs: after.machine.busyMs - before.machine.busyMs, stolenMs: after.machine.stolenMs - before.machine.stolenMs } : undefined;
   return {
     payments, load: per(before.load, after.load), nodes: before.nodes && after.nodes ? per(before.nodes, after.nodes) : undefined,
-    ...(before.ledger && after.ledger ? { ledger: ledgerPerPayment(before.ledger, after.ledger, payments) } : {}),
-    ...(before.brownedOut !== undefined && after.brownedOut !== undefined ? { identifiesBrownedOut: after.brownedOut - before.brownedOut } : {}),
+    ...(counters.ledger ? { ledger: ledgerPerPayment(counters.ledger, payments) } : {}),
+    ...(counters.identifiesBrownedOut !== undefined ? { identifiesBrownedOut: counters.identifiesBrownedOut } : {}),
     processCpuMsPerPayment: perPaymentMs((cpu.user + cpu.system) / 1000),
     ...(machine ? { machineCpuMsPerPayment: perPaymentMs(machine.busyMs), machineStolenMsPerPayment: perPaymentMs(machine.stolenMs) } : {}),
     mainThreadUtilization: Math.round(performance.eventLoopUtilization(after.loop, before.loop).utilization * 1000) / 1000,
@@ -244,9 +249,7 @@ function perPayment(before: Snapshot, after: Snapshot, payments: number): Paymen
   };
 }
 
-function ledgerPerPayment(before: CommitCounts, after: CommitCounts, payments: number): LedgerCommitsPerPayment {
-  const transactions = after.transactions - before.transactions;
-  const operations = after.operations - before.operations;
+function ledgerPerPayment({ transactions, operations }: NonNullable<NetworkCounters['ledger']>, payments: number): LedgerCommitsPerPayment {
   return {
     transactionsPerPayment: Math.round((transactions / Math.max(1, payments)) * 1000) / 1000,
     operationsPerTransaction: Math.round((operations / Math.max(1, transactions)) * 100) / 100,

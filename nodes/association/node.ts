@@ -32,6 +32,7 @@ import { candidateCounts, type MatchEngine } from '../../core/biometrics/match-e
 import { BiopayError, ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { ActorKind, AssociationProtocol } from '../../core/protocols.js';
+import type { AssociationStatus } from '../../core/status/node-status.js';
 import { logSetupRetries } from '../../core/transport/jetstream-setup.js';
 
 export interface AssociationNodeOptions {
@@ -80,6 +81,8 @@ export interface AssociationNode {
   /** Every credential of every partition (metadata only). */
   readonly directory: CredentialDirectory;
   readonly partition: PartitionSpec;
+  /** Its gallery and matcher counters now (`biopay status`). */
+  status(): AssociationStatus;
   stop(): Promise<void>;
 }
 
@@ -113,8 +116,9 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
   const perIdentify = candidateCounts({ candidates: options.candidatesPerIdentify, hintedCandidates: options.hintedCandidatesPerIdentify });
   const candidates = Math.ceil(perIdentify.candidates / partition.count);
   const hintedCandidates = Math.ceil(perIdentify.hintedCandidates / partition.count);
+  const workers = options.workers ?? DEFAULT_MATCH_WORKERS;
   const gallery = await PartitionGallery.create({
-    workers: options.workers ?? DEFAULT_MATCH_WORKERS, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
+    workers, dimensions: options.embeddingDimensions, quantization: options.embeddingQuantization, candidates, hintedCandidates,
     brownout: options.brownout,
   });
   const state: NodeState = { gallery, directory: new CredentialDirectory(), sealer, log, partition };
@@ -151,6 +155,13 @@ export async function startAssociationNode(options: AssociationNodeOptions): Pro
     gallery,
     directory: state.directory,
     partition,
+    status: () => {
+      const stats = gallery.engine.stats();
+      return {
+        templates: stats.templates, galleryBytes: stats.galleryBytes, partition: `${partition.index}/${partition.count}`,
+        matcherThreads: workers, brownout: options.brownout ?? false, identifiesBrownedOut: stats.searchesBrownedOut,
+      };
+    },
     async stop() {
       await enrollmentLog.close();
       await gallery.close();

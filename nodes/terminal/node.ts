@@ -18,6 +18,7 @@ import { ConcurrencyGate } from '../../core/terminal/concurrency-gate.js';
 import { assembleCaptures, DEFAULT_CAPTURE_ASSEMBLY, type Touch } from '../../core/terminal/capture-assembler.js';
 import { DEFAULT_PAYMENT_TIMEOUTS, runPayment, type PaymentPorts, type PaymentTimeouts } from '../../core/terminal/payment-saga.js';
 import { TerminalRegistry } from '../../core/terminal/registry.js';
+import type { TerminalStatus } from '../../core/status/node-status.js';
 import { paymentResultSubject, SENSOR_SUBJECT_ALL, sensorSubject } from '../../core/terminal/subjects.js';
 import { encodeMessage } from '../../core/protobuf.js';
 import { logSetupRetries } from '../../core/transport/jetstream-setup.js';
@@ -56,6 +57,8 @@ export interface TerminalNodeOptions {
 
 export interface TerminalNode {
   readonly registry: TerminalRegistry;
+  /** Payments and identifies in flight now (`biopay status`). */
+  status(): TerminalStatus;
   stop(): Promise<void>;
 }
 
@@ -140,6 +143,10 @@ export async function startTerminalNode(options: TerminalNodeOptions): Promise<T
 
   return {
     registry,
+    status: () => ({
+      paymentsInFlight: admission.inFlight, identifiesRunning: identifyGate.running, identifiesWaiting: identifyGate.queued,
+      identifyLimit: identifyGate.currentLimit,
+    }),
     async stop() {
       await stopPipeline(subscriptions, events, pipeline);
       business.close();
@@ -177,7 +184,7 @@ class FailureLog {
 
 /** Counts the payments in flight and refuses one beyond the limit, naming the limit. */
 class Admission {
-  private inFlight = 0;
+  #inFlight = 0;
 
   constructor(private readonly inFlightMax: number) {
     if (!Number.isSafeInteger(inFlightMax) || inFlightMax < 1) {
@@ -185,15 +192,19 @@ class Admission {
     }
   }
 
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.inFlight >= this.inFlightMax) {
-      throw new BiopayError(ErrorCode.Unavailable, `terminal node overloaded: ${this.inFlight} payments in flight (limit ${this.inFlightMax})`);
+    if (this.#inFlight >= this.inFlightMax) {
+      throw new BiopayError(ErrorCode.Unavailable, `terminal node overloaded: ${this.#inFlight} payments in flight (limit ${this.inFlightMax})`);
     }
-    this.inFlight++;
+    this.#inFlight++;
     try {
       return await work();
     } finally {
-      this.inFlight--;
+      this.#inFlight--;
     }
   }
 }

@@ -8,10 +8,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
 import { loadCommand } from '../../cli/load.js';
+import { main } from '../../cli/main.js';
+import type { NodeStatus } from '../../core/status/node-status.js';
 import { TemplateSealer } from '../../core/association/template-crypto.js';
+import { runCaptured } from '../helpers/cli-io.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { startBackOfficeProcesses, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+
+const runCli = (args: string[]) => runCaptured(main, args);
 
 describe('biopay load --nats against node processes', () => {
   let nats: NatsServerHandle;
@@ -61,6 +67,10 @@ describe('biopay load --nats against node processes', () => {
     expect(report.ledgerCheck.capturedOnce).toBe(report.ledgerCheck.approvedChecked);
     expect(report.ledgerCheck.openHolds).toBe(0);
     expect(report.ledgerCheck.businessStepsChecked).toBeGreaterThanOrEqual(report.ledgerCheck.approvedChecked + report.ledgerCheck.voidedChecked);
+    // The nodes' status service tells what the run cost the ledger and the matcher, as embedded.
+    expect(report.costsPerPayment.ledger.transactionsPerPayment).toBeGreaterThan(0);
+    expect(report.costsPerPayment.ledger.operationsPerTransaction).toBeGreaterThanOrEqual(1);
+    expect(report.costsPerPayment.identifiesBrownedOut).toBe(0);
     if (process.platform === 'linux') {
       // The node processes name themselves after their roles, so their CPU is told apart.
       expect(Object.keys(report.costsPerPayment.cpuMsPerPaymentByNodeProcess).sort())
@@ -68,4 +78,32 @@ describe('biopay load --nats against node processes', () => {
       expect(report.costsPerPayment.cpuMsPerPaymentByComponent.biopayNodes).toBeGreaterThan(0);
     }
   }, 180_000);
+
+  it('biopay status finds every node process with its roles and counters, and skips a reply that is not a status', async () => {
+    // Another program answering under the service's name: its reply is counted, not trusted.
+    const stranger = await connect({ servers: nats.url });
+    stranger.subscribe('$SRV.STATS.biopay', { callback: (_error, message) => { message.respond('{"endpoints":[{"data":{"node":7}}]}'); } });
+    await stranger.flush();
+    try {
+      const json = await runCli(['status', '--nats', nats.url, '--json']);
+      expect(json.code, json.stderr).toBe(0);
+      const { nodes: statuses, skipped } = JSON.parse(json.stdout) as { nodes: NodeStatus[]; skipped: number };
+      expect(skipped).toBe(1);
+      expect(statuses.map((status) => status.roles.join(',')).sort()).toEqual(['account', 'association', 'business', 'terminal']);
+      expect(statuses.map((status) => status.pid).sort()).toEqual(nodes.map((node) => node.child.pid).sort());
+      const byRole = new Map(statuses.map((status) => [status.roles[0], status]));
+      // The load test before this one enrolled 40 fingers and paid through the ledger.
+      expect(byRole.get('association')!.association).toMatchObject({ partition: '0/1', matcherThreads: 1, brownout: false, identifiesBrownedOut: 0 });
+      expect(byRole.get('association')!.association!.templates).toBeGreaterThanOrEqual(30);
+      expect(byRole.get('account')!.account!.ledgerTransactions).toBeGreaterThan(0);
+      expect(byRole.get('terminal')!.terminal).toMatchObject({ paymentsInFlight: 0, identifiesRunning: 0, identifiesWaiting: 0 });
+      expect(byRole.get('business')).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+      const text = await runCli(['status', '--nats', nats.url]);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain('4 nodes on');
+      expect(text.stdout).toMatch(/association: partition 0\/1, \d+ templates/);
+    } finally {
+      await stranger.close();
+    }
+  }, 60_000);
 });

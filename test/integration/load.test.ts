@@ -142,7 +142,8 @@ describe('biopay load past capacity', () => {
     expect(browned.report.costsPerPayment.identifiesBrownedOut).toBeGreaterThan(0);
     expect(browned.report.costsPerPayment.identifiesBrownedOut).toBeLessThanOrEqual(browned.report.run.sent);
     expect(full.report.costsPerPayment.identifiesBrownedOut).toBe(0);
-  });
+    // Two overloaded runs: about 40 s alone, more beside the rest of the suite.
+  }, 150_000);
 });
 
 describe('biopay load flags', () => {
