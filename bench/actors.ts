@@ -5,13 +5,19 @@
  *   - remote asks per second: caller and host are two ActorSystems with their own NATS connections
  *     to a nats-server child, every ask a protobuf request/reply over NATS;
  *   - remote sequential round trip: one ask at a time, median latency;
- *   - baseline: raw NATS request/reply of the same bytes and window, no actor runtime.
+ *   - baseline: raw NATS request/reply of the same bytes and window, no actor runtime;
+ *   - durable publishes (the business step's command and record): a 200-byte message into a
+ *     JetStream stream, waiting for its acknowledgement, through the request mux
+ *     (core/transport/stream-publish.ts) and through nats.js's `js.publish`, per second and in
+ *     CPU of this process per publish (both connections, one process).
  * Each figure is the median of `runs`.
  */
 import { availableParallelism, cpus } from 'node:os';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { ActorSystem, type Actor } from '../core/actors/index.js';
 import { connectNats, type NatsConnection } from '../core/transport/nats.js';
 import { startNatsServerProcess } from '../core/transport/nats-server-process.js';
+import { publishToStream } from '../core/transport/stream-publish.js';
 import { Account, DepositRequest } from '../proto/gen/biopay/v1/ledger.js';
 
 const BenchProtocol = { deposit: { request: DepositRequest, response: Account } } as const;
@@ -21,6 +27,10 @@ const window = 512;
 const localAsks = 200_000;
 const remoteAsks = 20_000;
 const sequentialAsks = 2_000;
+const streamPublishes = 20_000;
+/** In flight at once: a busy terminal node's business steps. */
+const streamWindow = 64;
+const STREAM = 'BENCH_PUBLISH';
 
 class Counter implements Actor {
   private balanceMinor = 0n;
@@ -71,6 +81,25 @@ async function rawNatsRate(host: NatsConnection, caller: NatsConnection, total: 
   return rate;
 }
 
+/** Durable publishes per second and CPU µs of this process per publish, `streamWindow` in flight. */
+async function streamPublishRate(nc: NatsConnection, how: 'mux' | 'nats.js', run: number): Promise<{ perSecond: number; cpuUs: number }> {
+  const data = new Uint8Array(200);
+  const js = jetstream(nc);
+  let next = 0;
+  const publish = (i: number) => (how === 'mux'
+    ? publishToStream(nc, `bench.stream.${i % keys}`, data, { msgId: `${how}-${run}-${i}`, timeoutMs: 30_000 })
+    : js.publish(`bench.stream.${i % keys}`, data, { msgID: `${how}-${run}-${i}`, timeout: 30_000 }));
+  const lane = async () => {
+    while (next < streamPublishes) await publish(next++);
+  };
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: streamWindow }, lane));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { perSecond: streamPublishes / seconds, cpuUs: (used.user + used.system) / streamPublishes };
+}
+
 async function sequentialLatencyUs(system: ActorSystem): Promise<number> {
   const client = system.client(KIND, BenchProtocol);
   const latencies: number[] = [];
@@ -90,13 +119,16 @@ export async function runActorBench(options: { json: boolean; runs: number }): P
     local.push(await askRate(system, localAsks));
     await system.drain();
   }
-  const server = await startNatsServerProcess();
+  const server = await startNatsServerProcess({ jetstream: true });
   const hostConnection = await connectNats({ servers: server.url, name: 'bench-host' });
   const callerConnection = await connectNats({ servers: server.url, name: 'bench-caller' });
   const remote: number[] = [];
   const raw: number[] = [];
   const roundTripUs: number[] = [];
+  const streamMux: Array<{ perSecond: number; cpuUs: number }> = [];
+  const streamNatsJs: Array<{ perSecond: number; cpuUs: number }> = [];
   try {
+    await (await jetstreamManager(callerConnection)).streams.add({ name: STREAM, subjects: ['bench.stream.>'], max_msgs: streamPublishes });
     for (let run = 0; run < runs; run++) {
       const host = hostSystem(hostConnection);
       await host.serve(KIND);
@@ -105,6 +137,9 @@ export async function runActorBench(options: { json: boolean; runs: number }): P
       raw.push(await rawNatsRate(hostConnection, callerConnection, remoteAsks));
       roundTripUs.push(await sequentialLatencyUs(caller));
       await host.drain();
+      // Interleaved, so that a drift of the machine falls on both.
+      streamMux.push(await streamPublishRate(callerConnection, 'mux', run));
+      streamNatsJs.push(await streamPublishRate(callerConnection, 'nats.js', run));
     }
   } finally {
     await callerConnection.close();
@@ -113,13 +148,18 @@ export async function runActorBench(options: { json: boolean; runs: number }): P
   }
   const result = {
     benchmark: 'actors',
-    workload: `counter actor, ${keys} keys, ${window} asks in flight; local ${localAsks} asks, remote ${remoteAsks} asks over one nats-server (2 connections, one process); sequential ${sequentialAsks} asks`,
+    workload: `counter actor, ${keys} keys, ${window} asks in flight; local ${localAsks} asks, remote ${remoteAsks} asks over one nats-server (2 connections, one process); sequential ${sequentialAsks} asks; `
+      + `${streamPublishes} durable publishes of 200 bytes into a file stream, ${streamWindow} in flight, each with a message id`,
     machine: `${cpus()[0]?.model ?? 'unknown cpu'} x ${availableParallelism()}, node ${process.version}`,
     runs,
     localAsksPerSecond: Math.round(median(local)),
     remoteAsksPerSecond: Math.round(median(remote)),
     remoteRoundTripUsMedian: Math.round(median(roundTripUs)),
     rawNatsRequestsPerSecond: Math.round(median(raw)),
+    streamPublishesPerSecond: Math.round(median(streamMux.map((result) => result.perSecond))),
+    streamPublishCpuUs: Math.round(median(streamMux.map((result) => result.cpuUs)) * 10) / 10,
+    natsJsStreamPublishesPerSecond: Math.round(median(streamNatsJs.map((result) => result.perSecond))),
+    natsJsStreamPublishCpuUs: Math.round(median(streamNatsJs.map((result) => result.cpuUs)) * 10) / 10,
   };
   if (!options.json) {
     const lines = Object.entries(result).map(([key, value]) => `${key.padEnd(30)} ${String(value)}`);

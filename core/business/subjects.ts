@@ -45,3 +45,8 @@ export function subjectToken(id: string): string {
 export function recordKey(paymentId: string): string {
   return subjectToken(paymentId);
 }
+
+/** The subject the records bucket stores a payment's record under (a KV bucket's `$KV.<bucket>.<key>`). */
+export function recordSubject(paymentId: string): string {
+  return `$KV.${BUSINESS_RECORDS_BUCKET}.${recordKey(paymentId)}`;
+}

@@ -9,7 +9,6 @@
  * Answers come back on one subscription per client (the subject is named in a header of the
  * command), not one subscription per payment: two protocol messages fewer per payment.
  */
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { BusinessCommand, BusinessRecord } from '../../proto/gen/biopay/v1/business.js';
@@ -19,6 +18,7 @@ import { openBusinessRecords } from '../business/setup.js';
 import { BUSINESS_REPLY_HEADER, businessCommandSubject, businessReplySubject } from '../business/subjects.js';
 import { encodeMessage } from '../protobuf.js';
 import type { JetStreamSetupRetry } from '../transport/jetstream-setup.js';
+import { publishToStream } from '../transport/stream-publish.js';
 
 /** Business steps waited for at once per client; one more is refused with UNAVAILABLE. */
 export const BUSINESS_WAITERS_MAX = 10_000;
@@ -32,13 +32,11 @@ interface Waiter {
 }
 
 export class BusinessClient {
-  private readonly js: JetStreamClient;
   private readonly replySubject: string;
   private readonly replies: Subscription;
   private readonly waiters = new Map<string, Waiter>();
 
-  private constructor(nc: NatsConnection, private readonly records: KV) {
-    this.js = jetstream(nc);
+  private constructor(private readonly nc: NatsConnection, private readonly records: KV) {
     this.replySubject = businessReplySubject(nuid.next());
     this.replies = nc.subscribe(this.replySubject, { callback: (error, msg) => { if (!error) this.onReply(msg); } });
   }
@@ -60,9 +58,9 @@ export class BusinessClient {
     // Registered before publishing: the answer may come back faster than the publish acknowledgement.
     const answer = this.wait(command.paymentId, timeoutMs);
     try {
-      const ack = await this.js.publish(businessCommandSubject(command.terminalId), encodeMessage(BusinessCommand, command), {
-        msgID: command.paymentId,
-        timeout: timeoutMs,
+      const ack = await publishToStream(this.nc, businessCommandSubject(command.terminalId), encodeMessage(BusinessCommand, command), {
+        msgId: command.paymentId,
+        timeoutMs,
         headers: this.replyHeaders(),
       });
       // A duplicate was executed (or is executing) under its first publish: its record is the answer.

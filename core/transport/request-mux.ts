@@ -1,5 +1,6 @@
 /**
- * Request-reply over one inbox subscription per connection, for the actor runtime's asks.
+ * Request-reply over one inbox subscription per connection, for the actor runtime's asks and for
+ * publishes into JetStream streams that wait for the stream's acknowledgement (stream-publish.ts).
  *
  * nats.js's `request()` ends every request, answered or not, by rejecting its already settled
  * promise with a new RequestError, which captures a stack each time (@nats-io/nats-core 3.4.0,
@@ -11,7 +12,7 @@
  * callers tell timeouts, no responders and closed connections apart as before.
  */
 import {
-  ClosedConnectionError, createInbox, NoRespondersError, RequestError, TimeoutError, type Msg, type NatsConnection,
+  ClosedConnectionError, createInbox, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection,
 } from '@nats-io/transport-node';
 import { BiopayError, ErrorCode } from '../errors.js';
 
@@ -46,8 +47,8 @@ export class RequestMux {
     void nc.closed().then(() => this.failAll(new ClosedConnectionError()));
   }
 
-  /** Sends `data` to `subject` and resolves with the first reply, or rejects after `timeoutMs`. */
-  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+  /** Sends `data` (with `headers`, if given) to `subject` and resolves with the first reply, or rejects after `timeoutMs`. */
+  request(subject: string, data: Uint8Array, timeoutMs: number, headers?: MsgHdrs): Promise<Msg> {
     if (this.pending.size >= this.pendingMax) {
       return Promise.reject(new BiopayError(ErrorCode.Unavailable, `${this.pendingMax} requests await their reply on this connection (limit)`));
     }
@@ -59,7 +60,7 @@ export class RequestMux {
       }, timeoutMs);
       this.pending.set(token, { subject, timer, resolve, reject });
       try {
-        this.nc.publish(subject, data, { reply: this.replyPrefix + token });
+        this.nc.publish(subject, data, headers ? { reply: this.replyPrefix + token, headers } : { reply: this.replyPrefix + token });
       } catch (error) {
         clearTimeout(timer);
         this.pending.delete(token);

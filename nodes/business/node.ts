@@ -155,7 +155,7 @@ async function earlierRecord(message: JsMsg, command: BusinessCommand, context: 
  */
 async function recordExecution(record: BusinessRecord, context: ExecutionContext, answer: (record: BusinessRecord) => void): Promise<void> {
   try {
-    await createBusinessRecord(context.records, record);
+    await createBusinessRecord(context.nc, context.records, record);
     answer(record);
   } catch (error) {
     if (recordedElsewhere(error)) {
@@ -173,7 +173,7 @@ async function writeRecordAgain(record: BusinessRecord, context: ExecutionContex
   for (let attempt = 2; attempt <= RECORD_WRITE_ATTEMPTS_MAX; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, RECORD_WRITE_BACKOFF_MS * (attempt - 1)));
     try {
-      await createBusinessRecord(context.records, record);
+      await createBusinessRecord(context.nc, context.records, record);
       return;
     } catch (error) {
       // Recorded meanwhile: an earlier attempt that timed out did land, or another node wrote it.

@@ -59,8 +59,8 @@ describe('an account node settles expired holds by their business records', () =
     const neverSent = f.authorizeRequest(payer, merchant, 4_00n);
     const records = await openBusinessRecords(nc);
     const record = { terminalId: 'T1', action: 'open-gate', executedUnixMs: BigInt(Date.now()) };
-    await createBusinessRecord(records, { ...record, paymentId: ran.paymentId, succeeded: true, detail: 'gate opened' });
-    await createBusinessRecord(records, { ...record, paymentId: failed.paymentId, succeeded: false, detail: 'device error: jammed' });
+    await createBusinessRecord(nc, records, { ...record, paymentId: ran.paymentId, succeeded: true, detail: 'gate opened' });
+    await createBusinessRecord(nc, records, { ...record, paymentId: failed.paymentId, succeeded: false, detail: 'device error: jammed' });
     // The fixture's clock is months behind the node's: these holds are due as soon as they exist.
     for (const request of [ran, failed, neverSent]) expect((await f.ledger.authorize(request)).approved).toBe(true);
 

@@ -109,7 +109,7 @@ describe.runIf(postgres)('two account node processes on one PostgreSQL schema', 
   it('captures, once it expires, a hold whose terminal vanished after the business step handed the goods out', async () => {
     const { ledger, merchant, payer } = await setUp('race-delivered', 1_000n);
     // The business node's record of the step (written as it writes it): the gate opened.
-    await createBusinessRecord(await openBusinessRecords(nc), {
+    await createBusinessRecord(nc, await openBusinessRecords(nc), {
       paymentId: 'race-delivered-p1', terminalId: 'T1', action: 'open-gate', succeeded: true, detail: 'open-gate: done', executedUnixMs: BigInt(Date.now()),
     });
     const held = await ledger.ask(payer.accountId, 'authorize', {

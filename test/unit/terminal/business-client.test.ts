@@ -120,7 +120,7 @@ describe('business step over JetStream (real nats-server)', () => {
     expect(await step.client.recordOf('p-never-sent', 200)).toBeUndefined();
     // An answer lost on the way: the records still tell.
     const recorded = { paymentId: 'p-answer-lost', terminalId: 'T1', action: 'dispense', succeeded: true, detail: 'done', executedUnixMs: 1n };
-    await createBusinessRecord(await openBusinessRecords(step.nc), recorded);
+    await createBusinessRecord(step.nc, await openBusinessRecords(step.nc), recorded);
     expect(await step.client.recordOf('p-answer-lost', 50)).toEqual(recorded);
   });
 
