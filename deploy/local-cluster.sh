@@ -92,4 +92,6 @@ start_node business-1 business
 start_node terminal-1 terminal
 start_node gateway-1 gateway --grpc-port "$grpc_port"
 echo "cluster up: gateway 127.0.0.1:$grpc_port, logs in $data/logs (Ctrl-C stops it)"
+# Every node answers the status service: the list shows the cluster as the network sees it.
+node "$root/dist/cli/bin.js" status --nats "$nats_urls" || echo "biopay status found no node (see the logs)" >&2
 wait
