@@ -50,7 +50,7 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
   try {
     const collected = await collectNodeStatuses(nc, { timeoutMs });
     if (values.json) io.stdout(toJson(collected));
-    else io.stdout(describeNodes(collected.nodes, collected.skipped, values.nats));
+    else io.stdout(describeStatuses(collected.nodes, collected.skipped, values.nats));
     return collected.nodes.length > 0 ? ExitCode.Ok : ExitCode.Failed;
   } finally {
     await nc.drain().catch(() => undefined);
@@ -58,7 +58,7 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
 }
 
 /** One block per node: its identity line, then a line per role. */
-export function describeNodes(nodes: readonly NodeStatus[], skipped: number, nats: string): string {
+export function describeStatuses(nodes: readonly NodeStatus[], skipped: number, nats: string): string {
   if (nodes.length === 0) return `no biopay node answered on ${nats}${skipped > 0 ? ` (${skipped} answers were not a biopay node's)` : ''}`;
   const lines = [`${nodes.length} node${nodes.length === 1 ? '' : 's'} on ${nats}${skipped > 0 ? ` (${skipped} other answers skipped)` : ''}`];
   for (const node of nodes) {

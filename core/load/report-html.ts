@@ -7,6 +7,7 @@ import { cpuByComponentRows, switchesByComponentRows } from './cpu-breakdown.js'
 import type { LatencySummary } from './histogram.js';
 import { LOOP_STALL_MS, STAGES, type TimelinePoint } from './metrics.js';
 import type { LoadReport } from './run.js';
+import { describeNodes } from '../status/node-status.js';
 import { barChart, escapeHtml, lineChart, type Series } from './svg-chart.js';
 
 export function renderHtmlReport(report: LoadReport): string {
@@ -25,6 +26,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.ok{color:#1
 <h1>biopay load report</h1>
 <p>Run <code>${escapeHtml(report.runId)}</code> against ${escapeHtml(report.target)}, ${escapeHtml(report.startedAt)} to ${escapeHtml(report.finishedAt)}.</p>
 <p>${escapeHtml(report.workload)}</p>
+${report.nodes ? `<p>Network: ${escapeHtml(describeNodes(report.nodes))}.</p>` : ''}
 ${verdict}
 <h2>Headline</h2>
 ${table(['rate offered', 'approved/s', 'completed/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors'],

@@ -9,7 +9,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { NatsConnection, Stats } from '@nats-io/transport-node';
 import type { ActorSystem } from '../actors/index.js';
 import { businessStepsFromRecords } from '../business/step-lookup.js';
-import { countersBetween, type NetworkCounters, type NodeStatus } from '../status/node-status.js';
+import { countersBetween, describeNodes, summarizeNodes, type NetworkCounters, type NodeStatus, type NodeSummary } from '../status/node-status.js';
 import { ActorKind, LedgerProtocol } from '../protocols.js';
 import { counted } from './counted.js';
 import { LoadDriver } from './driver.js';
@@ -127,6 +127,8 @@ export interface LoadReport {
   readonly config: Record<string, unknown>;
   /** The embedded network's settings; absent for a running network (--nats), whose settings the tool cannot see. */
   readonly network?: Readonly<Record<string, string | number>>;
+  /** The nodes that answered the status service when the run began: roles, version, partitions and matcher threads. */
+  readonly nodes?: readonly NodeSummary[];
   readonly workload: string;
   readonly setup: Record<string, unknown>;
   readonly mix: Mix;
@@ -152,6 +154,8 @@ export interface LoadReport {
 export async function runLoad(target: LoadTarget, options: LoadOptions, progress: (line: string) => void): Promise<LoadReport> {
   const startedAt = new Date().toISOString();
   const runId = options.runId ?? randomBytes(4).toString('hex');
+  const nodes = target.nodeStatuses ? summarizeNodes(await target.nodeStatuses()) : undefined;
+  if (nodes) progress(`network: ${describeNodes(nodes)}`);
   const population = await setupPopulation(target.system, {
     runId, seed: options.seed, currency: options.currency, amountMinor: options.amountMinor, depositMinor: options.depositMinor,
     accounts: options.accounts, enrolled: options.enrolled, terminals: options.terminals, communitySize: options.communitySize,
@@ -205,7 +209,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions, progress
   const run = headline.measured;
   return {
     tool: 'biopay load', runId, startedAt, finishedAt: new Date().toISOString(), target: target.description,
-    machine: machine(), config: configOf(options), ...(target.settings ? { network: target.settings } : {}), workload: describeWorkload(options, population), setup: setupOf(population),
+    machine: machine(), config: configOf(options), ...(target.settings ? { network: target.settings } : {}), ...(nodes ? { nodes } : {}), workload: describeWorkload(options, population), setup: setupOf(population),
     mix: driver.mix, approvedPerSecond: run.approvedPerSecond, p50Ms: run.p50Ms, p90Ms: run.p90Ms, p99Ms: run.p99Ms, p999Ms: run.p999Ms,
     outcomes: run.outcomes, errorCount: run.errorCount, ledgerCheck, rate: headline.rate, run, warmup: headline.warmup,
     scheduler: headline.scheduler, lateResults: driver.lateResults, ramp: rampResult, costsPerPayment: traffic.get(headline)!,

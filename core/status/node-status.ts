@@ -143,3 +143,29 @@ function isText(value: unknown): value is string {
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
+
+/** Who a network's nodes are, without their counters: what a load report says it drove. */
+export interface NodeSummary {
+  readonly node: string;
+  readonly roles: readonly string[];
+  readonly version: string;
+  readonly association?: Pick<AssociationStatus, 'partition' | 'matcherThreads' | 'brownout'>;
+}
+
+export function summarizeNodes(statuses: readonly NodeStatus[]): NodeSummary[] {
+  return statuses.map(({ node, roles, version, association }) => ({
+    node, roles, version,
+    ...(association ? { association: { partition: association.partition, matcherThreads: association.matcherThreads, brownout: association.brownout } } : {}),
+  }));
+}
+
+/** One line for people: "4 nodes, version 0.1.0: account; association (partition 0/1, 2 matcher threads); ...". */
+export function describeNodes(nodes: readonly NodeSummary[]): string {
+  if (nodes.length === 0) return 'no node answered the status service (a release before it, or none running)';
+  const versions = [...new Set(nodes.map((node) => node.version))].sort();
+  const each = nodes.map((node) => {
+    const a = node.association;
+    return a ? `${node.roles.join('+')} (partition ${a.partition}, ${a.matcherThreads} matcher thread${a.matcherThreads === 1 ? '' : 's'}${a.brownout ? ', brownout' : ''})` : node.roles.join('+');
+  });
+  return `${nodes.length} node${nodes.length === 1 ? '' : 's'}, version ${versions.join(' and ')}: ${each.join('; ')}`;
+}

@@ -71,6 +71,9 @@ describe('biopay load --nats against node processes', () => {
     expect(report.costsPerPayment.ledger.transactionsPerPayment).toBeGreaterThan(0);
     expect(report.costsPerPayment.ledger.operationsPerTransaction).toBeGreaterThanOrEqual(1);
     expect(report.costsPerPayment.identifiesBrownedOut).toBe(0);
+    // Which nodes it drove, as they answered the status service when the run began.
+    expect(report.nodes.map((node: { roles: string[] }) => node.roles.join(',')).sort()).toEqual(['account', 'association', 'business', 'terminal']);
+    expect(report.nodes.find((node: { roles: string[] }) => node.roles[0] === 'association').association).toEqual({ partition: '0/1', matcherThreads: 1, brownout: false });
     if (process.platform === 'linux') {
       // The node processes name themselves after their roles, so their CPU is told apart.
       expect(Object.keys(report.costsPerPayment.cpuMsPerPaymentByNodeProcess).sort())

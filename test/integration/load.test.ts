@@ -64,6 +64,9 @@ describe('biopay load on the embedded network', () => {
     expect(readFileSync(html, 'utf8')).toContain('<svg');
     expect(readFileSync(html, 'utf8')).toContain('Costs per payment');
     expect(readFileSync(html, 'utf8')).toContain('Event loop of this process per second');
+    // The embedded network is one node running every role, as its status service tells it.
+    expect(report.nodes).toEqual([expect.objectContaining({ roles: ['terminal', 'association', 'account', 'business', 'gateway'] })]);
+    expect(readFileSync(html, 'utf8')).toMatch(/Network: 1 node, version \d+\.\d+\.\d+: terminal\+association\+account\+business\+gateway \(partition 0\/1, 2 matcher threads\)/);
     // The embedded ledger's group commit: every payment that reached the ledger took part in a
     // transaction (authorize, then capture or void), several requests to a transaction at most.
     const ledger = report.costsPerPayment.ledger;

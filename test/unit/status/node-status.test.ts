@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countersBetween, parseNodeStatus, type NodeStatus } from '../../../core/status/node-status.js';
+import { countersBetween, describeNodes, parseNodeStatus, summarizeNodes, type NodeStatus } from '../../../core/status/node-status.js';
 
 const base: NodeStatus = { node: 'n1', roles: ['account', 'association'], pid: 10, version: '0.1.0', startedAt: '2026-12-06T00:00:00.000Z', uptimeMs: 5 };
 
@@ -49,5 +49,20 @@ describe('countersBetween', () => {
     const restarted = [node({ node: 'a', startedAt: '2026-12-06T00:01:00.000Z', account: { ledgerTransactions: 2, ledgerOperations: 2 } })];
     expect(countersBetween(before, restarted)).toEqual({});
     expect(countersBetween([], [])).toEqual({});
+  });
+});
+
+describe('summarizeNodes and describeNodes', () => {
+  it('say who the nodes are without their counters', () => {
+    const nodes = summarizeNodes([
+      node({ node: 'a', roles: ['account'], account: { ledgerTransactions: 5, ledgerOperations: 9 } }),
+      node({ node: 'b', roles: ['association'], version: '0.2.0', association: { ...association, matcherThreads: 1, partition: '1/2' } }),
+    ]);
+    expect(nodes).toEqual([
+      { node: 'a', roles: ['account'], version: '0.1.0' },
+      { node: 'b', roles: ['association'], version: '0.2.0', association: { partition: '1/2', matcherThreads: 1, brownout: true } },
+    ]);
+    expect(describeNodes(nodes)).toBe('2 nodes, version 0.1.0 and 0.2.0: account; association (partition 1/2, 1 matcher thread, brownout)');
+    expect(describeNodes([])).toMatch(/^no node answered the status service/);
   });
 });
