@@ -36,10 +36,14 @@ export async function runPhase(driver: LoadDriver, options: PhaseOptions): Promi
   const metricsFor = (dueMs: number) => (dueMs < measureFromMs ? warmup : measured);
   // The warm-up's readings are dropped: the timeline's first second starts clean.
   const measureStart = setTimeout(() => loop.take(), measureFromMs - beganMs);
+  // Seconds of the timeline already shown: a line names a stall in any second completed since the
+  // previous line, since a timer may fire a little early (libuv's loop clock is in whole ms) and
+  // so two seconds can complete between lines.
+  const shown: Shown = { metrics: undefined, seconds: 0 };
   const timer = setInterval(() => {
     const nowMs = performance.now();
     measured.advance(nowMs);
-    options.progress(progressLine(options, nowMs - beganMs, nowMs < measureFromMs ? warmup : measured, driver.inFlight));
+    options.progress(progressLine(options, nowMs - beganMs, nowMs < measureFromMs ? warmup : measured, driver.inFlight, shown));
   }, PROGRESS_INTERVAL_MS);
   let scheduler: OpenLoopResult;
   try {
@@ -68,9 +72,19 @@ export async function runPhase(driver: LoadDriver, options: PhaseOptions): Promi
   };
 }
 
-function progressLine(options: PhaseOptions, elapsedMs: number, metrics: PhaseMetrics, inFlight: number): string {
+/** The seconds of one phase's timeline (warm-up or measured) that a progress line has shown. */
+interface Shown {
+  metrics: PhaseMetrics | undefined;
+  seconds: number;
+}
+
+function progressLine(options: PhaseOptions, elapsedMs: number, metrics: PhaseMetrics, inFlight: number, shown: Shown): string {
   const summary = metrics.summary();
   const last = summary.timeline[summary.timeline.length - 1];
+  if (shown.metrics !== metrics) Object.assign(shown, { metrics, seconds: 0 });
+  const fresh = summary.timeline.slice(shown.seconds);
+  shown.seconds = summary.timeline.length;
+  const stallMs = Math.max(0, ...fresh.map((second) => second.loopDelayMaxMs));
   const stage = elapsedMs < options.warmupS * 1000 ? 'warm-up' : 'measure';
   return [
     `${options.label ? `${options.label} ` : ''}[${stage} ${(elapsedMs / 1000).toFixed(0).padStart(3)} s]`,
@@ -82,6 +96,6 @@ function progressLine(options: PhaseOptions, elapsedMs: number, metrics: PhaseMe
     `last second: ${last ? `${last.completed}/s p50 ${last.p50Ms} ms p99 ${last.p99Ms} ms` : '-'}`,
     `errors ${summary.errorCount}`,
     // Named only when it stalled: a quiet loop is the usual case and the line is long enough.
-    ...(last && last.loopDelayMaxMs >= LOOP_STALL_MS ? [`event loop stalled ${Math.round(last.loopDelayMaxMs)} ms`] : []),
+    ...(stallMs >= LOOP_STALL_MS ? [`event loop stalled ${Math.round(stallMs)} ms`] : []),
   ].join('  ');
 }
