@@ -6,7 +6,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { EnrollmentRecord } from '../../proto/gen/biopay/v1/biometrics.js';
-import { subjectToken } from '../business/subjects.js';
+import { subjectToken } from '../transport/subject-token.js';
 import { BiopayError, ErrorCode } from '../errors.js';
 import { addIgnoringRace, setUpJetStream, type JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';

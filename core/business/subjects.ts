@@ -3,6 +3,8 @@
  * business node that restarts misses none; the outcome of one command is answered on a core NATS
  * subject the terminal listens to while it waits, and recorded in a KV bucket.
  */
+import { subjectToken } from '../transport/subject-token.js';
+
 export const BUSINESS_STREAM = 'BIOPAY_BUSINESS';
 export const BUSINESS_CONSUMER = 'business-executor';
 export const BUSINESS_RECORDS_BUCKET = 'biopay_business_records';
@@ -34,11 +36,6 @@ export function businessReplySubject(clientId: string): string {
 /** Only a reply subject of our own shape is honoured: a command cannot make us publish anywhere. */
 export function isBusinessReplySubject(subject: string | undefined): subject is string {
   return subject !== undefined && subject.startsWith(REPLY_PREFIX) && /^[A-Za-z0-9_-]{1,128}$/.test(subject.slice(REPLY_PREFIX.length));
-}
-
-/** NATS subject tokens may not hold dots, spaces or wildcards; ids that do are hex-encoded. */
-export function subjectToken(id: string): string {
-  return /^[A-Za-z0-9_-]{1,128}$/.test(id) ? id : `x${Buffer.from(id, 'utf8').toString('hex')}`;
 }
 
 /** KV keys allow [-/_=.a-zA-Z0-9]; the same encoding keeps any id usable as a key. */

@@ -6,6 +6,7 @@
 import { Svcm, type ServiceStats } from '@nats-io/services';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BiopayError, ErrorCode } from '../errors.js';
+import { isNoResponders } from '../transport/nats-errors.js';
 import { parseNodeStatus, type NodeStatus } from './node-status.js';
 import { STATUS_SERVICE_NAME } from './status-service.js';
 
@@ -53,11 +54,4 @@ export async function collectNodeStatuses(nc: NatsConnection, options: CollectOp
 function statusOf(answer: ServiceStats): NodeStatus | undefined {
   const endpoints = Array.isArray(answer?.endpoints) ? answer.endpoints : [];
   return endpoints.length === 1 ? parseNodeStatus(endpoints[0]!.data) : undefined;
-}
-
-function isNoResponders(error: unknown): boolean {
-  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
-    if (cause.name === 'NoRespondersError' || /no responders/i.test(cause.message)) return true;
-  }
-  return false;
 }

@@ -7,6 +7,7 @@
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BiopayError, ErrorCode } from '../errors.js';
+import { subjectToken } from '../transport/subject-token.js';
 import type { NodeStatus, RoleStatuses } from './node-status.js';
 
 export const STATUS_SERVICE_NAME = 'biopay';
@@ -62,9 +63,4 @@ export async function startStatusService(nc: NatsConnection, options: StatusServ
       await service.stop().catch(() => undefined);
     },
   };
-}
-
-/** A node name as one subject token: NATS subjects split on dots and must not hold spaces or wildcards. */
-function subjectToken(name: string): string {
-  return name.replace(/[.\s*>]/g, '_');
 }

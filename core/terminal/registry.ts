@@ -6,7 +6,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Terminal } from '../../proto/gen/biopay/v1/payment.js';
 import { BiopayError, ErrorCode } from '../errors.js';
-import { subjectToken } from '../business/subjects.js';
+import { subjectToken } from '../transport/subject-token.js';
 import { setUpJetStream, type JetStreamSetupRetry } from '../transport/jetstream-setup.js';
 import { streamReplicas } from '../transport/replicas.js';
 import { encodeMessage } from '../protobuf.js';

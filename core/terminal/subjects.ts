@@ -1,5 +1,5 @@
 /** Subjects of the sensor side of terminals. */
-import { subjectToken } from '../business/subjects.js';
+import { subjectToken } from '../transport/subject-token.js';
 
 /** Sensors publish here; terminal nodes listen on all terminals with a queue group. */
 export const SENSOR_SUBJECT_ALL = 'biopay.sensor.>';

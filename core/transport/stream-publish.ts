@@ -8,7 +8,8 @@
  * write (`JetStreamApiError` and its code) from a timeout as they did with `js.publish`.
  */
 import { JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
-import { headers as natsHeaders, RequestError, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { isNoResponders } from './nats-errors.js';
 import { requestMux } from './request-mux.js';
 
 export interface StreamAck {
@@ -42,7 +43,7 @@ export async function publishToStream(nc: NatsConnection, subject: string, data:
   try {
     return parseStreamAck((await requestMux(nc).request(subject, data, options.timeoutMs, headers)).data);
   } catch (error) {
-    if (error instanceof RequestError && error.isNoResponders()) {
+    if (isNoResponders(error)) {
       throw new JetStreamError(`no stream stores ${subject} (JetStream not enabled, or the stream is missing)`, { cause: error });
     }
     throw error;
