@@ -83,15 +83,17 @@ describe('biopay load --nats against node processes', () => {
   }, 180_000);
 
   it('biopay status finds every node process with its roles and counters, and skips a reply that is not a status', async () => {
-    // Another program answering under the service's name: its reply is counted, not trusted.
+    // Other programs answering under the service's name: their replies are counted, not trusted,
+    // and one that is not even JSON does not end the collection.
     const stranger = await connect({ servers: nats.url });
     stranger.subscribe('$SRV.STATS.biopay', { callback: (_error, message) => { message.respond('{"endpoints":[{"data":{"node":7}}]}'); } });
+    stranger.subscribe('$SRV.STATS.biopay', { callback: (_error, message) => { message.respond('not json'); } });
     await stranger.flush();
     try {
       const json = await runCli(['status', '--nats', nats.url, '--json']);
       expect(json.code, json.stderr).toBe(0);
       const { nodes: statuses, skipped } = JSON.parse(json.stdout) as { nodes: NodeStatus[]; skipped: number };
-      expect(skipped).toBe(1);
+      expect(skipped).toBe(2);
       expect(statuses.map((status) => status.roles.join(',')).sort()).toEqual(['account', 'association', 'business', 'terminal']);
       expect(statuses.map((status) => status.pid).sort()).toEqual(nodes.map((node) => node.child.pid).sort());
       const byRole = new Map(statuses.map((status) => [status.roles[0], status]));
