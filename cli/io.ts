@@ -16,3 +16,13 @@ export const ExitCode = { Ok: 0, Failed: 1, Usage: 2 } as const;
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner) => (typeof inner === 'bigint' ? inner.toString() : inner));
 }
+
+const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+/** The --nats flag of the commands that join a running network; its default is read when parsed. */
+export function natsOption(): { type: 'string'; default: string } {
+  return { type: 'string', default: process.env.BIOPAY_NATS_URL ?? DEFAULT_NATS_URL };
+}
+
+/** Its line in those commands' --help. */
+export const NATS_OPTION_HELP = `  --nats URL        NATS server(s), comma-separated (env BIOPAY_NATS_URL; default ${DEFAULT_NATS_URL})`;

@@ -10,7 +10,7 @@ import { BATCH_INTERVAL_MS_MAX, GROUP_COMMIT_DEFAULTS } from '../core/ledger/ind
 import { DEFAULT_MATCH_WORKERS } from '../nodes/association/node.js';
 import { isRole, ROLES, startNetwork, type Role } from '../nodes/network.js';
 import { DEFAULT_IDENTIFY_WAIT_TARGET_MS, IDENTIFY_WAIT_TARGET_MS_MAX } from '../nodes/terminal/node.js';
-import { ExitCode, toJson, type CommandIo } from './io.js';
+import { ExitCode, NATS_OPTION_HELP, natsOption, toJson, type CommandIo } from './io.js';
 import { packageVersion } from './paths.js';
 
 /** What ps, top and `biopay load`'s CPU breakdown call a node's process (Linux keeps 15 bytes). */
@@ -27,7 +27,7 @@ const HELP = `Usage: biopay node <${ROLES.join('|')}> --nats URL [--database URL
 
 Runs one node role until SIGINT/SIGTERM, then drains and stops cleanly.
 
-  --nats URL        NATS server(s), comma-separated (env BIOPAY_NATS_URL; default nats://127.0.0.1:4222)
+${NATS_OPTION_HELP}
   --database URL    account role: postgres://... (env DATABASE_URL); PGlite in --data otherwise
   --schema NAME     account role: PostgreSQL schema of the ledger tables (default: public)
   --data DIR        account role: PGlite data folder (default: in memory)
@@ -75,7 +75,7 @@ export async function nodeCommand(argv: string[], io: CommandIo): Promise<number
     args: argv,
     allowPositionals: true,
     options: {
-      nats: { type: 'string', default: process.env.BIOPAY_NATS_URL ?? 'nats://127.0.0.1:4222' },
+      nats: natsOption(),
       database: { type: 'string', default: process.env.DATABASE_URL },
       schema: { type: 'string' },
       data: { type: 'string' },

@@ -10,7 +10,7 @@ import { formatAmount, parseAmount } from '../core/money.js';
 import { connectNats } from '../core/transport/nats.js';
 import { touchAndWait } from '../core/terminal/sensor-simulator.js';
 import { describeOutcome } from '../core/terminal/outcome.js';
-import { ExitCode, toJson, type CommandIo } from './io.js';
+import { ExitCode, NATS_OPTION_HELP, natsOption, toJson, type CommandIo } from './io.js';
 
 const HELP = `Usage: biopay sensor --terminal T1 --template FILE.iso --amount 12.34 [--currency EUR]
                      [--face-dimension N] [--hint H] [--nats URL] [--timeout-ms N] [--json]
@@ -25,7 +25,7 @@ came within the timeout, 2 on a usage error.
   --currency C      ISO 4217 code (default EUR)
   --face-dimension N  also publish a face embedding of N values (a camera beside the sensor)
   --hint H          narrowing hint (e.g. the merchant's community)
-  --nats URL        NATS server (env BIOPAY_NATS_URL; default nats://127.0.0.1:4222)
+${NATS_OPTION_HELP}
   --timeout-ms N    how long to wait for the result (default 10000)
   --json            print the result as one JSON object`;
 
@@ -39,7 +39,7 @@ export async function sensorCommand(argv: string[], io: CommandIo): Promise<numb
       currency: { type: 'string', default: 'EUR' },
       'face-dimension': { type: 'string' },
       hint: { type: 'string', default: '' },
-      nats: { type: 'string', default: process.env.BIOPAY_NATS_URL ?? 'nats://127.0.0.1:4222' },
+      nats: natsOption(),
       'timeout-ms': { type: 'string', default: '10000' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },

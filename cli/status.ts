@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { NodeStatus } from '../core/status/node-status.js';
 import { collectNodeStatuses, COLLECT_STALL_MS_DEFAULT, COLLECT_TIMEOUT_MS_DEFAULT } from '../core/status/status-client.js';
 import { connectNats } from '../core/transport/nats.js';
-import { ExitCode, toJson, type CommandIo } from './io.js';
+import { ExitCode, NATS_OPTION_HELP, natsOption, toJson, type CommandIo } from './io.js';
 
 const TIMEOUT_MS_MAX = 60_000;
 
@@ -18,7 +18,7 @@ and \`nats micro stats biopay\` see them too. For each node: its roles, version,
 counters of its roles (association: templates, matcher threads, identifies browned out; account:
 ledger transactions and the requests they held; terminal: payments and identifies in flight).
 
-  --nats URL        NATS server(s), comma-separated (env BIOPAY_NATS_URL; default nats://127.0.0.1:4222)
+${NATS_OPTION_HELP}
   --timeout-ms N    wait at most this long for answers; the wait ends ${COLLECT_STALL_MS_DEFAULT} ms after the last
                     answer (default ${COLLECT_TIMEOUT_MS_DEFAULT}; at most ${TIMEOUT_MS_MAX})
   --json            print {"nodes": [...], "skipped": N} as one JSON object
@@ -31,7 +31,7 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
   const { values } = parseArgs({
     args: argv,
     options: {
-      nats: { type: 'string', default: process.env.BIOPAY_NATS_URL ?? 'nats://127.0.0.1:4222' },
+      nats: natsOption(),
       'timeout-ms': { type: 'string', default: String(COLLECT_TIMEOUT_MS_DEFAULT) },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },

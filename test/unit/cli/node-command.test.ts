@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { NATS_OPTION_HELP } from '../../../cli/io.js';
 import { nodeCommand } from '../../../cli/node.js';
+import { sensorCommand } from '../../../cli/sensor.js';
+import { statusCommand } from '../../../cli/status.js';
 
 /** `biopay node`'s flags are checked before anything starts: a bad value is a usage error (exit 2). */
 describe('biopay node flags', () => {
@@ -38,5 +41,16 @@ describe('biopay node flags', () => {
     expect(help).toMatch(/\[--brownout\][\s\S]*--brownout {8}association role: once the oldest identify in flight has waited over/);
     // A parse error, which `biopay` (cli/main.ts) answers with the usage exit code.
     await expect(run(['association', '--brownout=yes'])).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_PARSE_ARGS/) });
+  });
+});
+
+describe('the --nats flag', () => {
+  it('reads the same in every command that joins a running network', async () => {
+    for (const command of [nodeCommand, sensorCommand, statusCommand]) {
+      const out: string[] = [];
+      expect(await command(['--help'], { stdout: (text) => out.push(text), stderr: (text) => out.push(text) })).toBe(0);
+      expect(out.join('\n')).toContain(NATS_OPTION_HELP);
+    }
+    expect(NATS_OPTION_HELP).toContain('env BIOPAY_NATS_URL; default nats://127.0.0.1:4222');
   });
 });
